@@ -1,0 +1,285 @@
+"""The only module that talks to dask.
+
+A :class:`RowBlocks` wraps row-aligned arrays (``X`` and, for regressions,
+``y``), numpy or dask, split into blocks of rows. Models hand it *block
+kernels*: pure functions ``kernel(*block_arrays, params) -> Stats`` on numpy
+arrays that never import dask. The engine
+
+* maps a kernel over every row block and adds the results in a fixed tree
+  (:meth:`RowBlocks.map_reduce`): one pass over the data, one ``compute``;
+* maps a per-row function over the blocks for predictions
+  (:meth:`RowBlocks.map_rows`): numpy in, numpy out; dask in, lazy dask out;
+* reads a few chosen rows (:meth:`RowBlocks.take_rows`) for initialisers and
+  mini-batches.
+
+numpy input runs on a thread pool over row blocks with BLAS held to one thread
+per block; dask input runs on whatever scheduler dask would use (threads by
+default, the active ``distributed.Client`` if there is one). Inside a block the
+kernel sees *tiles* of at most ``tile_rows`` rows, which bounds the size of its
+temporaries whatever the chunk size of the user's dask array.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from functools import lru_cache
+
+import dask
+import dask.array as da
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ._stats import Stats, add_all, tree_sum
+
+#: rows per numpy block are at least this many (fewer blocks, less overhead)
+MIN_BLOCK_ROWS = 4096
+#: fan-in of the tree reduction of block statistics
+SPLIT_EVERY = 8
+
+Kernel = Callable[..., Stats]
+
+
+def n_threads() -> int:
+    """Threads used for numpy input: one per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+@lru_cache(maxsize=1)
+def _thread_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=n_threads(), thread_name_prefix="daskmix")
+
+
+def default_tile_rows(row_width: int, budget_elements: int = 1 << 20) -> int:
+    """Rows per tile so that a ``(tile_rows, row_width)`` temporary stays small.
+
+    ``row_width`` is the widest per-row temporary the kernel builds (for a full
+    covariance E-step that is ``n_components * n_features``). The default
+    budget (1M float64 values, 8 MB) keeps tiles near the cache sizes where
+    the measured kernel throughput is flat.
+    """
+    return int(np.clip(budget_elements // max(row_width, 1), 256, 16384))
+
+
+def _slices(n_rows: int, step: int) -> list[slice]:
+    return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
+
+
+def _block_stats(
+    kernel: Kernel, block_arrays: Sequence[np.ndarray], params, tile_rows: int
+) -> Stats:
+    """Run ``kernel`` over the tiles of one block and add the tile results."""
+    n_rows = block_arrays[0].shape[0]
+    return add_all(
+        kernel(*(array[tile] for array in block_arrays), params)
+        for tile in _slices(n_rows, tile_rows)
+    )
+
+
+def _block_rows(block_arrays: Sequence[np.ndarray], fn, params, tile_rows: int):
+    """Apply a per-row function over the tiles of one block and stack the rows."""
+    n_rows = block_arrays[0].shape[0]
+    pieces = [
+        fn(*(array[tile] for array in block_arrays), params)
+        for tile in _slices(n_rows, tile_rows)
+    ]
+    return np.concatenate(pieces, axis=0)
+
+
+def _dask_block_rows(*args):
+    """``map_blocks`` adapter: unpack the arrays, then run :func:`_block_rows`."""
+    *block_arrays, params, fn, tile_rows = args
+    return _block_rows(block_arrays, fn, params, tile_rows)
+
+
+def _scheduler_is_local_threads() -> bool:
+    return dask.base.get_scheduler() is dask.threaded.get
+
+
+def _blas_guard():
+    """Hold BLAS to one thread while our own threads run kernels in parallel."""
+    if _scheduler_is_local_threads():
+        return threadpool_limits(limits=1, user_api="blas")
+    return nullcontext()
+
+
+class RowBlocks:
+    """Row-aligned arrays split into row blocks.
+
+    Parameters
+    ----------
+    arrays : sequence of ndarray or dask.array.Array
+        ``arrays[0]`` is ``X`` of shape (n_samples, n_features); any further
+        arrays (``y``) have ``n_samples`` rows. Either all are numpy or all
+        are dask; dask arrays must be chunked along rows only (validation
+        rechunks features into one block once, up front).
+    block_rows : int, optional
+        Rows per block for numpy input. By default about four blocks per
+        thread, at least :data:`MIN_BLOCK_ROWS` rows each.
+
+    Attributes
+    ----------
+    is_dask : bool
+        Whether the data are dask arrays (lazy, streamed every pass).
+    n_samples, n_features : int
+    row_chunks : tuple of int
+        Rows of each block, in order.
+    """
+
+    def __init__(self, arrays: Sequence, block_rows: int | None = None):
+        self.arrays = tuple(arrays)
+        X = self.arrays[0]
+        self.is_dask = isinstance(X, da.Array)
+        self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
+        if self.is_dask:
+            self.row_chunks = tuple(X.chunks[0])
+        else:
+            if block_rows is None:
+                n_blocks = 4 * n_threads()
+                block_rows = max(MIN_BLOCK_ROWS, math.ceil(self.n_samples / n_blocks))
+            self.row_chunks = tuple(
+                s.stop - s.start for s in _slices(self.n_samples, block_rows)
+            )
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.row_chunks)
+
+    def _numpy_blocks(self) -> list[tuple[np.ndarray, ...]]:
+        bounds = np.concatenate([[0], np.cumsum(self.row_chunks)])
+        return [
+            tuple(array[start:stop] for array in self.arrays)
+            for start, stop in zip(bounds[:-1], bounds[1:])
+        ]
+
+    # ------------------------------------------------------------------ passes
+    def map_reduce(self, kernel: Kernel, params, tile_rows: int) -> Stats:
+        """One pass over the data: ``kernel`` on every block, then a tree sum.
+
+        Parameters
+        ----------
+        kernel : callable
+            ``kernel(*tile_arrays, params) -> Stats`` on numpy arrays.
+        params : object
+            Small, picklable; shipped once per pass (one dask key).
+        tile_rows : int
+            Largest number of rows the kernel sees at once.
+
+        Returns
+        -------
+        Stats
+            The sum over all rows, added in an order fixed by the chunking.
+        """
+        if not self.is_dask:
+            blocks = self._numpy_blocks()
+            with threadpool_limits(limits=1, user_api="blas"):
+                parts = list(
+                    _thread_pool().map(
+                        lambda block: _block_stats(kernel, block, params, tile_rows),
+                        blocks,
+                    )
+                )
+            return tree_sum(parts, SPLIT_EVERY)
+
+        params_key = dask.delayed(params, traverse=False)
+        block_lists = [array.to_delayed().ravel() for array in self.arrays]
+        parts = [
+            dask.delayed(_block_stats, pure=True)(
+                kernel, list(blocks), params_key, tile_rows
+            )
+            for blocks in zip(*block_lists)
+        ]
+        level = parts
+        while len(level) > 1:
+            level = [
+                dask.delayed(add_all, pure=True)(level[i : i + SPLIT_EVERY])
+                for i in range(0, len(level), SPLIT_EVERY)
+            ]
+        with _blas_guard():
+            (total,) = dask.compute(level[0])
+        return total
+
+    def map_rows(
+        self,
+        fn: Callable[..., np.ndarray],
+        params,
+        tile_rows: int,
+        n_columns: int | None,
+        dtype=np.float64,
+    ):
+        """Apply a per-row function to every row: numpy out or lazy dask out.
+
+        Parameters
+        ----------
+        fn : callable
+            ``fn(*tile_arrays, params) -> ndarray`` of shape (tile_rows,) or
+            (tile_rows, n_columns).
+        n_columns : int or None
+            Number of output columns, or None for a 1-D output.
+
+        Returns
+        -------
+        ndarray or dask.array.Array of shape (n_samples,) or (n_samples, n_columns)
+        """
+        if not self.is_dask:
+            with threadpool_limits(limits=1, user_api="blas"):
+                pieces = list(
+                    _thread_pool().map(
+                        lambda block: _block_rows(block, fn, params, tile_rows),
+                        self._numpy_blocks(),
+                    )
+                )
+            return np.concatenate(pieces, axis=0)
+
+        X = self.arrays[0]
+        others = self.arrays[1:]
+        params_key = dask.delayed(params, traverse=False)
+        if n_columns is None:
+            chunks = (X.chunks[0],)
+            kwargs = {"drop_axis": 1}
+        else:
+            chunks = (X.chunks[0], (n_columns,))
+            kwargs = {}
+        # other row-aligned arrays are passed as 2-D so that blocks line up
+        aligned = [a if a.ndim == 2 else a[:, None] for a in others]
+        return da.map_blocks(
+            _dask_block_rows,
+            X,
+            *[a.rechunk({0: X.chunks[0], 1: -1}) for a in aligned],
+            params_key,
+            fn,
+            tile_rows,
+            dtype=dtype,
+            chunks=chunks,
+            meta=np.empty((0,) * len(chunks), dtype=dtype),
+            **kwargs,
+        )
+
+    # ------------------------------------------------------------------ rows
+    def take_rows(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Read the rows ``indices`` of every array, in the order given."""
+        indices = np.asarray(indices, dtype=np.intp)
+        if not self.is_dask:
+            return tuple(array[indices] for array in self.arrays)
+        order = np.argsort(indices, kind="stable")
+        sorted_rows = indices[order]
+        with _blas_guard():
+            taken = dask.compute(*(array[sorted_rows] for array in self.arrays))
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(order.size)
+        return tuple(np.asarray(t)[inverse] for t in taken)
+
+    def all_finite(self) -> bool:
+        """Whether every value of every array is finite (one extra pass)."""
+        if not self.is_dask:
+            return all(bool(np.isfinite(a).all()) for a in self.arrays)
+        checks = [da.isfinite(a).all() for a in self.arrays]
+        with _blas_guard():
+            return all(bool(c) for c in dask.compute(*checks))

@@ -1,0 +1,231 @@
+"""Every input check and conversion.
+
+numpy, lists and pandas go through scikit-learn's own ``validate_data`` (same
+messages, same feature-name handling); dask arrays and xarray DataArrays get
+the same checks without being computed: shape, dtype and feature count are
+checked here, and non-finite values are caught in the first pass over the
+data (see ``RowBlocks.all_finite``). The result is always a numpy array or a
+dask array chunked along rows only, plus an :class:`InputInfo` that tells the
+output wrappers how to give results back in the type that came in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+from sklearn.utils import check_array
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    validate_data,
+)
+
+try:  # xarray is a dependency, but keep the import cheap and explicit
+    import xarray as xr
+except ImportError:  # pragma: no cover
+    xr = None
+
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+@dataclass
+class InputInfo:
+    """Where the data came from, so that outputs can follow the input type.
+
+    Attributes
+    ----------
+    kind : {'numpy', 'pandas', 'dask', 'xarray'}
+    sample_dim : str or None
+        Name of the sample dimension of an xarray input.
+    sample_coords : dict
+        Coordinates of an xarray input that lie along the sample dimension.
+    """
+
+    kind: str
+    sample_dim: str | None = None
+    sample_coords: dict[str, Any] = field(default_factory=dict)
+
+
+def _is_xarray(X) -> bool:
+    return xr is not None and isinstance(X, xr.DataArray)
+
+
+def _check_dask_array(X: da.Array, name: str, ensure_min_samples: int) -> da.Array:
+    """scikit-learn's ``check_array`` checks for a dask array, without computing it."""
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected 2D array, got {X.ndim}D array instead for {name} "
+            f"(shape={X.shape}). Reshape your data, e.g. with X.reshape(-1, 1) "
+            "for a single feature."
+        )
+    if any(np.isnan(c) for c in X.chunks[0]):
+        raise ValueError(
+            f"{name} has unknown chunk sizes along rows; call "
+            f"{name}.compute_chunk_sizes() first (or create it with known lengths)."
+        )
+    kind = X.dtype.kind
+    if kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {X.dtype}.")
+    if kind not in "biuf":
+        raise ValueError(
+            f"{name} has dtype {X.dtype}; expected a numeric (integer or float) "
+            "dtype: could not convert it to float."
+        )
+    n_samples, n_features = X.shape
+    if n_samples < ensure_min_samples:
+        raise ValueError(
+            f"Found array with {n_samples} sample(s) (shape={X.shape}) while a "
+            f"minimum of {ensure_min_samples} is required."
+        )
+    if n_features < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 "
+            "is required."
+        )
+    if X.dtype not in FLOAT_DTYPES:
+        X = X.astype(np.float64)
+    if len(X.chunks[1]) > 1:
+        # blocks must hold whole rows; rechunk once, up front
+        X = X.rechunk({1: -1})
+    return X
+
+
+def check_X(
+    estimator, X, *, reset: bool, ensure_min_samples: int = 1
+) -> tuple[np.ndarray | da.Array, InputInfo]:
+    """Validate ``X`` for ``estimator`` and return it as numpy or row-chunked dask.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        Gets ``n_features_in_`` / ``feature_names_in_`` set (``reset=True``) or
+        checked (``reset=False``).
+    X : array-like, dask array, pandas DataFrame or xarray DataArray
+        Of shape (n_samples, n_features).
+    reset : bool
+        True in ``fit``, False in predict-like methods.
+    ensure_min_samples : int
+        Fewest rows accepted.
+
+    Returns
+    -------
+    X : ndarray or dask.array.Array of shape (n_samples, n_features)
+        float64 or float32; dask arrays have one chunk along features.
+    info : InputInfo
+    """
+    if _is_xarray(X):
+        return _check_xarray(
+            estimator, X, reset=reset, ensure_min_samples=ensure_min_samples
+        )
+    if isinstance(X, da.Array):
+        X = _check_dask_array(X, "X", ensure_min_samples)
+        _check_n_features(estimator, X, reset=reset)
+        _check_feature_names(estimator, X, reset=reset)
+        return X, InputInfo("dask")
+    kind = "pandas" if isinstance(X, pd.DataFrame) else "numpy"
+    if hasattr(X, "dtype") and getattr(X.dtype, "kind", None) == "c":
+        raise ValueError(f"Complex data not supported: X has dtype {X.dtype}.")
+    X = validate_data(
+        estimator,
+        X,
+        reset=reset,
+        dtype=list(FLOAT_DTYPES),
+        ensure_min_samples=ensure_min_samples,
+    )
+    return X, InputInfo(kind)
+
+
+def _check_xarray(estimator, X, *, reset: bool, ensure_min_samples: int):
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2D DataArray with dims (samples, features), got dims {X.dims}."
+        )
+    sample_dim, feature_dim = X.dims
+    info = InputInfo(
+        "xarray",
+        sample_dim=sample_dim,
+        sample_coords={
+            name: coord
+            for name, coord in X.coords.items()
+            if coord.dims == (sample_dim,)
+        },
+    )
+    names = None
+    if feature_dim in X.coords and all(
+        isinstance(v, str) for v in X[feature_dim].values
+    ):
+        names = list(X[feature_dim].values)
+    # scikit-learn's feature-name logic reads only ``.columns``: give it an empty frame
+    _check_feature_names(
+        estimator, pd.DataFrame(columns=names) if names else X.data, reset=reset
+    )
+    data = X.data
+    if isinstance(data, da.Array):
+        data = _check_dask_array(data, "X", ensure_min_samples)
+        _check_n_features(estimator, data, reset=reset)
+        return data, info
+    data = np.asarray(data)
+    if data.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: X has dtype {data.dtype}.")
+    data = check_array(
+        data, dtype=list(FLOAT_DTYPES), ensure_min_samples=ensure_min_samples
+    )
+    _check_n_features(estimator, data, reset=reset)
+    return data, info
+
+
+def check_y(y, n_samples: int, *, like_dask: da.Array | None = None):
+    """Validate a regression target: 1-D or (n, 1), finite (numpy), numeric.
+
+    Parameters
+    ----------
+    y : array-like, dask array, pandas Series/DataFrame or xarray DataArray
+    n_samples : int
+        Rows of ``X``; ``y`` must have as many.
+    like_dask : dask.array.Array, optional
+        ``X`` when it is a dask array: ``y`` is then rechunked to its rows.
+
+    Returns
+    -------
+    ndarray or dask.array.Array of shape (n_samples,), float64
+    """
+    if y is None:
+        raise ValueError("y is required: this estimator needs targets y to fit.")
+    if _is_xarray(y):
+        y = y.data
+    if isinstance(y, (pd.Series, pd.DataFrame)):
+        y = y.to_numpy()
+    if not isinstance(y, da.Array):
+        y = np.asarray(y)
+    if y.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: y has dtype {y.dtype}.")
+    if y.dtype.kind not in "biuf":
+        if isinstance(y, da.Array):
+            raise ValueError(f"y has dtype {y.dtype}; expected numeric values.")
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"y must be numeric: {exc}") from exc
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(
+            f"y must be 1-D (n_samples,) or (n_samples, 1); got shape {y.shape}."
+        )
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            "X and y have inconsistent numbers of samples: "
+            f"{n_samples} and {y.shape[0]}."
+        )
+    y = y.astype(np.float64)
+    if isinstance(y, da.Array) or like_dask is not None:
+        if like_dask is None:
+            raise TypeError("y is a dask array but X is not: pass both as dask arrays.")
+        y = da.asarray(y).rechunk((like_dask.chunks[0],))
+    elif not np.isfinite(y).all():
+        raise ValueError("Input y contains NaN or infinity.")
+    return y
