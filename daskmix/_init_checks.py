@@ -1,0 +1,75 @@
+"""Checks of user-given initial parameters (``weights_init`` and friends).
+
+The messages are scikit-learn's, so that code catching them keeps working.
+Inputs are validated into float64 copies; the estimator's own parameters are
+never overwritten.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils import check_array
+
+
+def _check_shape(param: np.ndarray, shape: tuple, name: str) -> None:
+    if param.shape != shape:
+        raise ValueError(
+            f"The parameter '{name}' should have the shape of {shape}, "
+            f"but got {param.shape}"
+        )
+
+
+def check_weights(weights, n_components: int) -> np.ndarray:
+    """(K,) weights in [0, 1] summing to one."""
+    weights = check_array(weights, dtype=np.float64, ensure_2d=False)
+    _check_shape(weights, (n_components,), "weights")
+    if np.any(weights < 0.0) or np.any(weights > 1.0):
+        raise ValueError(
+            "The parameter 'weights' should be in the range [0, 1], but got "
+            f"max value {weights.max():.5f}, min value {weights.min():.5f}"
+        )
+    if not np.isclose(weights.sum(), 1.0, rtol=0.0, atol=1e-8):
+        raise ValueError(
+            "The parameter 'weights' should be normalized, but got "
+            f"sum(weights) = {weights.sum():.5f}"
+        )
+    return weights
+
+
+def check_means(means, n_components: int, n_features: int) -> np.ndarray:
+    """(K, D) means."""
+    means = check_array(means, dtype=np.float64, ensure_2d=False)
+    _check_shape(means, (n_components, n_features), "means")
+    return means
+
+
+def check_precisions(
+    precisions, covariance_type: str, n_components: int, n_features: int
+) -> np.ndarray:
+    """Precisions of the shape of ``covariance_type``, positive (definite)."""
+    precisions = check_array(
+        precisions,
+        dtype=np.float64,
+        ensure_2d=False,
+        allow_nd=covariance_type == "full",
+    )
+    shape = {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+    }[covariance_type]
+    _check_shape(precisions, shape, f"{covariance_type} precision")
+    if covariance_type in ("full", "tied"):
+        stack = precisions if covariance_type == "full" else precisions[None]
+        for matrix in stack:
+            if not (
+                np.allclose(matrix, matrix.T) and np.all(np.linalg.eigvalsh(matrix) > 0)
+            ):
+                raise ValueError(
+                    f"'{covariance_type} precision' should be symmetric, "
+                    "positive-definite"
+                )
+    elif np.any(precisions <= 0.0):
+        raise ValueError(f"'{covariance_type} precision' should be positive")
+    return precisions

@@ -1,0 +1,499 @@
+"""GaussianMixture: scikit-learn's estimator, one pass per EM iteration on dask."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from . import init as _init
+from ._em import EMModel, check_pass, fit_em
+from ._engine import RowBlocks, default_tile_rows
+from ._gaussian_kernels import (
+    em_kernel,
+    label_rows,
+    make_plan,
+    proba_rows,
+    random_resp_kernel,
+    score_rows,
+)
+from ._gaussian_math import (
+    COVARIANCE_TYPES,
+    GaussianParams,
+    covariances_from_cholesky,
+    m_step,
+    n_parameters,
+    precisions_cholesky_from_covariances,
+    precisions_cholesky_from_precisions,
+    precisions_from_cholesky,
+)
+from ._init_checks import check_means, check_precisions, check_weights
+from ._stats import Stats
+from ._validation import check_X
+from ._xarray import wrap_rows
+
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+def _identity_precisions_cholesky(covariance_type: str, n_components: int, n_features):
+    shape = {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+    }[covariance_type]
+    if covariance_type in ("full", "tied"):
+        return np.broadcast_to(np.eye(n_features), shape).copy()
+    return np.ones(shape)
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture fitted by EM, on numpy, dask, pandas or xarray input.
+
+    A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the
+    same parameters, defaults, fitted attributes, methods and semantics. Each
+    EM iteration is one pass over the data: a fused E-step-and-statistics
+    kernel runs on every row block and the statistics are tree-reduced, so
+    responsibilities exist only inside one block. numpy input runs on all
+    cores (threads over row blocks); dask input runs on whatever scheduler
+    dask would use (threads, or the active ``distributed.Client``), streaming
+    lazily read data block by block every iteration.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Covariance parameterisation.
+    tol : float, default=1e-3
+        Convergence threshold: EM stops when the lower bound (mean
+        log-likelihood) changes by less than this.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance, keeping it positive definite.
+    max_iter : int, default=100
+        Number of EM iterations (passes over the data) at most.
+    n_init : int, default=1
+        Number of initialisations; the run with the best lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, \
+            default='kmeans'
+        How the starting parameters are chosen (see :mod:`daskmix.init` for
+        what each costs in passes over the data).
+    weights_init : array-like of shape (n_components,), default=None
+    means_init : array-like of shape (n_components, n_features), default=None
+    precisions_init : array-like, default=None
+        User-provided initial weights, means and precisions (inverse
+        covariances; shape as ``precisions_``).
+    random_state : int, RandomState instance or None, default=None
+    warm_start : bool, default=False
+        Continue from the fitted parameters on the next ``fit``.
+    verbose : int, default=0
+    verbose_interval : int, default=10
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        (K, D, D) full, (D, D) tied, (K, D) diag, (K,) spherical.
+    precisions_ : ndarray
+        Inverses of ``covariances_``, same shapes.
+    precisions_cholesky_ : ndarray
+        Upper-triangular Cholesky factors of ``precisions_``.
+    converged_ : bool
+    n_iter_ : int
+        EM iterations of the best run.
+    lower_bound_ : float
+        Mean log-likelihood of the training data at the last iteration of the
+        best run (under the parameters that entered that iteration).
+    lower_bounds_ : list of float
+        The lower bound at each iteration of the best run.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when X had string feature names (pandas, xarray).
+
+    Notes
+    -----
+    Statistics are accumulated around the previous means in float64, so
+    data with a large offset (1e7 + N(0, 1)) lose no accuracy. A component
+    that loses all its points keeps its mean, gets ``reg_covar`` variances and
+    a weight of about zero; it never produces NaN.
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [StrOptions(set(INIT_METHODS))],
+        "weights_init": ["array-like", None],
+        "means_init": ["array-like", None],
+        "precisions_init": ["array-like", None],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        verbose_interval: int = 10,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Estimate the parameters with EM, one pass over X per iteration.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self : GaussianMixture
+        """
+        X, _ = check_X(self, X, reset=True, ensure_min_samples=2)
+        n_samples, n_features = X.shape
+        if n_samples < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n_samples}"
+            )
+        user_init = self._check_user_init(n_features)
+        data = RowBlocks([X])
+        tile_rows = self._tile_rows(n_features)
+        reg_covar = self.reg_covar
+        cov_type = self.covariance_type
+
+        def em_pass(params: GaussianParams) -> Stats:
+            plan = make_plan(params, data.dtype)
+            stats = data.map_reduce(em_kernel, plan, tile_rows)
+            stats["center"] = plan.center.astype(np.float64)
+            return check_pass(stats, data)
+
+        def next_params(stats: Stats, params: GaussianParams) -> GaussianParams:
+            return m_step(
+                stats,
+                params.means,
+                params.precisions_cholesky,
+                stats["center"],
+                cov_type,
+                reg_covar,
+            )
+
+        model = EMModel(
+            initialize=lambda rs: self._initialize(data, rs, user_init, tile_rows),
+            em_pass=em_pass,
+            m_step=next_params,
+        )
+        warm = self.warm_start and hasattr(self, "converged_")
+        result = fit_em(
+            model,
+            n_init=self.n_init,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            random_state=check_random_state(self.random_state),
+            verbose=self.verbose,
+            verbose_interval=self.verbose_interval,
+            warm_params=self._params() if warm else None,
+            warm_lower_bound=self.lower_bound_ if warm else -np.inf,
+        )
+        self._set_params(result.params)
+        self.converged_ = result.converged
+        self.n_iter_ = result.n_iter
+        self.lower_bound_ = result.lower_bound
+        self.lower_bounds_ = result.lower_bounds
+        return self
+
+    def fit_predict(self, X, y=None):
+        """Fit, then return the most probable component of each sample.
+
+        Equivalent to ``fit(X).predict(X)`` (one more pass over X).
+
+        Returns
+        -------
+        labels : ndarray or dask array of shape (n_samples,)
+        """
+        return self.fit(X, y).predict(X)
+
+    # ------------------------------------------------------- initialisation
+    def _check_user_init(self, n_features: int) -> dict:
+        """Validated copies of the ``*_init`` arrays (never written back)."""
+        K, cov_type = self.n_components, self.covariance_type
+        user = {}
+        if self.weights_init is not None:
+            user["weights"] = check_weights(self.weights_init, K)
+        if self.means_init is not None:
+            user["means"] = check_means(self.means_init, K, n_features)
+        if self.precisions_init is not None:
+            user["precisions"] = check_precisions(
+                self.precisions_init, cov_type, K, n_features
+            )
+        return user
+
+    def _initialize(self, data: RowBlocks, random_state, user: dict, tile_rows: int):
+        """Starting parameters: the chosen method, overridden by ``*_init`` arrays.
+
+        As in scikit-learn, the method runs only when some ``*_init`` array is
+        missing, and each given array replaces what the method found.
+        """
+        cov_type = self.covariance_type
+        if len(user) < 3:
+            found = self._initialize_from_method(data, random_state, tile_rows)
+            weights, means = found.weights, found.means
+            prec_chol, covariances = found.precisions_cholesky, found.covariances
+        weights = user.get("weights", weights if len(user) < 3 else None)
+        means = user.get("means", means if len(user) < 3 else None)
+        if "precisions" in user:
+            prec_chol = precisions_cholesky_from_precisions(
+                user["precisions"], cov_type
+            )
+            covariances = covariances_from_cholesky(prec_chol, cov_type)
+        return GaussianParams(cov_type, weights, means, covariances, prec_chol)
+
+    def _initialize_from_method(self, data, random_state, tile_rows) -> GaussianParams:
+        K, D = self.n_components, data.n_features
+        cov_type = self.covariance_type
+        identity = _identity_precisions_cholesky(cov_type, K, D)
+        method = self.init_params
+        if method in ("random_from_data", "k-means++"):
+            pick = (
+                _init.random_data_centers
+                if method == "random_from_data"
+                else _init.kmeans_plusplus_centers
+            )
+            means = pick(data, K, random_state)
+            # one point per component: what the M-step gives for one-hot
+            # responsibilities on those points, reg_covar on every variance
+            covariances = covariances_from_cholesky(identity, cov_type) * self.reg_covar
+            return GaussianParams(
+                cov_type,
+                np.full(K, 1.0 / K),
+                means,
+                covariances,
+                precisions_cholesky_from_covariances(covariances, cov_type),
+            )
+        if method == "kmeans":
+            centers = _init.kmeans_centers(data, K, random_state)
+            frame_center = centers.mean(axis=0)
+            frame = GaussianParams(
+                cov_type, np.full(K, 1.0 / K), centers, None, identity
+            )
+            plan = make_plan(
+                frame, data.dtype, center=frame_center, resp_mode="nearest"
+            )
+            stats = data.map_reduce(em_kernel, plan, tile_rows)
+        else:  # random responsibilities, indexed by global row number
+            (first_rows,) = data.take_rows(np.arange(min(data.n_samples, 1000)))
+            frame_center = np.asarray(first_rows, dtype=np.float64).mean(axis=0)
+            centers = np.tile(frame_center, (K, 1))
+            frame = GaussianParams(
+                cov_type, np.full(K, 1.0 / K), centers, None, identity
+            )
+            plan = make_plan(
+                frame,
+                data.dtype,
+                center=frame_center,
+                resp_mode="random",
+                seed=int(random_state.randint(np.iinfo(np.int32).max)),
+            )
+            indexed = RowBlocks([data.arrays[0], _row_index(data)])
+            stats = indexed.map_reduce(random_resp_kernel, plan, tile_rows)
+        check_pass(Stats(loglik=stats["loglik"]), data)
+        return m_step(
+            stats,
+            centers,
+            identity,
+            plan.center.astype(np.float64),
+            cov_type,
+            self.reg_covar,
+        )
+
+    # ------------------------------------------------------------ attributes
+    def _params(self) -> GaussianParams:
+        return GaussianParams(
+            self.covariance_type,
+            self.weights_,
+            self.means_,
+            self.covariances_,
+            self.precisions_cholesky_,
+        )
+
+    def _set_params(self, params: GaussianParams) -> None:
+        self.weights_ = params.weights
+        self.means_ = params.means
+        self.covariances_ = params.covariances
+        self.precisions_cholesky_ = params.precisions_cholesky
+        self.precisions_ = precisions_from_cholesky(
+            params.precisions_cholesky, self.covariance_type
+        )
+
+    def _tile_rows(self, n_features: int) -> int:
+        return default_tile_rows(self.n_components * max(n_features, 2))
+
+    # ------------------------------------------------------- per-row outputs
+    def _map_rows(self, X, fn, n_columns, dtype=np.float64, name=None):
+        check_is_fitted(self)
+        X, info = check_X(self, X, reset=False)
+        data = RowBlocks([X])
+        plan = make_plan(self._params(), data.dtype)
+        result = data.map_rows(fn, plan, self._tile_rows(X.shape[1]), n_columns, dtype)
+        return wrap_rows(result, info, name=name)
+
+    def predict(self, X):
+        """Most probable component of each sample.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray, dask array or DataArray of shape (n_samples,)
+            Lazy for dask input; along the sample dimension for xarray input.
+        """
+        return self._map_rows(X, label_rows, None, np.int64, name="label")
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each sample.
+
+        Returns
+        -------
+        resp : ndarray, dask array or DataArray of shape (n_samples, n_components)
+            For xarray input, dims (sample dim, ``component``).
+        """
+        return self._map_rows(X, proba_rows, self.n_components, name="probability")
+
+    def score_samples(self, X):
+        """Log-likelihood ``log p(x)`` of each sample.
+
+        Returns
+        -------
+        log_prob : ndarray, dask array or DataArray of shape (n_samples,)
+        """
+        return self._map_rows(X, score_rows, None, name="log_likelihood")
+
+    def score(self, X, y=None) -> float:
+        """Mean log-likelihood of the samples of X (computed, also for dask).
+
+        Returns
+        -------
+        float
+        """
+        check_is_fitted(self)
+        X, _ = check_X(self, X, reset=False)
+        data = RowBlocks([X])
+        plan = make_plan(self._params(), data.dtype)
+        stats = check_pass(
+            data.map_reduce(_loglik_kernel, plan, self._tile_rows(X.shape[1])), data
+        )
+        return float(stats["loglik"] / stats["n_rows"])
+
+    def _n_parameters(self) -> int:
+        return n_parameters(self.covariance_type, *self.means_.shape)
+
+    def bic(self, X) -> float:
+        """Bayesian information criterion on X (lower is better)."""
+        n_samples = _n_rows(X)
+        return -2 * self.score(X) * n_samples + self._n_parameters() * math.log(
+            n_samples
+        )
+
+    def aic(self, X) -> float:
+        """Akaike information criterion on X (lower is better)."""
+        return -2 * self.score(X) * _n_rows(X) + 2 * self._n_parameters()
+
+    def sample(self, n_samples: int = 1):
+        """Draw samples from the fitted mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            Component of each sample, sorted.
+        """
+        check_is_fitted(self)
+        if n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples} . The sampling "
+                "requires at least one sample."
+            )
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        n_features = self.means_.shape[1]
+        cov_type = self.covariance_type
+        pieces = []
+        for k, (mean, count) in enumerate(zip(self.means_, counts)):
+            if cov_type in ("full", "tied"):
+                cov = self.covariances_[k] if cov_type == "full" else self.covariances_
+                pieces.append(rng.multivariate_normal(mean, cov, int(count)))
+            else:
+                scale = np.sqrt(self.covariances_[k])
+                pieces.append(mean + rng.standard_normal((count, n_features)) * scale)
+        labels = np.repeat(np.arange(self.n_components), counts)
+        return np.vstack(pieces), labels
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _loglik_kernel(x, plan) -> Stats:
+    log_prob = score_rows(x, plan)
+    return Stats(loglik=log_prob.sum(dtype=np.float64), n_rows=np.float64(x.shape[0]))
+
+
+def _n_rows(X) -> int:
+    return int(X.shape[0]) if hasattr(X, "shape") else len(X)
+
+
+def _row_index(data: RowBlocks):
+    """Global row numbers, chunked like X (lazy for dask input)."""
+    if data.is_dask:
+        import dask.array as da
+
+        return da.arange(data.n_samples, chunks=(data.row_chunks,))
+    return np.arange(data.n_samples)
