@@ -1,0 +1,44 @@
+"""Shared fixtures: a real distributed cluster with worker processes, and data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """A real ``distributed.LocalCluster``: 2 worker processes, 1 thread each."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        memory_limit="2GiB",
+    ) as local_cluster:
+        yield local_cluster
+
+
+@pytest.fixture
+def client(cluster):
+    """A ``distributed.Client`` on the session's cluster, active for the test."""
+    from distributed import Client
+
+    with Client(cluster) as active_client:
+        yield active_client
+
+
+def make_blobs(n_samples=3000, n_features=3, n_components=3, seed=0, spread=6.0):
+    """Well-separated Gaussian blobs: (X, true_means)."""
+    rng = np.random.default_rng(seed)
+    means = rng.standard_normal((n_components, n_features)) * spread
+    labels = rng.integers(0, n_components, n_samples)
+    X = means[labels] + rng.standard_normal((n_samples, n_features))
+    return X, means
+
+
+@pytest.fixture
+def blobs():
+    return make_blobs()
