@@ -9,8 +9,9 @@ arrays that never import dask. The engine
   (:meth:`RowBlocks.map_reduce`): one pass over the data, one ``compute``;
 * maps a per-row function over the blocks for predictions
   (:meth:`RowBlocks.map_rows`): numpy in, numpy out; dask in, lazy dask out;
-* reads a few chosen rows (:meth:`RowBlocks.take_rows`) for initialisers and
-  mini-batches.
+* reads a few chosen rows (:meth:`RowBlocks.take_rows`) for initialisers, and
+  draws and reads mini-batches of random rows from randomly chosen blocks
+  (:meth:`RowBlocks.batch_indices`, :meth:`RowBlocks.read_batches`).
 
 numpy input runs on a thread pool over row blocks with BLAS held to one thread
 per block; dask input runs on whatever scheduler dask would use (threads by
@@ -39,6 +40,8 @@ from ._stats import Stats, add_all, tree_sum
 MIN_BLOCK_ROWS = 4096
 #: fan-in of the tree reduction of block statistics
 SPLIT_EVERY = 8
+#: most blocks one mini-batch reads (dask input); see RowBlocks.batch_indices
+BLOCKS_PER_BATCH = 8
 
 Kernel = Callable[..., Stats]
 
@@ -96,6 +99,13 @@ def _dask_block_rows(*args):
     """``map_blocks`` adapter: unpack the arrays, then run :func:`_block_rows`."""
     *block_arrays, params, fn, tile_rows = args
     return _block_rows(block_arrays, fn, params, tile_rows)
+
+
+def _take_local_rows(
+    block_arrays: Sequence[np.ndarray], local_rows: Sequence[np.ndarray]
+) -> list[list[np.ndarray]]:
+    """Rows ``local_rows[b]`` of one block, for every batch ``b`` and array."""
+    return [[np.asarray(array)[rows] for array in block_arrays] for rows in local_rows]
 
 
 def _scheduler_is_local_threads() -> bool:
@@ -275,6 +285,109 @@ class RowBlocks:
         inverse = np.empty_like(order)
         inverse[order] = np.arange(order.size)
         return tuple(np.asarray(t)[inverse] for t in taken)
+
+    def batch_indices(
+        self,
+        batch_size: int,
+        random_state: np.random.RandomState,
+        blocks_per_batch: int = BLOCKS_PER_BATCH,
+    ) -> np.ndarray:
+        """Global row numbers of one mini-batch, sorted; drawn on the client.
+
+        Rows are drawn uniformly with replacement, so every draw is a uniform
+        row of the whole dataset and a batch's statistics, scaled by
+        ``n_samples / batch_size``, are unbiased for the full-data ones. When
+        the data have more than ``blocks_per_batch`` blocks, the draws are
+        confined to ``blocks_per_batch`` blocks picked with probability
+        proportional to their size (with replacement), and each pick receives
+        a multinomial share of the rows: a row's chance of being drawn is still
+        the same for every row, but a batch reads a few blocks, not all of
+        them. Blocks are never taken whole: data that arrive sorted (by class,
+        by time) would make whole consecutive blocks biased batches.
+
+        numpy input (in memory, where any row costs the same to read) and data
+        with few blocks draw from every row.
+
+        Parameters
+        ----------
+        batch_size : int
+            Rows to draw.
+        random_state : RandomState
+            Drawn from on the client only: the same state and chunking give
+            the same rows on any scheduler.
+        blocks_per_batch : int
+            Most blocks one batch reads (dask input).
+
+        Returns
+        -------
+        ndarray of shape (batch_size,)
+            Sorted row numbers (repeats possible).
+        """
+        if not self.is_dask or self.n_blocks <= blocks_per_batch:
+            rows = random_state.randint(0, self.n_samples, size=batch_size)
+            return np.sort(rows)
+        sizes = np.asarray(self.row_chunks, dtype=np.float64)
+        picks = random_state.choice(
+            self.n_blocks, size=blocks_per_batch, p=sizes / sizes.sum()
+        )
+        shares = random_state.multinomial(
+            batch_size, np.full(blocks_per_batch, 1.0 / blocks_per_batch)
+        )
+        per_block = np.bincount(picks, weights=shares, minlength=self.n_blocks)
+        starts = np.concatenate([[0], np.cumsum(self.row_chunks)[:-1]])
+        pieces = [
+            starts[block] + random_state.randint(0, self.row_chunks[block], int(n))
+            for block, n in enumerate(per_block.astype(np.int64))
+            if n > 0
+        ]
+        return np.sort(np.concatenate(pieces)).astype(np.intp, copy=False)
+
+    def read_batches(
+        self, batches: Sequence[np.ndarray]
+    ) -> list[tuple[np.ndarray, ...]]:
+        """Read the rows of several mini-batches in one go.
+
+        Parameters
+        ----------
+        batches : sequence of ndarray
+            Sorted global row numbers, one array per batch
+            (:meth:`batch_indices`).
+
+        Returns
+        -------
+        list of tuple of ndarray
+            For each batch, the chosen rows of every array (numpy, in the order
+            of the row numbers). For dask input only the blocks holding chosen
+            rows are read, each once for all the batches (one ``compute``), and
+            only the chosen rows travel back.
+        """
+        if not self.is_dask:
+            return [tuple(array[rows] for array in self.arrays) for rows in batches]
+        starts = np.concatenate([[0], np.cumsum(self.row_chunks)])
+        located = [
+            (np.searchsorted(starts, rows, side="right") - 1, rows) for rows in batches
+        ]
+        needed = np.unique(np.concatenate([blocks for blocks, _ in located]))
+        block_lists = [array.to_delayed().ravel() for array in self.arrays]
+        tasks = []
+        for block in needed:
+            local = [rows[blocks == block] - starts[block] for blocks, rows in located]
+            tasks.append(
+                dask.delayed(_take_local_rows, pure=True)(
+                    [blocks_of[block] for blocks_of in block_lists], local
+                )
+            )
+        with _blas_guard():
+            (taken,) = dask.compute(tasks)
+        # taken[i][b][a]: block needed[i], batch b, array a; blocks are in order,
+        # and so are the sorted rows of each batch
+        return [
+            tuple(
+                np.concatenate([np.asarray(part[b][a]) for part in taken])
+                for a in range(len(self.arrays))
+            )
+            for b in range(len(batches))
+        ]
 
     def all_finite(self) -> bool:
         """Whether every value of every array is finite (one extra pass)."""
