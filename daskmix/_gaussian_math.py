@@ -195,3 +195,106 @@ def n_parameters(covariance_type: str, n_components: int, n_features: int) -> in
         "spherical": n_components,
     }[covariance_type]
     return int(cov_params + n_features * n_components + n_components - 1)
+
+
+# ------------------------------------------------------------- stepwise EM
+@dataclass(frozen=True)
+class StatsFrame:
+    """The coordinates in which the kernel statistics of one pass are taken.
+
+    The kernels accumulate around the parameters that entered the pass (see
+    :mod:`daskmix._gaussian_kernels`): ``full`` in the whitened frame of each
+    component, ``y_k = (x - c_k) U_k``; ``tied`` in ``y = (x - m) U``;
+    ``diag`` and ``spherical`` around ``x - m``.
+
+    Attributes
+    ----------
+    means : ndarray of shape (K, D)
+        ``c_k``, the means that entered the pass.
+    whiten : ndarray or None
+        ``U_k`` (K, D, D) for full, ``U`` (D, D) for tied, None otherwise.
+    center : ndarray of shape (D,)
+        ``m``, float64 value of the shift actually applied to the data.
+    """
+
+    means: np.ndarray
+    whiten: np.ndarray | None
+    center: np.ndarray
+
+
+def reframe_stats(
+    stats: Stats, covariance_type: str, old: StatsFrame, new: StatsFrame
+) -> Stats:
+    """Re-express statistics taken in frame ``old`` as if taken in frame ``new``.
+
+    Stepwise EM keeps running statistics ``s <- (1 - eta) s + eta s_B`` whose
+    batches were accumulated under different parameters, hence in different
+    frames; sums are only meaningful in one frame. After every M-step the
+    running statistics are moved into the frame of the new parameters, where
+    the next batch is accumulated. The move is an exact affine change of
+    coordinates, ``y' = y A + b``, applied to the moments (responsibilities
+    do not change):
+
+    ``s1' = s1 A + n b``,
+    ``s2' = A^T s2 A + (s1 A)^T b + b^T (s1 A) + n b^T b``.
+
+    Numerics: the new frame is centred on the new means, which the M-step put
+    at ``c + (s1 / n) U^-1``, so ``s1'`` is ~0 and ``s2'`` becomes the centred
+    scatter ``A^T (s2 - s1^T s1 / n) A``: the only subtraction is of the
+    squared *step* of the means, small against the spread, and the running
+    statistics stay centred and whitened around the current parameters, as
+    the batch statistics are. (Converting every batch to raw moments about a
+    fixed reference point instead would lose digits as components drift from
+    that point, which is the cancellation the shifted statistics exist to
+    avoid.) Non-frame fields (``loglik``, ``n_rows``) are copied.
+
+    Parameters
+    ----------
+    stats : Stats
+        ``nk`` (K,), ``s1``, ``s2`` (shapes per covariance type), others.
+    covariance_type : str
+    old, new : StatsFrame
+
+    Returns
+    -------
+    Stats
+        The same fields, in frame ``new``.
+    """
+    out = Stats(stats)
+    nk = stats["nk"]
+    s1, s2 = stats["s1"], stats["s2"]
+    if covariance_type in ("full", "tied"):
+        # y_old = (x - c) U  =>  y_new = (x - c') U' = y_old (U^-1 U') + (c - c') U'
+        transform = _inverse_upper(old.whiten) @ new.whiten
+        if covariance_type == "full":
+            offset = np.einsum("kd,kde->ke", old.means - new.means, new.whiten)
+            moved = np.einsum("kd,kde->ke", s1, transform)
+            out["s1"] = moved + nk[:, None] * offset
+            cross = np.einsum("ki,kj->kij", moved, offset)
+            out["s2"] = (
+                np.swapaxes(transform, 1, 2) @ s2 @ transform
+                + cross
+                + np.swapaxes(cross, 1, 2)
+                + nk[:, None, None] * np.einsum("ki,kj->kij", offset, offset)
+            )
+        else:
+            offset = (old.center - new.center) @ new.whiten
+            moved = s1 @ transform
+            out["s1"] = moved + nk[:, None] * offset
+            # s2 sums over every row, and sum_k r_k = 1: its first moment is sum_k s1_k
+            cross = np.outer(moved.sum(axis=0), offset)
+            out["s2"] = (
+                transform.T @ s2 @ transform
+                + cross
+                + cross.T
+                + stats["n_rows"] * np.outer(offset, offset)
+            )
+        out["s2"] = 0.5 * (out["s2"] + np.swapaxes(out["s2"], -1, -2))
+        return out
+    shift = old.center - new.center  # x - m' = (x - m) + (m - m')
+    out["s1"] = s1 + nk[:, None] * shift
+    if covariance_type == "diag":
+        out["s2"] = s2 + 2.0 * s1 * shift + nk[:, None] * shift**2
+    else:
+        out["s2"] = s2 + 2.0 * (s1 @ shift) + nk * (shift @ shift)
+    return out
