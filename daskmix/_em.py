@@ -96,14 +96,14 @@ class _VerbosePrinter:
 
 
 def check_pass(stats: Stats, data: RowBlocks, names: tuple[str, ...] = ("X",)) -> Stats:
-    """Raise a clear error when a pass produced a non-finite log-likelihood.
+    """Raise a clear error when a pass produced non-finite statistics.
 
     That happens for two reasons only: NaN/inf in the data (which dask input
     cannot show before it is read), or values so large that squared distances
     overflow float64. The first costs nothing to detect here, the check pass
     runs only when something already went wrong.
     """
-    if np.isfinite(stats["loglik"]):
+    if all(np.all(np.isfinite(value)) for value in stats.values()):
         return stats
     for name, array in zip(names, data.arrays):
         if not RowBlocks([array]).all_finite():

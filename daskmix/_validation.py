@@ -158,7 +158,7 @@ def _check_xarray(estimator, X, *, reset: bool, ensure_min_samples: int):
     if feature_dim in X.coords and all(
         isinstance(v, str) for v in X[feature_dim].values
     ):
-        names = list(X[feature_dim].values)
+        names = [str(v) for v in X[feature_dim].values]
     # scikit-learn's feature-name logic reads only ``.columns``: give it an empty frame
     _check_feature_names(
         estimator, pd.DataFrame(columns=names) if names else X.data, reset=reset

@@ -336,7 +336,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
             indexed = RowBlocks([data.arrays[0], _row_index(data)])
             stats = indexed.map_reduce(random_resp_kernel, plan, tile_rows)
-        check_pass(Stats(loglik=stats["loglik"]), data)
+        check_pass(stats, data)
         return m_step(
             stats,
             centers,
