@@ -13,6 +13,7 @@ parameters, ``max_iter=0`` returns the initialisation, and a
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -182,6 +183,322 @@ def fit_em(
         warnings.warn(
             "Best performing initialization did not converge. Try different init "
             "parameters, or increase max_iter, tol, or check for degenerate data.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return best
+
+
+# ------------------------------------------------------------ stepwise EM
+#: rows per block when a mini-batch's E-step runs on the client's threads;
+#: fixed, so that the summation order (hence the result, to the last bit)
+#: does not depend on the number of cores
+BATCH_BLOCK_ROWS = 8192
+#: mini-batches drawn (and, for dask input, read in one ``compute``) at once
+PREFETCH_BATCHES = 8
+#: weight of the newest batch in the smoothed lower bound, at least
+MIN_SMOOTHING = 0.1
+
+
+@dataclass
+class StepwiseModel:
+    """The model-specific steps of stepwise (mini-batch) EM.
+
+    Attributes
+    ----------
+    initialize : callable
+        ``initialize(random_state) -> params``. Should be cheap: run on a
+        sample of rows, not on the whole dataset.
+    e_step : callable
+        ``e_step(rows: RowBlocks, params) -> Stats``: the statistics of the
+        rows of ``rows`` under ``params`` (E-step and accumulation, the same
+        kernel as a batch pass), with ``loglik`` and ``n_rows``. Statistics may
+        be taken in a frame that depends on ``params`` (shifted, whitened).
+    m_step : callable
+        ``m_step(stats, params) -> params``: the M-step from statistics taken
+        in the frame of ``params``. Must be invariant to a common scale of
+        all the statistics (it is for every closed-form M-step: weights are
+        normalised, means and covariances are ratios), because the driver
+        keeps per-row averages.
+    reframe : callable or None
+        ``reframe(stats, old_params, new_params) -> Stats``: the same
+        statistics re-expressed in the frame of ``new_params`` (an exact change
+        of coordinates, responsibilities unchanged). None when the statistics
+        do not depend on the parameters they were taken under.
+    """
+
+    initialize: Callable[[np.random.RandomState], Any]
+    e_step: Callable[[RowBlocks, Any], Stats]
+    m_step: Callable[[Stats, Any], Any]
+    reframe: Callable[[Stats, Any, Any], Stats] | None = None
+
+
+@dataclass(frozen=True)
+class StepSchedule:
+    """Step sizes ``eta_t = (t + t0)^-kappa`` and the stopping rule.
+
+    Attributes
+    ----------
+    learning_offset : float
+        ``t0 >= 0``; larger values make the early steps smaller.
+    learning_decay : float
+        ``kappa`` in (0.5, 1]: the sum of the steps diverges and the sum of
+        their squares converges, the conditions under which stepwise EM
+        converges (Cappé & Moulines 2009).
+    max_no_improvement : int or None
+        Stop after this many consecutive steps in which the smoothed lower
+        bound did not exceed its best value by more than ``tol``. None: run
+        ``max_iter`` passes' worth of steps.
+    tol : float
+    """
+
+    learning_offset: float = 1.0
+    learning_decay: float = 0.6
+    max_no_improvement: int | None = 10
+    tol: float = 1e-3
+
+    def step_size(self, step: int) -> float:
+        """``eta`` of update number ``step`` (1-based); the first one is 1.
+
+        The first update has no running statistics to average with, so it
+        takes the batch statistics whole, whatever ``t0``.
+        """
+        if step <= 1:
+            return 1.0
+        return float((step + self.learning_offset) ** -self.learning_decay)
+
+
+@dataclass
+class StepwiseState:
+    """Where a stepwise fit stands: enough to continue it (``partial_fit``).
+
+    Attributes
+    ----------
+    params : object
+        Current parameters.
+    stats : Stats or None
+        Running statistics, per-row averages, in the frame of ``params``;
+        None before the first update.
+    n_steps : int
+        Updates done.
+    smoothed : float
+        Exponentially weighted average of the batch mean log-likelihoods (each
+        under the parameters that entered its step); -inf before the first.
+    best : float
+        Best ``smoothed`` so far (for the stopping rule).
+    no_improvement : int
+        Consecutive steps without progress.
+    lower_bounds : list of float
+        ``smoothed`` after every step.
+    """
+
+    params: Any
+    stats: Stats | None = None
+    n_steps: int = 0
+    smoothed: float = -np.inf
+    best: float = -np.inf
+    no_improvement: int = 0
+    lower_bounds: list[float] = field(default_factory=list)
+
+
+@dataclass
+class StepwiseResult:
+    """Outcome of :func:`fit_stepwise` (the best run)."""
+
+    state: StepwiseState
+    lower_bound: float
+    n_iter: int
+    converged: bool
+
+    @property
+    def params(self) -> Any:
+        return self.state.params
+
+
+def smoothing_weight(batch_rows: int, n_samples: int | None) -> float:
+    """Weight of the newest batch in the smoothed lower bound.
+
+    ``2 |B| / (N + 1)`` (scikit-learn's ``MiniBatchKMeans``: an average over
+    about one pass) when that is larger than :data:`MIN_SMOOTHING`, else
+    :data:`MIN_SMOOTHING` (an average over about 20 steps, so that the stopping
+    rule reacts within tens of steps on large data); ``n_samples=None`` (a
+    stream, ``partial_fit``) gives :data:`MIN_SMOOTHING`.
+    """
+    if n_samples is None:
+        return MIN_SMOOTHING
+    return float(min(1.0, max(MIN_SMOOTHING, 2.0 * batch_rows / (n_samples + 1))))
+
+
+def stepwise_update(
+    model: StepwiseModel,
+    state: StepwiseState,
+    batch: RowBlocks,
+    schedule: StepSchedule,
+    smoothing: float,
+) -> StepwiseState:
+    """One stepwise EM update on the rows of ``batch``; updates ``state``.
+
+    ``s <- (1 - eta_t) s + eta_t s_B / |B|`` with ``s_B`` the batch statistics
+    under the current parameters, then ``params <- m_step(s)``, then the
+    running statistics are moved into the frame of the new parameters. The
+    design's ``(N / |B|) s_B`` is this update multiplied by ``N``; keeping
+    per-row averages changes no M-step (they are scale-invariant) and works
+    for a stream of unknown length.
+
+    Parameters
+    ----------
+    model : StepwiseModel
+    state : StepwiseState
+        Modified in place and returned.
+    batch : RowBlocks
+        The mini-batch (numpy blocks run on the client's threads; a dask
+        batch, e.g. in ``partial_fit``, runs on dask's scheduler).
+    schedule : StepSchedule
+    smoothing : float
+        Weight of this batch in the smoothed lower bound.
+
+    Returns
+    -------
+    StepwiseState
+    """
+    batch_stats = model.e_step(batch, state.params)
+    n_rows = float(batch_stats["n_rows"])
+    step = state.n_steps + 1
+    eta = schedule.step_size(step)
+    if state.stats is None or eta >= 1.0:
+        running = batch_stats.scale(1.0 / n_rows)
+    else:
+        running = state.stats.scale(1.0 - eta) + batch_stats.scale(eta / n_rows)
+    new_params = model.m_step(running, state.params)
+    if model.reframe is not None:
+        running = model.reframe(running, state.params, new_params)
+    batch_bound = float(batch_stats["loglik"]) / n_rows
+    if state.n_steps == 0 or not np.isfinite(state.smoothed):
+        smoothed = batch_bound
+    else:
+        smoothed = (1.0 - smoothing) * state.smoothed + smoothing * batch_bound
+    if smoothed > state.best + schedule.tol:
+        state.best = smoothed
+        state.no_improvement = 0
+    else:
+        state.best = max(state.best, smoothed)
+        state.no_improvement += 1
+    state.params = new_params
+    state.stats = running
+    state.n_steps = step
+    state.smoothed = smoothed
+    state.lower_bounds.append(smoothed)
+    return state
+
+
+def batch_blocks(arrays: tuple[np.ndarray, ...]) -> RowBlocks:
+    """A numpy mini-batch as row blocks of a fixed size (core-count independent)."""
+    return RowBlocks(arrays, block_rows=BATCH_BLOCK_ROWS)
+
+
+def fit_stepwise(
+    model: StepwiseModel,
+    data: RowBlocks,
+    *,
+    batch_size: int,
+    schedule: StepSchedule,
+    n_init: int,
+    max_iter: int,
+    random_state: np.random.RandomState,
+    final_pass: bool = False,
+    verbose: int = 0,
+    verbose_interval: int = 10,
+    warm_params: Any = None,
+) -> StepwiseResult:
+    """Stepwise (mini-batch) EM with restarts, model-agnostic.
+
+    Each step draws a mini-batch of random rows from randomly chosen blocks
+    (:meth:`RowBlocks.batch_indices`), runs ``model.e_step`` on it under the
+    current parameters, and makes one :func:`stepwise_update`. Batches are
+    read :data:`PREFETCH_BATCHES` at a time (one ``compute`` for dask input);
+    which rows a batch holds depends only on ``random_state`` and the
+    chunking, so threads and a cluster give the same model.
+
+    Parameters
+    ----------
+    model : StepwiseModel
+    data : RowBlocks
+        The training data.
+    batch_size : int
+        Rows per step, at most ``data.n_samples``.
+    schedule : StepSchedule
+    n_init : int
+        Restarts, each from ``model.initialize``; the run with the largest
+        final lower bound is kept. Ignored (one run) with ``warm_params``.
+    max_iter : int
+        Passes' worth of steps at most: ``ceil(max_iter * N / batch_size)``
+        steps (scikit-learn's ``MiniBatchKMeans`` meaning). 0 returns the
+        initialisation.
+    random_state : RandomState
+        Shared by the initialisations and the batch draws, in order.
+    final_pass : bool
+        End every run with one full pass under the final parameters, which
+        then gives the run's lower bound (exact mean log-likelihood);
+        otherwise the smoothed lower bound is reported.
+    warm_params : object, optional
+        Parameters to continue from (``warm_start``): a fresh schedule
+        (running statistics start from the first batch) from these parameters.
+
+    Returns
+    -------
+    StepwiseResult
+        The best run; ``n_iter`` is the number of passes' worth of steps
+        (``ceil(n_steps * batch_size / N)``). A ConvergenceWarning is emitted
+        when it stopped at ``max_iter``.
+    """
+    printer = _VerbosePrinter(verbose, verbose_interval)
+    n_samples = data.n_samples
+    max_steps = math.ceil(max_iter * n_samples / batch_size)
+    smoothing = smoothing_weight(batch_size, n_samples)
+    do_init = warm_params is None
+    best: StepwiseResult | None = None
+    for init in range(n_init if do_init else 1):
+        printer.init_begin(init)
+        params = model.initialize(random_state) if do_init else warm_params
+        state = StepwiseState(params)
+        converged = False
+        pending: list[tuple[np.ndarray, ...]] = []
+        while state.n_steps < max_steps:
+            if not pending:
+                n_draw = min(PREFETCH_BATCHES, max_steps - state.n_steps)
+                indices = [
+                    data.batch_indices(batch_size, random_state) for _ in range(n_draw)
+                ]
+                pending = data.read_batches(indices)[::-1]
+            previous = state.smoothed
+            stepwise_update(
+                model, state, batch_blocks(pending.pop()), schedule, smoothing
+            )
+            printer.iter_end(state.n_steps, state.smoothed - previous)
+            if (
+                schedule.max_no_improvement is not None
+                and state.no_improvement >= schedule.max_no_improvement
+            ):
+                converged = True
+                break
+        if final_pass and max_steps > 0:
+            stats = model.e_step(data, state.params)
+            lower_bound = float(stats["loglik"] / stats["n_rows"])
+        else:
+            lower_bound = state.smoothed
+        printer.init_end(lower_bound, converged)
+        n_iter = math.ceil(state.n_steps * batch_size / n_samples)
+        if (
+            best is None
+            or lower_bound > best.lower_bound
+            or best.lower_bound == -np.inf
+        ):
+            best = StepwiseResult(state, lower_bound, n_iter, converged)
+    if not best.converged and max_iter > 0:
+        warnings.warn(
+            "Stepwise EM stopped at max_iter passes before the smoothed lower "
+            "bound stopped improving. Increase max_iter, or lower "
+            "max_no_improvement.",
             ConvergenceWarning,
             stacklevel=3,
         )
