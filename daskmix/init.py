@@ -1,34 +1,83 @@
-"""Initialisers: starting centres for the mixtures.
+"""Initialisers: starting centres for k-means and the mixtures.
 
-Every function takes a :class:`~daskmix._engine.RowBlocks` and a
-``RandomState`` and returns centres as a (K, D) float64 array. Costs, in
-passes over the data:
+Every seeding function takes a :class:`~daskmix._engine.RowBlocks` and a
+``RandomState`` and returns centres as a (K, D) float64 array. The work is
+done by pure-numpy block kernels (:mod:`daskmix._kmeans_kernels`) mapped over
+the row blocks by the engine, so dask input is never loaded whole and the
+same ``random_state`` and chunking give the same centres on threads and on a
+cluster: every random draw inside a pass comes from a counter-based
+generator indexed by the global row number.
 
-=====================  ==========================================================
-method                 cost
-=====================  ==========================================================
-``kmeans``             numpy: scikit-learn's KMeans on X (as scikit-learn does);
-                       dask: k-means on a uniform sample of rows (one read of the
-                       sampled rows); the mixture then needs one labelling pass.
-``k-means++``          numpy: scikit-learn's ``kmeans_plusplus`` on X;
-                       dask: on a uniform sample of rows.
-``random_from_data``   reads K random rows.
-``random``             no centres: one pass with random responsibilities.
-=====================  ==========================================================
+Cost of each method, in passes over the data (a *pass* reads every block
+once; "reads K rows" touches at most K blocks):
+
+======================  ===================================================
+method                  cost
+======================  ===================================================
+``k-means||``           reads 1 row, then ``init_max_iter`` oversampling
+                        rounds (default 5) of one pass each, then one pass
+                        to weight the ~``2 K`` candidates per round by the
+                        rows they attract; the weighted candidates are
+                        reduced on the client (weighted k-means++, then
+                        weighted Lloyd), which reads no data.
+``k-means++``           numpy: scikit-learn's ``kmeans_plusplus`` on X.
+                        dask: greedy k-means++ on the engine, K passes (each
+                        pass scores the trials of one centre and draws the
+                        ``2 + log K`` trials of the next, exactly by D^2
+                        sampling).
+``random_from_data``    reads K random rows (scikit-learn's
+                        ``random_from_data``; the KMeans ``'random'`` init).
+``kmeans``              (mixtures) numpy: scikit-learn's KMeans on X, as
+                        scikit-learn's mixtures do. dask: :class:`daskmix.
+                        KMeans` with k-means|| seeding, i.e. the k-means||
+                        passes above plus one pass per Lloyd iteration; the
+                        mixture then needs one labelling pass for its first
+                        M-step.
+``random``              (mixtures) no centres: one pass with random
+                        responsibilities.
+``gmm``                 (mixtures) reads a uniform sample of at most
+                        :data:`GMM_SAMPLE_ROWS` rows (about one pass of
+                        reading for dask input, none for numpy) and fits
+                        :data:`GMM_RESTARTS` Gaussian mixtures on it in
+                        memory; the best one starts the full-data EM. The
+                        restarts cost no pass over the data.
+======================  ===================================================
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.cluster import KMeans as _SKLearnKMeans
 from sklearn.cluster import kmeans_plusplus
+from sklearn.exceptions import ConvergenceWarning
 
-from ._engine import RowBlocks
+from ._em import check_pass
+from ._engine import RowBlocks, default_tile_rows
+from ._kmeans_kernels import (
+    lloyd_kernel,
+    make_lloyd_plan,
+    make_oversample_plan,
+    make_trial_plan,
+    oversample_kernel,
+    trial_kernel,
+)
+from ._stats import Stats
 
-#: rows drawn for sample-based initialisation of dask input
+#: rows drawn for sample-based initialisation
 SAMPLE_ROWS = 100_000
+#: rows of the uniform sample that ``init_params='gmm'`` fits
+GMM_SAMPLE_ROWS = 20_000
+#: restarts of the mixture fitted on that sample (the best lower bound wins)
+GMM_RESTARTS = 3
+#: default number of k-means|| oversampling rounds (Bahmani et al. find 5 enough)
+KMEANS_PARALLEL_ROUNDS = 5
+
+_SEED_MAX = np.iinfo(np.int32).max
 
 
+# ------------------------------------------------------------------ helpers
 def sample_indices(
     n_samples: int, n_draw: int, random_state: np.random.RandomState
 ) -> np.ndarray:
@@ -50,34 +99,45 @@ def sample_rows(
     return np.asarray(rows, dtype=np.float64)
 
 
-def _training_rows(data: RowBlocks, random_state) -> np.ndarray:
+def indexed_blocks(data: RowBlocks) -> RowBlocks:
+    """``X`` with its global row numbers, blocked like ``data``.
+
+    The row numbers feed the counter-based generators of the sampling
+    kernels, so that a row gets the same random numbers in any block, tile
+    or worker.
+    """
+    X = data.arrays[0]
     if data.is_dask:
-        return sample_rows(data, SAMPLE_ROWS, random_state)
-    return data.arrays[0]
+        import dask.array as da
+
+        rows = da.arange(data.n_samples, chunks=(data.row_chunks,))
+        return RowBlocks([X, rows])
+    return RowBlocks([X, np.arange(data.n_samples)], block_rows=data.row_chunks[0])
 
 
-def kmeans_centers(
-    data: RowBlocks, n_clusters: int, random_state: np.random.RandomState
-) -> np.ndarray:
-    """Centres of k-means (one k-means++ seeding, Lloyd to convergence)."""
-    rows = _training_rows(data, random_state)
-    kmeans = _SKLearnKMeans(n_clusters=n_clusters, n_init=1, random_state=random_state)
-    return np.asarray(kmeans.fit(rows).cluster_centers_, dtype=np.float64)
+def _tile_rows(data: RowBlocks, width: int) -> int:
+    return default_tile_rows(width + data.n_features)
 
 
-def kmeans_plusplus_centers(
-    data: RowBlocks, n_clusters: int, random_state: np.random.RandomState
-) -> np.ndarray:
-    """K rows chosen by k-means++ seeding (D^2 sampling)."""
-    rows = _training_rows(data, random_state)
-    centers, _ = kmeans_plusplus(rows, n_clusters, random_state=random_state)
-    return np.asarray(centers, dtype=np.float64)
+def _random_row(data: RowBlocks, random_state: np.random.RandomState) -> np.ndarray:
+    (row,) = data.take_rows(np.array([random_state.randint(data.n_samples)]))[:1]
+    return np.asarray(row, dtype=np.float64)
 
 
+def _seed(random_state: np.random.RandomState) -> int:
+    return int(random_state.randint(_SEED_MAX))
+
+
+# ----------------------------------------------------------------- seedings
 def random_data_centers(
     data: RowBlocks, n_clusters: int, random_state: np.random.RandomState
 ) -> np.ndarray:
-    """K distinct rows drawn uniformly (scikit-learn's ``random_from_data``)."""
+    """K distinct rows drawn uniformly (scikit-learn's ``random_from_data``).
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features), float64
+    """
     if data.is_dask:
         # ``choice(replace=False)`` permutes every row index: fine in memory for
         # numpy input (and then identical to scikit-learn), not for a billion rows
@@ -90,3 +150,237 @@ def random_data_centers(
         indices = random_state.choice(data.n_samples, size=n_clusters, replace=False)
     (rows,) = data.take_rows(indices)[:1]
     return np.asarray(rows, dtype=np.float64)
+
+
+def kmeans_plusplus_centers(
+    data: RowBlocks,
+    n_clusters: int,
+    random_state: np.random.RandomState,
+    *,
+    n_local_trials: int | None = None,
+) -> np.ndarray:
+    """K rows chosen by greedy k-means++ seeding (D^2 sampling).
+
+    numpy input: scikit-learn's ``kmeans_plusplus`` on X. dask input: the
+    same algorithm on the engine, one pass per centre: a pass measures the
+    potential of each trial for the next centre (keeping the best, as
+    scikit-learn's greedy variant does) and, for each trial, draws the trials
+    of the centre after it by an exponential race (``argmin E / d^2`` with
+    ``E ~ Exp(1)`` per row, which picks a row with probability proportional
+    to ``d^2``); the race's minima reduce in the tree like any statistic.
+
+    Parameters
+    ----------
+    data : RowBlocks
+    n_clusters : int
+    random_state : RandomState
+    n_local_trials : int, optional
+        Trials per centre; ``2 + int(log(n_clusters))`` by default.
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features), float64
+    """
+    if not data.is_dask:
+        centers, _ = kmeans_plusplus(
+            data.arrays[0],
+            n_clusters,
+            random_state=random_state,
+            n_local_trials=n_local_trials,
+        )
+        return np.asarray(centers, dtype=np.float64)
+    if n_local_trials is None:
+        n_local_trials = 2 + int(np.log(n_clusters))
+    chosen = [_random_row(data, random_state)[0]]
+    trials = None
+    indexed = indexed_blocks(data)
+    tile_rows = _tile_rows(data, n_clusters + n_local_trials**2)
+    while len(chosen) < n_clusters:
+        # after this pass, one trial joins ``chosen``: draw more only if needed
+        will_have = len(chosen) + (trials is not None)
+        n_draws = n_local_trials if will_have < n_clusters else 0
+        plan = make_trial_plan(
+            np.array(chosen), trials, data.dtype, n_draws, _seed(random_state)
+        )
+        stats = indexed.map_reduce(trial_kernel, plan, tile_rows)
+        check_pass(Stats(loglik=-stats["potential"].sum()), data)
+        best = int(np.argmin(stats["potential"]))
+        if trials is not None:
+            chosen.append(trials[best])
+        trials = stats["trial_rows"][best] if n_draws else None
+    return np.array(chosen, dtype=np.float64)
+
+
+def kmeans_parallel_centers(
+    data: RowBlocks,
+    n_clusters: int,
+    random_state: np.random.RandomState,
+    *,
+    oversampling_factor: float = 2.0,
+    n_rounds: int = KMEANS_PARALLEL_ROUNDS,
+) -> np.ndarray:
+    """k-means|| seeding (Bahmani et al. 2012): few passes, any K.
+
+    Starting from one uniformly drawn row, each round is one pass that keeps
+    every row independently with probability ``min(1, l d^2 / phi)``, where
+    ``l = oversampling_factor * n_clusters``, ``d`` is the distance to the
+    candidates so far and ``phi`` the total cost of the pass (exact: see
+    :class:`~daskmix._kmeans_kernels.CandidateStats`). A final pass counts the
+    rows nearest to each candidate; the weighted candidates are reduced to K
+    centres on the client by weighted k-means++ and weighted Lloyd
+    iterations (scikit-learn on a few hundred points).
+
+    Parameters
+    ----------
+    data : RowBlocks
+    n_clusters : int
+    random_state : RandomState
+    oversampling_factor : float, default=2.0
+        ``l / n_clusters``: expected candidates per round, per centre.
+    n_rounds : int, default=5
+        Oversampling rounds (passes). Stops early when every row sits on a
+        candidate.
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features), float64
+    """
+    candidates = _random_row(data, random_state)
+    ell = oversampling_factor * n_clusters
+    indexed = indexed_blocks(data)
+    for _ in range(n_rounds):
+        tile_rows = _tile_rows(data, candidates.shape[0])
+        plan = make_oversample_plan(candidates, data.dtype, ell, _seed(random_state))
+        stats = indexed.map_reduce(oversample_kernel, plan, tile_rows)
+        check_pass(Stats(loglik=-stats["phi"]), data)
+        order = np.argsort(stats["cand_index"], kind="stable")
+        candidates = np.vstack([candidates, stats["cand_rows"][order]])
+        if stats["phi"] == 0.0:
+            break
+    n_candidates = candidates.shape[0]
+    if n_candidates <= n_clusters:
+        # fewer candidates than clusters: few distinct rows; pad with random rows
+        extra = random_data_centers(data, n_clusters - n_candidates, random_state)
+        return np.vstack([candidates, extra]) if extra.size else candidates
+    plan = make_lloyd_plan(candidates, data.dtype)
+    stats = data.map_reduce(lloyd_kernel, plan, _tile_rows(data, n_candidates))
+    check_pass(Stats(loglik=-stats["inertia"]), data)
+    return reduce_weighted(candidates, stats["counts"], n_clusters, random_state)
+
+
+def reduce_weighted(
+    points: np.ndarray,
+    weights: np.ndarray,
+    n_clusters: int,
+    random_state: np.random.RandomState,
+) -> np.ndarray:
+    """K centres of weighted points: weighted k-means++, then weighted Lloyd.
+
+    Parameters
+    ----------
+    points : ndarray of shape (M, D)
+    weights : ndarray of shape (M,)
+        Non-negative, not all zero.
+    n_clusters : int
+    random_state : RandomState
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, D), float64
+    """
+    seeds, _ = kmeans_plusplus(
+        points, n_clusters, sample_weight=weights, random_state=random_state
+    )
+    with warnings.catch_warnings():
+        # duplicated candidates may leave fewer distinct points than clusters
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reduced = _SKLearnKMeans(
+            n_clusters, init=seeds, n_init=1, random_state=random_state
+        ).fit(points, sample_weight=weights)
+    return np.asarray(reduced.cluster_centers_, dtype=np.float64)
+
+
+def kmeans_centers(
+    data: RowBlocks, n_clusters: int, random_state: np.random.RandomState
+) -> np.ndarray:
+    """Centres of k-means: one seeding, Lloyd iterations to convergence.
+
+    numpy input: scikit-learn's KMeans on X (so that the mixtures start
+    exactly where scikit-learn's do). dask input: :class:`daskmix.KMeans`
+    with k-means|| seeding, on the engine.
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features), float64
+    """
+    if not data.is_dask:
+        kmeans = _SKLearnKMeans(
+            n_clusters=n_clusters, n_init=1, random_state=random_state
+        )
+        return np.asarray(kmeans.fit(data.arrays[0]).cluster_centers_, np.float64)
+    from .kmeans import KMeans
+
+    kmeans = KMeans(n_clusters, init="k-means||", n_init=1, random_state=random_state)
+    return kmeans._fit_blocks(data).cluster_centers_
+
+
+def gmm_sample_init(
+    data: RowBlocks,
+    n_components: int,
+    random_state: np.random.RandomState,
+    *,
+    covariance_type: str = "full",
+    reg_covar: float = 1e-6,
+    tol: float = 1e-3,
+    max_iter: int = 100,
+    n_restarts: int = GMM_RESTARTS,
+    n_rows: int = GMM_SAMPLE_ROWS,
+    joint: bool = False,
+):
+    """A Gaussian mixture fitted on a uniform random sample of rows.
+
+    The sample is read once; the ``n_restarts`` k-means-initialised fits run
+    in memory on it, and the one with the best lower bound is returned, so
+    that restarts are cheap and the long run on all the data happens once.
+
+    Parameters
+    ----------
+    data : RowBlocks
+    n_components : int
+    random_state : RandomState
+    covariance_type, reg_covar, tol, max_iter
+        As for :class:`daskmix.GaussianMixture`.
+    n_restarts : int, default=GMM_RESTARTS
+    n_rows : int, default=GMM_SAMPLE_ROWS
+        Rows to sample (all rows when there are fewer).
+    joint : bool, default=False
+        Fit the joint space of all the arrays of ``data`` (``X`` and ``y``,
+        for regression mixtures) instead of ``X`` alone.
+
+    Returns
+    -------
+    daskmix.GaussianMixture
+        Fitted on the sample (of ``n_features`` or, when ``joint``, all
+        columns).
+    """
+    from .gaussian import GaussianMixture
+
+    indices = sample_indices(data.n_samples, n_rows, random_state)
+    taken = data.take_rows(indices)
+    arrays = taken if joint else taken[:1]
+    rows = np.hstack(
+        [np.asarray(a, dtype=np.float64).reshape(len(indices), -1) for a in arrays]
+    )
+    model = GaussianMixture(
+        n_components,
+        covariance_type=covariance_type,
+        reg_covar=reg_covar,
+        tol=tol,
+        max_iter=max_iter,
+        n_init=n_restarts,
+        init_params="kmeans",
+        random_state=random_state,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(rows)

@@ -1,0 +1,407 @@
+"""Block kernels of k-means and its seedings: pure numpy, never dask.
+
+Every kernel works on a tile shifted by a common centre ``m`` (the mean of
+the current centres): ``xs = x - m``. Nearest centres come from the GEMM form
+``|xs|^2 - 2 xs.c + |c|^2`` (fast, and accurate enough to *choose* a centre
+because the shift removes any large common offset); the distance that is
+*accumulated* is then recomputed exactly from the residual ``xs - c_label``,
+so inertia, sampling weights and centre updates never suffer from the
+cancellation of the expanded form.
+
+Three statistics types extend :class:`~daskmix._stats.Stats` with fields that
+do not add but *select*, so that the engine's fixed-order tree reduction also
+carries a few chosen rows:
+
+* :class:`LloydStats` keeps the rows farthest from their centre (to re-seed
+  empty clusters without another pass);
+* :class:`CandidateStats` keeps the rows that k-means|| oversampling selects;
+* :class:`TrialStats` keeps the D^2-sampled trial rows of greedy k-means++.
+
+Random draws are counter based (Philox keyed by a seed, counter = global row
+number), so the rows drawn depend neither on the tiles nor on the scheduler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._stats import Stats
+
+F64 = np.float64
+
+
+# ------------------------------------------------------------------ helpers
+def shift_frame(centers: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Common shift ``m`` and shifted centres ``c - m``, both in ``dtype``.
+
+    Parameters
+    ----------
+    centers : ndarray of shape (K, D), float64
+    dtype : numpy dtype of the data blocks
+
+    Returns
+    -------
+    center : ndarray of shape (D,)
+    shifted : ndarray of shape (K, D)
+        ``centers - center`` rounded to ``dtype``; the client adds back
+        ``center`` and ``shifted`` *as rounded* so that updates are exact.
+    """
+    center = np.asarray(centers.mean(axis=0), dtype=dtype)
+    shifted = np.ascontiguousarray(centers - center.astype(F64), dtype=dtype)
+    return center, shifted
+
+
+def nearest(xs: np.ndarray, shifted: np.ndarray, sq_norms: np.ndarray):
+    """Nearest centre of each row and the exact squared distance to it.
+
+    Parameters
+    ----------
+    xs : ndarray of shape (tile, D)
+        Shifted rows.
+    shifted : ndarray of shape (K, D)
+        Shifted centres.
+    sq_norms : ndarray of shape (K,)
+        ``|shifted|^2``.
+
+    Returns
+    -------
+    labels : ndarray of shape (tile,), intp
+    residual : ndarray of shape (tile, D)
+        ``xs - shifted[labels]``, in the tile's dtype.
+    dist : ndarray of shape (tile,), float64
+        ``|residual|^2``.
+    """
+    scores = xs @ shifted.T
+    scores *= -2.0
+    scores += sq_norms
+    # |xs|^2 is common to a row: not needed to pick the argmin
+    labels = scores.argmin(axis=1)
+    residual = xs - shifted[labels]
+    dist = np.einsum("ij,ij->i", residual, residual, dtype=F64)
+    return labels, residual, dist
+
+
+def row_uniforms(rows: np.ndarray, n_draws: int, seed: int) -> np.ndarray:
+    """``n_draws`` uniforms in (0, 1] per global row, independent of tiling.
+
+    Parameters
+    ----------
+    rows : ndarray of shape (tile,)
+        Global row numbers of a contiguous range.
+    n_draws : int
+    seed : int
+        Philox key.
+
+    Returns
+    -------
+    ndarray of shape (tile, n_draws), float64
+    """
+    per_row = -(-n_draws // 4)  # Philox yields 4 uint64 per counter step
+    counter = np.array([int(rows[0]) * per_row, 0, 0, 0], dtype=np.uint64)
+    generator = np.random.Generator(np.random.Philox(key=seed, counter=counter))
+    draws = generator.random((rows.shape[0], 4 * per_row))[:, :n_draws]
+    return 1.0 - draws  # (0, 1]: safe to divide by and take the log of
+
+
+# ------------------------------------------------------------------- Lloyd
+@dataclass(frozen=True)
+class LloydPlan:
+    """Per-pass constants of a Lloyd iteration (or a labelling pass).
+
+    Attributes
+    ----------
+    center : ndarray of shape (D,)
+        Common shift ``m``, block dtype.
+    shifted : ndarray of shape (K, D)
+        ``centres - m``, block dtype.
+    sq_norms : ndarray of shape (K,)
+        ``|shifted|^2``, block dtype.
+    n_far : int
+        Farthest rows to keep (re-seeding of empty clusters).
+    moments : bool
+        Also sum ``xs`` and ``xs**2`` per feature (data variance, for ``tol``).
+    """
+
+    center: np.ndarray
+    shifted: np.ndarray
+    sq_norms: np.ndarray
+    n_far: int = 0
+    moments: bool = False
+
+    @property
+    def n_clusters(self) -> int:
+        return self.shifted.shape[0]
+
+
+def make_lloyd_plan(
+    centers: np.ndarray, dtype, n_far: int = 0, moments: bool = False
+) -> LloydPlan:
+    """Plan of a pass under ``centers`` (K, D) float64 for blocks of ``dtype``."""
+    center, shifted = shift_frame(centers, dtype)
+    sq_norms = np.einsum("kd,kd->k", shifted, shifted)
+    return LloydPlan(center, shifted, sq_norms, n_far, moments)
+
+
+class LloydStats(Stats):
+    """Lloyd statistics; the ``far_*`` fields keep the ``n_far`` farthest rows.
+
+    Summed fields: ``counts`` (K,), ``sums`` (K, D) of residuals to the own
+    centre, ``inertia``, ``n_rows`` and, when asked, ``m1``/``m2`` (D,).
+    Selected fields: ``far_dist`` (n,), ``far_label`` (n,), ``far_rows``
+    (n, D) shifted rows, largest distances first.
+    """
+
+    def __add__(self, other):
+        summed = {
+            name: self[name] + other[name]
+            for name in self
+            if not name.startswith("far_")
+        }
+        dist = np.concatenate([self["far_dist"], other["far_dist"]])
+        n_keep = max(self["far_dist"].shape[0], other["far_dist"].shape[0])
+        keep = np.argsort(-dist, kind="stable")[:n_keep]
+        for name in ("far_dist", "far_label", "far_rows"):
+            summed[name] = np.concatenate([self[name], other[name]])[keep]
+        return LloydStats(summed)
+
+
+def _top_rows(dist: np.ndarray, n_keep: int) -> np.ndarray:
+    """Indices of the ``n_keep`` largest distances, largest first."""
+    if n_keep >= dist.shape[0]:
+        return np.argsort(-dist, kind="stable")
+    part = np.argpartition(-dist, n_keep - 1)[:n_keep]
+    return part[np.argsort(-dist[part], kind="stable")]
+
+
+def lloyd_kernel(x: np.ndarray, plan: LloydPlan) -> LloydStats:
+    """Labels, per-cluster residual sums and counts, inertia of one tile.
+
+    Parameters
+    ----------
+    x : ndarray of shape (tile, D)
+    plan : LloydPlan
+
+    Returns
+    -------
+    LloydStats
+    """
+    xs = x - plan.center
+    n_clusters = plan.n_clusters
+    labels, residual, dist = nearest(xs, plan.shifted, plan.sq_norms)
+    onehot = np.zeros((n_clusters, x.shape[0]), dtype=xs.dtype)
+    onehot[labels, np.arange(x.shape[0])] = 1.0
+    stats = LloydStats(
+        counts=np.bincount(labels, minlength=n_clusters).astype(F64),
+        # residuals are of the size of the clusters' spread, so even float32
+        # sums over a tile keep the digits the update needs
+        sums=(onehot @ residual).astype(F64),
+        inertia=dist.sum(),
+        n_rows=F64(x.shape[0]),
+    )
+    if plan.moments:
+        stats["m1"] = xs.sum(axis=0, dtype=F64)
+        stats["m2"] = np.einsum("ij,ij->j", xs, xs, dtype=F64)
+    top = _top_rows(dist, plan.n_far)
+    stats["far_dist"] = dist[top]
+    stats["far_label"] = labels[top].astype(F64)
+    stats["far_rows"] = xs[top].astype(F64)
+    return stats
+
+
+def label_rows(x: np.ndarray, plan: LloydPlan) -> np.ndarray:
+    """Nearest centre of each row, (tile,) int64."""
+    labels, _, _ = nearest(x - plan.center, plan.shifted, plan.sq_norms)
+    return labels.astype(np.int64)
+
+
+def distance_rows(x: np.ndarray, plan: LloydPlan) -> np.ndarray:
+    """Euclidean distance of each row to every centre, (tile, K) float64.
+
+    Computed exactly (one subtraction per centre, no expanded form), as the
+    output is a result and not just a choice.
+    """
+    xs = x - plan.center
+    out = np.empty((x.shape[0], plan.n_clusters), dtype=F64)
+    for k, center in enumerate(plan.shifted):
+        diff = xs - center
+        out[:, k] = np.einsum("ij,ij->i", diff, diff, dtype=F64)
+    return np.sqrt(out, out=out)
+
+
+def inertia_kernel(x: np.ndarray, plan: LloydPlan) -> Stats:
+    """Sum of squared distances to the nearest centre (``score``)."""
+    _, _, dist = nearest(x - plan.center, plan.shifted, plan.sq_norms)
+    return Stats(inertia=dist.sum(), n_rows=F64(x.shape[0]))
+
+
+# --------------------------------------------------------- k-means|| rounds
+@dataclass(frozen=True)
+class OversamplePlan:
+    """One k-means|| round: candidates so far, oversampling ``ell``, seed."""
+
+    center: np.ndarray
+    shifted: np.ndarray
+    sq_norms: np.ndarray
+    ell: float
+    seed: int
+
+
+def make_oversample_plan(candidates: np.ndarray, dtype, ell: float, seed: int):
+    """Plan of a round with current ``candidates`` (M, D) float64."""
+    center, shifted = shift_frame(candidates, dtype)
+    sq_norms = np.einsum("kd,kd->k", shifted, shifted)
+    return OversamplePlan(center, shifted, sq_norms, float(ell), int(seed))
+
+
+class CandidateStats(Stats):
+    """``phi`` (the cost) adds; ``cand_*`` rows are kept while ``t >= phi``.
+
+    A row is a k-means|| candidate with probability ``min(1, ell d^2 / phi)``
+    (Bahmani et al. 2012), i.e. when ``t = ell d^2 / u >= phi`` for its own
+    uniform ``u``. ``phi`` of any subset of rows is a lower bound of the total,
+    so a tile or a partial sum can already drop the rows below its own
+    ``phi``: each keeps about ``ell`` rows, and the final filter against the
+    total cost is exact. One pass per round, whatever the number of blocks.
+    """
+
+    def __add__(self, other):
+        phi = self["phi"] + other["phi"]
+        t = np.concatenate([self["cand_t"], other["cand_t"]])
+        keep = t >= phi
+        merged = CandidateStats(
+            phi=phi,
+            n_rows=self["n_rows"] + other["n_rows"],
+            cand_t=t[keep],
+        )
+        for name in ("cand_index", "cand_rows"):
+            merged[name] = np.concatenate([self[name], other[name]])[keep]
+        return merged
+
+
+def oversample_kernel(x: np.ndarray, rows: np.ndarray, plan: OversamplePlan):
+    """Cost ``phi`` of one tile and its rows with ``ell d^2 / u >= phi_tile``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (tile, D)
+    rows : ndarray of shape (tile,)
+        Global row numbers.
+    plan : OversamplePlan
+
+    Returns
+    -------
+    CandidateStats
+    """
+    _, _, dist = nearest(x - plan.center, plan.shifted, plan.sq_norms)
+    phi = dist.sum()
+    t = plan.ell * dist / row_uniforms(rows, 1, plan.seed)[:, 0]
+    keep = (dist > 0.0) & (t >= phi)
+    return CandidateStats(
+        phi=phi,
+        n_rows=F64(x.shape[0]),
+        cand_t=t[keep],
+        cand_index=rows[keep].astype(F64),
+        cand_rows=x[keep].astype(F64),
+    )
+
+
+# --------------------------------------------------- greedy k-means++ passes
+@dataclass(frozen=True)
+class TrialPlan:
+    """One k-means++ pass: chosen centres, trial centres to score, seed.
+
+    Attributes
+    ----------
+    center, shifted, sq_norms
+        Frame and chosen centres (k, D).
+    trials : ndarray of shape (J, D) or None
+        Shifted trial centres whose potentials this pass measures (the
+        candidates for the next centre); None in the first pass.
+    n_trials : int
+        Trials to draw for the following centre (0: last pass, draw none).
+    seed : int
+    """
+
+    center: np.ndarray
+    shifted: np.ndarray
+    sq_norms: np.ndarray
+    trials: np.ndarray | None
+    n_trials: int
+    seed: int
+
+
+def make_trial_plan(
+    chosen: np.ndarray, trials: np.ndarray | None, dtype, n_trials: int, seed: int
+) -> TrialPlan:
+    """Plan of a k-means++ pass (``chosen`` (k, D), ``trials`` (J, D), float64)."""
+    center, shifted = shift_frame(chosen, dtype)
+    sq_norms = np.einsum("kd,kd->k", shifted, shifted)
+    shifted_trials = None
+    if trials is not None:
+        shifted_trials = np.ascontiguousarray(trials - center.astype(F64), dtype=dtype)
+    return TrialPlan(center, shifted, sq_norms, shifted_trials, n_trials, int(seed))
+
+
+class TrialStats(Stats):
+    """``potential`` (J,) adds; ``trial_*`` keep the smallest sampling keys.
+
+    ``trial_key[j, l]`` is the smallest ``E / d_j^2`` over the rows seen, with
+    ``E ~ Exp(1)`` drawn per row and per draw ``l``: the row that attains it
+    is a draw with probability proportional to ``d_j^2`` (exponential race),
+    where ``d_j`` is the distance to the chosen centres plus trial ``j``.
+    """
+
+    def __add__(self, other):
+        take_other = other["trial_key"] < self["trial_key"]
+        merged = TrialStats(
+            potential=self["potential"] + other["potential"],
+            n_rows=self["n_rows"] + other["n_rows"],
+            trial_key=np.where(take_other, other["trial_key"], self["trial_key"]),
+            trial_index=np.where(take_other, other["trial_index"], self["trial_index"]),
+            trial_rows=np.where(
+                take_other[..., None], other["trial_rows"], self["trial_rows"]
+            ),
+        )
+        return merged
+
+
+def trial_kernel(x: np.ndarray, rows: np.ndarray, plan: TrialPlan) -> TrialStats:
+    """Potentials of the trials and D^2 draws of the next trials, one tile.
+
+    Returns
+    -------
+    TrialStats
+        ``potential`` (J,), ``trial_key``/``trial_index`` (J, L),
+        ``trial_rows`` (J, L, D) float64, with ``J = 1`` when the plan has no
+        trials and ``L = plan.n_trials``.
+    """
+    xs = x - plan.center
+    _, _, dist = nearest(xs, plan.shifted, plan.sq_norms)
+    if plan.trials is None:
+        d2 = dist[:, None]
+    else:
+        d2 = np.empty((x.shape[0], plan.trials.shape[0]), dtype=F64)
+        for j, trial in enumerate(plan.trials):
+            diff = xs - trial
+            d2[:, j] = np.minimum(dist, np.einsum("ij,ij->i", diff, diff, dtype=F64))
+    n_draws = plan.n_trials
+    n_options = d2.shape[1]
+    stats = TrialStats(
+        potential=d2.sum(axis=0),
+        n_rows=F64(x.shape[0]),
+        trial_key=np.full((n_options, n_draws), np.inf),
+        trial_index=np.zeros((n_options, n_draws)),
+        trial_rows=np.zeros((n_options, n_draws, x.shape[1])),
+    )
+    if n_draws == 0:
+        return stats
+    exp_draws = -np.log(row_uniforms(rows, n_draws, plan.seed))  # (tile, L)
+    with np.errstate(divide="ignore"):
+        keys = exp_draws[:, None, :] / d2[:, :, None]  # (tile, J, L); d=0 -> inf
+    best = keys.argmin(axis=0)  # (J, L)
+    stats["trial_key"] = np.take_along_axis(keys, best[None], axis=0)[0]
+    stats["trial_index"] = rows[best].astype(F64)
+    stats["trial_rows"] = x[best].astype(F64)
+    return stats
