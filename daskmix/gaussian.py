@@ -37,7 +37,7 @@ from ._stats import Stats
 from ._validation import check_X
 from ._xarray import wrap_rows
 
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "gmm")
 
 
 def _identity_precisions_cholesky(covariance_type: str, n_components: int, n_features):
@@ -79,10 +79,24 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Number of EM iterations (passes over the data) at most.
     n_init : int, default=1
         Number of initialisations; the run with the best lower bound is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, \
-            default='kmeans'
-        How the starting parameters are chosen (see :mod:`daskmix.init` for
-        what each costs in passes over the data).
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
+            'gmm'}, default='kmeans'
+        How the starting parameters are chosen, and what each costs in passes
+        over the data (details in :mod:`daskmix.init`):
+
+        - 'kmeans': responsibilities from k-means labels. numpy input:
+          scikit-learn's KMeans (as scikit-learn does); dask input:
+          :class:`daskmix.KMeans` with k-means|| seeding (about 6 passes) and
+          one pass per Lloyd iteration. Then one labelling pass.
+        - 'k-means++': means from greedy k-means++ (numpy: scikit-learn's;
+          dask: one pass per component), ``reg_covar`` covariances.
+        - 'random': random responsibilities, one pass.
+        - 'random_from_data': means at random rows, reads ``n_components``
+          rows, ``reg_covar`` covariances.
+        - 'gmm': the best of 3 mixtures fitted in memory on a uniform sample
+          of at most 20,000 rows; reads the sample (about one pass for dask
+          input) and no further pass. Restarts stay cheap, the long run
+          happens once on all the data.
     weights_init : array-like of shape (n_components,), default=None
     means_init : array-like of shape (n_components, n_features), default=None
     precisions_init : array-like, default=None
@@ -293,6 +307,22 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         cov_type = self.covariance_type
         identity = _identity_precisions_cholesky(cov_type, K, D)
         method = self.init_params
+        if method == "gmm":
+            fitted = _init.gmm_sample_init(
+                data,
+                K,
+                random_state,
+                covariance_type=cov_type,
+                reg_covar=self.reg_covar,
+                tol=self.tol,
+            )
+            return GaussianParams(
+                cov_type,
+                fitted.weights_,
+                fitted.means_,
+                fitted.covariances_,
+                fitted.precisions_cholesky_,
+            )
         if method in ("random_from_data", "k-means++"):
             pick = (
                 _init.random_data_centers
