@@ -162,7 +162,8 @@ def _normalize(weighted_log_prob: np.ndarray):
     """Responsibilities (K, tile) and per-row ``log p(x)`` (tile,)."""
     top = weighted_log_prob.max(axis=0)
     with np.errstate(under="ignore", invalid="ignore"):
-        resp = np.exp(weighted_log_prob - top)
+        resp = np.subtract(weighted_log_prob, top)
+        np.exp(resp, out=resp)
     total = resp.sum(axis=0)
     resp /= total
     return resp, np.log(total) + top
