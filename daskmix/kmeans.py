@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -150,7 +156,9 @@ def lloyd(
     return result
 
 
-class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+class KMeans(
+    ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, BaseEstimator
+):
     """K-means clustering on numpy, dask, pandas or xarray input.
 
     scikit-learn's :class:`~sklearn.cluster.KMeans` API on the daskmix
@@ -304,6 +312,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self.inertia_ = best.inertia
         self.n_iter_ = best.n_iter
         self.n_features_in_ = n_features
+        self._n_features_out = self.n_clusters
         return self
 
     def _check_init(self, n_features: int) -> np.ndarray | None:

@@ -1,0 +1,210 @@
+"""KMeans against scikit-learn, across inputs, schedulers, and in passes over data."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from conftest import make_blobs
+from sklearn import cluster
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from daskmix import KMeans
+
+_READS: Counter = Counter()
+_LOCK = threading.Lock()
+
+
+def _count_read(block, key):
+    with _LOCK:
+        _READS[key] += 1
+    return block
+
+
+def counted(X, block_rows, key):
+    """A dask array that counts how often its blocks are read (threaded runs)."""
+    base = da.from_array(X, chunks=(block_rows, -1))
+    source = base.map_blocks(_count_read, key=key, meta=np.empty((0, 0), X.dtype))
+    _READS[key] = 0
+    return source, base.numblocks[0]
+
+
+def _match(centers, reference):
+    """Largest distance from each reference centre to its nearest centre."""
+    gaps = np.linalg.norm(centers[:, None] - reference[None], axis=2)
+    return gaps.min(axis=0).max()
+
+
+@parametrize_with_checks(
+    [KMeans(n_clusters=3), KMeans(n_clusters=3, init="random", n_init=2)]
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("init", ["k-means||", "k-means++", "random"])
+@pytest.mark.parametrize("as_dask", [False, True], ids=["numpy", "dask"])
+def test_separated_blobs_centres_found(init, as_dask):
+    X, means = make_blobs(3000, 3, 4, seed=1, spread=10.0)
+    data = da.from_array(X, chunks=(500, -1)) if as_dask else X
+    model = KMeans(4, init=init, random_state=0).fit(data)
+    assert _match(model.cluster_centers_, means) < 0.2
+    labels = np.asarray(model.labels_)
+    assert labels.dtype == np.int64 and labels.shape == (3000,)
+    np.testing.assert_array_equal(labels, np.asarray(model.predict(data)))
+    assert model.n_iter_ >= 1
+
+
+@pytest.mark.parametrize("as_dask", [False, True], ids=["numpy", "dask"])
+def test_inertia_close_to_sklearn(as_dask):
+    # overlapping blobs: a real optimisation problem, several local optima
+    X, _ = make_blobs(4000, 4, 6, seed=5, spread=2.5)
+    reference = cluster.KMeans(6, n_init=3, random_state=0).fit(X)
+    data = da.from_array(X, chunks=(700, -1)) if as_dask else X
+    ours = KMeans(6, n_init=3, random_state=0).fit(data)
+    assert ours.inertia_ <= 1.02 * reference.inertia_
+    # the reported inertia is the exact inertia of the reported centres
+    expected = ((X - ours.cluster_centers_[np.asarray(ours.labels_)]) ** 2).sum()
+    np.testing.assert_allclose(ours.inertia_, expected, rtol=1e-10)
+    np.testing.assert_allclose(ours.score(data), -ours.inertia_, rtol=1e-10)
+
+
+def test_transform_and_predict_match_sklearn_given_centres():
+    X, _ = make_blobs(1000, 3, 3, seed=2)
+    ours = KMeans(3, random_state=0).fit(X)
+    reference = cluster.KMeans(3, init=ours.cluster_centers_, n_init=1, max_iter=1)
+    reference.fit(X)
+    reference.cluster_centers_ = ours.cluster_centers_
+    np.testing.assert_allclose(ours.transform(X), reference.transform(X), rtol=1e-10)
+    np.testing.assert_array_equal(ours.predict(X), reference.predict(X))
+    np.testing.assert_allclose(ours.score(X), reference.score(X), rtol=1e-10)
+
+
+@pytest.mark.parametrize("init", ["k-means||", "k-means++", "random"])
+def test_reproducible_with_random_state(init):
+    X, _ = make_blobs(2000, 3, 5, seed=3, spread=3.0)
+    data = da.from_array(X, chunks=(400, -1))
+    first = KMeans(5, init=init, random_state=11).fit(data)
+    second = KMeans(5, init=init, random_state=11).fit(data)
+    np.testing.assert_array_equal(first.cluster_centers_, second.cluster_centers_)
+    assert first.inertia_ == second.inertia_
+    np.testing.assert_array_equal(first.labels_.compute(), second.labels_.compute())
+
+
+def test_one_pass_per_lloyd_iteration():
+    X, means = make_blobs(4000, 3, 4, seed=4)
+    data, n_blocks = counted(X, 500, "lloyd")
+    start = means + 1.0
+    with dask.config.set(scheduler="threads"):
+        model = KMeans(4, init=start, max_iter=6, tol=0.0).fit(data)
+        assert _READS["lloyd"] == model.n_iter_ * n_blocks
+        assert isinstance(model.labels_, da.Array)  # lazy: not read yet
+        assert _READS["lloyd"] == model.n_iter_ * n_blocks
+    assert model.n_iter_ >= 2
+
+
+def test_kmeans_parallel_passes():
+    X, _ = make_blobs(4000, 3, 4, seed=4)
+    data, n_blocks = counted(X, 500, "seed")
+    with dask.config.set(scheduler="threads"):
+        model = KMeans(4, init_max_iter=3, max_iter=1, random_state=0).fit(data)
+    # 3 oversampling rounds + 1 weighting pass + 1 Lloyd pass, plus the block
+    # holding the first (random) row
+    assert model.n_iter_ == 1
+    assert _READS["seed"] == (3 + 1 + 1) * n_blocks + 1
+
+
+def test_cluster_run_equals_threaded_run(client):
+    X, _ = make_blobs(3000, 3, 5, seed=6, spread=3.0)
+    data = da.from_array(X, chunks=(400, -1))
+    on_cluster = KMeans(5, random_state=2).fit(data)
+    labels_cluster = on_cluster.labels_.compute()
+    with dask.config.set(scheduler="threads"):
+        threaded = KMeans(5, random_state=2).fit(data)
+        labels_threads = threaded.labels_.compute()
+    np.testing.assert_allclose(
+        on_cluster.cluster_centers_, threaded.cluster_centers_, rtol=1e-12
+    )
+    np.testing.assert_allclose(on_cluster.inertia_, threaded.inertia_, rtol=1e-12)
+    assert on_cluster.n_iter_ == threaded.n_iter_
+    np.testing.assert_array_equal(labels_cluster, labels_threads)
+
+
+def test_empty_cluster_reseeded_never_nan():
+    X, means = make_blobs(2000, 2, 3, seed=7, spread=8.0)
+    # a fourth centre far from every row: empty in the first pass
+    start = np.vstack([means, [[1e3, 1e3]]])
+    model = KMeans(4, init=start, random_state=0).fit(X)
+    assert np.all(np.isfinite(model.cluster_centers_))
+    assert np.abs(model.cluster_centers_).max() < 100
+    assert np.unique(model.labels_).size == 4
+
+
+def test_duplicate_rows_fewer_distinct_than_clusters():
+    X = np.repeat(np.array([[0.0, 0.0], [5.0, 5.0]]), 50, axis=0)
+    for data in (X, da.from_array(X, chunks=(30, -1))):
+        model = KMeans(3, random_state=0).fit(data)
+        assert np.all(np.isfinite(model.cluster_centers_))
+        assert model.inertia_ == pytest.approx(0.0, abs=1e-12)
+
+
+def test_large_offset_and_float32():
+    X, _ = make_blobs(2000, 3, 3, seed=8)
+    base = KMeans(3, random_state=0).fit(X)
+    shifted = KMeans(3, random_state=0).fit(X + 1e7)
+    np.testing.assert_allclose(shifted.inertia_, base.inertia_, rtol=1e-6)
+    np.testing.assert_allclose(
+        shifted.cluster_centers_ - 1e7, base.cluster_centers_, atol=1e-6
+    )
+    single = KMeans(3, random_state=0).fit(da.from_array(X.astype(np.float32), 500))
+    np.testing.assert_allclose(single.inertia_, base.inertia_, rtol=1e-4)
+
+
+def test_output_follows_input():
+    X, _ = make_blobs(600, 2, 3, seed=9)
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    model = KMeans(3, random_state=0).fit(frame)
+    assert list(model.feature_names_in_) == ["a", "b"]
+    assert isinstance(model.labels_, np.ndarray)
+    array = xr.DataArray(
+        X, dims=("time", "feature"), coords={"time": np.arange(600) * 10}
+    )
+    labels = KMeans(3, random_state=0).fit(array).labels_
+    assert isinstance(labels, xr.DataArray) and labels.dims == ("time",)
+    np.testing.assert_array_equal(labels["time"], array["time"])
+    fitted = KMeans(3, random_state=0).fit(da.from_array(X, chunks=(200, -1)))
+    distances = fitted.transform(da.from_array(X, chunks=(200, -1)))
+    assert isinstance(distances, da.Array) and distances.shape == (600, 3)
+    np.testing.assert_allclose(distances.compute(), fitted.transform(X))
+    assert list(fitted.get_feature_names_out()) == ["kmeans0", "kmeans1", "kmeans2"]
+
+
+def test_bad_input_clear_errors():
+    X, _ = make_blobs(20, 2, 2, seed=0)
+    with pytest.raises(ValueError, match="n_samples=20 should be >= n_clusters=30"):
+        KMeans(30).fit(X)
+    with pytest.raises(ValueError, match="does not match the number of clusters 3"):
+        KMeans(3, init=np.zeros((2, 2))).fit(X)
+    with pytest.raises(ValueError, match="number of features of the data 2"):
+        KMeans(2, init=np.zeros((2, 3))).fit(X)
+    with pytest.raises(ValueError, match="n_clusters"):
+        KMeans(0).fit(X)
+    with pytest.raises(ValueError, match="init"):
+        KMeans(2, init="kmeans").fit(X)
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        KMeans(2).fit(bad)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        KMeans(2, random_state=0).fit(da.from_array(bad, chunks=(5, -1)))
+    model = KMeans(2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="X has 3 features, but KMeans is expecting 2"):
+        model.predict(np.zeros((4, 3)))
+    with pytest.warns(RuntimeWarning, match="performing only one init"):
+        KMeans(2, init=X[:2], n_init=3).fit(X)
