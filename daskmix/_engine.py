@@ -98,8 +98,15 @@ def _block_rows(block_arrays: Sequence[np.ndarray], fn, params, tile_rows: int):
 
 
 def _dask_block_rows(*args):
-    """``map_blocks`` adapter: unpack the arrays, then run :func:`_block_rows`."""
-    *block_arrays, params, fn, tile_rows = args
+    """``map_blocks`` adapter: unpack the arrays, then run :func:`_block_rows`.
+
+    Row-aligned 1-D arrays travel as (n, 1) so that their blocks line up with
+    X's; ``flat`` says which ones to give back to ``fn`` as 1-D.
+    """
+    *block_arrays, params, fn, tile_rows, flat = args
+    block_arrays = [
+        array[:, 0] if is_flat else array for array, is_flat in zip(block_arrays, flat)
+    ]
     return _block_rows(block_arrays, fn, params, tile_rows)
 
 
@@ -268,6 +275,7 @@ class RowBlocks:
             params_key,
             fn,
             tile_rows,
+            (False,) + tuple(a.ndim == 1 for a in others),
             dtype=dtype,
             chunks=chunks,
             meta=np.empty((0,) * len(chunks), dtype=dtype),

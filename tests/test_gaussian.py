@@ -165,7 +165,9 @@ def test_one_pass_and_one_compute_per_iteration():
         reads.append(block_info[0]["chunk-location"])
         return block
 
-    Xd = da.from_array(X, chunks=(500, 2)).map_blocks(load, dtype=X.dtype)
+    Xd = da.from_array(X, chunks=(500, 2)).map_blocks(
+        load, dtype=X.dtype, meta=np.empty((0, 0))
+    )
     kwargs = dict(_start(X, "full", 2), tol=0.0, max_iter=6)
     with dask.config.set(scheduler="threads"), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
