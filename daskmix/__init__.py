@@ -2,6 +2,7 @@
 
 from .gaussian import GaussianMixture
 from .kmeans import KMeans
+from .regression import RegressionMixture
 
-__all__ = ["GaussianMixture", "KMeans"]
+__all__ = ["GaussianMixture", "KMeans", "RegressionMixture"]
 __version__ = "0.1.0"

@@ -107,7 +107,10 @@ def check_pass(stats: Stats, data: RowBlocks, names: tuple[str, ...] = ("X",)) -
     if all(np.all(np.isfinite(value)) for value in stats.values()):
         return stats
     for name, array in zip(names, data.arrays):
-        if not RowBlocks([array]).all_finite():
+        # 1-D arrays (y) as one column: RowBlocks reads a 2-D shape
+        if not RowBlocks(
+            [array.reshape(-1, 1) if array.ndim == 1 else array]
+        ).all_finite():
             raise ValueError(f"Input {name} contains NaN or infinity.")
     raise ValueError(
         "The log-likelihood overflowed to a non-finite value: the data are too "

@@ -86,7 +86,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         - 'kmeans': responsibilities from k-means labels. numpy input:
           scikit-learn's KMeans (as scikit-learn does); dask input:
-          :class:`daskmix.KMeans` with k-means|| seeding (about 6 passes) and
+          :class:`daskmix.KMeans` with k-means|| seeding (3 passes) and
           one pass per Lloyd iteration. Then one labelling pass.
         - 'k-means++': means from greedy k-means++ (numpy: scikit-learn's;
           dask: one pass per component), ``reg_covar`` covariances.

@@ -1,0 +1,769 @@
+"""RegressionMixture: mixtures of linear regressions and cluster-weighted models.
+
+The model is
+
+    p(y | x) = sum_k g_k(x) N(y | w_k . x + b_k, sigma_k^2)
+
+with either a Gaussian gate ``g_k(x) ∝ pi_k N(x | mu_k, Sigma_k)`` (a
+cluster-weighted model; EM fits the joint ``p(x, y)``) or constant weights
+``g_k = pi_k`` (the classical mixture of linear regressions). It is fitted on
+the same engine as :class:`~daskmix.GaussianMixture`: one pass over the data
+per EM iteration, tree-reduced statistics, residual-shifted accumulation.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from numbers import Integral, Real
+
+import dask.array as da
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.exceptions import DataConversionWarning
+from sklearn.metrics import r2_score
+from sklearn.utils import check_random_state
+from sklearn.utils._available_if import available_if
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from . import init as _init
+from ._em import EMModel, check_pass, fit_em
+from ._engine import RowBlocks, default_tile_rows
+from ._gaussian_kernels import make_plan as make_gate_plan
+from ._gaussian_math import (
+    COVARIANCE_TYPES,
+    GaussianParams,
+    precisions_from_cholesky,
+)
+from ._regression_kernels import (
+    conditional_score_rows,
+    em_kernel,
+    gate_proba_rows,
+    gate_score_rows,
+    identity_gate,
+    init_kernel,
+    loglik_kernel,
+    make_plan,
+    posterior_rows,
+    predict_rows,
+    predict_std_rows,
+    r2_kernel,
+)
+from ._regression_math import (
+    GATINGS,
+    NOISE_MODELS,
+    RegressionConfig,
+    RegressionParams,
+    chain_segments,
+    closest_pairs,
+    conditional_lines,
+    line_through,
+    m_step,
+    n_coefficients,
+    n_parameters,
+    noise_floor_from_sample,
+    replace,
+)
+from ._validation import check_X, check_y
+from ._xarray import wrap_rows
+
+INIT_METHODS = (
+    "kmeans",
+    "k-means++",
+    "random",
+    "random_from_data",
+    "gmm",
+    "kmeans-chain",
+    "kmeans-pairs",
+)
+#: rows read to place the frame centre and the noise floor
+HEAD_ROWS = 1000
+
+
+def _has_input_model(estimator) -> bool:
+    if estimator.gating != "gaussian":
+        raise AttributeError(
+            "sample() needs a model of x: it is available with gating='gaussian' "
+            f"only, not gating={estimator.gating!r}."
+        )
+    return True
+
+
+class RegressionMixture(RegressorMixin, BaseEstimator):
+    """Mixture of linear regressions, optionally gated by Gaussians on x (CWM).
+
+    ``p(y | x) = sum_k g_k(x) N(y | w_k . x + b_k, sigma_k^2)``. With
+    ``gating='gaussian'`` (a cluster-weighted model) ``g_k(x) ∝ pi_k N(x | mu_k,
+    Sigma_k)``: the joint ``p(x, y)`` is fitted by closed-form EM and
+    ``predict`` is the gated conditional mean, so a curve is fitted piecewise
+    linearly, each line with its region. With ``gating='none'`` the weights
+    are constant (the mixture of linear regressions of R's flexmix and
+    mixtools) and ``predict`` is ``sum_k pi_k (w_k . x + b_k)``.
+
+    Each EM iteration is one pass over the data, whatever its type (numpy on
+    all cores, dask on the active scheduler, lazily read data streamed block by
+    block).
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Number of lines K.
+    gating : {'gaussian', 'none'}, default='gaussian'
+        Gaussian gate on x (cluster-weighted model) or constant weights.
+    noise : {'component', 'shared'}, default='component'
+        One noise variance per line, or one for all.
+    fit_intercept : bool, default=True
+        Whether each line has an intercept.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Covariances of the gate (ignored with ``gating='none'``).
+    tol : float, default=1e-3
+        EM stops when the lower bound (mean log-likelihood) changes by less.
+    reg_covar : float, default=1e-6
+        Added to every variance: the diagonal of the gate's covariances and
+        the noise variances.
+    reg_weights : float, default=0.0
+        Ridge penalty on the slopes (not the intercepts) of every line: the
+        weighted least squares of each M-step minimise
+        ``sum_i r_ik (y_i - w_k . x_i - b_k)^2 + reg_weights |w_k|^2``.
+    max_iter : int, default=100
+        EM iterations (passes over the data) at most.
+    n_init : int, default=1
+        Initialisations; the run with the best lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
+            'gmm', 'kmeans-chain', 'kmeans-pairs'}, default='kmeans'
+        How the starting lines are found. The first four assign every row to
+        one of K centres of the joint ``(x, y)`` (k-means, k-means++ seeds,
+        random rows) or give it random responsibilities, then fit lines,
+        noise and gate to that assignment. 'gmm' fits a Gaussian mixture to
+        a sample of ``(x, y)`` rows and starts each line at its component's
+        conditional mean of y given x. 'kmeans-chain' orders ``K + 1`` k-means
+        centres along their principal direction and joins neighbours;
+        'kmeans-pairs' pairs ``2K`` centres by least distance; each pair of
+        centres gives the minimum-norm line through both.
+    random_state : int, RandomState instance or None, default=None
+    warm_start : bool, default=False
+        Continue from the fitted parameters on the next ``fit``.
+    verbose : int, default=0
+    verbose_interval : int, default=10
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_components, n_features)
+    intercept_ : ndarray of shape (n_components,)
+    noise_variance_ : ndarray of shape (n_components,)
+        All equal with ``noise='shared'``.
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+        Gate means (``gating='gaussian'`` only; likewise the next three).
+    covariances_ : ndarray
+        Gate covariances, shaped as in :class:`~daskmix.GaussianMixture`.
+    precisions_ : ndarray
+    precisions_cholesky_ : ndarray
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Mean log-likelihood of the training data at the last iteration of the
+        best run: of the joint ``log p(x, y)`` with ``gating='gaussian'``, of
+        ``log p(y | x)`` with ``gating='none'``.
+    lower_bounds_ : list of float
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when X had string feature names.
+
+    Notes
+    -----
+    Statistics are accumulated in float64 around a fixed centre of x and
+    around the previous lines' residuals, so offsets in x or y cost no
+    accuracy. Degenerate components are floored, never NaN: a line whose
+    points do not determine it gets the minimum-norm update; a component that
+    loses all its points keeps its line and gate mean, with a weight of about
+    zero and the variance floor; noise variances are ``RSS/n_k + reg_covar``
+    and never below ``1e-10 * var(y)``, so points lying exactly on a line give
+    a large but finite likelihood.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from daskmix import RegressionMixture
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(-1, 1, (500, 1))
+    >>> y = np.abs(x[:, 0]) + 0.1 * rng.standard_normal(500)
+    >>> model = RegressionMixture(n_components=2, random_state=0).fit(x, y)
+    >>> np.sort(model.coef_.ravel()).round(1)
+    array([-1.,  1.])
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "gating": [StrOptions(set(GATINGS))],
+        "noise": [StrOptions(set(NOISE_MODELS))],
+        "fit_intercept": ["boolean"],
+        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "reg_weights": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [StrOptions(set(INIT_METHODS))],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components: int = 2,
+        *,
+        gating: str = "gaussian",
+        noise: str = "component",
+        fit_intercept: bool = True,
+        covariance_type: str = "full",
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        reg_weights: float = 0.0,
+        max_iter: int = 100,
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        random_state=None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        verbose_interval: int = 10,
+    ):
+        self.n_components = n_components
+        self.gating = gating
+        self.noise = noise
+        self.fit_intercept = fit_intercept
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.reg_weights = reg_weights
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Estimate the parameters with EM, one pass over (X, y) per iteration.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+        y : array-like, dask array, Series or DataArray of shape (n_samples,) \
+                or (n_samples, 1)
+            Targets; a dask array when X is one.
+
+        Returns
+        -------
+        self : RegressionMixture
+        """
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        X, _ = check_X(self, X, reset=True, ensure_min_samples=2)
+        if getattr(y, "ndim", 1) == 2 and y.shape[1] == 1:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please "
+                "change the shape of y to (n_samples,), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=2,
+            )
+        y = check_y(y, X.shape[0], like_dask=X if isinstance(X, da.Array) else None)
+        n_samples, n_features = X.shape
+        if n_samples < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n_samples}"
+            )
+        data = RowBlocks([X, y])
+        config = self._config()
+        tile_rows = self._tile_rows(n_features)
+
+        def em_pass(params: RegressionParams):
+            plan = make_plan(params, config.fit_intercept, data.dtype)
+            stats = data.map_reduce(em_kernel, plan, tile_rows)
+            return check_pass(stats, data, names=("X", "y"))
+
+        model = EMModel(
+            initialize=lambda rs: self._initialize_one_blas(
+                data, rs, config, tile_rows
+            ),
+            em_pass=em_pass,
+            m_step=lambda stats, params: _client_m_step(stats, params, config),
+        )
+        warm = self._warm_params(data)
+        result = fit_em(
+            model,
+            n_init=self.n_init,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            random_state=check_random_state(self.random_state),
+            verbose=self.verbose,
+            verbose_interval=self.verbose_interval,
+            warm_params=warm,
+            warm_lower_bound=self.lower_bound_ if warm is not None else -np.inf,
+        )
+        self._set_params(result.params)
+        self.converged_ = result.converged
+        self.n_iter_ = result.n_iter
+        self.lower_bound_ = result.lower_bound
+        self.lower_bounds_ = result.lower_bounds
+        return self
+
+    def _config(self) -> RegressionConfig:
+        return RegressionConfig(
+            gating=self.gating,
+            noise=self.noise,
+            fit_intercept=bool(self.fit_intercept),
+            covariance_type=self.covariance_type,
+            reg_covar=float(self.reg_covar),
+            reg_weights=float(self.reg_weights),
+        )
+
+    def _tile_rows(self, n_features: int) -> int:
+        n_coef = n_coefficients(n_features, self.fit_intercept)
+        width = max(
+            self.n_components * max(n_features, 2),
+            n_coef * (n_coef + 1) // 2 + 2 * self.n_components,
+        )
+        return default_tile_rows(width)
+
+    def _warm_params(self, data: RowBlocks) -> RegressionParams | None:
+        if not (self.warm_start and hasattr(self, "converged_")):
+            return None
+        params = self._params()
+        if (params.gate is None) != (self.gating == "none"):
+            return None  # gating changed since the last fit: start afresh
+        # the frame centre must be exact in the dtype of the data
+        center = params.x_center.astype(data.dtype).astype(np.float64)
+        return replace(params, x_center=center)
+
+    # ------------------------------------------------------- initialisation
+    def _initialize_one_blas(self, data, *args) -> RegressionParams:
+        # the initialisers' client-side work is many tiny matrices (see
+        # _client_m_step); passes hold BLAS to one thread anyway
+        with threadpool_limits(limits=1, user_api="blas"):
+            try:
+                return self._initialize(data, *args)
+            except ValueError as exc:
+                # centre pickers see the joint (x, y) as their "X": say which
+                if "NaN" in str(exc) or "infinity" in str(exc):
+                    _raise_if_not_finite(data)
+                raise
+
+    def _initialize(
+        self,
+        data: RowBlocks,
+        random_state: np.random.RandomState,
+        config: RegressionConfig,
+        tile_rows: int,
+    ) -> RegressionParams:
+        """Starting parameters: one initialisation pass over (X, y), then an M-step.
+
+        Every method yields responsibilities for all rows and, for some,
+        lines; the pass accumulates the usual statistics under them. Methods
+        that choose lines keep them and only estimate noise, weights and gate.
+        """
+        K = self.n_components
+        head_x, head_y = data.take_rows(np.arange(min(data.n_samples, HEAD_ROWS)))
+        x_center = np.asarray(head_x, dtype=np.float64).mean(axis=0)
+        x_center = x_center.astype(data.dtype).astype(np.float64)
+        y_center = float(np.mean(head_y))
+        n_coef_x = data.n_features
+        coef = np.zeros((K, n_coef_x))
+        # the residuals of the first pass are y - mean(y): shifted statistics
+        intercept = np.full(K, y_center if config.fit_intercept else 0.0)
+        init_fields: dict = {"y_center": y_center}
+        refit = True
+        method = self.init_params
+        if method in ("kmeans", "k-means++", "random_from_data"):
+            pick = {
+                "kmeans": _init.kmeans_centers,
+                "k-means++": _init.kmeans_plusplus_centers,
+                "random_from_data": _init.random_data_centers,
+            }[method]
+            centers = pick(_joint_blocks(data), K, random_state)
+            init_fields.update(
+                mode="nearest", centers=_shift(centers, x_center, y_center)
+            )
+        elif method == "random":
+            init_fields.update(
+                mode="random", seed=int(random_state.randint(np.iinfo(np.int32).max))
+            )
+        elif method == "gmm":
+            gmm = self._joint_gmm(data, random_state)
+            coef, intercept = conditional_lines(gmm, config.fit_intercept)
+            init_fields.update(
+                mode="joint_posterior", joint_gate=make_gate_plan(gmm, np.float64)
+            )
+            refit = False
+        else:  # kmeans-chain, kmeans-pairs
+            n_centers = K + 1 if method == "kmeans-chain" else 2 * K
+            if data.n_samples < n_centers:
+                raise ValueError(
+                    f"init_params={method!r} needs {n_centers} k-means centres but "
+                    f"there are only {data.n_samples} samples."
+                )
+            centers = _init.kmeans_centers(_joint_blocks(data), n_centers, random_state)
+            segments = (
+                chain_segments(centers)
+                if method == "kmeans-chain"
+                else closest_pairs(centers)
+            )
+            for k, (a, b) in enumerate(segments):
+                coef[k], intercept[k] = line_through(
+                    centers[a], centers[b], config.fit_intercept
+                )
+            midpoints = np.array([0.5 * (centers[a] + centers[b]) for a, b in segments])
+            init_fields.update(
+                mode="nearest", centers=_shift(midpoints, x_center, y_center)
+            )
+            refit = False
+        frame = RegressionParams(
+            weights=np.full(K, 1.0 / K),
+            coef=coef,
+            intercept=intercept,
+            noise_variance=np.ones(K),
+            gate=(
+                identity_gate(config.covariance_type, K, x_center)
+                if config.gating == "gaussian"
+                else None
+            ),
+            x_center=x_center,
+            noise_floor=noise_floor_from_sample(head_y),
+        )
+        plan = make_plan(frame, config.fit_intercept, data.dtype, **init_fields)
+        indexed = RowBlocks([*data.arrays, _row_index(data)])
+        stats = indexed.map_reduce(init_kernel, plan, tile_rows)
+        check_pass(stats, data, names=("X", "y"))
+        return m_step(stats, frame, config, refit_lines=refit)
+
+    def _joint_gmm(self, data: RowBlocks, random_state) -> GaussianParams:
+        """A full-covariance Gaussian mixture on a sample of joint (x, y) rows."""
+        gmm = _init.gmm_sample_init(
+            data,
+            self.n_components,
+            random_state,
+            covariance_type="full",
+            reg_covar=max(self.reg_covar, 1e-6),
+            joint=True,
+        )
+        return GaussianParams(
+            "full",
+            gmm.weights_,
+            gmm.means_,
+            gmm.covariances_,
+            gmm.precisions_cholesky_,
+        )
+
+    # ------------------------------------------------------------ attributes
+    def _params(self) -> RegressionParams:
+        gate = None
+        if self.gating == "gaussian" and hasattr(self, "means_"):
+            gate = GaussianParams(
+                self.covariance_type,
+                self.weights_,
+                self.means_,
+                self.covariances_,
+                self.precisions_cholesky_,
+            )
+        return RegressionParams(
+            weights=self.weights_,
+            coef=self.coef_,
+            intercept=self.intercept_,
+            noise_variance=self.noise_variance_,
+            gate=gate,
+            x_center=self._x_center,
+            noise_floor=self._noise_floor,
+        )
+
+    def _set_params(self, params: RegressionParams) -> None:
+        self.weights_ = params.weights
+        self.coef_ = params.coef
+        self.intercept_ = params.intercept
+        self.noise_variance_ = params.noise_variance
+        self._x_center = params.x_center
+        self._noise_floor = params.noise_floor
+        for name in ("means_", "covariances_", "precisions_cholesky_", "precisions_"):
+            if hasattr(self, name):
+                delattr(self, name)
+        if params.gate is not None:
+            self.means_ = params.gate.means
+            self.covariances_ = params.gate.covariances
+            self.precisions_cholesky_ = params.gate.precisions_cholesky
+            self.precisions_ = precisions_from_cholesky(
+                params.gate.precisions_cholesky, self.covariance_type
+            )
+
+    # ------------------------------------------------------- per-row outputs
+    def _prepare(self, X, y=None, *, need_y: bool = False):
+        """Validate X (and y) against the fit; the rows and a plan for them."""
+        check_is_fitted(self)
+        X, info = check_X(self, X, reset=False)
+        if y is None and need_y:
+            raise ValueError("y is required here: pass the targets y with X.")
+        arrays = [X]
+        if y is not None:
+            arrays.append(
+                check_y(y, X.shape[0], like_dask=X if isinstance(X, da.Array) else None)
+            )
+        data = RowBlocks(arrays)
+        plan = make_plan(self._params(), bool(self.fit_intercept), data.dtype)
+        return data, plan, info
+
+    def _map_rows(self, data, plan, info, fn, n_columns, name):
+        result = data.map_rows(
+            fn, plan, self._tile_rows(data.n_features), n_columns, np.float64
+        )
+        return wrap_rows(result, info, name=name)
+
+    def predict(self, X, return_std: bool = False):
+        """Conditional mean of y given x, optionally with its standard deviation.
+
+        With ``gating='gaussian'`` the gated mean ``sum_k p(k | x) (w_k . x + b_k)``;
+        with ``gating='none'``, ``sum_k pi_k (w_k . x + b_k)``.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+        return_std : bool, default=False
+            Also return the standard deviation of ``p(y | x)`` (the mixture's
+            moment-matched spread: noise plus disagreement between lines).
+
+        Returns
+        -------
+        y_mean : ndarray, dask array or DataArray of shape (n_samples,)
+            Lazy for dask input.
+        y_std : same type and shape, only with ``return_std=True``
+        """
+        data, plan, info = self._prepare(X)
+        if not return_std:
+            return self._map_rows(data, plan, info, predict_rows, None, "prediction")
+        both = data.map_rows(
+            predict_std_rows, plan, self._tile_rows(data.n_features), 2, np.float64
+        )
+        return (
+            wrap_rows(both[:, 0], info, name="prediction"),
+            wrap_rows(both[:, 1], info, name="prediction_std"),
+        )
+
+    def component_proba(self, X, y=None):
+        """Component probabilities: the gate ``p(k | x)``, or ``p(k | x, y)`` with y.
+
+        (Not named ``predict_proba``: scikit-learn reserves that name for
+        classifiers and its tools tell a regressor by its absence.)
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,), optional
+            With targets, the posterior of each line given the point.
+
+        Returns
+        -------
+        proba : ndarray, dask array or DataArray of shape (n_samples, n_components)
+            For ``gating='none'`` without y, every row is ``weights_``.
+        """
+        data, plan, info = self._prepare(X, y)
+        fn = gate_proba_rows if y is None else posterior_rows
+        return self._map_rows(data, plan, info, fn, self.n_components, "probability")
+
+    def score_samples(self, X, y=None):
+        """Log-likelihood of each sample: ``log p(y | x)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Targets. Without them (``gating='gaussian'`` only) the result is
+            the log-density of x under the gate, ``log p(x)``, as
+            :meth:`daskmix.GaussianMixture.score_samples` would give.
+
+        Returns
+        -------
+        log_prob : ndarray, dask array or DataArray of shape (n_samples,)
+        """
+        if y is None and self.gating == "none":
+            check_is_fitted(self)
+            raise ValueError(
+                "score_samples needs y with gating='none': the model is a "
+                "conditional density p(y | x) and does not model x."
+            )
+        data, plan, info = self._prepare(X, y)
+        if y is None:
+            return self._map_rows(data, plan, info, gate_score_rows, None, "log_px")
+        return self._map_rows(
+            data, plan, info, conditional_score_rows, None, "log_likelihood"
+        )
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Coefficient of determination R^2 of ``predict(X)`` (computed for dask too).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        float
+        """
+        data, plan, _ = self._prepare(X, y, need_y=True)
+        if not data.is_dask:
+            return float(
+                r2_score(
+                    data.arrays[1],
+                    RowBlocks(data.arrays[:1]).map_rows(
+                        predict_rows,
+                        plan,
+                        self._tile_rows(data.n_features),
+                        None,
+                    ),
+                    sample_weight=sample_weight,
+                )
+            )
+        X_, y_ = data.arrays
+        if sample_weight is None:
+            weight = da.ones_like(y_)
+        else:
+            weight = da.asarray(sample_weight).astype(np.float64)
+            weight = weight.reshape(-1).rechunk((X_.chunks[0],))
+        plan.y_center = float(
+            self.weights_ @ (self.intercept_ + self.coef_ @ self._x_center)
+        )
+        stats = RowBlocks([X_, y_, weight]).map_reduce(
+            r2_kernel, plan, self._tile_rows(data.n_features)
+        )
+        total = stats["s2"] - stats["s1"] ** 2 / stats["weight"]
+        if total == 0.0:
+            return 1.0 if stats["sse"] == 0.0 else 0.0
+        return float(1.0 - stats["sse"] / total)
+
+    def _total_loglik(self, X, y) -> tuple[float, int]:
+        data, plan, _ = self._prepare(X, y, need_y=True)
+        stats = check_pass(
+            data.map_reduce(loglik_kernel, plan, self._tile_rows(data.n_features)),
+            data,
+            names=("X", "y"),
+        )
+        return float(stats["loglik"]), int(stats["n_rows"])
+
+    def _n_parameters(self) -> int:
+        return n_parameters(
+            self.gating,
+            self.noise,
+            self.covariance_type,
+            self.n_components,
+            self.n_features_in_,
+            bool(self.fit_intercept),
+        )
+
+    def bic(self, X, y) -> float:
+        """Bayesian information criterion on (X, y) (lower is better).
+
+        Uses the log-likelihood of the model actually fitted: the joint
+        ``log p(x, y)`` with ``gating='gaussian'`` (gate parameters counted),
+        ``log p(y | x)`` with ``gating='none'``.
+        """
+        loglik, n_samples = self._total_loglik(X, y)
+        return -2.0 * loglik + self._n_parameters() * math.log(n_samples)
+
+    def aic(self, X, y) -> float:
+        """Akaike information criterion on (X, y) (lower is better); see :meth:`bic`."""
+        loglik, _ = self._total_loglik(X, y)
+        return -2.0 * loglik + 2.0 * self._n_parameters()
+
+    @available_if(_has_input_model)
+    def sample(self, n_samples: int = 1):
+        """Draw (x, y) pairs from the fitted joint model (``gating='gaussian'``).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Grouped by component.
+        y : ndarray of shape (n_samples,)
+        """
+        from .gaussian import GaussianMixture
+
+        check_is_fitted(self)
+        if n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples} . The sampling "
+                "requires at least one sample."
+            )
+        rng = check_random_state(self.random_state)
+        gate = GaussianMixture(
+            self.n_components,
+            covariance_type=self.covariance_type,
+            random_state=rng.randint(np.iinfo(np.int32).max),
+        )
+        gate.weights_, gate.means_ = self.weights_, self.means_
+        gate.covariances_ = self.covariances_
+        gate.precisions_cholesky_ = self.precisions_cholesky_
+        X, labels = gate.sample(n_samples)
+        noise = np.sqrt(self.noise_variance_[labels]) * rng.standard_normal(n_samples)
+        y = np.einsum("nd,nd->n", X, self.coef_[labels]) + self.intercept_[labels]
+        return X, y + noise
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _client_m_step(stats, params, config, refit_lines: bool = True):
+    """The M-step on tiny matrices, with BLAS on one thread.
+
+    Waking a multi-threaded BLAS pool for 10 x 10 solves right after a pass
+    (which held it to one thread) costs milliseconds per call on a busy
+    machine, more than the whole M-step.
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return m_step(stats, params, config, refit_lines=refit_lines)
+
+
+def _raise_if_not_finite(data: RowBlocks) -> None:
+    for name, array in zip(("X", "y"), data.arrays):
+        if not RowBlocks(
+            [array.reshape(-1, 1) if array.ndim == 1 else array]
+        ).all_finite():
+            raise ValueError(f"Input {name} contains NaN or infinity.")
+
+
+def _shift(centers: np.ndarray, x_center: np.ndarray, y_center: float) -> np.ndarray:
+    """Joint centres in the kernels' frame: x less ``x_center``, y less ``y_center``."""
+    return centers - np.append(x_center, y_center)
+
+
+def _joint_blocks(data: RowBlocks) -> RowBlocks:
+    """The joint (x, y) rows as one array (lazy for dask), for centre pickers."""
+    X, y = data.arrays[:2]
+    if data.is_dask:
+        joint = da.concatenate([X.astype(np.float64), y[:, None]], axis=1)
+        joint = joint.rechunk({1: -1})
+    else:
+        joint = np.column_stack([X, y])
+    return RowBlocks([joint])
+
+
+def _row_index(data: RowBlocks):
+    """Global row numbers, chunked like X (lazy for dask input)."""
+    if data.is_dask:
+        return da.arange(data.n_samples, chunks=(data.row_chunks,))
+    return np.arange(data.n_samples)
