@@ -53,17 +53,37 @@ def shift_frame(centers: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
     return center, shifted
 
 
-def nearest(xs: np.ndarray, shifted: np.ndarray, sq_norms: np.ndarray):
+def make_scorer(shifted: np.ndarray) -> np.ndarray:
+    """``[-2 C^T; |C|^2]`` of shape (D + 1, K), in the dtype of ``shifted``.
+
+    ``[xs, 1] @ scorer`` is ``|xs - c|^2 - |xs|^2`` for every centre in one
+    GEMM: the argmin needs nothing else, so no further sweep over the
+    (tile, K) scores is spent on it.
+    """
+    sq_norms = np.einsum("kd,kd->k", shifted, shifted)
+    return np.ascontiguousarray(np.vstack([-2.0 * shifted.T, sq_norms[None]]))
+
+
+def shift_rows(x: np.ndarray, center: np.ndarray) -> np.ndarray:
+    """``[x - center, 1]`` of shape (tile, D + 1), in the dtype of ``center``."""
+    n_rows, n_features = x.shape
+    out = np.empty((n_rows, n_features + 1), dtype=center.dtype)
+    np.subtract(x, center, out=out[:, :n_features])
+    out[:, n_features] = 1.0
+    return out
+
+
+def nearest(xs1: np.ndarray, shifted: np.ndarray, scorer: np.ndarray):
     """Nearest centre of each row and the exact squared distance to it.
 
     Parameters
     ----------
-    xs : ndarray of shape (tile, D)
-        Shifted rows.
+    xs1 : ndarray of shape (tile, D + 1)
+        Shifted rows with a column of ones (:func:`shift_rows`).
     shifted : ndarray of shape (K, D)
         Shifted centres.
-    sq_norms : ndarray of shape (K,)
-        ``|shifted|^2``.
+    scorer : ndarray of shape (D + 1, K)
+        :func:`make_scorer` of ``shifted``.
 
     Returns
     -------
@@ -73,12 +93,8 @@ def nearest(xs: np.ndarray, shifted: np.ndarray, sq_norms: np.ndarray):
     dist : ndarray of shape (tile,), float64
         ``|residual|^2``.
     """
-    scores = xs @ shifted.T
-    scores *= -2.0
-    scores += sq_norms
-    # |xs|^2 is common to a row: not needed to pick the argmin
-    labels = scores.argmin(axis=1)
-    residual = xs - shifted[labels]
+    labels = (xs1 @ scorer).argmin(axis=1)
+    residual = xs1[:, :-1] - shifted[labels]
     dist = np.einsum("ij,ij->i", residual, residual, dtype=F64)
     return labels, residual, dist
 
@@ -116,8 +132,8 @@ class LloydPlan:
         Common shift ``m``, block dtype.
     shifted : ndarray of shape (K, D)
         ``centres - m``, block dtype.
-    sq_norms : ndarray of shape (K,)
-        ``|shifted|^2``, block dtype.
+    scorer : ndarray of shape (D + 1, K)
+        :func:`make_scorer` of ``shifted``, block dtype.
     n_far : int
         Farthest rows to keep (re-seeding of empty clusters).
     moments : bool
@@ -126,7 +142,7 @@ class LloydPlan:
 
     center: np.ndarray
     shifted: np.ndarray
-    sq_norms: np.ndarray
+    scorer: np.ndarray
     n_far: int = 0
     moments: bool = False
 
@@ -140,8 +156,7 @@ def make_lloyd_plan(
 ) -> LloydPlan:
     """Plan of a pass under ``centers`` (K, D) float64 for blocks of ``dtype``."""
     center, shifted = shift_frame(centers, dtype)
-    sq_norms = np.einsum("kd,kd->k", shifted, shifted)
-    return LloydPlan(center, shifted, sq_norms, n_far, moments)
+    return LloydPlan(center, shifted, make_scorer(shifted), n_far, moments)
 
 
 class LloydStats(Stats):
@@ -187,9 +202,10 @@ def lloyd_kernel(x: np.ndarray, plan: LloydPlan) -> LloydStats:
     -------
     LloydStats
     """
-    xs = x - plan.center
+    xs1 = shift_rows(x, plan.center)
+    xs = xs1[:, :-1]
     n_clusters = plan.n_clusters
-    labels, residual, dist = nearest(xs, plan.shifted, plan.sq_norms)
+    labels, residual, dist = nearest(xs1, plan.shifted, plan.scorer)
     onehot = np.zeros((n_clusters, x.shape[0]), dtype=xs.dtype)
     onehot[labels, np.arange(x.shape[0])] = 1.0
     stats = LloydStats(
@@ -212,7 +228,7 @@ def lloyd_kernel(x: np.ndarray, plan: LloydPlan) -> LloydStats:
 
 def label_rows(x: np.ndarray, plan: LloydPlan) -> np.ndarray:
     """Nearest centre of each row, (tile,) int64."""
-    labels, _, _ = nearest(x - plan.center, plan.shifted, plan.sq_norms)
+    labels, _, _ = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
     return labels.astype(np.int64)
 
 
@@ -232,7 +248,7 @@ def distance_rows(x: np.ndarray, plan: LloydPlan) -> np.ndarray:
 
 def inertia_kernel(x: np.ndarray, plan: LloydPlan) -> Stats:
     """Sum of squared distances to the nearest centre (``score``)."""
-    _, _, dist = nearest(x - plan.center, plan.shifted, plan.sq_norms)
+    _, _, dist = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
     return Stats(inertia=dist.sum(), n_rows=F64(x.shape[0]))
 
 
@@ -243,7 +259,7 @@ class OversamplePlan:
 
     center: np.ndarray
     shifted: np.ndarray
-    sq_norms: np.ndarray
+    scorer: np.ndarray
     ell: float
     seed: int
 
@@ -251,8 +267,7 @@ class OversamplePlan:
 def make_oversample_plan(candidates: np.ndarray, dtype, ell: float, seed: int):
     """Plan of a round with current ``candidates`` (M, D) float64."""
     center, shifted = shift_frame(candidates, dtype)
-    sq_norms = np.einsum("kd,kd->k", shifted, shifted)
-    return OversamplePlan(center, shifted, sq_norms, float(ell), int(seed))
+    return OversamplePlan(center, shifted, make_scorer(shifted), float(ell), int(seed))
 
 
 class CandidateStats(Stats):
@@ -294,7 +309,7 @@ def oversample_kernel(x: np.ndarray, rows: np.ndarray, plan: OversamplePlan):
     -------
     CandidateStats
     """
-    _, _, dist = nearest(x - plan.center, plan.shifted, plan.sq_norms)
+    _, _, dist = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
     phi = dist.sum()
     t = plan.ell * dist / row_uniforms(rows, 1, plan.seed)[:, 0]
     keep = (dist > 0.0) & (t >= phi)
@@ -314,7 +329,7 @@ class TrialPlan:
 
     Attributes
     ----------
-    center, shifted, sq_norms
+    center, shifted, scorer
         Frame and chosen centres (k, D).
     trials : ndarray of shape (J, D) or None
         Shifted trial centres whose potentials this pass measures (the
@@ -326,7 +341,7 @@ class TrialPlan:
 
     center: np.ndarray
     shifted: np.ndarray
-    sq_norms: np.ndarray
+    scorer: np.ndarray
     trials: np.ndarray | None
     n_trials: int
     seed: int
@@ -337,11 +352,12 @@ def make_trial_plan(
 ) -> TrialPlan:
     """Plan of a k-means++ pass (``chosen`` (k, D), ``trials`` (J, D), float64)."""
     center, shifted = shift_frame(chosen, dtype)
-    sq_norms = np.einsum("kd,kd->k", shifted, shifted)
     shifted_trials = None
     if trials is not None:
         shifted_trials = np.ascontiguousarray(trials - center.astype(F64), dtype=dtype)
-    return TrialPlan(center, shifted, sq_norms, shifted_trials, n_trials, int(seed))
+    return TrialPlan(
+        center, shifted, make_scorer(shifted), shifted_trials, n_trials, int(seed)
+    )
 
 
 class TrialStats(Stats):
@@ -377,8 +393,9 @@ def trial_kernel(x: np.ndarray, rows: np.ndarray, plan: TrialPlan) -> TrialStats
         ``trial_rows`` (J, L, D) float64, with ``J = 1`` when the plan has no
         trials and ``L = plan.n_trials``.
     """
-    xs = x - plan.center
-    _, _, dist = nearest(xs, plan.shifted, plan.sq_norms)
+    xs1 = shift_rows(x, plan.center)
+    xs = xs1[:, :-1]
+    _, _, dist = nearest(xs1, plan.shifted, plan.scorer)
     if plan.trials is None:
         d2 = dist[:, None]
     else:

@@ -198,7 +198,7 @@ class KMeans(
     oversampling_factor : float, default=2.0
         k-means||: expected candidates per round, per cluster.
     init_max_iter : int or None, default=None
-        k-means||: oversampling rounds (passes); None means 5.
+        k-means||: oversampling rounds (passes); None means 2 (as Spark MLlib).
 
     Attributes
     ----------
