@@ -30,7 +30,8 @@ method                  cost
 ``kmeans``              (mixtures) numpy: scikit-learn's KMeans on X, as
                         scikit-learn's mixtures do. dask: :class:`daskmix.
                         KMeans` with k-means|| seeding, i.e. the k-means||
-                        passes above plus one pass per Lloyd iteration; the
+                        passes above plus one pass per Lloyd iteration (and
+                        one to measure the final update's inertia); the
                         mixture then needs one labelling pass for its first
                         M-step.
 ``random``              (mixtures) no centres: one pass with random

@@ -106,10 +106,11 @@ def lloyd(
     statistics of the next ones, so the inertia of a pass belongs to the
     centres that entered it. The loop stops when the squared centre shift
     is at most ``tol`` times the mean feature variance (scikit-learn's rule;
-    the variance is measured in the first pass, at no extra cost). The
-    result is the last centres that were *evaluated*, with their exact
-    inertia, so that ``labels_``, ``inertia_`` and ``cluster_centers_`` agree
-    without another pass.
+    the variance is measured in the first pass, at no extra cost). As in
+    scikit-learn, the result is the last *update* of the centres; unless
+    that update moved nothing (the labels stopped changing), one more pass
+    measures its exact inertia, so that ``labels_``, ``inertia_`` and
+    ``cluster_centers_`` agree. Passes: ``n_iter``, plus at most one.
 
     Parameters
     ----------
@@ -128,6 +129,7 @@ def lloyd(
     centers = np.asarray(centers, dtype=np.float64)
     tol_abs = None
     result = LloydResult(centers, np.inf, 0, False)
+    shift = 0.0
     for n_iter in range(1, max_iter + 1):
         plan = make_lloyd_plan(
             centers, data.dtype, n_far=n_clusters, moments=tol_abs is None
@@ -141,18 +143,23 @@ def lloyd(
         inertia = float(stats["inertia"])
         new_centers = update_centers(stats, plan)
         shift = float(((new_centers - centers) ** 2).sum())
-        result = LloydResult(centers, inertia, n_iter, False)
+        result = LloydResult(centers, inertia, n_iter, shift <= tol_abs)
         if verbose:
             print(f"Iteration {n_iter - 1}, inertia {inertia}.")
-        if shift <= tol_abs:
+        if result.converged:
             if verbose:
                 print(
                     f"Converged at iteration {n_iter - 1}: center shift {shift} "
                     f"within tolerance {tol_abs}."
                 )
-            result.converged = True
             break
         centers = new_centers
+    if shift > 0.0:
+        # scikit-learn's final relabelling: evaluate the last update
+        plan = make_lloyd_plan(new_centers, data.dtype)
+        stats = data.map_reduce(inertia_kernel, plan, tile_rows)
+        check_pass(Stats(loglik=-stats["inertia"]), data)
+        result.centers, result.inertia = new_centers, float(stats["inertia"])
     return result
 
 
@@ -218,10 +225,10 @@ class KMeans(
     -----
     Distances are taken on rows shifted by the mean of the centres, and the
     accumulated quantities (residual sums, inertia) from exact residuals, so
-    data with a large offset lose no accuracy. ``cluster_centers_`` are the
-    centres of the last pass, whose labels and inertia are ``labels_`` and
-    ``inertia_``; scikit-learn instead moves the centres once more and
-    relabels, which costs another pass.
+    data with a large offset lose no accuracy. As in scikit-learn,
+    ``cluster_centers_`` are the last update of the centres and ``inertia_``
+    its exact inertia; measuring it costs one pass after the last Lloyd
+    iteration, skipped when that iteration moved no centre.
     """
 
     _parameter_constraints: dict = {

@@ -98,15 +98,21 @@ def test_reproducible_with_random_state(init):
 
 
 def test_one_pass_per_lloyd_iteration():
-    X, means = make_blobs(4000, 3, 4, seed=4)
+    # overlapping blobs: Lloyd keeps moving for many iterations
+    X, means = make_blobs(4000, 3, 6, seed=4, spread=1.5)
     data, n_blocks = counted(X, 500, "lloyd")
-    start = means + 1.0
+    start = X[:6].copy()
+    reads = {}
     with dask.config.set(scheduler="threads"):
-        model = KMeans(4, init=start, max_iter=6, tol=0.0).fit(data)
-        assert _READS["lloyd"] == model.n_iter_ * n_blocks
-        assert isinstance(model.labels_, da.Array)  # lazy: not read yet
-        assert _READS["lloyd"] == model.n_iter_ * n_blocks
-    assert model.n_iter_ >= 2
+        for max_iter in (2, 5):
+            _READS["lloyd"] = 0
+            model = KMeans(6, init=start, max_iter=max_iter, tol=0.0).fit(data)
+            assert model.n_iter_ == max_iter
+            assert isinstance(model.labels_, da.Array)  # lazy: not read yet
+            reads[max_iter] = _READS["lloyd"]
+    assert reads[5] - reads[2] == 3 * n_blocks
+    # plus one pass measuring the inertia of the last update
+    assert reads[2] == (2 + 1) * n_blocks
 
 
 def test_kmeans_parallel_passes():
@@ -114,10 +120,10 @@ def test_kmeans_parallel_passes():
     data, n_blocks = counted(X, 500, "seed")
     with dask.config.set(scheduler="threads"):
         model = KMeans(4, init_max_iter=3, max_iter=1, random_state=0).fit(data)
-    # 3 oversampling rounds + 1 weighting pass + 1 Lloyd pass, plus the block
-    # holding the first (random) row
+    # 3 oversampling rounds + 1 weighting pass + 1 Lloyd pass + 1 pass for the
+    # inertia of its update, plus the block holding the first (random) row
     assert model.n_iter_ == 1
-    assert _READS["seed"] == (3 + 1 + 1) * n_blocks + 1
+    assert _READS["seed"] == (3 + 1 + 1 + 1) * n_blocks + 1
 
 
 def test_cluster_run_equals_threaded_run(client):
