@@ -30,8 +30,7 @@ method                  cost
 ``kmeans``              (mixtures) numpy: scikit-learn's KMeans on X, as
                         scikit-learn's mixtures do. dask: :class:`daskmix.
                         KMeans` with k-means|| seeding, i.e. the k-means||
-                        passes above plus one pass per Lloyd iteration (and
-                        one to measure the final update's inertia); the
+                        passes above plus one pass per Lloyd iteration; the
                         mixture then needs one labelling pass for its first
                         M-step.
 ``random``              (mixtures) no centres: one pass with random
@@ -325,7 +324,9 @@ def kmeans_centers(
     from .kmeans import KMeans
 
     kmeans = KMeans(n_clusters, init="k-means||", n_init=1, random_state=random_state)
-    return kmeans._fit_blocks(data).cluster_centers_
+    # the mixture relabels the rows under these centres in its own first pass:
+    # the pass measuring the final inertia would be wasted
+    return kmeans._fit_blocks(data, measure_last=False).cluster_centers_
 
 
 def gmm_sample_init(

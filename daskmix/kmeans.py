@@ -99,6 +99,7 @@ def lloyd(
     tol: float,
     tile_rows: int,
     verbose: int = 0,
+    measure_last: bool = True,
 ) -> LloydResult:
     """Lloyd iterations from ``centers``, one pass over the data each.
 
@@ -111,6 +112,9 @@ def lloyd(
     that update moved nothing (the labels stopped changing), one more pass
     measures its exact inertia, so that ``labels_``, ``inertia_`` and
     ``cluster_centers_`` agree. Passes: ``n_iter``, plus at most one.
+    With ``measure_last=False`` that pass is skipped and the inertia is the
+    one of the centres before the update (an upper bound): for callers that
+    only need the centres.
 
     Parameters
     ----------
@@ -120,6 +124,7 @@ def lloyd(
     tol : float
     tile_rows : int
     verbose : int
+    measure_last : bool, default=True
 
     Returns
     -------
@@ -154,7 +159,9 @@ def lloyd(
                 )
             break
         centers = new_centers
-    if shift > 0.0:
+    if shift > 0.0 and not measure_last:
+        result.centers = new_centers
+    elif shift > 0.0:
         # scikit-learn's final relabelling: evaluate the last update
         plan = make_lloyd_plan(new_centers, data.dtype)
         stats = data.map_reduce(inertia_kernel, plan, tile_rows)
@@ -289,8 +296,13 @@ class KMeans(
         self.labels_ = wrap_rows(labels, info, name="label")
         return self
 
-    def _fit_blocks(self, data: RowBlocks) -> KMeans:
-        """Seed and run Lloyd on validated row blocks; no ``labels_``."""
+    def _fit_blocks(self, data: RowBlocks, measure_last: bool = True) -> KMeans:
+        """Seed and run Lloyd on validated row blocks; no ``labels_``.
+
+        ``measure_last=False`` (initialisers needing only the centres) skips
+        the pass measuring the inertia of the final update; ``inertia_`` is
+        then that of the centres before it.
+        """
         n_samples, n_features = data.n_samples, data.n_features
         if n_samples < self.n_clusters:
             raise ValueError(
@@ -312,6 +324,7 @@ class KMeans(
                 tol=self.tol,
                 tile_rows=tile_rows,
                 verbose=self.verbose,
+                measure_last=measure_last,
             )
             if best is None or run.inertia < best.inertia:
                 best = run

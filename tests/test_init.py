@@ -238,3 +238,22 @@ def test_bad_init_params():
         GaussianMixture(200, init_params="gmm").fit(X)
     with pytest.raises(ValueError, match="means"):
         GaussianMixture(2, init_params="gmm", means_init=np.zeros((3, 2))).fit(X)
+
+
+def test_mixture_starts_cost_their_documented_passes():
+    X, _ = make_blobs(3000, 3, 4, seed=12, spread=8.0)
+    data, n_blocks = counted(X, 500, "mixture")
+    with dask.config.set(scheduler="threads"):
+        reads = {}
+        for method in ("kmeans", "k-means++", "random_from_data", "gmm"):
+            _READS["mixture"] = 0
+            _start(n_components=4, init_params=method, random_state=0).fit(data)
+            reads[method] = _READS["mixture"]
+        _READS["mixture"] = 0
+        n_lloyd = KMeans(4, n_init=1, random_state=0).fit(data).n_iter_
+    rounds = init_module.KMEANS_PARALLEL_ROUNDS
+    # first row, oversampling rounds, weighting, Lloyd, the mixture's labelling
+    assert reads["kmeans"] == (rounds + 1 + n_lloyd + 1) * n_blocks + 1
+    assert reads["k-means++"] == 4 * n_blocks + 1
+    assert reads["random_from_data"] <= 4
+    assert reads["gmm"] == n_blocks  # the sample touches every block once
