@@ -141,7 +141,9 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         conditional mean of y given x. 'kmeans-chain' orders ``K + 1`` k-means
         centres along their principal direction and joins neighbours;
         'kmeans-pairs' pairs ``2K`` centres by least distance; each pair of
-        centres gives the minimum-norm line through both.
+        centres gives the minimum-norm line through both. For crossing lines
+        (``gating='none'``) the last two are the most reliable single starts:
+        k-means in (x, y) tends to cut both lines at the crossing.
     random_state : int, RandomState instance or None, default=None
     warm_start : bool, default=False
         Continue from the fitted parameters on the next ``fit``.
