@@ -201,6 +201,10 @@ BATCH_BLOCK_ROWS = 8192
 PREFETCH_BATCHES = 8
 #: weight of the newest batch in the smoothed lower bound, at least
 MIN_SMOOTHING = 0.1
+#: the running statistics start from the statistics of this many batches ...
+WARMUP_BATCHES = 3
+#: ... and of at least this many rows, under the initial parameters
+WARMUP_MIN_ROWS = 1000
 
 
 @dataclass
@@ -261,12 +265,8 @@ class StepSchedule:
     tol: float = 1e-3
 
     def step_size(self, step: int) -> float:
-        """``eta`` of update number ``step`` (1-based); the first one is 1.
-
-        The first update has no running statistics to average with, so it
-        takes the batch statistics whole, whatever ``t0``.
-        """
-        if step <= 1:
+        """``eta`` of update number ``step`` (1-based), at most 1."""
+        if step + self.learning_offset <= 1.0:
             return 1.0
         return float((step + self.learning_offset) ** -self.learning_decay)
 
@@ -369,6 +369,7 @@ def stepwise_update(
     step = state.n_steps + 1
     eta = schedule.step_size(step)
     if state.stats is None or eta >= 1.0:
+        # nothing to average with (first partial_fit call), or t + t0 <= 1
         running = batch_stats.scale(1.0 / n_rows)
     else:
         running = state.stats.scale(1.0 - eta) + batch_stats.scale(eta / n_rows)
@@ -376,7 +377,7 @@ def stepwise_update(
     if model.reframe is not None:
         running = model.reframe(running, state.params, new_params)
     batch_bound = float(batch_stats["loglik"]) / n_rows
-    if state.n_steps == 0 or not np.isfinite(state.smoothed):
+    if not np.isfinite(state.smoothed):
         smoothed = batch_bound
     else:
         smoothed = (1.0 - smoothing) * state.smoothed + smoothing * batch_bound
@@ -391,6 +392,41 @@ def stepwise_update(
     state.n_steps = step
     state.smoothed = smoothed
     state.lower_bounds.append(smoothed)
+    return state
+
+
+def warm_up(
+    model: StepwiseModel,
+    state: StepwiseState,
+    data: RowBlocks,
+    batch_size: int,
+    random_state: np.random.RandomState,
+) -> StepwiseState:
+    """Start the running statistics from a few batches under the initial params.
+
+    Without this the first update would have nothing to average with and
+    would take one batch's statistics whole (``eta = 1``): a component absent
+    from that batch (sorted data, small batches) would get no mass and a
+    ``reg_covar``-sized covariance, and never recover. The warm-up reads
+    ``max(WARMUP_BATCHES, ceil(WARMUP_MIN_ROWS / batch_size))`` batches drawn
+    as the training batches are (all rows when that is the whole dataset);
+    it counts as no step, and its mean log-likelihood seeds the smoothed
+    lower bound.
+    """
+    n_batches = max(WARMUP_BATCHES, math.ceil(WARMUP_MIN_ROWS / batch_size))
+    if n_batches * batch_size >= data.n_samples:
+        rows = data
+    else:
+        indices = np.sort(
+            np.concatenate(
+                [data.batch_indices(batch_size, random_state) for _ in range(n_batches)]
+            )
+        )
+        rows = batch_blocks(data.read_batches([indices])[0])
+    stats = model.e_step(rows, state.params)
+    n_rows = float(stats["n_rows"])
+    state.stats = stats.scale(1.0 / n_rows)
+    state.smoothed = state.best = float(stats["loglik"]) / n_rows
     return state
 
 
@@ -464,6 +500,8 @@ def fit_stepwise(
         printer.init_begin(init)
         params = model.initialize(random_state) if do_init else warm_params
         state = StepwiseState(params)
+        if max_steps > 0:
+            warm_up(model, state, data, batch_size, random_state)
         converged = False
         pending: list[tuple[np.ndarray, ...]] = []
         while state.n_steps < max_steps:

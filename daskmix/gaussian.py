@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,7 +13,17 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import init as _init
-from ._em import EMModel, check_pass, fit_em
+from ._em import (
+    MIN_SMOOTHING,
+    EMModel,
+    StepSchedule,
+    StepwiseModel,
+    StepwiseState,
+    check_pass,
+    fit_em,
+    fit_stepwise,
+    stepwise_update,
+)
 from ._engine import RowBlocks, default_tile_rows
 from ._gaussian_kernels import (
     em_kernel,
@@ -25,12 +36,14 @@ from ._gaussian_kernels import (
 from ._gaussian_math import (
     COVARIANCE_TYPES,
     GaussianParams,
+    StatsFrame,
     covariances_from_cholesky,
     m_step,
     n_parameters,
     precisions_cholesky_from_covariances,
     precisions_cholesky_from_precisions,
     precisions_from_cholesky,
+    reframe_stats,
 )
 from ._init_checks import check_means, check_precisions, check_weights
 from ._stats import Stats
@@ -38,6 +51,12 @@ from ._validation import check_X
 from ._xarray import wrap_rows
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "gmm")
+#: a minibatch fit initialises on this many batches' worth of rows ...
+INIT_BATCHES = 3
+#: ... and on at least this many rows
+INIT_MIN_ROWS = 1000
+#: whether a minibatch fit ends with a full pass to report an exact lower bound
+MINIBATCH_FINAL_PASS = False
 
 
 def _identity_precisions_cholesky(covariance_type: str, n_components: int, n_features):
@@ -153,6 +172,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "algorithm": [StrOptions({"batch", "minibatch"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_offset": [Interval(Real, 0.0, None, closed="left")],
+        "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
+        "max_no_improvement": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -172,6 +196,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         warm_start: bool = False,
         verbose: int = 0,
         verbose_interval: int = 10,
+        algorithm: str = "batch",
+        batch_size: int = 4096,
+        learning_offset: float = 1.0,
+        learning_decay: float = 0.6,
+        max_no_improvement: int | None = 10,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -187,6 +216,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.algorithm = algorithm
+        self.batch_size = batch_size
+        self.learning_offset = learning_offset
+        self.learning_decay = learning_decay
+        self.max_no_improvement = max_no_improvement
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -215,6 +249,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         tile_rows = self._tile_rows(n_features)
         reg_covar = self.reg_covar
         cov_type = self.covariance_type
+        if self.algorithm == "minibatch":
+            return self._fit_minibatch(data, user_init, tile_rows)
 
         def em_pass(params: GaussianParams) -> Stats:
             plan = make_plan(params, data.dtype)
@@ -254,6 +290,169 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = result.n_iter
         self.lower_bound_ = result.lower_bound
         self.lower_bounds_ = result.lower_bounds
+        self.n_steps_ = 0
+        self._stepwise_state = None
+        return self
+
+    # ------------------------------------------------------------ stepwise EM
+    def _stats_frame(self, params: GaussianParams, dtype) -> StatsFrame:
+        """The frame the kernels take statistics in under ``params``."""
+        whiten = (
+            params.precisions_cholesky
+            if self.covariance_type in ("full", "tied")
+            else None
+        )
+        center = make_plan(params, dtype).center.astype(np.float64)
+        return StatsFrame(params.means, whiten, center)
+
+    def _stepwise_model(self, dtype, tile_rows: int, initialize) -> StepwiseModel:
+        """The Gaussian mixture as a :class:`~daskmix._em.StepwiseModel`.
+
+        Batch statistics are the batch kernel's (``em_kernel``), taken in the
+        frame of the parameters of the step; the running statistics are moved
+        into the frame of the new parameters after every M-step
+        (:func:`~daskmix._gaussian_math.reframe_stats`).
+        """
+        cov_type, reg_covar = self.covariance_type, self.reg_covar
+
+        def e_step(rows: RowBlocks, params: GaussianParams) -> Stats:
+            plan = make_plan(params, rows.dtype)
+            return check_pass(rows.map_reduce(em_kernel, plan, tile_rows), rows)
+
+        def next_params(stats: Stats, params: GaussianParams) -> GaussianParams:
+            frame = self._stats_frame(params, dtype)
+            return m_step(
+                stats,
+                frame.means,
+                params.precisions_cholesky,
+                frame.center,
+                cov_type,
+                reg_covar,
+            )
+
+        def reframe(stats: Stats, old: GaussianParams, new: GaussianParams) -> Stats:
+            return reframe_stats(
+                stats,
+                cov_type,
+                self._stats_frame(old, dtype),
+                self._stats_frame(new, dtype),
+            )
+
+        return StepwiseModel(initialize, e_step, next_params, reframe)
+
+    def _schedule(self) -> StepSchedule:
+        return StepSchedule(
+            learning_offset=self.learning_offset,
+            learning_decay=self.learning_decay,
+            max_no_improvement=self.max_no_improvement,
+            tol=self.tol,
+        )
+
+    def _fit_minibatch(self, data: RowBlocks, user_init: dict, tile_rows: int):
+        """``fit`` with ``algorithm='minibatch'``: stepwise EM on random batches."""
+        batch_size = self.batch_size
+        if batch_size > data.n_samples:
+            warnings.warn(
+                f"batch_size={batch_size} is larger than n_samples="
+                f"{data.n_samples}; using batch_size={data.n_samples}.",
+                UserWarning,
+                stacklevel=3,
+            )
+            batch_size = data.n_samples
+
+        def initialize(random_state) -> GaussianParams:
+            sample = _init_sample(data, batch_size, random_state)
+            return self._initialize(sample, random_state, user_init, tile_rows)
+
+        warm = self.warm_start and hasattr(self, "converged_")
+        result = fit_stepwise(
+            self._stepwise_model(data.dtype, tile_rows, initialize),
+            data,
+            batch_size=batch_size,
+            schedule=self._schedule(),
+            n_init=self.n_init,
+            max_iter=self.max_iter,
+            random_state=check_random_state(self.random_state),
+            final_pass=MINIBATCH_FINAL_PASS,
+            verbose=self.verbose,
+            verbose_interval=self.verbose_interval,
+            warm_params=self._params() if warm else None,
+        )
+        self._set_params(result.params)
+        self.converged_ = result.converged
+        self.n_iter_ = result.n_iter
+        self.n_steps_ = result.state.n_steps
+        self.lower_bound_ = result.lower_bound
+        self.lower_bounds_ = list(result.state.lower_bounds)
+        self._stepwise_state = result.state
+        self._stepwise_dtype = data.dtype
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One stepwise EM update on the rows of X (a mini-batch).
+
+        The first call (on an unfitted estimator) initialises on X with
+        ``init_params`` (and the ``*_init`` arrays), then updates. Later calls
+        continue the running statistics and the step-size schedule
+        (``learning_offset``, ``learning_decay``); after a ``fit``, they
+        continue from the fitted parameters. ``n_features_in_`` is set by the
+        first call and checked by the others. ``batch_size``,
+        ``max_no_improvement``, ``max_iter`` and ``n_init`` are not used: X is
+        the batch, and the caller decides when to stop.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_batch, n_features)
+            One mini-batch. A dask array is reduced on dask's scheduler (one
+            pass over its blocks).
+        y : ignored
+
+        Returns
+        -------
+        self : GaussianMixture
+        """
+        fitted = hasattr(self, "means_")
+        X, _ = check_X(self, X, reset=not fitted)
+        data = RowBlocks([X])
+        n_features = X.shape[1]
+        tile_rows = self._tile_rows(n_features)
+        state = getattr(self, "_stepwise_state", None)
+        if not fitted:
+            if data.n_samples < self.n_components:
+                raise ValueError(
+                    "The first call to partial_fit initialises the model and needs "
+                    f"n_samples >= n_components; got n_components = "
+                    f"{self.n_components}, n_samples = {data.n_samples}"
+                )
+            params = self._initialize(
+                data,
+                check_random_state(self.random_state),
+                self._check_user_init(n_features),
+                tile_rows,
+            )
+            state = StepwiseState(params)
+        elif state is None:
+            state = StepwiseState(self._params())
+        elif state.stats is not None and self._stepwise_dtype != data.dtype:
+            # the frame's common shift is rounded to the block dtype
+            state.stats = reframe_stats(
+                state.stats,
+                self.covariance_type,
+                self._stats_frame(state.params, self._stepwise_dtype),
+                self._stats_frame(state.params, data.dtype),
+            )
+        model = self._stepwise_model(data.dtype, tile_rows, initialize=None)
+        stepwise_update(model, state, data, self._schedule(), MIN_SMOOTHING)
+        self._set_params(state.params)
+        self.converged_ = False
+        self.n_steps_ = state.n_steps
+        self.n_iter_ = state.n_steps
+        self.lower_bound_ = state.smoothed
+        self.lower_bounds_ = list(state.lower_bounds)
+        self._stepwise_state = state
+        self._stepwise_dtype = data.dtype
         return self
 
     def fit_predict(self, X, y=None):
@@ -518,6 +717,25 @@ def _loglik_kernel(x, plan) -> Stats:
 
 def _n_rows(X) -> int:
     return int(X.shape[0]) if hasattr(X, "shape") else len(X)
+
+
+def _init_sample(data: RowBlocks, batch_size: int, random_state) -> RowBlocks:
+    """Rows to initialise a minibatch fit on: a few batches' worth, or all of X.
+
+    ``max(INIT_BATCHES, ceil(INIT_MIN_ROWS / batch_size))`` batches, each drawn
+    as a training batch is (random rows of randomly chosen blocks), so that the
+    sample spans many blocks of sorted data; duplicates are dropped.
+    """
+    n_batches = max(INIT_BATCHES, math.ceil(INIT_MIN_ROWS / batch_size))
+    if n_batches * batch_size >= data.n_samples:
+        return data
+    indices = np.unique(
+        np.concatenate(
+            [data.batch_indices(batch_size, random_state) for _ in range(n_batches)]
+        )
+    )
+    ((rows,),) = data.read_batches([indices])
+    return RowBlocks([np.asarray(rows)])
 
 
 def _row_index(data: RowBlocks):
