@@ -260,8 +260,8 @@ class StepSchedule:
     """
 
     learning_offset: float = 1.0
-    learning_decay: float = 0.6
-    max_no_improvement: int | None = 10
+    learning_decay: float = 0.75
+    max_no_improvement: int | None = 20
     tol: float = 1e-3
 
     def step_size(self, step: int) -> float:

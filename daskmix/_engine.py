@@ -41,7 +41,7 @@ MIN_BLOCK_ROWS = 4096
 #: fan-in of the tree reduction of block statistics
 SPLIT_EVERY = 8
 #: most blocks one mini-batch reads (dask input); see RowBlocks.batch_indices
-BLOCKS_PER_BATCH = 8
+BLOCKS_PER_BATCH = 16
 
 Kernel = Callable[..., Stats]
 
