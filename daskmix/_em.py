@@ -199,7 +199,8 @@ def fit_em(
 BATCH_BLOCK_ROWS = 8192
 #: mini-batches drawn (and, for dask input, read in one ``compute``) at once
 PREFETCH_BATCHES = 8
-#: weight of the newest batch in the smoothed lower bound, at least
+#: the smoothed lower bound averages the batches of the last 1 / smoothing
+#: steps; smoothing is at least this (windows of at most 10 steps)
 MIN_SMOOTHING = 0.1
 #: the running statistics start from the statistics of this many batches ...
 WARMUP_BATCHES = 3
@@ -285,8 +286,10 @@ class StepwiseState:
     n_steps : int
         Updates done.
     smoothed : float
-        Exponentially weighted average of the batch mean log-likelihoods (each
-        under the parameters that entered its step); -inf before the first.
+        Mean of the batch mean log-likelihoods (each under the parameters that
+        entered its step) over the last few steps; -inf before the first.
+    recent : list of float
+        Those batch mean log-likelihoods, newest last.
     best : float
         Best ``smoothed`` so far (for the stopping rule).
     no_improvement : int
@@ -299,6 +302,7 @@ class StepwiseState:
     stats: Stats | None = None
     n_steps: int = 0
     smoothed: float = -np.inf
+    recent: list[float] = field(default_factory=list)
     best: float = -np.inf
     no_improvement: int = 0
     lower_bounds: list[float] = field(default_factory=list)
@@ -319,13 +323,16 @@ class StepwiseResult:
 
 
 def smoothing_weight(batch_rows: int, n_samples: int | None) -> float:
-    """Weight of the newest batch in the smoothed lower bound.
+    """``1 / window`` of the smoothed lower bound (a moving mean of batches).
 
-    ``2 |B| / (N + 1)`` (scikit-learn's ``MiniBatchKMeans``: an average over
-    about one pass) when that is larger than :data:`MIN_SMOOTHING`, else
-    :data:`MIN_SMOOTHING` (an average over about 20 steps, so that the stopping
-    rule reacts within tens of steps on large data); ``n_samples=None`` (a
-    stream, ``partial_fit``) gives :data:`MIN_SMOOTHING`.
+    ``2 |B| / (N + 1)`` (scikit-learn's ``MiniBatchKMeans`` weight: about half
+    a pass) when that is larger than :data:`MIN_SMOOTHING`, else
+    :data:`MIN_SMOOTHING` (a mean over 10 steps, so that the stopping rule
+    reacts within tens of steps on large data); ``n_samples=None`` (a stream,
+    ``partial_fit``) gives :data:`MIN_SMOOTHING`. A moving mean rather than an
+    exponential one: the first batches' log-likelihoods under a poor start can
+    be thousands of nats low, and an exponential average would carry them
+    (and report false progress) for hundreds of steps.
     """
     if n_samples is None:
         return MIN_SMOOTHING
@@ -358,7 +365,7 @@ def stepwise_update(
         batch, e.g. in ``partial_fit``, runs on dask's scheduler).
     schedule : StepSchedule
     smoothing : float
-        Weight of this batch in the smoothed lower bound.
+        ``1 / window`` of the moving mean that smooths the lower bound.
 
     Returns
     -------
@@ -377,10 +384,9 @@ def stepwise_update(
     if model.reframe is not None:
         running = model.reframe(running, state.params, new_params)
     batch_bound = float(batch_stats["loglik"]) / n_rows
-    if not np.isfinite(state.smoothed):
-        smoothed = batch_bound
-    else:
-        smoothed = (1.0 - smoothing) * state.smoothed + smoothing * batch_bound
+    window = max(1, round(1.0 / smoothing))
+    state.recent = [*state.recent, batch_bound][-window:]
+    smoothed = float(np.mean(state.recent))
     if smoothed > state.best + schedule.tol:
         state.best = smoothed
         state.no_improvement = 0
@@ -427,7 +433,37 @@ def warm_up(
     n_rows = float(stats["n_rows"])
     state.stats = stats.scale(1.0 / n_rows)
     state.smoothed = state.best = float(stats["loglik"]) / n_rows
+    state.recent = [state.smoothed]
     return state
+
+
+def init_sample(
+    data: RowBlocks, batch_size: int, random_state: np.random.RandomState
+) -> RowBlocks:
+    """Rows to initialise a stepwise fit on: a few batches' worth, or all rows.
+
+    ``max(WARMUP_BATCHES, ceil(WARMUP_MIN_ROWS / batch_size))`` batches, each
+    drawn as a training batch is (random rows of randomly chosen blocks), so
+    that the sample spans many blocks of sorted data; duplicates are dropped.
+    Every array of ``data`` (X and y) is sampled. Model-agnostic: a model's
+    ``initialize`` runs its usual initialiser on this sample instead of on
+    the whole dataset.
+
+    Returns
+    -------
+    RowBlocks
+        numpy blocks of about ``n_batches * batch_size`` rows, or ``data``
+        itself when that would be all of it.
+    """
+    n_batches = max(WARMUP_BATCHES, math.ceil(WARMUP_MIN_ROWS / batch_size))
+    if n_batches * batch_size >= data.n_samples:
+        return data
+    indices = np.unique(
+        np.concatenate(
+            [data.batch_indices(batch_size, random_state) for _ in range(n_batches)]
+        )
+    )
+    return batch_blocks(data.read_batches([indices])[0])
 
 
 def batch_blocks(arrays: tuple[np.ndarray, ...]) -> RowBlocks:
