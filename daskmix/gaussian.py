@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from . import init as _init
 from ._em import (
@@ -506,7 +507,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 self._stats_frame(state.params, data.dtype),
             )
         model = self._stepwise_model(data.dtype, tile_rows, initialize=None)
-        stepwise_update(model, state, data, self._schedule(), MIN_SMOOTHING)
+        with threadpool_limits(limits=1, user_api="blas"):  # see one_blas_thread
+            stepwise_update(model, state, data, self._schedule(), MIN_SMOOTHING)
         self._set_params(state.params)
         self.converged_ = False
         self.n_steps_ = state.n_steps
@@ -602,15 +604,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 precisions_cholesky_from_covariances(covariances, cov_type),
             )
         if method == "kmeans":
-            centers = _init.kmeans_centers(data, K, random_state)
+            # k-means on (a sample of) the rows; the labelled rows give the start
+            centers, labelled = _init.kmeans_start(data, K, random_state)
             frame_center = centers.mean(axis=0)
             frame = GaussianParams(
                 cov_type, np.full(K, 1.0 / K), centers, None, identity
             )
             plan = make_plan(
-                frame, data.dtype, center=frame_center, resp_mode="nearest"
+                frame, labelled.dtype, center=frame_center, resp_mode="nearest"
             )
-            stats = data.map_reduce(em_kernel, plan, tile_rows)
+            stats = labelled.map_reduce(em_kernel, plan, tile_rows)
         else:  # random responsibilities, indexed by global row number
             (first_rows,) = data.take_rows(np.arange(min(data.n_samples, 1000)))
             frame_center = np.asarray(first_rows, dtype=np.float64).mean(axis=0)

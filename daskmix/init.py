@@ -27,12 +27,16 @@ method                  cost
                         sampling).
 ``random_from_data``    reads K random rows (scikit-learn's
                         ``random_from_data``; the KMeans ``'random'`` init).
-``kmeans``              (mixtures) numpy: scikit-learn's KMeans on X, as
-                        scikit-learn's mixtures do. dask: :class:`daskmix.
-                        KMeans` with k-means|| seeding, i.e. the k-means||
-                        passes above plus one pass per Lloyd iteration; the
-                        mixture then needs one labelling pass for its first
-                        M-step.
+``kmeans``              (mixtures) data of at most ``kmeans_sample_size(K)``
+                        rows (50,000, or 1,000 per component): k-means on
+                        all of it (numpy: scikit-learn's KMeans, as
+                        scikit-learn's mixtures do; dask: :class:`daskmix.
+                        KMeans` with k-means|| seeding, the passes above
+                        plus one per Lloyd iteration) and one labelling
+                        pass for the first M-step. Larger data: k-means and
+                        the labelling on a uniform sample of that many rows
+                        held in memory, so no pass over the data for numpy
+                        input and one read of the sampled rows for dask.
 ``random``              (mixtures) no centres: one pass with random
                         responsibilities.
 ``gmm``                 (mixtures) reads a uniform sample of at most
@@ -67,6 +71,10 @@ from ._stats import Stats
 
 #: rows drawn for sample-based initialisation
 SAMPLE_ROWS = 100_000
+#: the mixtures' ``'kmeans'`` start clusters a uniform sample of at least this
+#: many rows, and ``KMEANS_ROWS_PER_CLUSTER`` per component (see kmeans_start)
+KMEANS_SAMPLE_ROWS = 50_000
+KMEANS_ROWS_PER_CLUSTER = 1000
 #: rows of the uniform sample that ``init_params='gmm'`` fits
 GMM_SAMPLE_ROWS = 20_000
 #: restarts of the mixture fitted on that sample (the best lower bound wins)
@@ -327,6 +335,37 @@ def kmeans_centers(
     # the mixture relabels the rows under these centres in its own first pass:
     # the pass measuring the final inertia would be wasted
     return kmeans._fit_blocks(data, measure_last=False).cluster_centers_
+
+
+def kmeans_sample_size(n_clusters: int) -> int:
+    """Rows of the uniform sample behind the mixtures' ``'kmeans'`` start."""
+    return max(KMEANS_SAMPLE_ROWS, KMEANS_ROWS_PER_CLUSTER * n_clusters)
+
+
+def kmeans_start(
+    data: RowBlocks, n_clusters: int, random_state: np.random.RandomState
+) -> tuple[np.ndarray, RowBlocks]:
+    """k-means centres for a mixture's start, and the rows to label with them.
+
+    Data with at most :func:`kmeans_sample_size` rows are clustered whole and
+    all their rows are labelled (numpy input then starts exactly where
+    scikit-learn's mixtures start). Larger data are clustered on a uniform
+    sample of that many rows, held in memory, and the mixture's first M-step
+    uses the sample's labels: a start needs the clusters' locations and
+    shapes, not every row, and reading a sample instead of running k-means
+    and a labelling pass over all the data is what keeps the start a small
+    part of the fit (the ``bench_kmeans.py`` measurement).
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features)
+    rows : RowBlocks
+        ``data`` itself, or the in-memory sample.
+    """
+    n_draw = kmeans_sample_size(n_clusters)
+    if data.n_samples > n_draw:
+        data = RowBlocks([sample_rows(data, n_draw, random_state)])
+    return kmeans_centers(data, n_clusters, random_state), data
 
 
 def gmm_sample_init(
