@@ -43,8 +43,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from ._gaussian_math import NK_EPS, GaussianParams
+from ._gaussian_math import NK_EPS, GaussianParams, StatsFrame
 from ._gaussian_math import m_step as gaussian_m_step
+from ._gaussian_math import reframe_stats as reframe_gate_stats
 from ._stats import Stats
 
 GATINGS = ("gaussian", "none")
@@ -312,6 +313,115 @@ def recenter_stats(stats: Stats, A: np.ndarray, W_from: np.ndarray, W_to: np.nda
         - 2.0 * np.einsum("kp,kp->k", stats["b"], d)
         + np.einsum("kp,kp->k", d, Ad)
     )
+    return out
+
+
+def shift_design_center(
+    stats: Stats, n_coef: int, old_center: np.ndarray, new_center: np.ndarray
+) -> Stats:
+    """Move regression statistics from the design ``[x - c, 1]`` to ``[x - c', 1]``.
+
+    ``phi' = phi T`` with ``T`` the identity but for its last row,
+    ``T[D, :D] = c - c'``; hence ``A' = T^T A T`` and ``b' = T^T b``. The
+    residuals do not change (the same lines, re-expressed in the new design),
+    so ``q`` and ``nk`` do not either. Only for designs with an intercept:
+    without one ``phi = x`` does not depend on the centre.
+
+    Parameters
+    ----------
+    stats : Stats
+        ``A`` (K, P(P+1)/2) packed upper triangles, ``b`` (K, P), others.
+    n_coef : int
+        ``P = D + 1``.
+    old_center, new_center : ndarray of shape (D,)
+
+    Returns
+    -------
+    Stats
+        A copy with ``A`` and ``b`` replaced.
+    """
+    transform = np.eye(n_coef)
+    transform[-1, :-1] = np.asarray(old_center) - np.asarray(new_center)
+    A = normal_matrices(stats, n_coef)
+    moved = transform.T @ A @ transform
+    rows, cols = triangle(n_coef)
+    out = stats.copy()
+    out["A"] = moved[:, rows, cols]
+    out["b"] = stats["b"] @ transform
+    return out
+
+
+def gate_frame(params: RegressionParams) -> StatsFrame:
+    """The frame the kernels take the gate's statistics in under ``params``.
+
+    The gate plan is shifted by ``x_center`` (see
+    :func:`daskmix._regression_kernels.make_plan`); full and tied covariances
+    are whitened by the gate's precision factors, as in GaussianMixture.
+    """
+    gate = params.gate
+    whiten = (
+        gate.precisions_cholesky if gate.covariance_type in ("full", "tied") else None
+    )
+    return StatsFrame(gate.means, whiten, np.asarray(params.x_center, np.float64))
+
+
+def reframe_stats(
+    stats: Stats,
+    old: RegressionParams,
+    new: RegressionParams,
+    config: RegressionConfig,
+) -> Stats:
+    """Re-express statistics taken under ``old`` as if taken under ``new``.
+
+    Stepwise EM adds statistics of batches taken under different parameters;
+    after every M-step the running statistics are moved into the frame of the
+    new parameters, where the next batch is accumulated. An exact change of
+    coordinates (responsibilities and ``nk`` unchanged):
+
+    * the design centre: when ``x_center`` differs (``partial_fit`` on a block
+      of another dtype, whose centre is rounded to it),
+      :func:`shift_design_center`;
+    * the lines: residuals of ``W_old`` become residuals of ``W_new``,
+      :func:`recenter_stats` (``b <- b - A dW``,
+      ``q <- q - 2 b . dW + dW^T A dW``); ``A`` does not depend on the lines;
+    * the gate (``gating='gaussian'``): ``s1``, ``s2`` from the old gate frame
+      to the new one, :func:`daskmix._gaussian_math.reframe_stats`.
+
+    The new lines are the M-step's solution of these very statistics, so the
+    moved ``b`` is about zero and ``q`` becomes the residual sum of squares
+    about the current lines: the running statistics stay residual-shifted,
+    as the batch statistics are. Other fields (``loglik``, ``n_rows``) are
+    copied.
+
+    Parameters
+    ----------
+    stats : Stats
+        ``nk`` (K,), ``A`` (K, P(P+1)/2), ``b`` (K, P), ``q`` (K,), and the
+        gate's ``s1``, ``s2`` for ``gating='gaussian'``; taken under ``old``.
+    old, new : RegressionParams
+    config : RegressionConfig
+
+    Returns
+    -------
+    Stats
+        The same fields, in the frame of ``new``.
+    """
+    n_coef = n_coefficients(old.n_features, config.fit_intercept)
+    out = stats.copy()
+    W_old = frame_weights(old, config.fit_intercept)
+    if config.fit_intercept and not np.array_equal(old.x_center, new.x_center):
+        out = shift_design_center(out, n_coef, old.x_center, new.x_center)
+        W_old = frame_weights(replace(old, x_center=new.x_center), True)
+    out = recenter_stats(
+        out,
+        normal_matrices(out, n_coef),
+        W_old,
+        frame_weights(new, config.fit_intercept),
+    )
+    if config.gating == "gaussian":
+        out = reframe_gate_stats(
+            out, config.covariance_type, gate_frame(old), gate_frame(new)
+        )
     return out
 
 
