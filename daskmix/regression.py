@@ -29,7 +29,18 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from . import init as _init
-from ._em import EMModel, check_pass, fit_em
+from ._em import (
+    MIN_SMOOTHING,
+    EMModel,
+    StepSchedule,
+    StepwiseModel,
+    StepwiseState,
+    check_pass,
+    fit_em,
+    fit_stepwise,
+    init_sample,
+    stepwise_update,
+)
 from ._engine import RowBlocks, default_tile_rows
 from ._gaussian_kernels import make_plan as make_gate_plan
 from ._gaussian_math import (
@@ -64,8 +75,10 @@ from ._regression_math import (
     n_coefficients,
     n_parameters,
     noise_floor_from_sample,
+    reframe_stats,
     replace,
 )
+from ._stats import Stats
 from ._validation import check_X, check_y
 from ._xarray import wrap_rows
 
@@ -80,6 +93,8 @@ INIT_METHODS = (
 )
 #: rows read to place the frame centre and the noise floor
 HEAD_ROWS = 1000
+#: whether a minibatch fit ends with a full pass to report an exact lower bound
+MINIBATCH_FINAL_PASS = False
 
 
 def _has_input_model(estimator) -> bool:
@@ -149,6 +164,32 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         Continue from the fitted parameters on the next ``fit``.
     verbose : int, default=0
     verbose_interval : int, default=10
+    algorithm : {'batch', 'minibatch'}, default='batch'
+        'batch': EM, one pass over (X, y) per iteration. 'minibatch':
+        stepwise EM (Cappé & Moulines 2009), as in
+        :class:`~daskmix.GaussianMixture`: each step reads ``batch_size``
+        random rows of randomly chosen blocks (sorted data give unbiased
+        steps), updates running statistics ``s <- (1 - eta_t) s + eta_t s_B``
+        with ``eta_t = (t + learning_offset) ** -learning_decay`` and
+        re-derives lines, noise and gate. ``init_params`` runs on a sample of
+        three batches' worth of rows (at least 1000), not on the data; the
+        running statistics start from three more batches under the initial
+        parameters. ``max_iter`` then counts passes' worth of steps and
+        ``tol`` is the rise of the smoothed lower bound that counts as
+        progress. Results depend on ``random_state`` and the chunking only,
+        not on the scheduler.
+    batch_size : int, default=8192
+        Rows per step of ``algorithm='minibatch'``. Larger than n_samples:
+        clipped to n_samples with a UserWarning.
+    learning_offset : float, default=1.0
+        ``t0 >= 0`` in the step size; larger values make the early steps
+        smaller.
+    learning_decay : float, default=0.75
+        ``kappa`` in (0.5, 1] in the step size.
+    max_no_improvement : int or None, default=20
+        Stop a minibatch fit after this many consecutive steps in which the
+        smoothed lower bound did not exceed its best value by more than
+        ``tol``; None runs ``max_iter`` passes' worth of steps.
 
     Attributes
     ----------
@@ -165,11 +206,20 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
     precisions_cholesky_ : ndarray
     converged_ : bool
     n_iter_ : int
+        EM iterations of the best run. Minibatch fit: passes' worth of steps,
+        ``ceil(n_steps_ * batch_size / n_samples)``; after ``partial_fit``:
+        the number of updates.
+    n_steps_ : int
+        Stepwise updates (minibatch fit of the best run, or ``partial_fit``
+        calls so far); 0 after a batch fit.
     lower_bound_ : float
         Mean log-likelihood of the training data at the last iteration of the
         best run: of the joint ``log p(x, y)`` with ``gating='gaussian'``, of
-        ``log p(y | x)`` with ``gating='none'``.
+        ``log p(y | x)`` with ``gating='none'``. Minibatch fit and
+        ``partial_fit``: the mean of the batches' mean log-likelihoods over
+        the last 10 steps, each under the parameters that entered its step.
     lower_bounds_ : list of float
+        The lower bound at each iteration (minibatch: each step).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when X had string feature names.
@@ -184,6 +234,18 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
     zero and the variance floor; noise variances are ``RSS/n_k + reg_covar``
     and never below ``1e-10 * var(y)``, so points lying exactly on a line give
     a large but finite likelihood.
+
+    Mini-batch statistics are the batch kernel's, taken under the parameters
+    of their step: residuals of that step's lines and the gate's shifted,
+    whitened moments. After every M-step the running statistics are moved to
+    the new parameters by an exact change of coordinates
+    (:func:`daskmix._regression_math.reframe_stats`), so they stay residual-
+    shifted about the current lines. The M-step sees them multiplied by the
+    number of rows they stand for (n_samples, or the rows passed to
+    ``partial_fit`` so far), so that ``reg_weights`` weighs against the same
+    sums as in a batch fit. The minibatch defaults are GaussianMixture's
+    (measured there); ``benchmarks/bench_minibatch.py`` measures them on a
+    cluster-weighted model too.
 
     Examples
     --------
@@ -213,6 +275,11 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "algorithm": [StrOptions({"batch", "minibatch"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_offset": [Interval(Real, 0.0, None, closed="left")],
+        "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
+        "max_no_improvement": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -233,6 +300,11 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         warm_start: bool = False,
         verbose: int = 0,
         verbose_interval: int = 10,
+        algorithm: str = "batch",
+        batch_size: int = 8192,
+        learning_offset: float = 1.0,
+        learning_decay: float = 0.75,
+        max_no_improvement: int | None = 20,
     ):
         self.n_components = n_components
         self.gating = gating
@@ -249,6 +321,11 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.algorithm = algorithm
+        self.batch_size = batch_size
+        self.learning_offset = learning_offset
+        self.learning_decay = learning_decay
+        self.max_no_improvement = max_no_improvement
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -290,6 +367,8 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         data = RowBlocks([X, y])
         config = self._config()
         tile_rows = self._tile_rows(n_features)
+        if self.algorithm == "minibatch":
+            return self._fit_minibatch(data, config, tile_rows)
 
         def em_pass(params: RegressionParams):
             plan = make_plan(params, config.fit_intercept, data.dtype)
@@ -320,6 +399,161 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         self.n_iter_ = result.n_iter
         self.lower_bound_ = result.lower_bound
         self.lower_bounds_ = result.lower_bounds
+        self.n_steps_ = 0
+        self._stepwise_state = None
+        return self
+
+    # ------------------------------------------------------------ stepwise EM
+    def _stepwise_model(
+        self, config: RegressionConfig, tile_rows: int, initialize, n_rows: float
+    ) -> StepwiseModel:
+        """The regression mixture as a :class:`~daskmix._em.StepwiseModel`.
+
+        Batch statistics are the batch kernel's (``em_kernel``) under the
+        parameters of the step; the running statistics (per-row averages) are
+        multiplied by ``n_rows`` before the M-step, which changes nothing but
+        the weight of the ridge penalty, and moved to the new parameters after
+        it (:func:`~daskmix._regression_math.reframe_stats`).
+        """
+
+        def e_step(rows: RowBlocks, params: RegressionParams) -> Stats:
+            plan = make_plan(params, config.fit_intercept, rows.dtype)
+            stats = rows.map_reduce(em_kernel, plan, tile_rows)
+            return check_pass(stats, rows, names=("X", "y"))
+
+        def next_params(stats: Stats, params: RegressionParams) -> RegressionParams:
+            return _client_m_step(stats.scale(n_rows), params, config)
+
+        def reframe(
+            stats: Stats, old: RegressionParams, new: RegressionParams
+        ) -> Stats:
+            return reframe_stats(stats, old, new, config)
+
+        return StepwiseModel(initialize, e_step, next_params, reframe)
+
+    def _schedule(self) -> StepSchedule:
+        return StepSchedule(
+            learning_offset=self.learning_offset,
+            learning_decay=self.learning_decay,
+            max_no_improvement=self.max_no_improvement,
+            tol=self.tol,
+        )
+
+    def _fit_minibatch(self, data: RowBlocks, config: RegressionConfig, tile_rows):
+        """``fit`` with ``algorithm='minibatch'``: stepwise EM on random batches."""
+        batch_size = self.batch_size
+        if batch_size > data.n_samples:
+            warnings.warn(
+                f"batch_size={batch_size} is larger than n_samples="
+                f"{data.n_samples}; using batch_size={data.n_samples}.",
+                UserWarning,
+                stacklevel=3,
+            )
+            batch_size = data.n_samples
+
+        def initialize(random_state) -> RegressionParams:
+            sample = init_sample(data, batch_size, random_state)
+            return self._initialize_one_blas(sample, random_state, config, tile_rows)
+
+        result = fit_stepwise(
+            self._stepwise_model(config, tile_rows, initialize, data.n_samples),
+            data,
+            batch_size=batch_size,
+            schedule=self._schedule(),
+            n_init=self.n_init,
+            max_iter=self.max_iter,
+            random_state=check_random_state(self.random_state),
+            final_pass=MINIBATCH_FINAL_PASS,
+            verbose=self.verbose,
+            verbose_interval=self.verbose_interval,
+            warm_params=self._warm_params(data),
+        )
+        self._set_params(result.params)
+        self.converged_ = result.converged
+        self.n_iter_ = result.n_iter
+        self.n_steps_ = result.state.n_steps
+        self.lower_bound_ = result.lower_bound
+        self.lower_bounds_ = list(result.state.lower_bounds)
+        self._stepwise_state = result.state
+        self._stepwise_rows = float(data.n_samples)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One stepwise EM update on the rows of (X, y) (a mini-batch).
+
+        The first call (on an unfitted estimator) initialises on (X, y) with
+        ``init_params``, then updates. Later calls continue the running
+        statistics and the step-size schedule (``learning_offset``,
+        ``learning_decay``); after a ``fit``, they continue from the fitted
+        parameters. ``n_features_in_`` is set by the first call and checked by
+        the others. ``batch_size``, ``max_no_improvement``, ``max_iter`` and
+        ``n_init`` are not used: X is the batch, and the caller decides when
+        to stop. ``reg_weights`` weighs against the sums over all the rows
+        passed so far.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_batch, n_features)
+            One mini-batch. A dask array is reduced on dask's scheduler (one
+            pass over its blocks).
+        y : array-like, dask array, Series or DataArray of shape (n_batch,)
+            Its targets; a dask array when X is one.
+
+        Returns
+        -------
+        self : RegressionMixture
+        """
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        fitted = hasattr(self, "coef_")
+        X, _ = check_X(self, X, reset=not fitted)
+        y = check_y(y, X.shape[0], like_dask=X if isinstance(X, da.Array) else None)
+        data = RowBlocks([X, y])
+        config = self._config()
+        tile_rows = self._tile_rows(X.shape[1])
+        state = getattr(self, "_stepwise_state", None)
+        rows_before = getattr(self, "_stepwise_rows", 0.0) if state is not None else 0.0
+        if not fitted:
+            if data.n_samples < self.n_components:
+                raise ValueError(
+                    "The first call to partial_fit initialises the model and needs "
+                    f"n_samples >= n_components; got n_components = "
+                    f"{self.n_components}, n_samples = {data.n_samples}"
+                )
+            params = self._initialize_one_blas(
+                data, check_random_state(self.random_state), config, tile_rows
+            )
+            state = StepwiseState(params)
+        elif state is None:
+            # after a batch fit: no running statistics, a centre exact in dtype
+            state = StepwiseState(
+                replace(self._params(), x_center=_exact_center(self._x_center, data))
+            )
+        else:
+            center = _exact_center(state.params.x_center, data)
+            if not np.array_equal(center, state.params.x_center):
+                # a block of a coarser dtype: its shift is the rounded centre
+                moved = replace(state.params, x_center=center)
+                state.stats = reframe_stats(state.stats, state.params, moved, config)
+                state.params = moved
+        model = self._stepwise_model(
+            config, tile_rows, None, rows_before + data.n_samples
+        )
+        with threadpool_limits(limits=1, user_api="blas"):
+            stepwise_update(model, state, data, self._schedule(), MIN_SMOOTHING)
+        self._set_params(state.params)
+        self.converged_ = False
+        self.n_steps_ = state.n_steps
+        self.n_iter_ = state.n_steps
+        self.lower_bound_ = state.smoothed
+        self.lower_bounds_ = list(state.lower_bounds)
+        self._stepwise_state = state
+        self._stepwise_rows = rows_before + data.n_samples
         return self
 
     def _config(self) -> RegressionConfig:
@@ -738,6 +972,11 @@ def _client_m_step(stats, params, config, refit_lines: bool = True):
     """
     with threadpool_limits(limits=1, user_api="blas"):
         return m_step(stats, params, config, refit_lines=refit_lines)
+
+
+def _exact_center(center: np.ndarray, data: RowBlocks) -> np.ndarray:
+    """``center`` rounded to the data dtype (the shift the kernels apply), float64."""
+    return np.asarray(center, dtype=data.dtype).astype(np.float64)
 
 
 def _raise_if_not_finite(data: RowBlocks) -> None:
