@@ -137,8 +137,9 @@ def main() -> None:
     for n_samples in args.sizes:
         X = make_data(n_samples)
         print(
-            f"\nN={n_samples:,} D={N_FEATURES} K={N_COMPONENTS}  X={X.nbytes / 1e6:.0f} MB, "
-            f"an N x K float64 array = {n_samples * N_COMPONENTS * 8 / 1e6:.0f} MB"
+            f"\nN={n_samples:,} D={N_FEATURES} K={N_COMPONENTS}  "
+            f"X={X.nbytes / 1e6:.0f} MB, an N x K float64 array = "
+            f"{n_samples * N_COMPONENTS * 8 / 1e6:.0f} MB"
         )
         print(f"numpy GEMM (N,D)@(D,K*D): {gemm_gflops(X):.1f} GFLOP/s")
         header = (
