@@ -244,8 +244,14 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
     number of rows they stand for (n_samples, or the rows passed to
     ``partial_fit`` so far), so that ``reg_weights`` weighs against the same
     sums as in a batch fit. The minibatch defaults are GaussianMixture's
-    (measured there); ``benchmarks/bench_minibatch.py`` measures them on a
-    cluster-weighted model too.
+    (measured there). On a cluster-weighted model of 2,000,000 x 8 rows with
+    six lines (``benchmarks/bench_minibatch.py``, two cores, 'gmm' starts) a
+    minibatch fit ended 0.0013 nats below batch EM in 0.16 of its time; data
+    sorted by component, 0.0013 short as numpy and 0.006 to 0.020 short (three
+    seeds) as a dask array of 50k-row chunks, whose batches (16 of 40 blocks,
+    one component per block) are lumpy; 40 ``partial_fit`` calls on 50k-row
+    blocks, 0.00004 short. Like batch EM, a minibatch fit does not end with a
+    full pass: ``score_samples`` gives the exact log-likelihood when wanted.
 
     Examples
     --------
