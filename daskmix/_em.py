@@ -23,9 +23,8 @@ from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
 
-from ._engine import RowBlocks
+from ._engine import RowBlocks, one_blas_thread
 from ._stats import Stats
 
 
@@ -121,7 +120,7 @@ def check_pass(stats: Stats, data: RowBlocks, names: tuple[str, ...] = ("X",)) -
     )
 
 
-def one_blas_thread(func: Callable) -> Callable:
+def blas_single_threaded(func: Callable) -> Callable:
     """Run ``func`` with BLAS held to one thread.
 
     The client's share of EM is tiny LAPACK calls (K Cholesky factors and
@@ -133,13 +132,13 @@ def one_blas_thread(func: Callable) -> Callable:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             return func(*args, **kwargs)
 
     return wrapper
 
 
-@one_blas_thread
+@blas_single_threaded
 def fit_em(
     model: EMModel,
     *,
@@ -492,7 +491,24 @@ def batch_blocks(arrays: tuple[np.ndarray, ...]) -> RowBlocks:
     return RowBlocks(arrays, block_rows=BATCH_BLOCK_ROWS)
 
 
-@one_blas_thread
+def _polish(model: StepwiseModel, state: StepwiseState, data: RowBlocks) -> float:
+    """One batch EM iteration ending a stepwise run; returns its lower bound.
+
+    The exact full-data statistics replace the running ones (they are what
+    the running statistics estimate), so a ``partial_fit`` after the fit
+    continues from them.
+    """
+    stats = model.e_step(data, state.params)
+    n_rows = float(stats["n_rows"])
+    averages = stats.scale(1.0 / n_rows)
+    new_params = model.m_step(averages, state.params)
+    if model.reframe is not None:
+        averages = model.reframe(averages, state.params, new_params)
+    state.params, state.stats = new_params, averages
+    return float(stats["loglik"]) / n_rows
+
+
+@blas_single_threaded
 def fit_stepwise(
     model: StepwiseModel,
     data: RowBlocks,
@@ -534,9 +550,11 @@ def fit_stepwise(
     random_state : RandomState
         Shared by the initialisations and the batch draws, in order.
     final_pass : bool
-        End every run with one full pass under the final parameters, which
-        then gives the run's lower bound (exact mean log-likelihood);
-        otherwise the smoothed lower bound is reported.
+        End every run with one full pass, a batch EM iteration: its exact mean
+        log-likelihood under the stepwise parameters is the run's lower bound
+        (as in batch EM, under the parameters entering the last iteration),
+        and its M-step gives the final parameters. Otherwise the smoothed
+        lower bound is reported and the stepwise parameters kept.
     warm_params : object, optional
         Parameters to continue from (``warm_start``): a fresh schedule
         (running statistics start from the first batch) from these parameters.
@@ -581,8 +599,7 @@ def fit_stepwise(
                 converged = True
                 break
         if final_pass and max_steps > 0:
-            stats = model.e_step(data, state.params)
-            lower_bound = float(stats["loglik"] / stats["n_rows"])
+            lower_bound = _polish(model, state, data)
         else:
             lower_bound = state.smoothed
         printer.init_end(lower_bound, converged)

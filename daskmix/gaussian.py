@@ -11,7 +11,6 @@ from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from . import init as _init
 from ._em import (
@@ -26,7 +25,7 @@ from ._em import (
     init_sample,
     stepwise_update,
 )
-from ._engine import RowBlocks, default_tile_rows
+from ._engine import RowBlocks, default_tile_rows, one_blas_thread
 from ._gaussian_kernels import (
     em_kernel,
     label_rows,
@@ -507,7 +506,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 self._stats_frame(state.params, data.dtype),
             )
         model = self._stepwise_model(data.dtype, tile_rows, initialize=None)
-        with threadpool_limits(limits=1, user_api="blas"):  # see one_blas_thread
+        with one_blas_thread():  # see _em.blas_single_threaded
             stepwise_update(model, state, data, self._schedule(), MIN_SMOOTHING)
         self._set_params(state.params)
         self.converged_ = False

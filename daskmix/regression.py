@@ -26,7 +26,6 @@ from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from . import init as _init
 from ._em import (
@@ -41,7 +40,7 @@ from ._em import (
     init_sample,
     stepwise_update,
 )
-from ._engine import RowBlocks, default_tile_rows
+from ._engine import RowBlocks, default_tile_rows, one_blas_thread
 from ._gaussian_kernels import make_plan as make_gate_plan
 from ._gaussian_math import (
     COVARIANCE_TYPES,
@@ -550,7 +549,7 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         model = self._stepwise_model(
             config, tile_rows, None, rows_before + data.n_samples
         )
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             stepwise_update(model, state, data, self._schedule(), MIN_SMOOTHING)
         self._set_params(state.params)
         self.converged_ = False
@@ -594,7 +593,7 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
     def _initialize_one_blas(self, data, *args) -> RegressionParams:
         # the initialisers' client-side work is many tiny matrices (see
         # _client_m_step); passes hold BLAS to one thread anyway
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             try:
                 return self._initialize(data, *args)
             except ValueError as exc:
@@ -630,7 +629,7 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         method = self.init_params
         if method in ("kmeans", "k-means++", "random_from_data"):
             pick = {
-                "kmeans": _init.kmeans_centers,
+                "kmeans": lambda *args: _init.kmeans_start(*args)[0],
                 "k-means++": _init.kmeans_plusplus_centers,
                 "random_from_data": _init.random_data_centers,
             }[method]
@@ -656,7 +655,9 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
                     f"init_params={method!r} needs {n_centers} k-means centres but "
                     f"there are only {data.n_samples} samples."
                 )
-            centers = _init.kmeans_centers(_joint_blocks(data), n_centers, random_state)
+            centers, _ = _init.kmeans_start(
+                _joint_blocks(data), n_centers, random_state
+            )
             segments = (
                 chain_segments(centers)
                 if method == "kmeans-chain"
@@ -976,7 +977,7 @@ def _client_m_step(stats, params, config, refit_lines: bool = True):
     (which held it to one thread) costs milliseconds per call on a busy
     machine, more than the whole M-step.
     """
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return m_step(stats, params, config, refit_lines=refit_lines)
 
 

@@ -70,7 +70,8 @@ def test_em_trajectory_equals_sklearn(covariance_type, as_dask):
 
 @pytest.mark.parametrize("init_params", ["kmeans", "k-means++"])
 def test_numpy_init_matches_sklearn(init_params):
-    # on numpy input the k-means based starts are scikit-learn's own
+    # on numpy input the k-means++ start is scikit-learn's own; the kmeans
+    # start (k-means|| on a sample) reaches scikit-learn's optimum on blobs
     X, _ = make_blobs(2000, 2, 4, seed=3)
     kwargs = dict(n_components=4, init_params=init_params, random_state=7)
     reference = mixture.GaussianMixture(**kwargs).fit(X)
