@@ -181,6 +181,22 @@ def test_minibatch_reaches_the_batch_optimum(covariance_type):
     assert abs(mini.lower_bound_ - mini.score(X)) < 0.05
 
 
+def test_final_pass_is_one_batch_em_iteration(monkeypatch):
+    import daskmix.gaussian
+
+    X, _ = make_blobs(n_samples=20_000, n_features=3, n_components=4, seed=1)
+    common = dict(n_components=4, algorithm="minibatch", batch_size=1000)
+    stepwise = GaussianMixture(**common, random_state=0).fit(X)
+    monkeypatch.setattr(daskmix.gaussian, "MINIBATCH_FINAL_PASS", True)
+    polished = GaussianMixture(**common, random_state=0).fit(X)
+    # the lower bound is the exact mean log-likelihood of the stepwise result,
+    # and the EM step taken from there cannot lower it
+    assert_allclose(polished.lower_bound_, stepwise.score(X), rtol=1e-12)
+    assert polished.score(X) >= polished.lower_bound_ - 1e-12
+    batch = GaussianMixture(4, random_state=0, means_init=stepwise.means_).fit(X)
+    assert abs(polished.score(X) - batch.score(X)) < 1e-3
+
+
 def test_sorted_dask_data_finds_every_component():
     """Rows sorted by component, 24 blocks: each block holds 1 or 2 components."""
     rng = np.random.default_rng(7)
