@@ -34,6 +34,26 @@ _ILL_DEFINED = (
 )
 
 
+def precision_shape(covariance_type: str, n_components: int, n_features: int):
+    """Shape of the covariances / precisions of ``covariance_type``."""
+    return {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+    }[covariance_type]
+
+
+def identity_precisions_cholesky(
+    covariance_type: str, n_components: int, n_features: int
+) -> np.ndarray:
+    """Identity precision factors: the frame of an initialisation pass."""
+    shape = precision_shape(covariance_type, n_components, n_features)
+    if covariance_type in ("full", "tied"):
+        return np.broadcast_to(np.eye(n_features), shape).copy()
+    return np.ones(shape)
+
+
 @dataclass(frozen=True)
 class GaussianParams:
     """The parameters of a Gaussian mixture (float64, scikit-learn shapes)."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_array
 
+from ._gaussian_math import precision_shape
+
 
 def _check_shape(param: np.ndarray, shape: tuple, name: str) -> None:
     if param.shape != shape:
@@ -53,12 +55,7 @@ def check_precisions(
         ensure_2d=False,
         allow_nd=covariance_type == "full",
     )
-    shape = {
-        "full": (n_components, n_features, n_features),
-        "tied": (n_features, n_features),
-        "diag": (n_components, n_features),
-        "spherical": (n_components,),
-    }[covariance_type]
+    shape = precision_shape(covariance_type, n_components, n_features)
     _check_shape(precisions, shape, f"{covariance_type} precision")
     if covariance_type in ("full", "tied"):
         stack = precisions if covariance_type == "full" else precisions[None]

@@ -41,7 +41,7 @@ from ._gaussian_kernels import (
     _weighted_log_prob,
 )
 from ._gaussian_kernels import make_plan as make_gate_plan
-from ._gaussian_math import GaussianParams
+from ._gaussian_math import GaussianParams, identity_precisions_cholesky
 from ._regression_math import (
     RegressionParams,
     frame_weights,
@@ -148,17 +148,9 @@ def identity_gate(
     Its only use is as the frame of an initialisation pass: with it, the gate
     statistics are plain shifted moments (as in GaussianMixture's initialiser).
     """
-    n_features = center.shape[0]
-    shape = {
-        "full": (n_components, n_features, n_features),
-        "tied": (n_features, n_features),
-        "diag": (n_components, n_features),
-        "spherical": (n_components,),
-    }[covariance_type]
-    if covariance_type in ("full", "tied"):
-        prec_chol = np.broadcast_to(np.eye(n_features), shape).copy()
-    else:
-        prec_chol = np.ones(shape)
+    prec_chol = identity_precisions_cholesky(
+        covariance_type, n_components, center.shape[0]
+    )
     return GaussianParams(
         covariance_type,
         np.full(n_components, 1.0 / n_components),
@@ -187,8 +179,12 @@ def _gate_log_prob(xs: np.ndarray, plan: RegressionPlan):
 
 
 def _residuals(phi: np.ndarray, y: np.ndarray, plan: RegressionPlan) -> np.ndarray:
-    """``e = y - phi W`` as (K, tile), float64."""
-    predictions = (phi @ plan.weights_t).T
+    """``e = y - phi W`` as (K, tile), float64 and C-ordered.
+
+    C order matters: every later reduction over components (softmax, sums)
+    runs along axis 0, which on a transposed (F-ordered) array was 5x slower.
+    """
+    predictions = plan.weights_t.T @ phi.T
     return y.astype(np.float64, copy=False)[None, :] - predictions
 
 
@@ -198,6 +194,24 @@ def _line_log_prob(residuals: np.ndarray, plan: RegressionPlan) -> np.ndarray:
         plan.noise_log_const[:, None]
         - 0.5 * plan.noise_precision[:, None] * residuals**2
     )
+
+
+def _upper_products(phi: np.ndarray) -> np.ndarray:
+    """``phi_i * phi_j`` for ``i <= j`` (``np.triu_indices`` order), (P(P+1)/2, tile).
+
+    Built row by row from the transposed design, so every product is a
+    contiguous vector operation: 4x faster than gathering the column pairs
+    with fancy indexing (measured 56 vs 241 ms per million rows, P = 11).
+    """
+    design_t = np.ascontiguousarray(phi.T)
+    n_coef = design_t.shape[0]
+    products = np.empty((n_coef * (n_coef + 1) // 2, phi.shape[0]), dtype=phi.dtype)
+    start = 0
+    for i in range(n_coef):
+        stop = start + n_coef - i
+        np.multiply(design_t[i], design_t[i:], out=products[start:stop])
+        start = stop
+    return products
 
 
 def _statistics(
@@ -216,9 +230,8 @@ def _statistics(
         stats = _accumulate(xs, frame, resp_d, plan.gate.covariance_type)
     else:
         stats = Stats(nk=resp.sum(axis=1, dtype=f64))
-    products = phi[:, plan.rows] * phi[:, plan.cols]
     weighted = resp * residuals
-    stats["A"] = (resp_d @ products).astype(f64, copy=False)
+    stats["A"] = (resp_d @ _upper_products(phi).T).astype(f64, copy=False)
     stats["b"] = (weighted.astype(dtype, copy=False) @ phi).astype(f64, copy=False)
     stats["q"] = np.einsum("kn,kn->k", weighted, residuals)
     return stats

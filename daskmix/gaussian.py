@@ -39,6 +39,7 @@ from ._gaussian_math import (
     GaussianParams,
     StatsFrame,
     covariances_from_cholesky,
+    identity_precisions_cholesky,
     m_step,
     n_parameters,
     precisions_cholesky_from_covariances,
@@ -54,18 +55,6 @@ from ._xarray import wrap_rows
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "gmm")
 #: whether a minibatch fit ends with a full pass to report an exact lower bound
 MINIBATCH_FINAL_PASS = False
-
-
-def _identity_precisions_cholesky(covariance_type: str, n_components: int, n_features):
-    shape = {
-        "full": (n_components, n_features, n_features),
-        "tied": (n_features, n_features),
-        "diag": (n_components, n_features),
-        "spherical": (n_components,),
-    }[covariance_type]
-    if covariance_type in ("full", "tied"):
-        return np.broadcast_to(np.eye(n_features), shape).copy()
-    return np.ones(shape)
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -571,7 +560,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _initialize_from_method(self, data, random_state, tile_rows) -> GaussianParams:
         K, D = self.n_components, data.n_features
         cov_type = self.covariance_type
-        identity = _identity_precisions_cholesky(cov_type, K, D)
+        identity = identity_precisions_cholesky(cov_type, K, D)
         method = self.init_params
         if method == "gmm":
             fitted = _init.gmm_sample_init(
