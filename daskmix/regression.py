@@ -629,7 +629,7 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         method = self.init_params
         if method in ("kmeans", "k-means++", "random_from_data"):
             pick = {
-                "kmeans": lambda *args: _init.kmeans_start(*args)[0],
+                "kmeans": lambda *args: _init.kmeans_start(*args, n_restarts=1)[0],
                 "k-means++": _init.kmeans_plusplus_centers,
                 "random_from_data": _init.random_data_centers,
             }[method]
@@ -656,7 +656,7 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
                     f"there are only {data.n_samples} samples."
                 )
             centers, _ = _init.kmeans_start(
-                _joint_blocks(data), n_centers, random_state
+                _joint_blocks(data), n_centers, random_state, n_restarts=1
             )
             segments = (
                 chain_segments(centers)

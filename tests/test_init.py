@@ -250,10 +250,14 @@ def test_mixture_starts_cost_their_documented_passes():
             _start(n_components=4, init_params=method, random_state=0).fit(data)
             reads[method] = _READS["mixture"]
         _READS["mixture"] = 0
-        n_lloyd = KMeans(4, n_init=1, random_state=0).fit(data).n_iter_
+        init_module.kmeans_start(RowBlocks([data]), 4, check_random_state(0))
+        kmeans_reads = _READS["mixture"]
     rounds = init_module.KMEANS_PARALLEL_ROUNDS
-    # first row, oversampling rounds, weighting, Lloyd, the mixture's labelling
-    assert reads["kmeans"] == (rounds + 1 + n_lloyd + 1) * n_blocks + 1
+    restarts = init_module.KMEANS_START_RESTARTS
+    # per k-means run: first row, oversampling rounds, weighting, >= 1 Lloyd
+    assert kmeans_reads >= restarts * ((rounds + 2) * n_blocks + 1)
+    # then the mixture's one labelling pass
+    assert reads["kmeans"] == kmeans_reads + n_blocks
     assert reads["k-means++"] == 4 * n_blocks + 1
     assert reads["random_from_data"] <= 4
     assert reads["gmm"] == n_blocks  # the sample touches every block once
