@@ -196,14 +196,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     short from a poor one (early statistics are forgotten too slowly); 0.6 was
     40% further than 0.75. ``max_no_improvement=20`` halves the gap of 10 for
     about 30% more time. Data sorted by component, as a dask array of 50k-row
-    chunks (each batch reads 16 of 40 blocks), end 0.0056 to 0.0078 nats
-    short at these settings (seeds 0, 1, 2, k-means|| start).
+    chunks (each batch reads 32 of 40 blocks), end 0.006 to 0.007 nats short
+    at these settings (seeds 0, 1, 2; with 16 blocks per batch 0.008 to 0.020).
 
     A minibatch fit does not end with a full pass. In the benchmark at the
     defaults the smoothed lower bound it reports was within 0.0025 nats of the
     exact mean log-likelihood (shuffled data and sorted numpy data), but up to
-    0.08 nats off on sorted dask data, whose batches (16 blocks, one
-    component per block) are lumpy. Ending every fit with one batch EM
+    0.08 nats off on sorted dask data, whose batches (one component per
+    block) are lumpy. Ending every fit with one batch EM
     iteration (exact lower bound, then an M-step on the full statistics;
     ``fit_stepwise(final_pass=True)``) closed the gap to batch EM completely
     in all six cases measured, but took the fit from 0.17-0.48 to 0.46-0.67

@@ -246,11 +246,12 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
     (measured there). On a cluster-weighted model of 2,000,000 x 8 rows with
     six lines (``benchmarks/bench_minibatch.py``, two cores, 'gmm' starts) a
     minibatch fit ended 0.0013 nats below batch EM in 0.16 of its time; data
-    sorted by component, 0.0013 short as numpy and 0.006 to 0.020 short (three
-    seeds) as a dask array of 50k-row chunks, whose batches (16 of 40 blocks,
-    one component per block) are lumpy; 40 ``partial_fit`` calls on 50k-row
-    blocks, 0.00004 short. Like batch EM, a minibatch fit does not end with a
-    full pass: ``score_samples`` gives the exact log-likelihood when wanted.
+    sorted by component, 0.0013 short as numpy and 0.0048 short as a dask
+    array of 50k-row chunks, whose batches (32 of 40 blocks, one component per
+    block) are lumpy (0.006 to 0.020 with 16 blocks per batch); 40
+    ``partial_fit`` calls on 50k-row blocks, 0.00004 short. Like
+    GaussianMixture's, a minibatch fit does not end with a full pass:
+    ``score_samples`` gives the exact log-likelihood when wanted.
 
     Examples
     --------
