@@ -1,4 +1,4 @@
-"""Sphinx configuration: numpydoc API pages and a sphinx-gallery built from examples/."""
+"""Sphinx configuration: numpydoc API pages, a sphinx-gallery from examples/."""
 
 project = "daskmix"
 author = "the daskmix developers"
