@@ -417,6 +417,19 @@ class RowBlocks:
             for b in range(len(batches))
         ]
 
+    def with_row_index(self) -> RowBlocks:
+        """These arrays plus their global row numbers, blocked the same way.
+
+        The row numbers key the counter-based generators of random kernels
+        (initial responsibilities, k-means|| draws), so that a row gets the
+        same random numbers whatever block, tile or worker it falls in.
+        """
+        if self.is_dask:
+            rows = da.arange(self.n_samples, chunks=(self.row_chunks,))
+            return RowBlocks([*self.arrays, rows])
+        rows = np.arange(self.n_samples)
+        return RowBlocks([*self.arrays, rows], block_rows=self.row_chunks[0])
+
     def all_finite(self) -> bool:
         """Whether every value of every array is finite (one extra pass)."""
         if not self.is_dask:

@@ -620,7 +620,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 resp_mode="random",
                 seed=int(random_state.randint(np.iinfo(np.int32).max)),
             )
-            indexed = RowBlocks([data.arrays[0], _row_index(data)])
+            indexed = data.with_row_index()
             stats = indexed.map_reduce(random_resp_kernel, plan, tile_rows)
         check_pass(stats, data)
         return m_step(
@@ -774,12 +774,3 @@ def _loglik_kernel(x, plan) -> Stats:
 
 def _n_rows(X) -> int:
     return int(X.shape[0]) if hasattr(X, "shape") else len(X)
-
-
-def _row_index(data: RowBlocks):
-    """Global row numbers, chunked like X (lazy for dask input)."""
-    if data.is_dask:
-        import dask.array as da
-
-        return da.arange(data.n_samples, chunks=(data.row_chunks,))
-    return np.arange(data.n_samples)

@@ -114,22 +114,6 @@ def sample_rows(
     return np.asarray(rows, dtype=np.float64)
 
 
-def indexed_blocks(data: RowBlocks) -> RowBlocks:
-    """``X`` with its global row numbers, blocked like ``data``.
-
-    The row numbers feed the counter-based generators of the sampling
-    kernels, so that a row gets the same random numbers in any block, tile
-    or worker.
-    """
-    X = data.arrays[0]
-    if data.is_dask:
-        import dask.array as da
-
-        rows = da.arange(data.n_samples, chunks=(data.row_chunks,))
-        return RowBlocks([X, rows])
-    return RowBlocks([X, np.arange(data.n_samples)], block_rows=data.row_chunks[0])
-
-
 def _tile_rows(data: RowBlocks, width: int) -> int:
     return default_tile_rows(width + data.n_features)
 
@@ -208,7 +192,7 @@ def kmeans_plusplus_centers(
         n_local_trials = 2 + int(np.log(n_clusters))
     chosen = [_random_row(data, random_state)[0]]
     trials = None
-    indexed = indexed_blocks(data)
+    indexed = data.with_row_index()
     tile_rows = _tile_rows(data, n_clusters + n_local_trials**2)
     while len(chosen) < n_clusters:
         # after this pass, one trial joins ``chosen``: draw more only if needed
@@ -262,7 +246,7 @@ def kmeans_parallel_centers(
     """
     candidates = _random_row(data, random_state)
     ell = oversampling_factor * n_clusters
-    indexed = indexed_blocks(data)
+    indexed = data.with_row_index()
     for _ in range(n_rounds):
         tile_rows = _tile_rows(data, candidates.shape[0])
         plan = make_oversample_plan(candidates, data.dtype, ell, _seed(random_state))

@@ -687,7 +687,7 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
             noise_floor=noise_floor_from_sample(head_y),
         )
         plan = make_plan(frame, config.fit_intercept, data.dtype, **init_fields)
-        indexed = RowBlocks([*data.arrays, _row_index(data)])
+        indexed = data.with_row_index()
         stats = indexed.map_reduce(init_kernel, plan, tile_rows)
         check_pass(stats, data, names=("X", "y"))
         return m_step(stats, frame, config, refit_lines=refit)
@@ -1009,10 +1009,3 @@ def _joint_blocks(data: RowBlocks) -> RowBlocks:
     else:
         joint = np.column_stack([X, y])
     return RowBlocks([joint])
-
-
-def _row_index(data: RowBlocks):
-    """Global row numbers, chunked like X (lazy for dask input)."""
-    if data.is_dask:
-        return da.arange(data.n_samples, chunks=(data.row_chunks,))
-    return np.arange(data.n_samples)
