@@ -491,6 +491,55 @@ def batch_blocks(arrays: tuple[np.ndarray, ...]) -> RowBlocks:
     return RowBlocks(arrays, block_rows=BATCH_BLOCK_ROWS)
 
 
+def schedule_of(estimator) -> StepSchedule:
+    """The step-size schedule of an estimator's minibatch parameters."""
+    return StepSchedule(
+        learning_offset=estimator.learning_offset,
+        learning_decay=estimator.learning_decay,
+        max_no_improvement=estimator.max_no_improvement,
+        tol=estimator.tol,
+    )
+
+
+def clip_batch_size(batch_size: int, n_samples: int) -> int:
+    """``batch_size``, or ``n_samples`` with a UserWarning when it is larger."""
+    if batch_size <= n_samples:
+        return batch_size
+    warnings.warn(
+        f"batch_size={batch_size} is larger than n_samples={n_samples}; "
+        f"using batch_size={n_samples}.",
+        UserWarning,
+        stacklevel=4,
+    )
+    return n_samples
+
+
+def check_first_batch(n_samples: int, n_components: int) -> None:
+    """The first ``partial_fit`` call initialises: it needs K rows at least."""
+    if n_samples < n_components:
+        raise ValueError(
+            "The first call to partial_fit initialises the model and needs "
+            f"n_samples >= n_components; got n_components = {n_components}, "
+            f"n_samples = {n_samples}"
+        )
+
+
+def record_stepwise(
+    estimator, state: StepwiseState, lower_bound: float, n_iter: int, converged: bool
+) -> None:
+    """Set the fitted attributes a stepwise fit or ``partial_fit`` shares.
+
+    The parameters themselves are the model's to set; ``_stepwise_state``
+    lets a later ``partial_fit`` continue the running statistics.
+    """
+    estimator.converged_ = converged
+    estimator.n_iter_ = n_iter
+    estimator.n_steps_ = state.n_steps
+    estimator.lower_bound_ = lower_bound
+    estimator.lower_bounds_ = list(state.lower_bounds)
+    estimator._stepwise_state = state
+
+
 def _polish(model: StepwiseModel, state: StepwiseState, data: RowBlocks) -> float:
     """One batch EM iteration ending a stepwise run; returns its lower bound.
 

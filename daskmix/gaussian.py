@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,13 +15,16 @@ from . import init as _init
 from ._em import (
     MIN_SMOOTHING,
     EMModel,
-    StepSchedule,
     StepwiseModel,
     StepwiseState,
+    check_first_batch,
     check_pass,
+    clip_batch_size,
     fit_em,
     fit_stepwise,
     init_sample,
+    record_stepwise,
+    schedule_of,
     stepwise_update,
 )
 from ._engine import RowBlocks, default_tile_rows, one_blas_thread
@@ -395,25 +397,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         return StepwiseModel(initialize, e_step, next_params, reframe)
 
-    def _schedule(self) -> StepSchedule:
-        return StepSchedule(
-            learning_offset=self.learning_offset,
-            learning_decay=self.learning_decay,
-            max_no_improvement=self.max_no_improvement,
-            tol=self.tol,
-        )
-
     def _fit_minibatch(self, data: RowBlocks, user_init: dict, tile_rows: int):
         """``fit`` with ``algorithm='minibatch'``: stepwise EM on random batches."""
-        batch_size = self.batch_size
-        if batch_size > data.n_samples:
-            warnings.warn(
-                f"batch_size={batch_size} is larger than n_samples="
-                f"{data.n_samples}; using batch_size={data.n_samples}.",
-                UserWarning,
-                stacklevel=3,
-            )
-            batch_size = data.n_samples
+        batch_size = clip_batch_size(self.batch_size, data.n_samples)
 
         def initialize(random_state) -> GaussianParams:
             sample = init_sample(data, batch_size, random_state)
@@ -424,7 +410,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self._stepwise_model(data.dtype, tile_rows, initialize),
             data,
             batch_size=batch_size,
-            schedule=self._schedule(),
+            schedule=schedule_of(self),
             n_init=self.n_init,
             max_iter=self.max_iter,
             random_state=check_random_state(self.random_state),
@@ -434,12 +420,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             warm_params=self._params() if warm else None,
         )
         self._set_params(result.params)
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.n_steps_ = result.state.n_steps
-        self.lower_bound_ = result.lower_bound
-        self.lower_bounds_ = list(result.state.lower_bounds)
-        self._stepwise_state = result.state
+        record_stepwise(
+            self, result.state, result.lower_bound, result.n_iter, result.converged
+        )
         self._stepwise_dtype = data.dtype
         return self
 
@@ -475,12 +458,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         tile_rows = self._tile_rows(n_features)
         state = getattr(self, "_stepwise_state", None)
         if not fitted:
-            if data.n_samples < self.n_components:
-                raise ValueError(
-                    "The first call to partial_fit initialises the model and needs "
-                    f"n_samples >= n_components; got n_components = "
-                    f"{self.n_components}, n_samples = {data.n_samples}"
-                )
+            check_first_batch(data.n_samples, self.n_components)
             params = self._initialize(
                 data,
                 check_random_state(self.random_state),
@@ -500,14 +478,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         model = self._stepwise_model(data.dtype, tile_rows, initialize=None)
         with one_blas_thread():  # see _em.blas_single_threaded
-            stepwise_update(model, state, data, self._schedule(), MIN_SMOOTHING)
+            stepwise_update(model, state, data, schedule_of(self), MIN_SMOOTHING)
         self._set_params(state.params)
-        self.converged_ = False
-        self.n_steps_ = state.n_steps
-        self.n_iter_ = state.n_steps
-        self.lower_bound_ = state.smoothed
-        self.lower_bounds_ = list(state.lower_bounds)
-        self._stepwise_state = state
+        record_stepwise(self, state, state.smoothed, state.n_steps, converged=False)
         self._stepwise_dtype = data.dtype
         return self
 

@@ -31,13 +31,16 @@ from . import init as _init
 from ._em import (
     MIN_SMOOTHING,
     EMModel,
-    StepSchedule,
     StepwiseModel,
     StepwiseState,
+    check_first_batch,
     check_pass,
+    clip_batch_size,
     fit_em,
     fit_stepwise,
     init_sample,
+    record_stepwise,
+    schedule_of,
     stepwise_update,
 )
 from ._engine import RowBlocks, default_tile_rows, one_blas_thread
@@ -437,25 +440,9 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
 
         return StepwiseModel(initialize, e_step, next_params, reframe)
 
-    def _schedule(self) -> StepSchedule:
-        return StepSchedule(
-            learning_offset=self.learning_offset,
-            learning_decay=self.learning_decay,
-            max_no_improvement=self.max_no_improvement,
-            tol=self.tol,
-        )
-
     def _fit_minibatch(self, data: RowBlocks, config: RegressionConfig, tile_rows):
         """``fit`` with ``algorithm='minibatch'``: stepwise EM on random batches."""
-        batch_size = self.batch_size
-        if batch_size > data.n_samples:
-            warnings.warn(
-                f"batch_size={batch_size} is larger than n_samples="
-                f"{data.n_samples}; using batch_size={data.n_samples}.",
-                UserWarning,
-                stacklevel=3,
-            )
-            batch_size = data.n_samples
+        batch_size = clip_batch_size(self.batch_size, data.n_samples)
 
         def initialize(random_state) -> RegressionParams:
             sample = init_sample(data, batch_size, random_state)
@@ -465,7 +452,7 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
             self._stepwise_model(config, tile_rows, initialize, data.n_samples),
             data,
             batch_size=batch_size,
-            schedule=self._schedule(),
+            schedule=schedule_of(self),
             n_init=self.n_init,
             max_iter=self.max_iter,
             random_state=check_random_state(self.random_state),
@@ -475,12 +462,9 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
             warm_params=self._warm_params(data),
         )
         self._set_params(result.params)
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.n_steps_ = result.state.n_steps
-        self.lower_bound_ = result.lower_bound
-        self.lower_bounds_ = list(result.state.lower_bounds)
-        self._stepwise_state = result.state
+        record_stepwise(
+            self, result.state, result.lower_bound, result.n_iter, result.converged
+        )
         self._stepwise_rows = float(data.n_samples)
         return self
 
@@ -525,12 +509,7 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         state = getattr(self, "_stepwise_state", None)
         rows_before = getattr(self, "_stepwise_rows", 0.0) if state is not None else 0.0
         if not fitted:
-            if data.n_samples < self.n_components:
-                raise ValueError(
-                    "The first call to partial_fit initialises the model and needs "
-                    f"n_samples >= n_components; got n_components = "
-                    f"{self.n_components}, n_samples = {data.n_samples}"
-                )
+            check_first_batch(data.n_samples, self.n_components)
             params = self._initialize_one_blas(
                 data, check_random_state(self.random_state), config, tile_rows
             )
@@ -551,14 +530,9 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
             config, tile_rows, None, rows_before + data.n_samples
         )
         with one_blas_thread():
-            stepwise_update(model, state, data, self._schedule(), MIN_SMOOTHING)
+            stepwise_update(model, state, data, schedule_of(self), MIN_SMOOTHING)
         self._set_params(state.params)
-        self.converged_ = False
-        self.n_steps_ = state.n_steps
-        self.n_iter_ = state.n_steps
-        self.lower_bound_ = state.smoothed
-        self.lower_bounds_ = list(state.lower_bounds)
-        self._stepwise_state = state
+        record_stepwise(self, state, state.smoothed, state.n_steps, converged=False)
         self._stepwise_rows = rows_before + data.n_samples
         return self
 
