@@ -178,16 +178,15 @@ def _check_xarray(estimator, X, *, reset: bool, ensure_min_samples: int):
     return data, info
 
 
-def check_y(y, n_samples: int, *, like_dask: da.Array | None = None):
+def check_y(y, X):
     """Validate a regression target: 1-D or (n, 1), finite (numpy), numeric.
 
     Parameters
     ----------
     y : array-like, dask array, pandas Series/DataFrame or xarray DataArray
-    n_samples : int
-        Rows of ``X``; ``y`` must have as many.
-    like_dask : dask.array.Array, optional
-        ``X`` when it is a dask array: ``y`` is then rechunked to its rows.
+    X : ndarray or dask.array.Array
+        The validated features (from :func:`check_X`): ``y`` must have as many
+        rows, and is rechunked to X's rows when X is a dask array.
 
     Returns
     -------
@@ -195,6 +194,8 @@ def check_y(y, n_samples: int, *, like_dask: da.Array | None = None):
     """
     if y is None:
         raise ValueError("y is required: this estimator needs targets y to fit.")
+    n_samples = X.shape[0]
+    like_dask = X if isinstance(X, da.Array) else None
     if _is_xarray(y):
         y = y.data
     if isinstance(y, (pd.Series, pd.DataFrame)):

@@ -353,11 +353,7 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         -------
         self : RegressionMixture
         """
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None."
-            )
+        _require_y(self, y)
         X, _ = check_X(self, X, reset=True, ensure_min_samples=2)
         if getattr(y, "ndim", 1) == 2 and y.shape[1] == 1:
             warnings.warn(
@@ -366,7 +362,7 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
                 DataConversionWarning,
                 stacklevel=2,
             )
-        y = check_y(y, X.shape[0], like_dask=X if isinstance(X, da.Array) else None)
+        y = check_y(y, X)
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
             raise ValueError(
@@ -495,14 +491,10 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         -------
         self : RegressionMixture
         """
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None."
-            )
+        _require_y(self, y)
         fitted = hasattr(self, "coef_")
         X, _ = check_X(self, X, reset=not fitted)
-        y = check_y(y, X.shape[0], like_dask=X if isinstance(X, da.Array) else None)
+        y = check_y(y, X)
         data = RowBlocks([X, y])
         config = self._config()
         tile_rows = self._tile_rows(X.shape[1])
@@ -732,9 +724,7 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
             raise ValueError("y is required here: pass the targets y with X.")
         arrays = [X]
         if y is not None:
-            arrays.append(
-                check_y(y, X.shape[0], like_dask=X if isinstance(X, da.Array) else None)
-            )
+            arrays.append(check_y(y, X))
         data = RowBlocks(arrays)
         plan = make_plan(self._params(), bool(self.fit_intercept), data.dtype)
         return data, plan, info
@@ -943,6 +933,15 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _require_y(estimator, y) -> None:
+    """scikit-learn's error for a regressor fitted without targets."""
+    if y is None:
+        raise ValueError(
+            f"{type(estimator).__name__} requires y to be passed, but the target y "
+            "is None."
+        )
 
 
 def _client_m_step(stats, params, config, refit_lines: bool = True):
