@@ -299,32 +299,6 @@ def reduce_weighted(
     return np.asarray(reduced.cluster_centers_, dtype=np.float64)
 
 
-def kmeans_centers(
-    data: RowBlocks, n_clusters: int, random_state: np.random.RandomState
-) -> np.ndarray:
-    """Centres of k-means: one seeding, Lloyd iterations to convergence.
-
-    numpy input: scikit-learn's KMeans on X (so that the mixtures start
-    exactly where scikit-learn's do). dask input: :class:`daskmix.KMeans`
-    with k-means|| seeding, on the engine.
-
-    Returns
-    -------
-    centers : ndarray of shape (n_clusters, n_features), float64
-    """
-    if not data.is_dask:
-        kmeans = _SKLearnKMeans(
-            n_clusters=n_clusters, n_init=1, random_state=random_state
-        )
-        return np.asarray(kmeans.fit(data.arrays[0]).cluster_centers_, np.float64)
-    from .kmeans import KMeans
-
-    kmeans = KMeans(n_clusters, init="k-means||", n_init=1, random_state=random_state)
-    # the mixture relabels the rows under these centres in its own first pass:
-    # the pass measuring the final inertia would be wasted
-    return kmeans._fit_blocks(data, measure_last=False).cluster_centers_
-
-
 def kmeans_sample_size(n_clusters: int) -> int:
     """Rows of the uniform sample behind the mixtures' ``'kmeans'`` start."""
     return max(KMEANS_SAMPLE_ROWS, KMEANS_ROWS_PER_CLUSTER * n_clusters)

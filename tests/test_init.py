@@ -124,15 +124,23 @@ def test_kmeans_parallel_independent_of_chunking_and_scheduler(client):
     np.testing.assert_allclose(other_chunks, threads, rtol=1e-9)
 
 
-def test_kmeans_centres_numpy_is_sklearns_dask_is_daskmix():
+def test_kmeans_start_is_daskmix_kmeans_on_all_rows_or_a_sample():
     X, _ = make_blobs(1000, 2, 3, seed=5, spread=3.0)
-    ours = init_module.kmeans_centers(_blocks(X), 3, check_random_state(1))
-    reference = cluster.KMeans(3, n_init=1, random_state=1).fit(X)
-    np.testing.assert_array_equal(ours, reference.cluster_centers_)
-    dask_data = _blocks(X, 300)
-    lazy = init_module.kmeans_centers(dask_data, 3, check_random_state(1))
-    direct = KMeans(3, n_init=1, random_state=1).fit(dask_data.arrays[0])
-    np.testing.assert_array_equal(lazy, direct.cluster_centers_)
+    restarts = init_module.KMEANS_START_RESTARTS
+    for data in (_blocks(X), _blocks(X, 300)):
+        centers, rows = init_module.kmeans_start(data, 3, check_random_state(1))
+        assert rows is data  # small data are clustered whole
+        direct = KMeans(3, init="k-means||", n_init=restarts, random_state=1)
+        direct.fit(data.arrays[0])
+        # the same centres (the order of the clusters may differ)
+        expected = direct.cluster_centers_
+        np.testing.assert_allclose(
+            centers[np.argsort(centers[:, 0])], expected[np.argsort(expected[:, 0])]
+        )
+    big, _ = make_blobs(init_module.kmeans_sample_size(3) + 5000, 2, 3, seed=6)
+    _, rows = init_module.kmeans_start(_blocks(big), 3, check_random_state(1))
+    assert rows.n_samples <= init_module.kmeans_sample_size(3)
+    assert not rows.is_dask
 
 
 # ------------------------------------------------- GaussianMixture starts
