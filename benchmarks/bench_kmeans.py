@@ -100,8 +100,8 @@ def main() -> None:
     source, counter, n_blocks = counted_source(X, args.block_rows)
     print(
         f"N={args.n_samples:,} D={N_FEATURES} K={N_CLUSTERS}, {n_blocks} blocks of "
-        f"{args.block_rows:,} rows; threads scheduler, {daskmix._engine.n_threads()} "
-        "cores"
+        f"{args.block_rows:,} rows; threads scheduler, "
+        f"{daskmix._core.engine.n_threads()} cores"
     )
 
     rows = []  # (name, seconds, inertia, n_iter, passes)

@@ -1,8 +1,8 @@
 """daskmix: mixture models on dask, scikit-learn compatible."""
 
-from .gaussian import GaussianMixture
-from .kmeans import KMeans
-from .regression import RegressionMixture
+from .cluster.kmeans import KMeans
+from .gaussian.mixture import GaussianMixture
+from .regression.mixture import RegressionMixture
 
 __all__ = ["GaussianMixture", "KMeans", "RegressionMixture"]
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ import time
 import dask.array as da
 import numpy as np
 
-from .gaussian import GaussianMixture
+from .gaussian.mixture import GaussianMixture
 
 N_SAMPLES = 400_000
 N_COMPONENTS = 5

@@ -7,8 +7,8 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from daskmix._engine import RowBlocks, default_tile_rows
-from daskmix._stats import Stats
+from daskmix._core.engine import RowBlocks, default_tile_rows
+from daskmix._core.stats import Stats
 
 
 def moments_kernel(x, params):

@@ -12,14 +12,15 @@ from sklearn.utils import check_random_state
 from test_kmeans import _READS, counted
 
 from daskmix import GaussianMixture, KMeans
-from daskmix import init as init_module
-from daskmix._engine import RowBlocks
-from daskmix._kmeans_kernels import (
+from daskmix._core.engine import RowBlocks
+from daskmix.cluster import seeding, starts
+from daskmix.cluster.kernels import (
     make_oversample_plan,
     make_trial_plan,
     oversample_kernel,
     trial_kernel,
 )
+from daskmix.gaussian.starts import gmm_sample_init
 
 
 def _blocks(X, block_rows=None):
@@ -71,14 +72,14 @@ def test_oversampling_keeps_rows_with_probability_l_d2_over_phi():
 def test_random_data_centres_are_distinct_rows():
     X, _ = make_blobs(500, 2, 3, seed=0)
     for data in (_blocks(X), _blocks(X, 100)):
-        centers = init_module.random_data_centers(data, 5, check_random_state(0))
+        centers = seeding.random_data_centers(data, 5, check_random_state(0))
         assert centers.shape == (5, 2) and _are_rows(centers, X)
         assert np.unique(centers, axis=0).shape[0] == 5
 
 
 def test_kmeans_plusplus_numpy_is_sklearns():
     X, _ = make_blobs(800, 3, 4, seed=1)
-    ours = init_module.kmeans_plusplus_centers(_blocks(X), 4, check_random_state(3))
+    ours = seeding.kmeans_plusplus_centers(_blocks(X), 4, check_random_state(3))
     reference, _ = cluster.kmeans_plusplus(X, 4, random_state=3)
     np.testing.assert_array_equal(ours, reference)
 
@@ -87,7 +88,7 @@ def test_kmeans_plusplus_dask_one_pass_per_centre():
     X, means = make_blobs(3000, 3, 5, seed=2, spread=10.0)
     data, n_blocks = counted(X, 500, "plusplus")
     with dask.config.set(scheduler="threads"):
-        centers = init_module.kmeans_plusplus_centers(
+        centers = seeding.kmeans_plusplus_centers(
             RowBlocks([data]), 5, check_random_state(0)
         )
     assert _READS["plusplus"] == 5 * n_blocks + 1  # + the first row's block
@@ -99,7 +100,7 @@ def test_kmeans_parallel_finds_blobs_in_few_passes():
     X, means = make_blobs(3000, 3, 5, seed=3, spread=10.0)
     data, n_blocks = counted(X, 500, "parallel")
     with dask.config.set(scheduler="threads"):
-        centers = init_module.kmeans_parallel_centers(
+        centers = seeding.kmeans_parallel_centers(
             RowBlocks([data]), 5, check_random_state(0), n_rounds=4
         )
     assert _READS["parallel"] == (4 + 1) * n_blocks + 1
@@ -109,14 +110,14 @@ def test_kmeans_parallel_finds_blobs_in_few_passes():
 
 def test_kmeans_parallel_independent_of_chunking_and_scheduler(client):
     X, _ = make_blobs(3000, 3, 6, seed=4, spread=3.0)
-    on_cluster = init_module.kmeans_parallel_centers(
+    on_cluster = seeding.kmeans_parallel_centers(
         _blocks(X, 400), 6, check_random_state(5)
     )
     with dask.config.set(scheduler="threads"):
-        threads = init_module.kmeans_parallel_centers(
+        threads = seeding.kmeans_parallel_centers(
             _blocks(X, 400), 6, check_random_state(5)
         )
-        other_chunks = init_module.kmeans_parallel_centers(
+        other_chunks = seeding.kmeans_parallel_centers(
             _blocks(X, 650), 6, check_random_state(5)
         )
     np.testing.assert_allclose(on_cluster, threads, rtol=1e-12)
@@ -126,9 +127,9 @@ def test_kmeans_parallel_independent_of_chunking_and_scheduler(client):
 
 def test_kmeans_start_is_daskmix_kmeans_on_all_rows_or_a_sample():
     X, _ = make_blobs(1000, 2, 3, seed=5, spread=3.0)
-    restarts = init_module.KMEANS_START_RESTARTS
+    restarts = starts.KMEANS_START_RESTARTS
     for data in (_blocks(X), _blocks(X, 300)):
-        centers, rows = init_module.kmeans_start(data, 3, check_random_state(1))
+        centers, rows = starts.kmeans_start(data, 3, check_random_state(1))
         assert rows is data  # small data are clustered whole
         direct = KMeans(3, init="k-means||", n_init=restarts, random_state=1)
         direct.fit(data.arrays[0])
@@ -137,9 +138,9 @@ def test_kmeans_start_is_daskmix_kmeans_on_all_rows_or_a_sample():
         np.testing.assert_allclose(
             centers[np.argsort(centers[:, 0])], expected[np.argsort(expected[:, 0])]
         )
-    big, _ = make_blobs(init_module.kmeans_sample_size(3) + 5000, 2, 3, seed=6)
-    _, rows = init_module.kmeans_start(_blocks(big), 3, check_random_state(1))
-    assert rows.n_samples <= init_module.kmeans_sample_size(3)
+    big, _ = make_blobs(starts.kmeans_sample_size(3) + 5000, 2, 3, seed=6)
+    _, rows = starts.kmeans_start(_blocks(big), 3, check_random_state(1))
+    assert rows.n_samples <= starts.kmeans_sample_size(3)
     assert not rows.is_dask
 
 
@@ -163,7 +164,7 @@ def test_gmm_kmeans_plusplus_and_random_from_data_starts():
     X, _ = make_blobs(1500, 2, 3, seed=7)
     data = da.from_array(X, chunks=(300, -1))
     plusplus = _start(n_components=3, init_params="k-means++", random_state=4).fit(data)
-    expected = init_module.kmeans_plusplus_centers(
+    expected = seeding.kmeans_plusplus_centers(
         RowBlocks([data]), 3, check_random_state(4)
     )
     np.testing.assert_array_equal(plusplus.means_, expected)
@@ -187,7 +188,7 @@ def test_gmm_start_is_a_mixture_fitted_on_a_sample(covariance_type):
         covariance_type=covariance_type,
         random_state=6,
     ).fit(data)
-    sample_fit = init_module.gmm_sample_init(
+    sample_fit = gmm_sample_init(
         RowBlocks([data]),
         3,
         check_random_state(6),
@@ -202,7 +203,7 @@ def test_gmm_sample_init_joint_space():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((600, 2))
     y = X @ np.array([1.0, -2.0]) + 0.1 * rng.standard_normal(600)
-    fitted = init_module.gmm_sample_init(
+    fitted = gmm_sample_init(
         RowBlocks([X, y]), 2, check_random_state(0), n_rows=300, joint=True
     )
     assert fitted.means_.shape == (2, 3)
@@ -258,10 +259,10 @@ def test_mixture_starts_cost_their_documented_passes():
             _start(n_components=4, init_params=method, random_state=0).fit(data)
             reads[method] = _READS["mixture"]
         _READS["mixture"] = 0
-        init_module.kmeans_start(RowBlocks([data]), 4, check_random_state(0))
+        starts.kmeans_start(RowBlocks([data]), 4, check_random_state(0))
         kmeans_reads = _READS["mixture"]
-    rounds = init_module.KMEANS_PARALLEL_ROUNDS
-    restarts = init_module.KMEANS_START_RESTARTS
+    rounds = seeding.KMEANS_PARALLEL_ROUNDS
+    restarts = starts.KMEANS_START_RESTARTS
     # per k-means run: first row, oversampling rounds, weighting, >= 1 Lloyd
     assert kmeans_reads >= restarts * ((rounds + 2) * n_blocks + 1)
     # then the mixture's one labelling pass

@@ -11,7 +11,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import linear_sum_assignment
 
 from daskmix import GaussianMixture
-from daskmix._em import (
+from daskmix._core.engine import RowBlocks
+from daskmix._core.stats import Stats
+from daskmix._core.stepwise import (
     StepSchedule,
     StepwiseModel,
     StepwiseState,
@@ -19,9 +21,8 @@ from daskmix._em import (
     fit_stepwise,
     stepwise_update,
 )
-from daskmix._engine import RowBlocks
-from daskmix._gaussian_kernels import em_kernel, make_plan
-from daskmix._gaussian_math import (
+from daskmix.gaussian.kernels import em_kernel, make_plan
+from daskmix.gaussian.params import (
     COVARIANCE_TYPES,
     GaussianParams,
     StatsFrame,
@@ -29,7 +30,6 @@ from daskmix._gaussian_math import (
     precisions_cholesky_from_covariances,
     reframe_stats,
 )
-from daskmix._stats import Stats
 
 
 def _matched_distance(found: np.ndarray, truth: np.ndarray) -> float:
@@ -182,12 +182,12 @@ def test_minibatch_reaches_the_batch_optimum(covariance_type):
 
 
 def test_final_pass_is_one_batch_em_iteration(monkeypatch):
-    import daskmix.gaussian
+    import daskmix.gaussian.mixture
 
     X, _ = make_blobs(n_samples=20_000, n_features=3, n_components=4, seed=1)
     common = dict(n_components=4, algorithm="minibatch", batch_size=1000)
     stepwise = GaussianMixture(**common, random_state=0).fit(X)
-    monkeypatch.setattr(daskmix.gaussian, "MINIBATCH_FINAL_PASS", True)
+    monkeypatch.setattr(daskmix.gaussian.mixture, "MINIBATCH_FINAL_PASS", True)
     polished = GaussianMixture(**common, random_state=0).fit(X)
     # the lower bound is the exact mean log-likelihood of the stepwise result,
     # and the EM step taken from there cannot lower it

@@ -10,10 +10,15 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import linear_sum_assignment
 
 from daskmix import RegressionMixture
-from daskmix._em import StepSchedule, StepwiseState, batch_blocks, stepwise_update
-from daskmix._gaussian_math import GaussianParams, precisions_cholesky_from_covariances
-from daskmix._regression_kernels import em_kernel, make_plan
-from daskmix._regression_math import (
+from daskmix._core.stepwise import (
+    StepSchedule,
+    StepwiseState,
+    batch_blocks,
+    stepwise_update,
+)
+from daskmix.gaussian.params import GaussianParams, precisions_cholesky_from_covariances
+from daskmix.regression.kernels import em_kernel, make_plan
+from daskmix.regression.params import (
     RegressionConfig,
     RegressionParams,
     m_step,

@@ -17,14 +17,14 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
 from daskmix import RegressionMixture
-from daskmix._regression_math import (
+from daskmix._core.stats import Stats
+from daskmix.regression.params import (
     RegressionConfig,
     RegressionParams,
     m_step,
     normal_matrices,
     recenter_stats,
 )
-from daskmix._stats import Stats
 
 # --------------------------------------------------------------------- data
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from daskmix._stats import Stats, tree_sum
+from daskmix._core.stats import Stats, tree_sum
 
 
 def test_add_scale_copy():

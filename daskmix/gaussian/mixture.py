@@ -11,24 +11,27 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from . import init as _init
-from ._em import (
+from .._core.em import EMModel, check_pass, fit_em
+from .._core.engine import RowBlocks, default_tile_rows, one_blas_thread
+from .._core.outputs import wrap_rows
+from .._core.stats import Stats
+from .._core.stepwise import (
     MIN_SMOOTHING,
-    EMModel,
     StepwiseModel,
     StepwiseState,
     check_first_batch,
-    check_pass,
     clip_batch_size,
-    fit_em,
     fit_stepwise,
     init_sample,
     record_stepwise,
     schedule_of,
     stepwise_update,
 )
-from ._engine import RowBlocks, default_tile_rows, one_blas_thread
-from ._gaussian_kernels import (
+from .._core.validation import check_X
+from ..cluster.seeding import kmeans_plusplus_centers, random_data_centers
+from ..cluster.starts import kmeans_start
+from .init_checks import check_means, check_precisions, check_weights
+from .kernels import (
     em_kernel,
     label_rows,
     make_plan,
@@ -36,7 +39,7 @@ from ._gaussian_kernels import (
     random_resp_kernel,
     score_rows,
 )
-from ._gaussian_math import (
+from .params import (
     COVARIANCE_TYPES,
     GaussianParams,
     StatsFrame,
@@ -49,10 +52,7 @@ from ._gaussian_math import (
     precisions_from_cholesky,
     reframe_stats,
 )
-from ._init_checks import check_means, check_precisions, check_weights
-from ._stats import Stats
-from ._validation import check_X
-from ._xarray import wrap_rows
+from .starts import gmm_sample_init
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "gmm")
 #: whether a minibatch fit ends with a full pass to report an exact lower bound
@@ -89,7 +89,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
             'gmm'}, default='kmeans'
         How the starting parameters are chosen, and what each costs in passes
-        over the data (details in :mod:`daskmix.init`):
+        over the data (details in :mod:`daskmix.cluster.seeding`):
 
         - 'kmeans': responsibilities from k-means labels. numpy input:
           scikit-learn's KMeans (as scikit-learn does); dask input:
@@ -184,7 +184,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     the previous precision factors). The running statistics are moved into
     the frame of the new parameters after every step by an exact change of
     coordinates, so they stay centred on the current means, as the batch
-    statistics are (:func:`daskmix._gaussian_math.reframe_stats`).
+    statistics are (:func:`daskmix.gaussian.params.reframe_stats`).
 
     The minibatch defaults were measured on 2,000,000 x 8 rows from six
     full-covariance Gaussians (``benchmarks/bench_minibatch.py``, two cores;
@@ -363,12 +363,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return StatsFrame(params.means, whiten, center)
 
     def _stepwise_model(self, dtype, tile_rows: int, initialize) -> StepwiseModel:
-        """The Gaussian mixture as a :class:`~daskmix._em.StepwiseModel`.
+        """The Gaussian mixture as a :class:`~daskmix._core.em.StepwiseModel`.
 
         Batch statistics are the batch kernel's (``em_kernel``), taken in the
         frame of the parameters of the step; the running statistics are moved
         into the frame of the new parameters after every M-step
-        (:func:`~daskmix._gaussian_math.reframe_stats`).
+        (:func:`~daskmix.gaussian.params.reframe_stats`).
         """
         cov_type, reg_covar = self.covariance_type, self.reg_covar
 
@@ -477,7 +477,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 self._stats_frame(state.params, data.dtype),
             )
         model = self._stepwise_model(data.dtype, tile_rows, initialize=None)
-        with one_blas_thread():  # see _em.blas_single_threaded
+        with one_blas_thread():  # see _core.em.blas_single_threaded
             stepwise_update(model, state, data, schedule_of(self), MIN_SMOOTHING)
         self._set_params(state.params)
         record_stepwise(self, state, state.smoothed, state.n_steps, converged=False)
@@ -536,7 +536,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         identity = identity_precisions_cholesky(cov_type, K, D)
         method = self.init_params
         if method == "gmm":
-            fitted = _init.gmm_sample_init(
+            fitted = gmm_sample_init(
                 data,
                 K,
                 random_state,
@@ -553,9 +553,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         if method in ("random_from_data", "k-means++"):
             pick = (
-                _init.random_data_centers
+                random_data_centers
                 if method == "random_from_data"
-                else _init.kmeans_plusplus_centers
+                else kmeans_plusplus_centers
             )
             means = pick(data, K, random_state)
             # one point per component: what the M-step gives for one-hot
@@ -570,7 +570,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         if method == "kmeans":
             # k-means on (a sample of) the rows; the labelled rows give the start
-            centers, labelled = _init.kmeans_start(data, K, random_state)
+            centers, labelled = kmeans_start(data, K, random_state)
             frame_center = centers.mean(axis=0)
             frame = GaussianParams(
                 cov_type, np.full(K, 1.0 / K), centers, None, identity

@@ -4,13 +4,13 @@ One call of :func:`em_kernel` on a tile ``(x, y)`` does the E-step and
 accumulates everything the M-step needs, in one sweep over the tile:
 
 * the gate: ``log pi_k + log N(x | mu_k, Sigma_k)`` from the Gaussian mixture's
-  own kernel (:func:`daskmix._gaussian_kernels._weighted_log_prob`), or just
+  own kernel (:func:`daskmix.gaussian.kernels._weighted_log_prob`), or just
   ``log pi_k`` for ``gating='none'``;
 * the lines: residuals of the *previous* lines ``e = y - phi W_old`` (K, tile),
   one small GEMM, and ``log N(e | 0, sigma_k^2)``;
 * responsibilities by log-sum-exp of the sum, and the row's log-likelihood;
 * statistics: the gate's (``nk``, ``s1``, ``s2``: exactly GaussianMixture's,
-  :func:`daskmix._gaussian_kernels._accumulate`) and the residual-shifted
+  :func:`daskmix.gaussian.kernels._accumulate`) and the residual-shifted
   regression statistics ``A_k = Phi^T R_k Phi`` (upper triangle, one GEMM of
   the responsibilities against the pairwise products of the design columns),
   ``b_k = Phi^T R_k e_k`` and ``q_k = e_k^T R_k e_k``.
@@ -19,7 +19,7 @@ Accumulating residuals of the previous lines rather than ``y`` itself is the
 regression analogue of shifted moments: ``q - b^T A^-1 b`` is a difference of
 two numbers of the size of the residuals, not of ``|y|^2``. The design is
 ``phi = [x - c, 1]`` around a fixed centre ``c`` (see
-:mod:`daskmix._regression_math`), so a large offset in x costs nothing either.
+:mod:`daskmix.regression.params`), so a large offset in x costs nothing either.
 
 Tiles stay in the input dtype (float32 data move as float32) except for the
 residuals and responsibilities, which are float64 because ``y`` is; the
@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._gaussian_kernels import (
+from .._core.stats import Stats
+from ..gaussian.kernels import (
     LOG_2PI,
     GaussianPlan,
     _accumulate,
@@ -40,15 +41,14 @@ from ._gaussian_kernels import (
     _random_resp,
     _weighted_log_prob,
 )
-from ._gaussian_kernels import make_plan as make_gate_plan
-from ._gaussian_math import GaussianParams, identity_precisions_cholesky
-from ._regression_math import (
+from ..gaussian.kernels import make_plan as make_gate_plan
+from ..gaussian.params import GaussianParams, identity_precisions_cholesky
+from .params import (
     RegressionParams,
     frame_weights,
     n_coefficients,
     triangle,
 )
-from ._stats import Stats
 
 #: how an initialisation pass forms its responsibilities
 INIT_MODES = ("nearest", "random", "joint_posterior")

@@ -1,7 +1,7 @@
 """KMeans: scikit-learn's estimator, one pass over the data per Lloyd iteration.
 
-Seeding (k-means||, k-means++, random rows) comes from :mod:`daskmix.init`;
-the Lloyd iterations map :func:`~daskmix._kmeans_kernels.lloyd_kernel` over
+Seeding (k-means||, k-means++, random rows) comes from :mod:`daskmix.cluster.seeding`;
+the Lloyd iterations map :func:`~daskmix.cluster.kernels.lloyd_kernel` over
 the row blocks and tree-reduce per-cluster residual sums, counts, inertia and
 the few rows farthest from their centres, all in one ``compute``.
 """
@@ -9,7 +9,6 @@ the few rows farthest from their centres, all in one ``compute``.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -24,150 +23,15 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from . import init as _init
-from ._em import check_pass
-from ._engine import RowBlocks, default_tile_rows
-from ._kmeans_kernels import (
-    LloydPlan,
-    distance_rows,
-    inertia_kernel,
-    label_rows,
-    lloyd_kernel,
-    make_lloyd_plan,
-)
-from ._stats import Stats
-from ._validation import check_X
-from ._xarray import wrap_rows
+from .._core.em import check_pass
+from .._core.engine import RowBlocks
+from .._core.outputs import wrap_rows
+from .._core.stats import Stats
+from .._core.validation import check_X
+from .kernels import distance_rows, inertia_kernel, label_rows, make_lloyd_plan
+from .lloyd import fit_kmeans, kmeans_tile_rows
 
 INIT_METHODS = ("k-means||", "k-means++", "random")
-
-
-@dataclass
-class LloydResult:
-    """Outcome of :func:`lloyd`: centres, their inertia, iterations."""
-
-    centers: np.ndarray
-    inertia: float
-    n_iter: int
-    converged: bool
-
-
-def update_centers(stats: Stats, plan: LloydPlan) -> np.ndarray:
-    """New centres from one pass's statistics; empty clusters re-seeded.
-
-    A cluster that received no row takes the farthest row of the pass (as
-    scikit-learn does) that is not alone in its own cluster; that row leaves
-    its old cluster's sums. With no such row left (all rows sit on their
-    centres), the empty cluster keeps its centre. Never NaN.
-
-    Parameters
-    ----------
-    stats : LloydStats
-    plan : LloydPlan
-        The plan of that pass (its frame, as rounded to the data dtype).
-
-    Returns
-    -------
-    centers : ndarray of shape (K, D), float64
-    """
-    center = plan.center.astype(np.float64)
-    shifted = plan.shifted.astype(np.float64)
-    counts = stats["counts"].copy()
-    sums = stats["sums"].copy()
-    new = shifted.copy()
-    empty = np.flatnonzero(counts == 0)
-    far = iter(range(stats["far_dist"].shape[0]))
-    for cluster in empty:
-        for i in far:
-            donor = int(stats["far_label"][i])
-            if stats["far_dist"][i] > 0 and counts[donor] > 1:
-                row = stats["far_rows"][i]
-                counts[donor] -= 1
-                sums[donor] -= row - shifted[donor]
-                new[cluster] = row
-                break
-    filled = counts > 0
-    new[filled] += sums[filled] / counts[filled, None]
-    return center + new
-
-
-def lloyd(
-    data: RowBlocks,
-    centers: np.ndarray,
-    *,
-    max_iter: int,
-    tol: float,
-    tile_rows: int,
-    verbose: int = 0,
-    measure_last: bool = True,
-) -> LloydResult:
-    """Lloyd iterations from ``centers``, one pass over the data each.
-
-    Each pass labels every row under the current centres and returns the
-    statistics of the next ones, so the inertia of a pass belongs to the
-    centres that entered it. The loop stops when the squared centre shift
-    is at most ``tol`` times the mean feature variance (scikit-learn's rule;
-    the variance is measured in the first pass, at no extra cost). As in
-    scikit-learn, the result is the last *update* of the centres; unless
-    that update moved nothing (the labels stopped changing), one more pass
-    measures its exact inertia, so that ``labels_``, ``inertia_`` and
-    ``cluster_centers_`` agree. Passes: ``n_iter``, plus at most one.
-    With ``measure_last=False`` that pass is skipped and the inertia is the
-    one of the centres before the update (an upper bound): for callers that
-    only need the centres.
-
-    Parameters
-    ----------
-    data : RowBlocks
-    centers : ndarray of shape (K, D)
-    max_iter : int
-    tol : float
-    tile_rows : int
-    verbose : int
-    measure_last : bool, default=True
-
-    Returns
-    -------
-    LloydResult
-    """
-    n_clusters = centers.shape[0]
-    centers = np.asarray(centers, dtype=np.float64)
-    tol_abs = None
-    result = LloydResult(centers, np.inf, 0, False)
-    shift = 0.0
-    for n_iter in range(1, max_iter + 1):
-        plan = make_lloyd_plan(
-            centers, data.dtype, n_far=n_clusters, moments=tol_abs is None
-        )
-        stats = data.map_reduce(lloyd_kernel, plan, tile_rows)
-        check_pass(Stats(loglik=-stats["inertia"]), data)
-        if tol_abs is None:
-            n_rows = stats["n_rows"]
-            variance = stats["m2"] / n_rows - (stats["m1"] / n_rows) ** 2
-            tol_abs = tol * float(np.mean(variance))
-        inertia = float(stats["inertia"])
-        new_centers = update_centers(stats, plan)
-        shift = float(((new_centers - centers) ** 2).sum())
-        result = LloydResult(centers, inertia, n_iter, shift <= tol_abs)
-        if verbose:
-            print(f"Iteration {n_iter - 1}, inertia {inertia}.")
-        if result.converged:
-            if verbose:
-                print(
-                    f"Converged at iteration {n_iter - 1}: center shift {shift} "
-                    f"within tolerance {tol_abs}."
-                )
-            break
-        centers = new_centers
-    if shift > 0.0 and not measure_last:
-        result.centers = new_centers
-    elif shift > 0.0:
-        # scikit-learn's final relabelling: evaluate the last update
-        plan = make_lloyd_plan(new_centers, data.dtype)
-        stats = data.map_reduce(inertia_kernel, plan, tile_rows)
-        check_pass(Stats(loglik=-stats["inertia"]), data)
-        result.centers, result.inertia = new_centers, float(stats["inertia"])
-    return result
 
 
 class KMeans(
@@ -188,7 +52,7 @@ class KMeans(
         Number of clusters.
     init : {'k-means||', 'k-means++', 'random'} or array-like of shape \
             (n_clusters, n_features), default='k-means||'
-        Seeding; costs in passes over the data (see :mod:`daskmix.init`):
+        Seeding; costs in passes over the data (see :mod:`daskmix.cluster.seeding`):
 
         - 'k-means||' (Bahmani et al. 2012): ``init_max_iter`` oversampling
           rounds plus one weighting pass, then a weighted k-means++ and
@@ -296,42 +160,26 @@ class KMeans(
         self.labels_ = wrap_rows(labels, info, name="label")
         return self
 
-    def _fit_blocks(self, data: RowBlocks, measure_last: bool = True) -> KMeans:
-        """Seed and run Lloyd on validated row blocks; no ``labels_``.
-
-        ``measure_last=False`` (initialisers needing only the centres) skips
-        the pass measuring the inertia of the final update; ``inertia_`` is
-        then that of the centres before it.
-        """
-        n_samples, n_features = data.n_samples, data.n_features
-        if n_samples < self.n_clusters:
-            raise ValueError(
-                f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}."
-            )
-        init_centers = self._check_init(n_features)
-        n_init = self._n_init(init_centers)
-        random_state = check_random_state(self.random_state)
-        tile_rows = self._tile_rows(n_features)
-        best = None
-        for _ in range(n_init):
-            centers = self._seed(data, random_state, init_centers)
-            if self.verbose:
-                print("Initialization complete")
-            run = lloyd(
-                data,
-                centers,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                tile_rows=tile_rows,
-                verbose=self.verbose,
-                measure_last=measure_last,
-            )
-            if best is None or run.inertia < best.inertia:
-                best = run
+    def _fit_blocks(self, data: RowBlocks) -> KMeans:
+        """Seed and run Lloyd on validated row blocks; no ``labels_``."""
+        init_centers = self._check_init(data.n_features)
+        best = fit_kmeans(
+            data,
+            self.n_clusters,
+            check_random_state(self.random_state),
+            init=self.init if init_centers is None else "k-means||",
+            init_centers=init_centers,
+            n_init=self._n_init(init_centers),
+            max_iter=self.max_iter,
+            tol=self.tol,
+            verbose=self.verbose,
+            oversampling_factor=self.oversampling_factor,
+            n_rounds=self.init_max_iter,
+        )
         self.cluster_centers_ = best.centers
         self.inertia_ = best.inertia
         self.n_iter_ = best.n_iter
-        self.n_features_in_ = n_features
+        self.n_features_in_ = data.n_features
         self._n_features_out = self.n_clusters
         return self
 
@@ -364,24 +212,9 @@ class KMeans(
             return 1
         return self.n_init
 
-    def _seed(self, data: RowBlocks, random_state, init_centers) -> np.ndarray:
-        if init_centers is not None:
-            return init_centers.copy()
-        if self.init == "k-means||":
-            return _init.kmeans_parallel_centers(
-                data,
-                self.n_clusters,
-                random_state,
-                oversampling_factor=self.oversampling_factor,
-                n_rounds=self.init_max_iter or _init.KMEANS_PARALLEL_ROUNDS,
-            )
-        if self.init == "k-means++":
-            return _init.kmeans_plusplus_centers(data, self.n_clusters, random_state)
-        return _init.random_data_centers(data, self.n_clusters, random_state)
-
     def _tile_rows(self, n_features: int | None = None) -> int:
         n_features = self.n_features_in_ if n_features is None else n_features
-        return default_tile_rows(self.n_clusters + n_features)
+        return kmeans_tile_rows(self.n_clusters, n_features)
 
     # ------------------------------------------------------- per-row outputs
     def _map_rows(self, X, fn, n_columns, dtype, name):

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._gaussian_math import GaussianParams, log_det_cholesky
-from ._stats import Stats
+from .._core.stats import Stats
+from .params import GaussianParams, log_det_cholesky
 
 LOG_2PI = np.log(2 * np.pi)
 

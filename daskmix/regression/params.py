@@ -43,10 +43,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from ._gaussian_math import NK_EPS, GaussianParams, StatsFrame
-from ._gaussian_math import m_step as gaussian_m_step
-from ._gaussian_math import reframe_stats as reframe_gate_stats
-from ._stats import Stats
+from .._core.stats import Stats
+from ..gaussian.params import NK_EPS, GaussianParams, StatsFrame
+from ..gaussian.params import m_step as gaussian_m_step
+from ..gaussian.params import reframe_stats as reframe_gate_stats
 
 GATINGS = ("gaussian", "none")
 NOISE_MODELS = ("component", "shared")
@@ -238,7 +238,7 @@ def m_step(
     stats : Stats
         ``nk`` (K,), ``A`` (K, P(P+1)/2), ``b`` (K, P), ``q`` (K,), and for
         ``gating='gaussian'`` the gate's ``s1``, ``s2`` (see
-        :mod:`daskmix._gaussian_kernels`).
+        :mod:`daskmix.gaussian.kernels`).
     params : RegressionParams
         The parameters the statistics were accumulated under: they define the
         frame (``x_center``, the previous lines, the gate's whitening).
@@ -355,7 +355,7 @@ def gate_frame(params: RegressionParams) -> StatsFrame:
     """The frame the kernels take the gate's statistics in under ``params``.
 
     The gate plan is shifted by ``x_center`` (see
-    :func:`daskmix._regression_kernels.make_plan`); full and tied covariances
+    :func:`daskmix.regression.kernels.make_plan`); full and tied covariances
     are whitened by the gate's precision factors, as in GaussianMixture.
     """
     gate = params.gate
@@ -385,7 +385,7 @@ def reframe_stats(
       :func:`recenter_stats` (``b <- b - A dW``,
       ``q <- q - 2 b . dW + dW^T A dW``); ``A`` does not depend on the lines;
     * the gate (``gating='gaussian'``): ``s1``, ``s2`` from the old gate frame
-      to the new one, :func:`daskmix._gaussian_math.reframe_stats`.
+      to the new one, :func:`daskmix.gaussian.params.reframe_stats`.
 
     The new lines are the M-step's solution of these very statistics, so the
     moved ``b`` is about zero and ``q`` becomes the residual sum of squares
@@ -438,7 +438,7 @@ def n_parameters(
     The lines (``K * P``), the noise variances (``K`` or 1), and either the
     gate (a Gaussian mixture on x, weights included) or ``K - 1`` weights.
     """
-    from ._gaussian_math import n_parameters as gate_parameters
+    from ..gaussian.params import n_parameters as gate_parameters
 
     lines = n_components * n_coefficients(n_features, fit_intercept)
     noises = n_components if noise == "component" else 1

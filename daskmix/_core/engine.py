@@ -34,7 +34,7 @@ import dask.array as da
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from ._stats import Stats, add_all, tree_sum
+from .stats import Stats, add_all, tree_sum
 
 #: rows per numpy block are at least this many (fewer blocks, less overhead)
 MIN_BLOCK_ROWS = 4096

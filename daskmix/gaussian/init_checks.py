@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_array
 
-from ._gaussian_math import precision_shape
+from .params import precision_shape
 
 
 def _check_shape(param: np.ndarray, shape: tuple, name: str) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from ._stats import Stats
+from .._core.stats import Stats
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -157,7 +157,7 @@ def m_step(
     """New parameters from the statistics of one pass.
 
     The statistics were accumulated in a shifted (and for full/tied, whitened)
-    frame; see :mod:`daskmix._gaussian_kernels`. ``frame_means`` (K, D) are
+    frame; see :mod:`daskmix.gaussian.kernels`. ``frame_means`` (K, D) are
     the shifts ``c_k`` used for full covariances, ``frame_whiten`` the
     precision Cholesky factors ``U`` of that frame (identity during
     initialisation), ``center`` (D,) the common shift ``m`` of the other types.
@@ -223,7 +223,7 @@ class StatsFrame:
     """The coordinates in which the kernel statistics of one pass are taken.
 
     The kernels accumulate around the parameters that entered the pass (see
-    :mod:`daskmix._gaussian_kernels`): ``full`` in the whitened frame of each
+    :mod:`daskmix.gaussian.kernels`): ``full`` in the whitened frame of each
     component, ``y_k = (x - c_k) U_k``; ``tied`` in ``y = (x - m) U``;
     ``diag`` and ``spherical`` around ``x - m``.
 

@@ -1,8 +1,8 @@
-"""Initialisers: starting centres for k-means and the mixtures.
+"""Seeding algorithms: starting centres for k-means (and the mixtures' starts).
 
-Every seeding function takes a :class:`~daskmix._engine.RowBlocks` and a
+Every seeding function takes a :class:`~daskmix._core.engine.RowBlocks` and a
 ``RandomState`` and returns centres as a (K, D) float64 array. The work is
-done by pure-numpy block kernels (:mod:`daskmix._kmeans_kernels`) mapped over
+done by pure-numpy block kernels (:mod:`daskmix.cluster.kernels`) mapped over
 the row blocks by the engine, so dask input is never loaded whole and the
 same ``random_state`` and chunking give the same centres on threads and on a
 cluster: every random draw inside a pass comes from a counter-based
@@ -56,9 +56,10 @@ from sklearn.cluster import KMeans as _SKLearnKMeans
 from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 
-from ._em import check_pass
-from ._engine import RowBlocks, default_tile_rows
-from ._kmeans_kernels import (
+from .._core.em import check_pass
+from .._core.engine import RowBlocks, default_tile_rows
+from .._core.stats import Stats
+from .kernels import (
     lloyd_kernel,
     make_lloyd_plan,
     make_oversample_plan,
@@ -66,23 +67,9 @@ from ._kmeans_kernels import (
     oversample_kernel,
     trial_kernel,
 )
-from ._stats import Stats
 
 #: rows drawn for sample-based initialisation
 SAMPLE_ROWS = 100_000
-#: the mixtures' ``'kmeans'`` start clusters a uniform sample of at least this
-#: many rows, and ``KMEANS_ROWS_PER_CLUSTER`` per component (see kmeans_start)
-KMEANS_SAMPLE_ROWS = 20_000
-KMEANS_ROWS_PER_CLUSTER = 1000
-#: k-means runs behind a mixture's 'kmeans' start (the lowest inertia wins).
-#: On the bench_minibatch data a single run merged two clusters for 3 of 12
-#: seeds of a first partial_fit call (50k rows); 3 runs for none, costing
-#: 55 ms more on that call and 10% more on a batch fit of 2M rows.
-KMEANS_START_RESTARTS = 3
-#: rows of the uniform sample that ``init_params='gmm'`` fits
-GMM_SAMPLE_ROWS = 20_000
-#: restarts of the mixture fitted on that sample (the best lower bound wins)
-GMM_RESTARTS = 3
 #: default number of k-means|| oversampling rounds. Bahmani et al. use 5; Spark
 #: MLlib's default (``initSteps``) is 2. On blobs with K = 8..100, D = 2..10,
 #: 2 rounds reached within about 1% of the inertia of 5 after Lloyd, for 3 fewer
@@ -224,7 +211,7 @@ def kmeans_parallel_centers(
     every row independently with probability ``min(1, l d^2 / phi)``, where
     ``l = oversampling_factor * n_clusters``, ``d`` is the distance to the
     candidates so far and ``phi`` the total cost of the pass (exact: see
-    :class:`~daskmix._kmeans_kernels.CandidateStats`). A final pass counts the
+    :class:`~daskmix.cluster.kernels.CandidateStats`). A final pass counts the
     rows nearest to each candidate; the weighted candidates are reduced to K
     centres on the client by weighted k-means++ and weighted Lloyd
     iterations (scikit-learn on a few hundred points).
@@ -297,115 +284,3 @@ def reduce_weighted(
             n_clusters, init=seeds, n_init=1, random_state=random_state
         ).fit(points, sample_weight=weights)
     return np.asarray(reduced.cluster_centers_, dtype=np.float64)
-
-
-def kmeans_sample_size(n_clusters: int) -> int:
-    """Rows of the uniform sample behind the mixtures' ``'kmeans'`` start."""
-    return max(KMEANS_SAMPLE_ROWS, KMEANS_ROWS_PER_CLUSTER * n_clusters)
-
-
-def kmeans_start(
-    data: RowBlocks,
-    n_clusters: int,
-    random_state: np.random.RandomState,
-    n_restarts: int = KMEANS_START_RESTARTS,
-) -> tuple[np.ndarray, RowBlocks]:
-    """k-means centres for a mixture's start, and the rows to label with them.
-
-    :class:`daskmix.KMeans` (k-means|| seeding, Lloyd to convergence) on a
-    uniform sample of at most :func:`kmeans_sample_size` rows, held in
-    memory; data with fewer rows are clustered whole. A start needs the
-    clusters' locations and shapes, not every row: clustering and labelling a
-    sample instead of running k-means and a labelling pass over all the data
-    is what keeps the start a small part of the fit (``bench_kmeans.py``).
-    k-means|| rather than scikit-learn's single k-means++ run: on the
-    ``bench_minibatch.py`` data, scikit-learn's KMeans(n_init=1) merged two
-    clusters for 2 of 4 seeds (and EM then stayed 0.5 nats short), k-means||
-    for none.
-
-    ``n_restarts`` k-means runs, the lowest inertia wins. RegressionMixture
-    asks for one: for crossing lines the lowest-inertia partition of (x, y)
-    splits x, not the lines, and its restarts rely on k-means' variety.
-
-    Returns
-    -------
-    centers : ndarray of shape (n_clusters, n_features)
-    rows : RowBlocks
-        ``data`` itself, or the in-memory sample.
-    """
-    from .kmeans import KMeans
-
-    n_draw = kmeans_sample_size(n_clusters)
-    if data.n_samples > n_draw:
-        data = RowBlocks([sample_rows(data, n_draw, random_state)])
-    kmeans = KMeans(
-        n_clusters,
-        init="k-means||",
-        n_init=n_restarts,
-        random_state=random_state,
-    )
-    # the mixture labels the rows under these centres in its own first pass:
-    # the pass measuring the final inertia would be wasted
-    return kmeans._fit_blocks(data, measure_last=False).cluster_centers_, data
-
-
-def gmm_sample_init(
-    data: RowBlocks,
-    n_components: int,
-    random_state: np.random.RandomState,
-    *,
-    covariance_type: str = "full",
-    reg_covar: float = 1e-6,
-    tol: float = 1e-3,
-    max_iter: int = 100,
-    n_restarts: int = GMM_RESTARTS,
-    n_rows: int = GMM_SAMPLE_ROWS,
-    joint: bool = False,
-):
-    """A Gaussian mixture fitted on a uniform random sample of rows.
-
-    The sample is read once; the ``n_restarts`` k-means-initialised fits run
-    in memory on it, and the one with the best lower bound is returned, so
-    that restarts are cheap and the long run on all the data happens once.
-
-    Parameters
-    ----------
-    data : RowBlocks
-    n_components : int
-    random_state : RandomState
-    covariance_type, reg_covar, tol, max_iter
-        As for :class:`daskmix.GaussianMixture`.
-    n_restarts : int, default=GMM_RESTARTS
-    n_rows : int, default=GMM_SAMPLE_ROWS
-        Rows to sample (all rows when there are fewer).
-    joint : bool, default=False
-        Fit the joint space of all the arrays of ``data`` (``X`` and ``y``,
-        for regression mixtures) instead of ``X`` alone.
-
-    Returns
-    -------
-    daskmix.GaussianMixture
-        Fitted on the sample (of ``n_features`` or, when ``joint``, all
-        columns).
-    """
-    from .gaussian import GaussianMixture
-
-    indices = sample_indices(data.n_samples, n_rows, random_state)
-    taken = data.take_rows(indices)
-    arrays = taken if joint else taken[:1]
-    rows = np.hstack(
-        [np.asarray(a, dtype=np.float64).reshape(len(indices), -1) for a in arrays]
-    )
-    model = GaussianMixture(
-        n_components,
-        covariance_type=covariance_type,
-        reg_covar=reg_covar,
-        tol=tol,
-        max_iter=max_iter,
-        n_init=n_restarts,
-        init_params="kmeans",
-        random_state=random_state,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(rows)

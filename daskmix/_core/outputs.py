@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ._validation import InputInfo
+from .validation import InputInfo
 
 
 def wrap_rows(result, info: InputInfo, name: str | None = None):

@@ -27,30 +27,33 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from . import init as _init
-from ._em import (
+from .._core.em import EMModel, check_pass, fit_em
+from .._core.engine import RowBlocks, default_tile_rows, one_blas_thread
+from .._core.outputs import wrap_rows
+from .._core.stats import Stats
+from .._core.stepwise import (
     MIN_SMOOTHING,
-    EMModel,
     StepwiseModel,
     StepwiseState,
     check_first_batch,
-    check_pass,
     clip_batch_size,
-    fit_em,
     fit_stepwise,
     init_sample,
     record_stepwise,
     schedule_of,
     stepwise_update,
 )
-from ._engine import RowBlocks, default_tile_rows, one_blas_thread
-from ._gaussian_kernels import make_plan as make_gate_plan
-from ._gaussian_math import (
+from .._core.validation import check_X, check_y
+from ..cluster.seeding import kmeans_plusplus_centers, random_data_centers
+from ..cluster.starts import kmeans_start
+from ..gaussian.kernels import make_plan as make_gate_plan
+from ..gaussian.params import (
     COVARIANCE_TYPES,
     GaussianParams,
     precisions_from_cholesky,
 )
-from ._regression_kernels import (
+from ..gaussian.starts import gmm_sample_init
+from .kernels import (
     conditional_score_rows,
     em_kernel,
     gate_proba_rows,
@@ -64,7 +67,7 @@ from ._regression_kernels import (
     predict_std_rows,
     r2_kernel,
 )
-from ._regression_math import (
+from .params import (
     GATINGS,
     NOISE_MODELS,
     RegressionConfig,
@@ -80,9 +83,6 @@ from ._regression_math import (
     reframe_stats,
     replace,
 )
-from ._stats import Stats
-from ._validation import check_X, check_y
-from ._xarray import wrap_rows
 
 INIT_METHODS = (
     "kmeans",
@@ -241,7 +241,7 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
     of their step: residuals of that step's lines and the gate's shifted,
     whitened moments. After every M-step the running statistics are moved to
     the new parameters by an exact change of coordinates
-    (:func:`daskmix._regression_math.reframe_stats`), so they stay residual-
+    (:func:`daskmix.regression.params.reframe_stats`), so they stay residual-
     shifted about the current lines. The M-step sees them multiplied by the
     number of rows they stand for (n_samples, or the rows passed to
     ``partial_fit`` so far), so that ``reg_weights`` weighs against the same
@@ -412,13 +412,13 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
     def _stepwise_model(
         self, config: RegressionConfig, tile_rows: int, initialize, n_rows: float
     ) -> StepwiseModel:
-        """The regression mixture as a :class:`~daskmix._em.StepwiseModel`.
+        """The regression mixture as a :class:`~daskmix._core.em.StepwiseModel`.
 
         Batch statistics are the batch kernel's (``em_kernel``) under the
         parameters of the step; the running statistics (per-row averages) are
         multiplied by ``n_rows`` before the M-step, which changes nothing but
         the weight of the ridge penalty, and moved to the new parameters after
-        it (:func:`~daskmix._regression_math.reframe_stats`).
+        it (:func:`~daskmix.regression.params.reframe_stats`).
         """
 
         def e_step(rows: RowBlocks, params: RegressionParams) -> Stats:
@@ -596,9 +596,9 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         method = self.init_params
         if method in ("kmeans", "k-means++", "random_from_data"):
             pick = {
-                "kmeans": lambda *args: _init.kmeans_start(*args, n_restarts=1)[0],
-                "k-means++": _init.kmeans_plusplus_centers,
-                "random_from_data": _init.random_data_centers,
+                "kmeans": lambda *args: kmeans_start(*args, n_restarts=1)[0],
+                "k-means++": kmeans_plusplus_centers,
+                "random_from_data": random_data_centers,
             }[method]
             centers = pick(_joint_blocks(data), K, random_state)
             init_fields.update(
@@ -622,7 +622,7 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
                     f"init_params={method!r} needs {n_centers} k-means centres but "
                     f"there are only {data.n_samples} samples."
                 )
-            centers, _ = _init.kmeans_start(
+            centers, _ = kmeans_start(
                 _joint_blocks(data), n_centers, random_state, n_restarts=1
             )
             segments = (
@@ -660,7 +660,7 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
 
     def _joint_gmm(self, data: RowBlocks, random_state) -> GaussianParams:
         """A full-covariance Gaussian mixture on a sample of joint (x, y) rows."""
-        gmm = _init.gmm_sample_init(
+        gmm = gmm_sample_init(
             data,
             self.n_components,
             random_state,
@@ -907,7 +907,7 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
             Grouped by component.
         y : ndarray of shape (n_samples,)
         """
-        from .gaussian import GaussianMixture
+        from ..gaussian.mixture import GaussianMixture
 
         check_is_fitted(self)
         if n_samples < 1:

@@ -1,0 +1,1 @@
+"""Model-agnostic core: the engine, statistics, validation and the EM drivers."""

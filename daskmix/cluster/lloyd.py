@@ -1,0 +1,268 @@
+"""Lloyd's algorithm on row blocks, and k-means with seeding and restarts.
+
+One pass over the data per Lloyd iteration: the pass labels every row under
+the current centres and tree-reduces per-cluster residual sums, counts,
+inertia and the few rows farthest from their centres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._core.em import check_pass
+from .._core.engine import RowBlocks, default_tile_rows
+from .._core.stats import Stats
+from .kernels import LloydPlan, inertia_kernel, lloyd_kernel, make_lloyd_plan
+from .seeding import (
+    KMEANS_PARALLEL_ROUNDS,
+    kmeans_parallel_centers,
+    kmeans_plusplus_centers,
+    random_data_centers,
+)
+
+
+@dataclass
+class LloydResult:
+    """Outcome of :func:`lloyd`: centres, their inertia, iterations."""
+
+    centers: np.ndarray
+    inertia: float
+    n_iter: int
+    converged: bool
+
+
+def update_centers(stats: Stats, plan: LloydPlan) -> np.ndarray:
+    """New centres from one pass's statistics; empty clusters re-seeded.
+
+    A cluster that received no row takes the farthest row of the pass (as
+    scikit-learn does) that is not alone in its own cluster; that row leaves
+    its old cluster's sums. With no such row left (all rows sit on their
+    centres), the empty cluster keeps its centre. Never NaN.
+
+    Parameters
+    ----------
+    stats : LloydStats
+    plan : LloydPlan
+        The plan of that pass (its frame, as rounded to the data dtype).
+
+    Returns
+    -------
+    centers : ndarray of shape (K, D), float64
+    """
+    center = plan.center.astype(np.float64)
+    shifted = plan.shifted.astype(np.float64)
+    counts = stats["counts"].copy()
+    sums = stats["sums"].copy()
+    new = shifted.copy()
+    empty = np.flatnonzero(counts == 0)
+    far = iter(range(stats["far_dist"].shape[0]))
+    for cluster in empty:
+        for i in far:
+            donor = int(stats["far_label"][i])
+            if stats["far_dist"][i] > 0 and counts[donor] > 1:
+                row = stats["far_rows"][i]
+                counts[donor] -= 1
+                sums[donor] -= row - shifted[donor]
+                new[cluster] = row
+                break
+    filled = counts > 0
+    new[filled] += sums[filled] / counts[filled, None]
+    return center + new
+
+
+def lloyd(
+    data: RowBlocks,
+    centers: np.ndarray,
+    *,
+    max_iter: int,
+    tol: float,
+    tile_rows: int,
+    verbose: int = 0,
+    measure_last: bool = True,
+) -> LloydResult:
+    """Lloyd iterations from ``centers``, one pass over the data each.
+
+    Each pass labels every row under the current centres and returns the
+    statistics of the next ones, so the inertia of a pass belongs to the
+    centres that entered it. The loop stops when the squared centre shift
+    is at most ``tol`` times the mean feature variance (scikit-learn's rule;
+    the variance is measured in the first pass, at no extra cost). As in
+    scikit-learn, the result is the last *update* of the centres; unless
+    that update moved nothing (the labels stopped changing), one more pass
+    measures its exact inertia, so that ``labels_``, ``inertia_`` and
+    ``cluster_centers_`` agree. Passes: ``n_iter``, plus at most one.
+    With ``measure_last=False`` that pass is skipped and the inertia is the
+    one of the centres before the update (an upper bound): for callers that
+    only need the centres.
+
+    Parameters
+    ----------
+    data : RowBlocks
+    centers : ndarray of shape (K, D)
+    max_iter : int
+    tol : float
+    tile_rows : int
+    verbose : int
+    measure_last : bool, default=True
+
+    Returns
+    -------
+    LloydResult
+    """
+    n_clusters = centers.shape[0]
+    centers = np.asarray(centers, dtype=np.float64)
+    tol_abs = None
+    result = LloydResult(centers, np.inf, 0, False)
+    shift = 0.0
+    for n_iter in range(1, max_iter + 1):
+        plan = make_lloyd_plan(
+            centers, data.dtype, n_far=n_clusters, moments=tol_abs is None
+        )
+        stats = data.map_reduce(lloyd_kernel, plan, tile_rows)
+        check_pass(Stats(loglik=-stats["inertia"]), data)
+        if tol_abs is None:
+            n_rows = stats["n_rows"]
+            variance = stats["m2"] / n_rows - (stats["m1"] / n_rows) ** 2
+            tol_abs = tol * float(np.mean(variance))
+        inertia = float(stats["inertia"])
+        new_centers = update_centers(stats, plan)
+        shift = float(((new_centers - centers) ** 2).sum())
+        result = LloydResult(centers, inertia, n_iter, shift <= tol_abs)
+        if verbose:
+            print(f"Iteration {n_iter - 1}, inertia {inertia}.")
+        if result.converged:
+            if verbose:
+                print(
+                    f"Converged at iteration {n_iter - 1}: center shift {shift} "
+                    f"within tolerance {tol_abs}."
+                )
+            break
+        centers = new_centers
+    if shift > 0.0 and not measure_last:
+        result.centers = new_centers
+    elif shift > 0.0:
+        # scikit-learn's final relabelling: evaluate the last update
+        plan = make_lloyd_plan(new_centers, data.dtype)
+        stats = data.map_reduce(inertia_kernel, plan, tile_rows)
+        check_pass(Stats(loglik=-stats["inertia"]), data)
+        result.centers, result.inertia = new_centers, float(stats["inertia"])
+    return result
+
+
+def kmeans_tile_rows(n_clusters: int, n_features: int) -> int:
+    """Rows per tile of the k-means kernels (a (tile, K + D) temporary)."""
+    return default_tile_rows(n_clusters + n_features)
+
+
+def seed_centers(
+    data: RowBlocks,
+    n_clusters: int,
+    init: str,
+    random_state: np.random.RandomState,
+    *,
+    oversampling_factor: float = 2.0,
+    n_rounds: int | None = None,
+) -> np.ndarray:
+    """Starting centres by the named seeding algorithm.
+
+    Parameters
+    ----------
+    data : RowBlocks
+    n_clusters : int
+    init : {'k-means||', 'k-means++', 'random'}
+    random_state : RandomState
+    oversampling_factor : float, default=2.0
+        k-means|| only: expected candidates per round, per centre.
+    n_rounds : int, optional
+        k-means|| only: oversampling rounds (default
+        :data:`~daskmix.cluster.seeding.KMEANS_PARALLEL_ROUNDS`).
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features), float64
+    """
+    if init == "k-means||":
+        return kmeans_parallel_centers(
+            data,
+            n_clusters,
+            random_state,
+            oversampling_factor=oversampling_factor,
+            n_rounds=n_rounds or KMEANS_PARALLEL_ROUNDS,
+        )
+    if init == "k-means++":
+        return kmeans_plusplus_centers(data, n_clusters, random_state)
+    return random_data_centers(data, n_clusters, random_state)
+
+
+def fit_kmeans(
+    data: RowBlocks,
+    n_clusters: int,
+    random_state: np.random.RandomState,
+    *,
+    init: str = "k-means||",
+    init_centers: np.ndarray | None = None,
+    n_init: int = 1,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    verbose: int = 0,
+    measure_last: bool = True,
+    oversampling_factor: float = 2.0,
+    n_rounds: int | None = None,
+) -> LloydResult:
+    """k-means: ``n_init`` seedings, Lloyd from each, the lowest inertia wins.
+
+    Parameters
+    ----------
+    data : RowBlocks
+    n_clusters : int
+    random_state : RandomState
+        Drawn from by every seeding, in order.
+    init : {'k-means||', 'k-means++', 'random'}, default='k-means||'
+    init_centers : ndarray of shape (n_clusters, n_features), optional
+        Explicit starting centres (one run, no seeding).
+    n_init, max_iter, tol, verbose
+        As for :class:`daskmix.KMeans`.
+    measure_last : bool, default=True
+        See :func:`lloyd`.
+    oversampling_factor, n_rounds
+        See :func:`seed_centers`.
+
+    Returns
+    -------
+    LloydResult
+        The run with the lowest inertia.
+    """
+    if data.n_samples < n_clusters:
+        raise ValueError(
+            f"n_samples={data.n_samples} should be >= n_clusters={n_clusters}."
+        )
+    tile_rows = kmeans_tile_rows(n_clusters, data.n_features)
+    best = None
+    for _ in range(n_init):
+        if init_centers is not None:
+            centers = np.array(init_centers, dtype=np.float64)
+        else:
+            centers = seed_centers(
+                data,
+                n_clusters,
+                init,
+                random_state,
+                oversampling_factor=oversampling_factor,
+                n_rounds=n_rounds,
+            )
+        if verbose:
+            print("Initialization complete")
+        run = lloyd(
+            data,
+            centers,
+            max_iter=max_iter,
+            tol=tol,
+            tile_rows=tile_rows,
+            verbose=verbose,
+            measure_last=measure_last,
+        )
+        if best is None or run.inertia < best.inertia:
+            best = run
+    return best

@@ -1,0 +1,5 @@
+"""Mixtures of linear regressions and cluster-weighted models."""
+
+from .mixture import RegressionMixture
+
+__all__ = ["RegressionMixture"]
