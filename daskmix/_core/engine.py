@@ -430,6 +430,18 @@ class RowBlocks:
         rows = np.arange(self.n_samples)
         return RowBlocks([*self.arrays, rows], block_rows=self.row_chunks[0])
 
+    def joined(self) -> RowBlocks:
+        """All arrays side by side as one float64 array of columns, same blocks.
+
+        ``X`` of shape (n, D) and ``y`` of shape (n,) become one (n, D + 1)
+        array (lazy for dask input), for algorithms that see the joint rows.
+        """
+        columns = [a if a.ndim == 2 else a[:, None] for a in self.arrays]
+        if self.is_dask:
+            joint = da.concatenate([c.astype(np.float64) for c in columns], axis=1)
+            return RowBlocks([joint.rechunk({1: -1})])
+        return RowBlocks([np.column_stack(columns).astype(np.float64, copy=False)])
+
     def all_finite(self) -> bool:
         """Whether every value of every array is finite (one extra pass)."""
         if not self.is_dask:

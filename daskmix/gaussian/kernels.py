@@ -118,7 +118,7 @@ def make_plan(
 
 
 # --------------------------------------------------------------------- E-step
-def _weighted_log_prob(xs: np.ndarray, plan: GaussianPlan):
+def component_log_prob(xs: np.ndarray, plan: GaussianPlan):
     """``log w_k + log N(x | mu_k, Sigma_k)`` as (K, tile), and the frame data."""
     n_components = plan.n_components
     cov_type = plan.covariance_type
@@ -158,7 +158,7 @@ def _weighted_log_prob(xs: np.ndarray, plan: GaussianPlan):
     return plan.log_const[:, None] - 0.5 * maha, frame
 
 
-def _normalize(weighted_log_prob: np.ndarray):
+def normalize_log_prob(weighted_log_prob: np.ndarray):
     """Responsibilities (K, tile) and per-row ``log p(x)`` (tile,)."""
     top = weighted_log_prob.max(axis=0)
     with np.errstate(under="ignore", invalid="ignore"):
@@ -169,7 +169,7 @@ def _normalize(weighted_log_prob: np.ndarray):
     return resp, np.log(total) + top
 
 
-def _accumulate(xs, frame, resp, cov_type: str) -> Stats:
+def accumulate(xs, frame, resp, cov_type: str) -> Stats:
     """Sufficient statistics of one tile, float64."""
     f64 = np.float64
     nk = resp.sum(axis=1, dtype=f64)
@@ -187,7 +187,7 @@ def _accumulate(xs, frame, resp, cov_type: str) -> Stats:
     return Stats(nk=nk, s1=s1.astype(f64, copy=False), s2=s2.astype(f64, copy=False))
 
 
-def _random_resp(rows: np.ndarray, n_components: int, seed: int, dtype) -> np.ndarray:
+def random_resp(rows: np.ndarray, n_components: int, seed: int, dtype) -> np.ndarray:
     """Uniform responsibilities for global rows ``rows`` (a contiguous range).
 
     Philox is counter based: row ``i`` always reads counters
@@ -209,16 +209,16 @@ def em_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
     -------
     Stats
         ``nk`` (K,), ``s1``, ``s2`` (shapes per covariance type, see
-        :func:`_accumulate`), ``loglik`` (summed ``log p(x)``), ``n_rows``.
+        :func:`accumulate`), ``loglik`` (summed ``log p(x)``), ``n_rows``.
     """
     xs = x - plan.center
-    weighted_log_prob, frame = _weighted_log_prob(xs, plan)
-    resp, log_norm = _normalize(weighted_log_prob)
+    weighted_log_prob, frame = component_log_prob(xs, plan)
+    resp, log_norm = normalize_log_prob(weighted_log_prob)
     if plan.resp_mode == "nearest":
         labels = weighted_log_prob.argmax(axis=0)
         resp = np.zeros_like(weighted_log_prob)
         resp[labels, np.arange(x.shape[0])] = 1.0
-    stats = _accumulate(xs, frame, resp, plan.covariance_type)
+    stats = accumulate(xs, frame, resp, plan.covariance_type)
     stats["loglik"] = log_norm.sum(dtype=np.float64)
     stats["n_rows"] = np.float64(x.shape[0])
     return stats
@@ -227,9 +227,9 @@ def em_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
 def random_resp_kernel(x: np.ndarray, rows: np.ndarray, plan: GaussianPlan) -> Stats:
     """Statistics of one tile under random responsibilities (``init='random'``)."""
     xs = x - plan.center
-    _, frame = _weighted_log_prob(xs, plan)
-    resp = _random_resp(rows, plan.n_components, plan.seed, xs.dtype)
-    stats = _accumulate(xs, frame, resp, plan.covariance_type)
+    _, frame = component_log_prob(xs, plan)
+    resp = random_resp(rows, plan.n_components, plan.seed, xs.dtype)
+    stats = accumulate(xs, frame, resp, plan.covariance_type)
     stats["loglik"] = np.float64(0.0)
     stats["n_rows"] = np.float64(x.shape[0])
     return stats
@@ -238,8 +238,8 @@ def random_resp_kernel(x: np.ndarray, rows: np.ndarray, plan: GaussianPlan) -> S
 # ------------------------------------------------------------ per-row outputs
 def log_resp_rows(x: np.ndarray, plan: GaussianPlan) -> np.ndarray:
     """log p(k | x) of each row, (tile, K)."""
-    weighted_log_prob, _ = _weighted_log_prob(x - plan.center, plan)
-    _, log_norm = _normalize(weighted_log_prob)
+    weighted_log_prob, _ = component_log_prob(x - plan.center, plan)
+    _, log_norm = normalize_log_prob(weighted_log_prob)
     return (weighted_log_prob - log_norm).T.astype(np.float64)
 
 
@@ -251,11 +251,11 @@ def proba_rows(x: np.ndarray, plan: GaussianPlan) -> np.ndarray:
 
 def score_rows(x: np.ndarray, plan: GaussianPlan) -> np.ndarray:
     """log p(x) of each row, (tile,)."""
-    weighted_log_prob, _ = _weighted_log_prob(x - plan.center, plan)
-    return _normalize(weighted_log_prob)[1].astype(np.float64)
+    weighted_log_prob, _ = component_log_prob(x - plan.center, plan)
+    return normalize_log_prob(weighted_log_prob)[1].astype(np.float64)
 
 
 def label_rows(x: np.ndarray, plan: GaussianPlan) -> np.ndarray:
     """Most probable component of each row, (tile,)."""
-    weighted_log_prob, _ = _weighted_log_prob(x - plan.center, plan)
+    weighted_log_prob, _ = component_log_prob(x - plan.center, plan)
     return weighted_log_prob.argmax(axis=0)

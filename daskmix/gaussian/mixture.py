@@ -28,31 +28,24 @@ from .._core.stepwise import (
     stepwise_update,
 )
 from .._core.validation import check_X
-from ..cluster.seeding import kmeans_plusplus_centers, random_data_centers
-from ..cluster.starts import kmeans_start
 from .init_checks import check_means, check_precisions, check_weights
 from .kernels import (
     em_kernel,
     label_rows,
     make_plan,
     proba_rows,
-    random_resp_kernel,
     score_rows,
 )
 from .params import (
     COVARIANCE_TYPES,
     GaussianParams,
     StatsFrame,
-    covariances_from_cholesky,
-    identity_precisions_cholesky,
     m_step,
     n_parameters,
-    precisions_cholesky_from_covariances,
-    precisions_cholesky_from_precisions,
     precisions_from_cholesky,
     reframe_stats,
 )
-from .starts import gmm_sample_init
+from .starts import initial_params
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "gmm")
 #: whether a minibatch fit ends with a full pass to report an exact lower bound
@@ -511,98 +504,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return user
 
     def _initialize(self, data: RowBlocks, random_state, user: dict, tile_rows: int):
-        """Starting parameters: the chosen method, overridden by ``*_init`` arrays.
-
-        As in scikit-learn, the method runs only when some ``*_init`` array is
-        missing, and each given array replaces what the method found.
-        """
-        cov_type = self.covariance_type
-        if len(user) < 3:
-            found = self._initialize_from_method(data, random_state, tile_rows)
-            weights, means = found.weights, found.means
-            prec_chol, covariances = found.precisions_cholesky, found.covariances
-        weights = user.get("weights", weights if len(user) < 3 else None)
-        means = user.get("means", means if len(user) < 3 else None)
-        if "precisions" in user:
-            prec_chol = precisions_cholesky_from_precisions(
-                user["precisions"], cov_type
-            )
-            covariances = covariances_from_cholesky(prec_chol, cov_type)
-        return GaussianParams(cov_type, weights, means, covariances, prec_chol)
-
-    def _initialize_from_method(self, data, random_state, tile_rows) -> GaussianParams:
-        K, D = self.n_components, data.n_features
-        cov_type = self.covariance_type
-        identity = identity_precisions_cholesky(cov_type, K, D)
-        method = self.init_params
-        if method == "gmm":
-            fitted = gmm_sample_init(
-                data,
-                K,
-                random_state,
-                covariance_type=cov_type,
-                reg_covar=self.reg_covar,
-                tol=self.tol,
-            )
-            return GaussianParams(
-                cov_type,
-                fitted.weights_,
-                fitted.means_,
-                fitted.covariances_,
-                fitted.precisions_cholesky_,
-            )
-        if method in ("random_from_data", "k-means++"):
-            pick = (
-                random_data_centers
-                if method == "random_from_data"
-                else kmeans_plusplus_centers
-            )
-            means = pick(data, K, random_state)
-            # one point per component: what the M-step gives for one-hot
-            # responsibilities on those points, reg_covar on every variance
-            covariances = covariances_from_cholesky(identity, cov_type) * self.reg_covar
-            return GaussianParams(
-                cov_type,
-                np.full(K, 1.0 / K),
-                means,
-                covariances,
-                precisions_cholesky_from_covariances(covariances, cov_type),
-            )
-        if method == "kmeans":
-            # k-means on (a sample of) the rows; the labelled rows give the start
-            centers, labelled = kmeans_start(data, K, random_state)
-            frame_center = centers.mean(axis=0)
-            frame = GaussianParams(
-                cov_type, np.full(K, 1.0 / K), centers, None, identity
-            )
-            plan = make_plan(
-                frame, labelled.dtype, center=frame_center, resp_mode="nearest"
-            )
-            stats = labelled.map_reduce(em_kernel, plan, tile_rows)
-        else:  # random responsibilities, indexed by global row number
-            (first_rows,) = data.take_rows(np.arange(min(data.n_samples, 1000)))
-            frame_center = np.asarray(first_rows, dtype=np.float64).mean(axis=0)
-            centers = np.tile(frame_center, (K, 1))
-            frame = GaussianParams(
-                cov_type, np.full(K, 1.0 / K), centers, None, identity
-            )
-            plan = make_plan(
-                frame,
-                data.dtype,
-                center=frame_center,
-                resp_mode="random",
-                seed=int(random_state.randint(np.iinfo(np.int32).max)),
-            )
-            indexed = data.with_row_index()
-            stats = indexed.map_reduce(random_resp_kernel, plan, tile_rows)
-        check_pass(stats, data)
-        return m_step(
-            stats,
-            centers,
-            identity,
-            plan.center.astype(np.float64),
-            cov_type,
-            self.reg_covar,
+        return initial_params(
+            data,
+            random_state,
+            n_components=self.n_components,
+            covariance_type=self.covariance_type,
+            method=self.init_params,
+            reg_covar=self.reg_covar,
+            tol=self.tol,
+            tile_rows=tile_rows,
+            user=user,
         )
 
     # ------------------------------------------------------------ attributes

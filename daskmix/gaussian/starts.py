@@ -1,4 +1,4 @@
-"""The ``'gmm'`` start: a Gaussian mixture fitted in memory on a row sample."""
+"""Starting parameters of a Gaussian mixture, one function per ``init_params``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,23 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from .._core.em import check_pass
 from .._core.engine import RowBlocks
-from ..cluster.seeding import sample_indices
+from ..cluster.seeding import (
+    kmeans_plusplus_centers,
+    random_data_centers,
+    sample_indices,
+)
+from ..cluster.starts import kmeans_start
+from .kernels import em_kernel, make_plan, random_resp_kernel
+from .params import (
+    GaussianParams,
+    covariances_from_cholesky,
+    identity_precisions_cholesky,
+    m_step,
+    precisions_cholesky_from_covariances,
+    precisions_cholesky_from_precisions,
+)
 
 #: rows of the uniform sample that ``init_params='gmm'`` fits
 GMM_SAMPLE_ROWS = 20_000
@@ -76,3 +91,124 @@ def gmm_sample_init(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return model.fit(rows)
+
+
+def initial_params(
+    data: RowBlocks,
+    random_state: np.random.RandomState,
+    *,
+    n_components: int,
+    covariance_type: str,
+    method: str,
+    reg_covar: float,
+    tol: float,
+    tile_rows: int,
+    user: dict,
+) -> GaussianParams:
+    """Starting parameters: the chosen method, overridden by ``*_init`` arrays.
+
+    As in scikit-learn, the method runs only when some ``*_init`` array is
+    missing, and each given array replaces what the method found.
+    """
+    cov_type = covariance_type
+    if len(user) < 3:
+        found = params_from_method(
+            data,
+            random_state,
+            n_components=n_components,
+            covariance_type=covariance_type,
+            method=method,
+            reg_covar=reg_covar,
+            tol=tol,
+            tile_rows=tile_rows,
+        )
+        weights, means = found.weights, found.means
+        prec_chol, covariances = found.precisions_cholesky, found.covariances
+    weights = user.get("weights", weights if len(user) < 3 else None)
+    means = user.get("means", means if len(user) < 3 else None)
+    if "precisions" in user:
+        prec_chol = precisions_cholesky_from_precisions(user["precisions"], cov_type)
+        covariances = covariances_from_cholesky(prec_chol, cov_type)
+    return GaussianParams(cov_type, weights, means, covariances, prec_chol)
+
+
+def params_from_method(
+    data: RowBlocks,
+    random_state: np.random.RandomState,
+    *,
+    n_components: int,
+    covariance_type: str,
+    method: str,
+    reg_covar: float,
+    tol: float,
+    tile_rows: int,
+) -> GaussianParams:
+    """Starting parameters by the named ``init_params`` method."""
+    K, D = n_components, data.n_features
+    cov_type = covariance_type
+    identity = identity_precisions_cholesky(cov_type, K, D)
+    if method == "gmm":
+        fitted = gmm_sample_init(
+            data,
+            K,
+            random_state,
+            covariance_type=cov_type,
+            reg_covar=reg_covar,
+            tol=tol,
+        )
+        return GaussianParams(
+            cov_type,
+            fitted.weights_,
+            fitted.means_,
+            fitted.covariances_,
+            fitted.precisions_cholesky_,
+        )
+    if method in ("random_from_data", "k-means++"):
+        pick = (
+            random_data_centers
+            if method == "random_from_data"
+            else kmeans_plusplus_centers
+        )
+        means = pick(data, K, random_state)
+        # one point per component: what the M-step gives for one-hot
+        # responsibilities on those points, reg_covar on every variance
+        covariances = covariances_from_cholesky(identity, cov_type) * reg_covar
+        return GaussianParams(
+            cov_type,
+            np.full(K, 1.0 / K),
+            means,
+            covariances,
+            precisions_cholesky_from_covariances(covariances, cov_type),
+        )
+    if method == "kmeans":
+        # k-means on (a sample of) the rows; the labelled rows give the start
+        centers, labelled = kmeans_start(data, K, random_state)
+        frame_center = centers.mean(axis=0)
+        frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)
+        plan = make_plan(
+            frame, labelled.dtype, center=frame_center, resp_mode="nearest"
+        )
+        stats = labelled.map_reduce(em_kernel, plan, tile_rows)
+    else:  # random responsibilities, indexed by global row number
+        (first_rows,) = data.take_rows(np.arange(min(data.n_samples, 1000)))
+        frame_center = np.asarray(first_rows, dtype=np.float64).mean(axis=0)
+        centers = np.tile(frame_center, (K, 1))
+        frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)
+        plan = make_plan(
+            frame,
+            data.dtype,
+            center=frame_center,
+            resp_mode="random",
+            seed=int(random_state.randint(np.iinfo(np.int32).max)),
+        )
+        indexed = data.with_row_index()
+        stats = indexed.map_reduce(random_resp_kernel, plan, tile_rows)
+    check_pass(stats, data)
+    return m_step(
+        stats,
+        centers,
+        identity,
+        plan.center.astype(np.float64),
+        cov_type,
+        reg_covar,
+    )

@@ -4,13 +4,13 @@ One call of :func:`em_kernel` on a tile ``(x, y)`` does the E-step and
 accumulates everything the M-step needs, in one sweep over the tile:
 
 * the gate: ``log pi_k + log N(x | mu_k, Sigma_k)`` from the Gaussian mixture's
-  own kernel (:func:`daskmix.gaussian.kernels._weighted_log_prob`), or just
+  own kernel (:func:`daskmix.gaussian.kernels.weighted_log_prob`), or just
   ``log pi_k`` for ``gating='none'``;
 * the lines: residuals of the *previous* lines ``e = y - phi W_old`` (K, tile),
   one small GEMM, and ``log N(e | 0, sigma_k^2)``;
 * responsibilities by log-sum-exp of the sum, and the row's log-likelihood;
 * statistics: the gate's (``nk``, ``s1``, ``s2``: exactly GaussianMixture's,
-  :func:`daskmix.gaussian.kernels._accumulate`) and the residual-shifted
+  :func:`daskmix.gaussian.kernels.accumulate`) and the residual-shifted
   regression statistics ``A_k = Phi^T R_k Phi`` (upper triangle, one GEMM of
   the responsibilities against the pairwise products of the design columns),
   ``b_k = Phi^T R_k e_k`` and ``q_k = e_k^T R_k e_k``.
@@ -36,10 +36,10 @@ from .._core.stats import Stats
 from ..gaussian.kernels import (
     LOG_2PI,
     GaussianPlan,
-    _accumulate,
-    _normalize,
-    _random_resp,
-    _weighted_log_prob,
+    accumulate,
+    component_log_prob,
+    normalize_log_prob,
+    random_resp,
 )
 from ..gaussian.kernels import make_plan as make_gate_plan
 from ..gaussian.params import GaussianParams, identity_precisions_cholesky
@@ -175,7 +175,7 @@ def _gate_log_prob(xs: np.ndarray, plan: RegressionPlan):
     """``log pi_k + log N(x | gate_k)`` (K, tile) or ``log pi_k`` (K, 1); frame."""
     if plan.gate is None:
         return plan.log_weights[:, None], None
-    return _weighted_log_prob(xs, plan.gate)
+    return component_log_prob(xs, plan.gate)
 
 
 def _residuals(phi: np.ndarray, y: np.ndarray, plan: RegressionPlan) -> np.ndarray:
@@ -227,7 +227,7 @@ def _statistics(
     dtype = phi.dtype
     resp_d = resp.astype(dtype, copy=False)
     if plan.gate is not None:
-        stats = _accumulate(xs, frame, resp_d, plan.gate.covariance_type)
+        stats = accumulate(xs, frame, resp_d, plan.gate.covariance_type)
     else:
         stats = Stats(nk=resp.sum(axis=1, dtype=f64))
     weighted = resp * residuals
@@ -266,7 +266,7 @@ def em_kernel(x: np.ndarray, y: np.ndarray, plan: RegressionPlan) -> Stats:
     """
     y = y.reshape(-1)
     xs, frame, phi, residuals, weighted_log_prob = _posterior(x, y, plan)
-    resp, log_norm = _normalize(weighted_log_prob)
+    resp, log_norm = normalize_log_prob(weighted_log_prob)
     stats = _statistics(xs, frame, phi, residuals, resp, plan)
     stats["loglik"] = log_norm.sum(dtype=np.float64)
     stats["n_rows"] = np.float64(x.shape[0])
@@ -277,7 +277,7 @@ def _init_resp(x, xs, y, rows, plan: RegressionPlan) -> np.ndarray:
     """Responsibilities (K, tile) of an initialisation pass."""
     n_components = plan.n_components
     if plan.mode == "random":
-        return _random_resp(rows, n_components, plan.seed, np.float64)
+        return random_resp(rows, n_components, plan.seed, np.float64)
     if plan.mode == "nearest":
         joint = np.column_stack([xs, y - plan.y_center])
         centers = plan.centers
@@ -290,8 +290,8 @@ def _init_resp(x, xs, y, rows, plan: RegressionPlan) -> np.ndarray:
         return resp
     joint = np.column_stack([x, y])
     joint_gate = plan.joint_gate
-    weighted_log_prob, _ = _weighted_log_prob(joint - joint_gate.center, joint_gate)
-    resp, _ = _normalize(weighted_log_prob.astype(np.float64))
+    weighted_log_prob, _ = component_log_prob(joint - joint_gate.center, joint_gate)
+    resp, _ = normalize_log_prob(weighted_log_prob.astype(np.float64))
     return resp
 
 
@@ -319,7 +319,7 @@ def init_kernel(
 def loglik_kernel(x: np.ndarray, y: np.ndarray, plan: RegressionPlan) -> Stats:
     """Summed ``log p(x, y)`` (gaussian gating) or ``log p(y | x)`` and rows."""
     *_, weighted_log_prob = _posterior(x, y.reshape(-1), plan)
-    _, log_norm = _normalize(weighted_log_prob)
+    _, log_norm = normalize_log_prob(weighted_log_prob)
     return Stats(loglik=log_norm.sum(dtype=np.float64), n_rows=np.float64(x.shape[0]))
 
 
@@ -346,8 +346,8 @@ def _log_gate(xs: np.ndarray, plan: RegressionPlan) -> np.ndarray:
         return np.broadcast_to(
             plan.log_weights[:, None], (plan.n_components, xs.shape[0])
         )
-    weighted_log_prob, _ = _weighted_log_prob(xs, plan.gate)
-    _, log_norm = _normalize(weighted_log_prob)
+    weighted_log_prob, _ = component_log_prob(xs, plan.gate)
+    _, log_norm = normalize_log_prob(weighted_log_prob)
     return weighted_log_prob - log_norm
 
 
@@ -388,7 +388,7 @@ def gate_proba_rows(x: np.ndarray, plan: RegressionPlan) -> np.ndarray:
 def posterior_rows(x: np.ndarray, y: np.ndarray, plan: RegressionPlan) -> np.ndarray:
     """``p(k | x, y)``, (tile, K)."""
     *_, weighted_log_prob = _posterior(x, y.reshape(-1), plan)
-    resp, _ = _normalize(weighted_log_prob)
+    resp, _ = normalize_log_prob(weighted_log_prob)
     return np.ascontiguousarray(resp.T)
 
 
@@ -399,11 +399,13 @@ def conditional_score_rows(
     y = y.reshape(-1)
     xs = x - plan.center
     residuals = _residuals(_design(x, xs, plan), y, plan)
-    _, log_norm = _normalize(_log_gate(xs, plan) + _line_log_prob(residuals, plan))
+    _, log_norm = normalize_log_prob(
+        _log_gate(xs, plan) + _line_log_prob(residuals, plan)
+    )
     return log_norm
 
 
 def gate_score_rows(x: np.ndarray, plan: RegressionPlan) -> np.ndarray:
     """``log p(x)`` under the gate, (tile,)."""
-    weighted_log_prob, _ = _weighted_log_prob(x - plan.center, plan.gate)
-    return _normalize(weighted_log_prob)[1].astype(np.float64)
+    weighted_log_prob, _ = component_log_prob(x - plan.center, plan.gate)
+    return normalize_log_prob(weighted_log_prob)[1].astype(np.float64)

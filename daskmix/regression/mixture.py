@@ -44,22 +44,16 @@ from .._core.stepwise import (
     stepwise_update,
 )
 from .._core.validation import check_X, check_y
-from ..cluster.seeding import kmeans_plusplus_centers, random_data_centers
-from ..cluster.starts import kmeans_start
-from ..gaussian.kernels import make_plan as make_gate_plan
 from ..gaussian.params import (
     COVARIANCE_TYPES,
     GaussianParams,
     precisions_from_cholesky,
 )
-from ..gaussian.starts import gmm_sample_init
 from .kernels import (
     conditional_score_rows,
     em_kernel,
     gate_proba_rows,
     gate_score_rows,
-    identity_gate,
-    init_kernel,
     loglik_kernel,
     make_plan,
     posterior_rows,
@@ -72,17 +66,13 @@ from .params import (
     NOISE_MODELS,
     RegressionConfig,
     RegressionParams,
-    chain_segments,
-    closest_pairs,
-    conditional_lines,
-    line_through,
     m_step,
     n_coefficients,
     n_parameters,
-    noise_floor_from_sample,
     reframe_stats,
     replace,
 )
+from .starts import initial_params
 
 INIT_METHODS = (
     "kmeans",
@@ -93,8 +83,6 @@ INIT_METHODS = (
     "kmeans-chain",
     "kmeans-pairs",
 )
-#: rows read to place the frame centre and the noise floor
-HEAD_ROWS = 1000
 #: whether a minibatch fit ends with a full pass to report an exact lower bound
 MINIBATCH_FINAL_PASS = False
 
@@ -576,104 +564,14 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         config: RegressionConfig,
         tile_rows: int,
     ) -> RegressionParams:
-        """Starting parameters: one initialisation pass over (X, y), then an M-step.
-
-        Every method yields responsibilities for all rows and, for some,
-        lines; the pass accumulates the usual statistics under them. Methods
-        that choose lines keep them and only estimate noise, weights and gate.
-        """
-        K = self.n_components
-        head_x, head_y = data.take_rows(np.arange(min(data.n_samples, HEAD_ROWS)))
-        x_center = np.asarray(head_x, dtype=np.float64).mean(axis=0)
-        x_center = x_center.astype(data.dtype).astype(np.float64)
-        y_center = float(np.mean(head_y))
-        n_coef_x = data.n_features
-        coef = np.zeros((K, n_coef_x))
-        # the residuals of the first pass are y - mean(y): shifted statistics
-        intercept = np.full(K, y_center if config.fit_intercept else 0.0)
-        init_fields: dict = {"y_center": y_center}
-        refit = True
-        method = self.init_params
-        if method in ("kmeans", "k-means++", "random_from_data"):
-            pick = {
-                "kmeans": lambda *args: kmeans_start(*args, n_restarts=1)[0],
-                "k-means++": kmeans_plusplus_centers,
-                "random_from_data": random_data_centers,
-            }[method]
-            centers = pick(_joint_blocks(data), K, random_state)
-            init_fields.update(
-                mode="nearest", centers=_shift(centers, x_center, y_center)
-            )
-        elif method == "random":
-            init_fields.update(
-                mode="random", seed=int(random_state.randint(np.iinfo(np.int32).max))
-            )
-        elif method == "gmm":
-            gmm = self._joint_gmm(data, random_state)
-            coef, intercept = conditional_lines(gmm, config.fit_intercept)
-            init_fields.update(
-                mode="joint_posterior", joint_gate=make_gate_plan(gmm, np.float64)
-            )
-            refit = False
-        else:  # kmeans-chain, kmeans-pairs
-            n_centers = K + 1 if method == "kmeans-chain" else 2 * K
-            if data.n_samples < n_centers:
-                raise ValueError(
-                    f"init_params={method!r} needs {n_centers} k-means centres but "
-                    f"there are only {data.n_samples} samples."
-                )
-            centers, _ = kmeans_start(
-                _joint_blocks(data), n_centers, random_state, n_restarts=1
-            )
-            segments = (
-                chain_segments(centers)
-                if method == "kmeans-chain"
-                else closest_pairs(centers)
-            )
-            for k, (a, b) in enumerate(segments):
-                coef[k], intercept[k] = line_through(
-                    centers[a], centers[b], config.fit_intercept
-                )
-            midpoints = np.array([0.5 * (centers[a] + centers[b]) for a, b in segments])
-            init_fields.update(
-                mode="nearest", centers=_shift(midpoints, x_center, y_center)
-            )
-            refit = False
-        frame = RegressionParams(
-            weights=np.full(K, 1.0 / K),
-            coef=coef,
-            intercept=intercept,
-            noise_variance=np.ones(K),
-            gate=(
-                identity_gate(config.covariance_type, K, x_center)
-                if config.gating == "gaussian"
-                else None
-            ),
-            x_center=x_center,
-            noise_floor=noise_floor_from_sample(head_y),
-        )
-        plan = make_plan(frame, config.fit_intercept, data.dtype, **init_fields)
-        indexed = data.with_row_index()
-        stats = indexed.map_reduce(init_kernel, plan, tile_rows)
-        check_pass(stats, data, names=("X", "y"))
-        return m_step(stats, frame, config, refit_lines=refit)
-
-    def _joint_gmm(self, data: RowBlocks, random_state) -> GaussianParams:
-        """A full-covariance Gaussian mixture on a sample of joint (x, y) rows."""
-        gmm = gmm_sample_init(
+        return initial_params(
             data,
-            self.n_components,
             random_state,
-            covariance_type="full",
-            reg_covar=max(self.reg_covar, 1e-6),
-            joint=True,
-        )
-        return GaussianParams(
-            "full",
-            gmm.weights_,
-            gmm.means_,
-            gmm.covariances_,
-            gmm.precisions_cholesky_,
+            n_components=self.n_components,
+            method=self.init_params,
+            config=config,
+            reg_covar=self.reg_covar,
+            tile_rows=tile_rows,
         )
 
     # ------------------------------------------------------------ attributes
@@ -966,19 +864,3 @@ def _raise_if_not_finite(data: RowBlocks) -> None:
             [array.reshape(-1, 1) if array.ndim == 1 else array]
         ).all_finite():
             raise ValueError(f"Input {name} contains NaN or infinity.")
-
-
-def _shift(centers: np.ndarray, x_center: np.ndarray, y_center: float) -> np.ndarray:
-    """Joint centres in the kernels' frame: x less ``x_center``, y less ``y_center``."""
-    return centers - np.append(x_center, y_center)
-
-
-def _joint_blocks(data: RowBlocks) -> RowBlocks:
-    """The joint (x, y) rows as one array (lazy for dask), for centre pickers."""
-    X, y = data.arrays[:2]
-    if data.is_dask:
-        joint = da.concatenate([X.astype(np.float64), y[:, None]], axis=1)
-        joint = joint.rechunk({1: -1})
-    else:
-        joint = np.column_stack([X, y])
-    return RowBlocks([joint])
