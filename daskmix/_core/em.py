@@ -40,11 +40,18 @@ class EMModel:
         one pass over the data under ``params``.
     m_step : callable
         ``m_step(stats, params) -> params``.
+    lower_bound : callable, optional
+        ``lower_bound(stats, params_in, params_out) -> float``: the objective
+        EM reports and tests for convergence, from one pass's statistics, the
+        parameters that entered it and those its M-step gave. Default: the
+        mean log-likelihood ``stats["loglik"] / stats["n_rows"]`` (under
+        ``params_in``, as scikit-learn's GaussianMixture reports it).
     """
 
     initialize: Callable[[np.random.RandomState], Any]
     em_pass: Callable[[Any], Stats]
     m_step: Callable[[Stats, Any], Any]
+    lower_bound: Callable[[Stats, Any, Any], float] | None = None
 
 
 @dataclass
@@ -186,8 +193,12 @@ def fit_em(
         for n_iter in range(1, max_iter + 1):
             previous = lower_bound
             stats = model.em_pass(params)
-            params = model.m_step(stats, params)
-            lower_bound = float(stats["loglik"] / stats["n_rows"])
+            new_params = model.m_step(stats, params)
+            if model.lower_bound is None:
+                lower_bound = float(stats["loglik"] / stats["n_rows"])
+            else:
+                lower_bound = float(model.lower_bound(stats, params, new_params))
+            params = new_params
             lower_bounds.append(lower_bound)
             change = lower_bound - previous
             printer.iter_end(n_iter, change)
