@@ -20,7 +20,7 @@ from daskmix.cluster.kernels import (
     oversample_kernel,
     trial_kernel,
 )
-from daskmix.gaussian.starts import gmm_sample_init
+from daskmix.gaussian.model import fit_on_sample
 
 
 def _blocks(X, block_rows=None):
@@ -188,14 +188,14 @@ def test_gmm_start_is_a_mixture_fitted_on_a_sample(covariance_type):
         covariance_type=covariance_type,
         random_state=6,
     ).fit(data)
-    sample_fit = gmm_sample_init(
+    sample_fit = fit_on_sample(
         RowBlocks([data]),
         3,
         check_random_state(6),
         covariance_type=covariance_type,
     )
-    np.testing.assert_array_equal(start.means_, sample_fit.means_)
-    np.testing.assert_array_equal(start.covariances_, sample_fit.covariances_)
+    np.testing.assert_array_equal(start.means_, sample_fit.means)
+    np.testing.assert_array_equal(start.covariances_, sample_fit.covariances)
     assert _one_per_blob(start.means_, means, radius=0.2)
 
 
@@ -203,10 +203,10 @@ def test_gmm_sample_init_joint_space():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((600, 2))
     y = X @ np.array([1.0, -2.0]) + 0.1 * rng.standard_normal(600)
-    fitted = gmm_sample_init(
+    fitted = fit_on_sample(
         RowBlocks([X, y]), 2, check_random_state(0), n_rows=300, joint=True
     )
-    assert fitted.means_.shape == (2, 3)
+    assert fitted.means.shape == (2, 3)
 
 
 @pytest.mark.parametrize("init_params", ["kmeans", "gmm"])

@@ -12,10 +12,10 @@ from scipy.optimize import linear_sum_assignment
 
 from daskmix import GaussianMixture
 from daskmix._core.engine import RowBlocks
+from daskmix._core.model import MixtureModel
 from daskmix._core.stats import Stats
 from daskmix._core.stepwise import (
     StepSchedule,
-    StepwiseModel,
     StepwiseState,
     batch_blocks,
     fit_stepwise,
@@ -119,14 +119,14 @@ def test_reframe_leaves_the_m_step_unchanged(covariance_type):
 
 
 # ---------------------------------------------------------- generic driver
-def test_driver_is_model_agnostic():
+class _MeanModel(MixtureModel):
     """A model that is not a mixture: the mean of y, frame = previous mean."""
-    rng = np.random.default_rng(0)
-    y = rng.normal(5.0, 1.0, size=(20_000, 1))
 
-    def e_step(rows: RowBlocks, mean: float) -> Stats:
-        (values,) = rows.read_batches([np.arange(rows.n_samples)])[0]
-        shifted = values[:, 0] - mean
+    name = "mean"
+
+    @staticmethod
+    def kernel(x, mean):
+        shifted = x[:, 0] - mean
         return Stats(
             s1=shifted.sum(),
             n=np.float64(shifted.size),
@@ -134,17 +134,33 @@ def test_driver_is_model_agnostic():
             n_rows=np.float64(shifted.size),
         )
 
-    def reframe(stats, old, new):
+    score_kernel = kernel
+
+    def tile_rows(self, n_features):
+        return 4096
+
+    def plan(self, params, dtype):
+        return params
+
+    def frame(self, params, dtype):
+        return params
+
+    def m_step(self, stats, params, frame):
+        return frame + float(stats["s1"] / stats["n"])
+
+    def reframe(self, stats, old, new):
         out = Stats(stats)
         out["s1"] = stats["s1"] + stats["n"] * (old - new)
         return out
 
-    model = StepwiseModel(
-        initialize=lambda rs: 0.0,
-        e_step=e_step,
-        m_step=lambda stats, mean: mean + float(stats["s1"] / stats["n"]),
-        reframe=reframe,
-    )
+    def initialize(self, data, random_state):
+        return 0.0
+
+
+def test_driver_is_model_agnostic():
+    rng = np.random.default_rng(0)
+    y = rng.normal(5.0, 1.0, size=(20_000, 1))
+    model = _MeanModel()
     result = fit_stepwise(
         model,
         RowBlocks([y]),
@@ -182,12 +198,12 @@ def test_minibatch_reaches_the_batch_optimum(covariance_type):
 
 
 def test_final_pass_is_one_batch_em_iteration(monkeypatch):
-    import daskmix.gaussian.mixture
+    import daskmix._core.base
 
     X, _ = make_blobs(n_samples=20_000, n_features=3, n_components=4, seed=1)
     common = dict(n_components=4, algorithm="minibatch", batch_size=1000)
     stepwise = GaussianMixture(**common, random_state=0).fit(X)
-    monkeypatch.setattr(daskmix.gaussian.mixture, "MINIBATCH_FINAL_PASS", True)
+    monkeypatch.setattr(daskmix._core.base, "MINIBATCH_FINAL_PASS", True)
     polished = GaussianMixture(**common, random_state=0).fit(X)
     # the lower bound is the exact mean log-likelihood of the stepwise result,
     # and the EM step taken from there cannot lower it
@@ -323,7 +339,7 @@ def test_stepwise_update_first_step_takes_the_batch(blobs_4k):
     X, _ = blobs_4k
     gm = GaussianMixture(3, random_state=0, max_iter=0).fit(X)
     params = gm._params()
-    model = gm._stepwise_model(X.dtype, 1024, initialize=None)
+    model = gm._model(X.shape[1])
     state = stepwise_update(
         model, StepwiseState(params), batch_blocks((X,)), StepSchedule(), 0.1
     )

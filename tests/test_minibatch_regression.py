@@ -170,11 +170,9 @@ def test_first_update_is_one_batch_iteration_with_ridge(gating):
     X, y, _ = DATA[gating](n=3000, seed=1)
     common = {"n_components": 3, "gating": gating, "reg_weights": 50.0}
     start = RegressionMixture(**common, max_iter=0, random_state=0).fit(X, y)
-    config = start._config()
-    model = start._stepwise_model(config, 1024, None, float(X.shape[0]))
-    state = stepwise_update(
-        model, StepwiseState(start._params()), batch_blocks((X, y)), StepSchedule(), 0.1
-    )
+    model = start._model(X.shape[1])
+    state = StepwiseState(start._params(), n_rows=float(X.shape[0]))
+    state = stepwise_update(model, state, batch_blocks((X, y)), StepSchedule(), 0.1)
     start.set_params(warm_start=True, max_iter=1)
     with pytest.warns(Warning):  # one iteration does not converge
         start.fit(X, y)

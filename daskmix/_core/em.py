@@ -1,9 +1,9 @@
 """EM drivers shared by the estimators: the batch loop, restarts and warm starts.
 
-A model plugs in through a :class:`EMModel`: how to initialise, how to run one
-pass over the data (E-step and statistics, one ``compute``), and how to turn
-the statistics into new parameters. The driver owns everything else so that
-both estimators behave exactly like scikit-learn's ``BaseMixture.fit``: the
+A model plugs in through the :class:`~daskmix._core.model.MixtureModel`
+protocol (its kernel, plan, M-step, lower bound and start); the driver runs
+the passes and owns everything else so that every estimator behaves exactly
+like scikit-learn's ``BaseMixture.fit``: the
 lower bound of an iteration is the mean log-likelihood under the parameters
 that *entered* it, convergence is ``abs(change) < tol``, ``n_init`` restarts
 keep the best lower bound, ``warm_start`` continues from the fitted
@@ -24,34 +24,8 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from .engine import RowBlocks, one_blas_thread
+from .model import MixtureModel
 from .stats import Stats
-
-
-@dataclass
-class EMModel:
-    """The three model-specific steps of EM.
-
-    Attributes
-    ----------
-    initialize : callable
-        ``initialize(random_state) -> params``.
-    em_pass : callable
-        ``em_pass(params) -> Stats`` with at least ``loglik`` and ``n_rows``:
-        one pass over the data under ``params``.
-    m_step : callable
-        ``m_step(stats, params) -> params``.
-    lower_bound : callable, optional
-        ``lower_bound(stats, params_in, params_out) -> float``: the objective
-        EM reports and tests for convergence, from one pass's statistics, the
-        parameters that entered it and those its M-step gave. Default: the
-        mean log-likelihood ``stats["loglik"] / stats["n_rows"]`` (under
-        ``params_in``, as scikit-learn's GaussianMixture reports it).
-    """
-
-    initialize: Callable[[np.random.RandomState], Any]
-    em_pass: Callable[[Any], Stats]
-    m_step: Callable[[Stats, Any], Any]
-    lower_bound: Callable[[Stats, Any, Any], float] | None = None
 
 
 @dataclass
@@ -63,6 +37,7 @@ class EMResult:
     lower_bounds: list[float] = field(default_factory=list)
     n_iter: int = 0
     converged: bool = False
+    degenerate: list[int] = field(default_factory=list)
 
 
 class _VerbosePrinter:
@@ -113,12 +88,7 @@ def check_pass(stats: Stats, data: RowBlocks, names: tuple[str, ...] = ("X",)) -
     """
     if all(np.all(np.isfinite(value)) for value in stats.values()):
         return stats
-    for name, array in zip(names, data.arrays):
-        # 1-D arrays (y) as one column: RowBlocks reads a 2-D shape
-        if not RowBlocks(
-            [array.reshape(-1, 1) if array.ndim == 1 else array]
-        ).all_finite():
-            raise ValueError(f"Input {name} contains NaN or infinity.")
+    data.raise_if_not_finite(names)
     raise ValueError(
         "The log-likelihood overflowed to a non-finite value: the data are too "
         "large in magnitude for float64 arithmetic (squared distances overflow). "
@@ -144,9 +114,47 @@ def blas_single_threaded(func: Callable) -> Callable:
     return wrapper
 
 
+def run_pass(model: MixtureModel, data: RowBlocks, params: Any) -> Stats:
+    """One pass over ``data`` under ``params``: the model's kernel on every block.
+
+    The statistics are checked for non-finite values (:func:`check_pass`).
+    """
+    plan = model.plan(params, data.dtype)
+    stats = data.map_reduce(model.kernel, plan, model.tile_rows(data.n_features))
+    return check_pass(stats, data, model.array_names)
+
+
+def better_run(candidate: EMResult, best: EMResult | None) -> bool:
+    """Whether restart ``candidate`` beats ``best`` (scikit-learn's rule).
+
+    The larger final lower bound wins, except that a run whose components
+    collapsed (:meth:`MixtureModel.degenerate`) never beats one without.
+    """
+    if best is None or best.lower_bound == -np.inf:
+        return True
+    if bool(candidate.degenerate) != bool(best.degenerate):
+        return not candidate.degenerate
+    return candidate.lower_bound > best.lower_bound
+
+
+def warn_degenerate(model: MixtureModel, components: list[int]) -> None:
+    """Warn that the kept run has collapsed components, naming them."""
+    if components:
+        warnings.warn(
+            f"The fitted {model.name} has degenerate component(s) "
+            f"{sorted(components)}: "
+            f"{getattr(model, 'degenerate_rule', 'they collapsed onto too few rows')}. "
+            "No restart avoided them; try more n_init, another init_params, or "
+            "fewer components.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 @blas_single_threaded
 def fit_em(
-    model: EMModel,
+    model: MixtureModel,
+    data: RowBlocks,
     *,
     n_init: int,
     max_iter: int,
@@ -159,30 +167,40 @@ def fit_em(
 ) -> EMResult:
     """Batch EM with restarts; the semantics of scikit-learn's ``BaseMixture``.
 
+    Each iteration is one pass (:func:`run_pass`) and one M-step on the
+    client. The lower bound of an iteration is :meth:`MixtureModel.lower_bound`
+    of that pass (by default the mean log-likelihood under the parameters
+    that *entered* it); convergence is ``abs(change) < tol``.
+
     Parameters
     ----------
-    model : EMModel
+    model : MixtureModel
+    data : RowBlocks
+        The training data.
     n_init : int
         Restarts; ignored (one run) when ``warm_params`` is given.
     max_iter, tol : int, float
         Iteration cap and convergence threshold on the lower-bound change.
     random_state : RandomState
         Shared by all restarts, drawn from in order.
+    verbose, verbose_interval : int
+        scikit-learn's verbose messages.
     warm_params, warm_lower_bound
         Fitted parameters and lower bound to continue from (``warm_start``).
 
     Returns
     -------
     EMResult
-        The run with the largest final lower bound. A ConvergenceWarning is
-        emitted when it did not converge and ``max_iter > 0``.
+        The best run (:func:`better_run`). ``max_iter=0`` returns the
+        initialisation. A ConvergenceWarning is emitted when the best run did
+        not converge and ``max_iter > 0``.
     """
     printer = _VerbosePrinter(verbose, verbose_interval)
     do_init = warm_params is None
     best: EMResult | None = None
     for init in range(n_init if do_init else 1):
         printer.init_begin(init)
-        params = model.initialize(random_state) if do_init else warm_params
+        params = model.initialize(data, random_state) if do_init else warm_params
         lower_bound = -np.inf if do_init else warm_lower_bound
         if max_iter == 0:
             best = EMResult(params, -np.inf)
@@ -190,14 +208,12 @@ def fit_em(
         lower_bounds: list[float] = []
         converged = False
         n_iter = 0
+        stats = None
         for n_iter in range(1, max_iter + 1):
             previous = lower_bound
-            stats = model.em_pass(params)
-            new_params = model.m_step(stats, params)
-            if model.lower_bound is None:
-                lower_bound = float(stats["loglik"] / stats["n_rows"])
-            else:
-                lower_bound = float(model.lower_bound(stats, params, new_params))
+            stats = run_pass(model, data, params)
+            new_params = model.m_step(stats, params, model.frame(params, data.dtype))
+            lower_bound = model.lower_bound(stats, params, new_params)
             params = new_params
             lower_bounds.append(lower_bound)
             change = lower_bound - previous
@@ -206,12 +222,17 @@ def fit_em(
                 converged = True
                 break
         printer.init_end(lower_bound, converged)
-        if (
-            best is None
-            or lower_bound > best.lower_bound
-            or best.lower_bound == -np.inf
-        ):
-            best = EMResult(params, lower_bound, lower_bounds, n_iter, converged)
+        run = EMResult(
+            params,
+            lower_bound,
+            lower_bounds,
+            n_iter,
+            converged,
+            degenerate=model.degenerate(params, stats),
+        )
+        if better_run(run, best):
+            best = run
+    warn_degenerate(model, best.degenerate)
     if not best.converged and max_iter > 0:
         warnings.warn(
             "Best performing initialization did not converge. Try different init "

@@ -442,6 +442,17 @@ class RowBlocks:
             return RowBlocks([joint.rechunk({1: -1})])
         return RowBlocks([np.column_stack(columns).astype(np.float64, copy=False)])
 
+    def raise_if_not_finite(self, names: Sequence[str]) -> None:
+        """Raise ``ValueError("Input <name> contains NaN or infinity.")`` if so.
+
+        One extra pass per array, in order; ``names`` name the arrays.
+        """
+        for name, array in zip(names, self.arrays):
+            # 1-D arrays (y) as one column: RowBlocks reads a 2-D shape
+            column = array.reshape(-1, 1) if array.ndim == 1 else array
+            if not RowBlocks([column]).all_finite():
+                raise ValueError(f"Input {name} contains NaN or infinity.")
+
     def all_finite(self) -> bool:
         """Whether every value of every array is finite (one extra pass)."""
         if not self.is_dask:

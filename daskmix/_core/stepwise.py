@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .em import _VerbosePrinter, blas_single_threaded
+from .em import _VerbosePrinter, blas_single_threaded, run_pass
 from .engine import RowBlocks
+from .model import MixtureModel
 from .stats import Stats
 
 #: rows per block when a mini-batch's E-step runs on the client's threads;
@@ -34,39 +34,6 @@ MIN_SMOOTHING = 0.1
 WARMUP_BATCHES = 3
 #: ... and of at least this many rows, under the initial parameters
 WARMUP_MIN_ROWS = 1000
-
-
-@dataclass
-class StepwiseModel:
-    """The model-specific steps of stepwise (mini-batch) EM.
-
-    Attributes
-    ----------
-    initialize : callable
-        ``initialize(random_state) -> params``. Should be cheap: run on a
-        sample of rows, not on the whole dataset.
-    e_step : callable
-        ``e_step(rows: RowBlocks, params) -> Stats``: the statistics of the
-        rows of ``rows`` under ``params`` (E-step and accumulation, the same
-        kernel as a batch pass), with ``loglik`` and ``n_rows``. Statistics may
-        be taken in a frame that depends on ``params`` (shifted, whitened).
-    m_step : callable
-        ``m_step(stats, params) -> params``: the M-step from statistics taken
-        in the frame of ``params``. Must be invariant to a common scale of
-        all the statistics (it is for every closed-form M-step: weights are
-        normalised, means and covariances are ratios), because the driver
-        keeps per-row averages.
-    reframe : callable or None
-        ``reframe(stats, old_params, new_params) -> Stats``: the same
-        statistics re-expressed in the frame of ``new_params`` (an exact change
-        of coordinates, responsibilities unchanged). None when the statistics
-        do not depend on the parameters they were taken under.
-    """
-
-    initialize: Callable[[np.random.RandomState], Any]
-    e_step: Callable[[RowBlocks, Any], Stats]
-    m_step: Callable[[Stats, Any], Any]
-    reframe: Callable[[Stats, Any, Any], Stats] | None = None
 
 
 @dataclass(frozen=True)
@@ -109,8 +76,15 @@ class StepwiseState:
     params : object
         Current parameters.
     stats : Stats or None
-        Running statistics, per-row averages, in the frame of ``params``;
-        None before the first update.
+        Running statistics, per-row averages, in the frame of ``params`` for
+        blocks of ``dtype``; None before the first update.
+    dtype : numpy dtype or None
+        The dtype of the blocks the running statistics' frame is rounded to.
+    n_rows : float
+        Rows the running statistics stand for: the M-step sees them scaled
+        to this many rows (``n_samples`` for a fit; rows seen so far for
+        ``partial_fit``), which matters to penalties that do not scale with
+        the data (RegressionMixture's ``reg_weights``).
     n_steps : int
         Updates done.
     smoothed : float
@@ -128,6 +102,8 @@ class StepwiseState:
 
     params: Any
     stats: Stats | None = None
+    dtype: Any = None
+    n_rows: float = 0.0
     n_steps: int = 0
     smoothed: float = -np.inf
     recent: list[float] = field(default_factory=list)
@@ -168,7 +144,7 @@ def smoothing_weight(batch_rows: int, n_samples: int | None) -> float:
 
 
 def stepwise_update(
-    model: StepwiseModel,
+    model: MixtureModel,
     state: StepwiseState,
     batch: RowBlocks,
     schedule: StepSchedule,
@@ -180,14 +156,15 @@ def stepwise_update(
     under the current parameters, then ``params <- m_step(s)``, then the
     running statistics are moved into the frame of the new parameters. The
     design's ``(N / |B|) s_B`` is this update multiplied by ``N``; keeping
-    per-row averages changes no M-step (they are scale-invariant) and works
-    for a stream of unknown length.
+    per-row averages works for a stream of unknown length, and the M-step
+    sees them scaled to ``state.n_rows``.
 
     Parameters
     ----------
-    model : StepwiseModel
+    model : MixtureModel
     state : StepwiseState
-        Modified in place and returned.
+        Modified in place and returned. Its ``dtype`` must be the batch's
+        (the caller re-frames the running statistics when it changes).
     batch : RowBlocks
         The mini-batch (numpy blocks run on the client's threads; a dask
         batch, e.g. in ``partial_fit``, runs on dask's scheduler).
@@ -199,7 +176,7 @@ def stepwise_update(
     -------
     StepwiseState
     """
-    batch_stats = model.e_step(batch, state.params)
+    batch_stats = run_pass(model, batch, state.params)
     n_rows = float(batch_stats["n_rows"])
     step = state.n_steps + 1
     eta = schedule.step_size(step)
@@ -208,10 +185,12 @@ def stepwise_update(
         running = batch_stats.scale(1.0 / n_rows)
     else:
         running = state.stats.scale(1.0 - eta) + batch_stats.scale(eta / n_rows)
-    new_params = model.m_step(running, state.params)
-    if model.reframe is not None:
-        running = model.reframe(running, state.params, new_params)
-    batch_bound = float(batch_stats["loglik"]) / n_rows
+    frame = model.frame(state.params, batch.dtype)
+    new_params = model.m_step(
+        running.scale(max(state.n_rows, n_rows)), state.params, frame
+    )
+    running = model.reframe(running, frame, model.frame(new_params, batch.dtype))
+    batch_bound = model.batch_bound(batch_stats)
     window = max(1, round(1.0 / smoothing))
     state.recent = [*state.recent, batch_bound][-window:]
     smoothed = float(np.mean(state.recent))
@@ -223,6 +202,7 @@ def stepwise_update(
         state.no_improvement += 1
     state.params = new_params
     state.stats = running
+    state.dtype = batch.dtype
     state.n_steps = step
     state.smoothed = smoothed
     state.lower_bounds.append(smoothed)
@@ -230,7 +210,7 @@ def stepwise_update(
 
 
 def warm_up(
-    model: StepwiseModel,
+    model: MixtureModel,
     state: StepwiseState,
     data: RowBlocks,
     batch_size: int,
@@ -257,10 +237,11 @@ def warm_up(
             )
         )
         rows = batch_blocks(data.read_batches([indices])[0])
-    stats = model.e_step(rows, state.params)
+    stats = run_pass(model, rows, state.params)
     n_rows = float(stats["n_rows"])
     state.stats = stats.scale(1.0 / n_rows)
-    state.smoothed = state.best = float(stats["loglik"]) / n_rows
+    state.dtype = rows.dtype
+    state.smoothed = state.best = model.batch_bound(stats)
     state.recent = [state.smoothed]
     return state
 
@@ -348,26 +329,27 @@ def record_stepwise(
     estimator._stepwise_state = state
 
 
-def _polish(model: StepwiseModel, state: StepwiseState, data: RowBlocks) -> float:
+def _polish(model: MixtureModel, state: StepwiseState, data: RowBlocks) -> float:
     """One batch EM iteration ending a stepwise run; returns its lower bound.
 
     The exact full-data statistics replace the running ones (they are what
     the running statistics estimate), so a ``partial_fit`` after the fit
     continues from them.
     """
-    stats = model.e_step(data, state.params)
-    n_rows = float(stats["n_rows"])
-    averages = stats.scale(1.0 / n_rows)
-    new_params = model.m_step(averages, state.params)
-    if model.reframe is not None:
-        averages = model.reframe(averages, state.params, new_params)
-    state.params, state.stats = new_params, averages
-    return float(stats["loglik"]) / n_rows
+    stats = run_pass(model, data, state.params)
+    frame = model.frame(state.params, data.dtype)
+    new_params = model.m_step(stats, state.params, frame)
+    averages = stats.scale(1.0 / float(stats["n_rows"]))
+    state.stats = model.reframe(averages, frame, model.frame(new_params, data.dtype))
+    state.dtype = data.dtype
+    bound = model.lower_bound(stats, state.params, new_params)
+    state.params = new_params
+    return bound
 
 
 @blas_single_threaded
 def fit_stepwise(
-    model: StepwiseModel,
+    model: MixtureModel,
     data: RowBlocks,
     *,
     batch_size: int,
@@ -382,8 +364,10 @@ def fit_stepwise(
 ) -> StepwiseResult:
     """Stepwise (mini-batch) EM with restarts, model-agnostic.
 
-    Each step draws a mini-batch of random rows from randomly chosen blocks
-    (:meth:`RowBlocks.batch_indices`), runs ``model.e_step`` on it under the
+    Each run starts from ``model.initialize`` on a sample of rows
+    (:func:`init_sample`). Each step draws a mini-batch of random rows from
+    randomly chosen blocks (:meth:`RowBlocks.batch_indices`), runs a pass on it
+    under the
     current parameters, and makes one :func:`stepwise_update`. Batches are
     read :data:`PREFETCH_BATCHES` at a time (one ``compute`` for dask input);
     which rows a batch holds depends only on ``random_state`` and the
@@ -391,15 +375,16 @@ def fit_stepwise(
 
     Parameters
     ----------
-    model : StepwiseModel
+    model : MixtureModel
     data : RowBlocks
         The training data.
     batch_size : int
         Rows per step, at most ``data.n_samples``.
     schedule : StepSchedule
     n_init : int
-        Restarts, each from ``model.initialize``; the run with the largest
-        final lower bound is kept. Ignored (one run) with ``warm_params``.
+        Restarts, each from ``model.initialize`` on a fresh sample; the run
+        with the largest final lower bound is kept. Ignored (one run) with
+        ``warm_params``.
     max_iter : int
         Passes' worth of steps at most: ``ceil(max_iter * N / batch_size)``
         steps (scikit-learn's ``MiniBatchKMeans`` meaning). 0 returns the
@@ -431,8 +416,12 @@ def fit_stepwise(
     best: StepwiseResult | None = None
     for init in range(n_init if do_init else 1):
         printer.init_begin(init)
-        params = model.initialize(random_state) if do_init else warm_params
-        state = StepwiseState(params)
+        if do_init:
+            sample = init_sample(data, batch_size, random_state)
+            params = model.initialize(sample, random_state)
+        else:
+            params = warm_params
+        state = StepwiseState(params, n_rows=float(n_samples))
         if max_steps > 0:
             warm_up(model, state, data, batch_size, random_state)
         converged = False

@@ -21,6 +21,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import (
     _check_feature_names,
     _check_n_features,
+    _check_sample_weight,
     validate_data,
 )
 
@@ -230,3 +231,31 @@ def check_y(y, X):
     elif not np.isfinite(y).all():
         raise ValueError("Input y contains NaN or infinity.")
     return y
+
+
+def check_sample_weight(sample_weight, X):
+    """Validate per-sample weights against the validated ``X``.
+
+    Parameters
+    ----------
+    sample_weight : array-like or dask array of shape (n_samples,)
+    X : ndarray or dask.array.Array of shape (n_samples, n_features)
+
+    Returns
+    -------
+    ndarray or dask.array.Array of shape (n_samples,), float64
+        Row-chunked like ``X`` for dask input.
+    """
+    if isinstance(sample_weight, da.Array) or isinstance(X, da.Array):
+        weight = da.asarray(sample_weight)
+        if weight.ndim != 1 or weight.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"sample_weight.shape == {weight.shape}, expected ({X.shape[0]},)!"
+            )
+        if any(np.isnan(c) for c in weight.chunks[0]):
+            raise ValueError(
+                "sample_weight has unknown chunk sizes; call "
+                "sample_weight.compute_chunk_sizes() first."
+            )
+        return weight.astype(np.float64).rechunk((X.chunks[0],))
+    return _check_sample_weight(sample_weight, X, dtype=np.float64)

@@ -2,57 +2,28 @@
 
 from __future__ import annotations
 
-import math
-from numbers import Integral, Real
-
 import numpy as np
-from sklearn.base import BaseEstimator, DensityMixin, _fit_context
+from sklearn.base import DensityMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._core.em import EMModel, check_pass, fit_em
-from .._core.engine import RowBlocks, default_tile_rows, one_blas_thread
-from .._core.outputs import wrap_rows
-from .._core.stats import Stats
-from .._core.stepwise import (
-    MIN_SMOOTHING,
-    StepwiseModel,
-    StepwiseState,
-    check_first_batch,
-    clip_batch_size,
-    fit_stepwise,
-    init_sample,
-    record_stepwise,
-    schedule_of,
-    stepwise_update,
-)
-from .._core.validation import check_X
+from .._core.base import BaseMixture, float_dtype
 from .init_checks import check_means, check_precisions, check_weights
-from .kernels import (
-    em_kernel,
-    label_rows,
-    make_plan,
-    proba_rows,
-    score_rows,
-)
+from .kernels import label_rows, proba_rows, score_rows
+from .model import GaussianModel
 from .params import (
     COVARIANCE_TYPES,
     GaussianParams,
-    StatsFrame,
-    m_step,
     n_parameters,
     precisions_from_cholesky,
-    reframe_stats,
 )
-from .starts import initial_params
+from .sampling import sample_mixture
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "gmm")
-#: whether a minibatch fit ends with a full pass to report an exact lower bound
-MINIBATCH_FINAL_PASS = False
 
 
-class GaussianMixture(DensityMixin, BaseEstimator):
+class GaussianMixture(DensityMixin, BaseMixture):
     """Gaussian mixture fitted by EM, on numpy, dask, pandas or xarray input.
 
     A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the
@@ -208,25 +179,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        **BaseMixture._parameter_constraints,
         "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
-        "tol": [Interval(Real, 0.0, None, closed="left")],
-        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
         "init_params": [StrOptions(set(INIT_METHODS))],
         "weights_init": ["array-like", None],
         "means_init": ["array-like", None],
         "precisions_init": ["array-like", None],
-        "random_state": ["random_state"],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
-        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
-        "algorithm": [StrOptions({"batch", "minibatch"})],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "learning_offset": [Interval(Real, 0.0, None, closed="left")],
-        "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
-        "max_no_improvement": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -272,219 +230,41 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.learning_decay = learning_decay
         self.max_no_improvement = max_no_improvement
 
-    # ------------------------------------------------------------------ fit
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Estimate the parameters with EM, one pass over X per iteration.
-
-        Parameters
-        ----------
-        X : array-like, dask array, DataFrame or DataArray of shape \
-                (n_samples, n_features)
-        y : ignored
-
-        Returns
-        -------
-        self : GaussianMixture
-        """
-        X, _ = check_X(self, X, reset=True, ensure_min_samples=2)
-        n_samples, n_features = X.shape
-        if n_samples < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {n_samples}"
-            )
-        user_init = self._check_user_init(n_features)
-        data = RowBlocks([X])
-        tile_rows = self._tile_rows(n_features)
-        reg_covar = self.reg_covar
-        cov_type = self.covariance_type
-        if self.algorithm == "minibatch":
-            return self._fit_minibatch(data, user_init, tile_rows)
-
-        def em_pass(params: GaussianParams) -> Stats:
-            plan = make_plan(params, data.dtype)
-            stats = data.map_reduce(em_kernel, plan, tile_rows)
-            stats["center"] = plan.center.astype(np.float64)
-            return check_pass(stats, data)
-
-        def next_params(stats: Stats, params: GaussianParams) -> GaussianParams:
-            return m_step(
-                stats,
-                params.means,
-                params.precisions_cholesky,
-                stats["center"],
-                cov_type,
-                reg_covar,
-            )
-
-        model = EMModel(
-            initialize=lambda rs: self._initialize(data, rs, user_init, tile_rows),
-            em_pass=em_pass,
-            m_step=next_params,
-        )
-        warm = self.warm_start and hasattr(self, "converged_")
-        result = fit_em(
-            model,
-            n_init=self.n_init,
-            max_iter=self.max_iter,
+    # ------------------------------------------------------------- the model
+    def _model(self, n_features: int, *, fitting: bool = False) -> GaussianModel:
+        return GaussianModel(
+            n_components=self.n_components,
+            covariance_type=self.covariance_type,
+            reg_covar=self.reg_covar,
+            init_params=self.init_params,
             tol=self.tol,
-            random_state=check_random_state(self.random_state),
-            verbose=self.verbose,
-            verbose_interval=self.verbose_interval,
-            warm_params=self._params() if warm else None,
-            warm_lower_bound=self.lower_bound_ if warm else -np.inf,
+            user_init=self._check_user_init(n_features) if fitting else {},
         )
-        self._set_params(result.params)
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.lower_bound_ = result.lower_bound
-        self.lower_bounds_ = result.lower_bounds
-        self.n_steps_ = 0
-        self._stepwise_state = None
-        return self
 
-    # ------------------------------------------------------------ stepwise EM
-    def _stats_frame(self, params: GaussianParams, dtype) -> StatsFrame:
-        """The frame the kernels take statistics in under ``params``."""
-        whiten = (
-            params.precisions_cholesky
-            if self.covariance_type in ("full", "tied")
-            else None
-        )
-        center = make_plan(params, dtype).center.astype(np.float64)
-        return StatsFrame(params.means, whiten, center)
-
-    def _stepwise_model(self, dtype, tile_rows: int, initialize) -> StepwiseModel:
-        """The Gaussian mixture as a :class:`~daskmix._core.em.StepwiseModel`.
-
-        Batch statistics are the batch kernel's (``em_kernel``), taken in the
-        frame of the parameters of the step; the running statistics are moved
-        into the frame of the new parameters after every M-step
-        (:func:`~daskmix.gaussian.params.reframe_stats`).
-        """
-        cov_type, reg_covar = self.covariance_type, self.reg_covar
-
-        def e_step(rows: RowBlocks, params: GaussianParams) -> Stats:
-            plan = make_plan(params, rows.dtype)
-            return check_pass(rows.map_reduce(em_kernel, plan, tile_rows), rows)
-
-        def next_params(stats: Stats, params: GaussianParams) -> GaussianParams:
-            frame = self._stats_frame(params, dtype)
-            return m_step(
-                stats,
-                frame.means,
-                params.precisions_cholesky,
-                frame.center,
-                cov_type,
-                reg_covar,
-            )
-
-        def reframe(stats: Stats, old: GaussianParams, new: GaussianParams) -> Stats:
-            return reframe_stats(
-                stats,
-                cov_type,
-                self._stats_frame(old, dtype),
-                self._stats_frame(new, dtype),
-            )
-
-        return StepwiseModel(initialize, e_step, next_params, reframe)
-
-    def _fit_minibatch(self, data: RowBlocks, user_init: dict, tile_rows: int):
-        """``fit`` with ``algorithm='minibatch'``: stepwise EM on random batches."""
-        batch_size = clip_batch_size(self.batch_size, data.n_samples)
-
-        def initialize(random_state) -> GaussianParams:
-            sample = init_sample(data, batch_size, random_state)
-            return self._initialize(sample, random_state, user_init, tile_rows)
-
-        warm = self.warm_start and hasattr(self, "converged_")
-        result = fit_stepwise(
-            self._stepwise_model(data.dtype, tile_rows, initialize),
-            data,
-            batch_size=batch_size,
-            schedule=schedule_of(self),
-            n_init=self.n_init,
-            max_iter=self.max_iter,
-            random_state=check_random_state(self.random_state),
-            final_pass=MINIBATCH_FINAL_PASS,
-            verbose=self.verbose,
-            verbose_interval=self.verbose_interval,
-            warm_params=self._params() if warm else None,
-        )
-        self._set_params(result.params)
-        record_stepwise(
-            self, result.state, result.lower_bound, result.n_iter, result.converged
-        )
-        self._stepwise_dtype = data.dtype
-        return self
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
-        """One stepwise EM update on the rows of X (a mini-batch).
-
-        The first call (on an unfitted estimator) initialises on X with
-        ``init_params`` (and the ``*_init`` arrays), then updates. Later calls
-        continue the running statistics and the step-size schedule
-        (``learning_offset``, ``learning_decay``); after a ``fit``, they
-        continue from the fitted parameters. ``n_features_in_`` is set by the
-        first call and checked by the others. ``batch_size``,
-        ``max_no_improvement``, ``max_iter`` and ``n_init`` are not used: X is
-        the batch, and the caller decides when to stop.
-
-        Parameters
-        ----------
-        X : array-like, dask array, DataFrame or DataArray of shape \
-                (n_batch, n_features)
-            One mini-batch. A dask array is reduced on dask's scheduler (one
-            pass over its blocks).
-        y : ignored
-
-        Returns
-        -------
-        self : GaussianMixture
-        """
-        fitted = hasattr(self, "means_")
-        X, _ = check_X(self, X, reset=not fitted)
-        data = RowBlocks([X])
-        n_features = X.shape[1]
-        tile_rows = self._tile_rows(n_features)
-        state = getattr(self, "_stepwise_state", None)
-        if not fitted:
-            check_first_batch(data.n_samples, self.n_components)
-            params = self._initialize(
-                data,
-                check_random_state(self.random_state),
-                self._check_user_init(n_features),
-                tile_rows,
-            )
-            state = StepwiseState(params)
-        elif state is None:
-            state = StepwiseState(self._params())
-        elif state.stats is not None and self._stepwise_dtype != data.dtype:
-            # the frame's common shift is rounded to the block dtype
-            state.stats = reframe_stats(
-                state.stats,
-                self.covariance_type,
-                self._stats_frame(state.params, self._stepwise_dtype),
-                self._stats_frame(state.params, data.dtype),
-            )
-        model = self._stepwise_model(data.dtype, tile_rows, initialize=None)
-        with one_blas_thread():  # see _core.em.blas_single_threaded
-            stepwise_update(model, state, data, schedule_of(self), MIN_SMOOTHING)
-        self._set_params(state.params)
-        record_stepwise(self, state, state.smoothed, state.n_steps, converged=False)
-        self._stepwise_dtype = data.dtype
-        return self
+    def _structure(self, n_features: int) -> dict:
+        return {
+            "n_features": n_features,
+            "n_components": self.n_components,
+            "covariance_type": self.covariance_type,
+        }
 
     def fit_predict(self, X, y=None):
         """Fit, then return the most probable component of each sample.
 
         Equivalent to ``fit(X).predict(X)`` (one more pass over X).
 
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored.
+
         Returns
         -------
-        labels : ndarray or dask array of shape (n_samples,)
+        labels : ndarray, dask array or DataArray of shape (n_samples,)
+            Component labels.
         """
         return self.fit(X, y).predict(X)
 
@@ -503,50 +283,30 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         return user
 
-    def _initialize(self, data: RowBlocks, random_state, user: dict, tile_rows: int):
-        return initial_params(
-            data,
-            random_state,
-            n_components=self.n_components,
-            covariance_type=self.covariance_type,
-            method=self.init_params,
-            reg_covar=self.reg_covar,
-            tol=self.tol,
-            tile_rows=tile_rows,
-            user=user,
-        )
-
     # ------------------------------------------------------------ attributes
     def _params(self) -> GaussianParams:
+        def f64(a):
+            return np.asarray(a, dtype=np.float64)
+
         return GaussianParams(
             self.covariance_type,
-            self.weights_,
-            self.means_,
-            self.covariances_,
-            self.precisions_cholesky_,
+            f64(self.weights_),
+            f64(self.means_),
+            f64(self.covariances_),
+            f64(self.precisions_cholesky_),
         )
 
-    def _set_params(self, params: GaussianParams) -> None:
-        self.weights_ = params.weights
-        self.means_ = params.means
-        self.covariances_ = params.covariances
-        self.precisions_cholesky_ = params.precisions_cholesky
+    def _set_params(self, params: GaussianParams, dtype) -> None:
+        dtype = float_dtype(dtype)
+        self.weights_ = params.weights.astype(dtype)
+        self.means_ = params.means.astype(dtype)
+        self.covariances_ = params.covariances.astype(dtype)
+        self.precisions_cholesky_ = params.precisions_cholesky.astype(dtype)
         self.precisions_ = precisions_from_cholesky(
             params.precisions_cholesky, self.covariance_type
-        )
-
-    def _tile_rows(self, n_features: int) -> int:
-        return default_tile_rows(self.n_components * max(n_features, 2))
+        ).astype(dtype)
 
     # ------------------------------------------------------- per-row outputs
-    def _map_rows(self, X, fn, n_columns, dtype=np.float64, name=None):
-        check_is_fitted(self)
-        X, info = check_X(self, X, reset=False)
-        data = RowBlocks([X])
-        plan = make_plan(self._params(), data.dtype)
-        result = data.map_rows(fn, plan, self._tile_rows(X.shape[1]), n_columns, dtype)
-        return wrap_rows(result, info, name=name)
-
     def predict(self, X):
         """Most probable component of each sample.
 
@@ -554,62 +314,74 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         ----------
         X : array-like, dask array, DataFrame or DataArray of shape \
                 (n_samples, n_features)
+            Data.
 
         Returns
         -------
         labels : ndarray, dask array or DataArray of shape (n_samples,)
-            Lazy for dask input; along the sample dimension for xarray input.
+            Component labels. Lazy for dask input; along the sample dimension
+            for xarray input.
         """
-        return self._map_rows(X, label_rows, None, np.int64, name="label")
+        data, plan, info = self._fitted_rows(X)
+        return self._map_rows(data, plan, info, label_rows, None, "label", np.int64)
 
     def predict_proba(self, X):
         """Posterior probability of each component for each sample.
 
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data.
+
         Returns
         -------
         resp : ndarray, dask array or DataArray of shape (n_samples, n_components)
-            For xarray input, dims (sample dim, ``component``).
+            ``p(k | x)``. For xarray input, dims (sample dim, ``component``).
         """
-        return self._map_rows(X, proba_rows, self.n_components, name="probability")
+        data, plan, info = self._fitted_rows(X)
+        return self._map_rows(
+            data, plan, info, proba_rows, self.n_components, "probability"
+        )
 
     def score_samples(self, X):
         """Log-likelihood ``log p(x)`` of each sample.
 
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data.
+
         Returns
         -------
         log_prob : ndarray, dask array or DataArray of shape (n_samples,)
+            Log-density of each sample under the mixture.
         """
-        return self._map_rows(X, score_rows, None, name="log_likelihood")
+        data, plan, info = self._fitted_rows(X)
+        return self._map_rows(data, plan, info, score_rows, None, "log_likelihood")
 
     def score(self, X, y=None) -> float:
         """Mean log-likelihood of the samples of X (computed, also for dask).
 
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data.
+        y : None
+            Ignored.
+
         Returns
         -------
-        float
+        log_likelihood : float
+            Mean of ``log p(x)`` over the samples.
         """
-        check_is_fitted(self)
-        X, _ = check_X(self, X, reset=False)
-        data = RowBlocks([X])
-        plan = make_plan(self._params(), data.dtype)
-        stats = check_pass(
-            data.map_reduce(_loglik_kernel, plan, self._tile_rows(X.shape[1])), data
-        )
-        return float(stats["loglik"] / stats["n_rows"])
+        loglik, n_samples = self._total_loglik(X)
+        return loglik / n_samples
 
     def _n_parameters(self) -> int:
         return n_parameters(self.covariance_type, *self.means_.shape)
-
-    def bic(self, X) -> float:
-        """Bayesian information criterion on X (lower is better)."""
-        n_samples = _n_rows(X)
-        return -2 * self.score(X) * n_samples + self._n_parameters() * math.log(
-            n_samples
-        )
-
-    def aic(self, X) -> float:
-        """Akaike information criterion on X (lower is better)."""
-        return -2 * self.score(X) * _n_rows(X) + 2 * self._n_parameters()
 
     def sample(self, n_samples: int = 1):
         """Draw samples from the fitted mixture.
@@ -625,36 +397,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             Component of each sample, sorted.
         """
         check_is_fitted(self)
-        if n_samples < 1:
-            raise ValueError(
-                f"Invalid value for 'n_samples': {n_samples} . The sampling "
-                "requires at least one sample."
-            )
-        rng = check_random_state(self.random_state)
-        counts = rng.multinomial(n_samples, self.weights_)
-        n_features = self.means_.shape[1]
-        cov_type = self.covariance_type
-        pieces = []
-        for k, (mean, count) in enumerate(zip(self.means_, counts)):
-            if cov_type in ("full", "tied"):
-                cov = self.covariances_[k] if cov_type == "full" else self.covariances_
-                pieces.append(rng.multivariate_normal(mean, cov, int(count)))
-            else:
-                scale = np.sqrt(self.covariances_[k])
-                pieces.append(mean + rng.standard_normal((count, n_features)) * scale)
-        labels = np.repeat(np.arange(self.n_components), counts)
-        return np.vstack(pieces), labels
+        X, labels = sample_mixture(
+            self._params(), n_samples, check_random_state(self.random_state)
+        )
+        return X.astype(self.means_.dtype, copy=False), labels
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
-
-
-def _loglik_kernel(x, plan) -> Stats:
-    log_prob = score_rows(x, plan)
-    return Stats(loglik=log_prob.sum(dtype=np.float64), n_rows=np.float64(x.shape[0]))
-
-
-def _n_rows(X) -> int:
-    return int(X.shape[0]) if hasattr(X, "shape") else len(X)

@@ -323,7 +323,7 @@ def loglik_kernel(x: np.ndarray, y: np.ndarray, plan: RegressionPlan) -> Stats:
     return Stats(loglik=log_norm.sum(dtype=np.float64), n_rows=np.float64(x.shape[0]))
 
 
-def r2_kernel(
+def weighted_r2_kernel(
     x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, plan: RegressionPlan
 ) -> Stats:
     """Weighted sums for R^2: total weight, SSE, and moments of ``y - y_center``."""
@@ -337,6 +337,11 @@ def r2_kernel(
         s1=w @ shifted,
         s2=w @ shifted**2,
     )
+
+
+def r2_kernel(x: np.ndarray, y: np.ndarray, plan: RegressionPlan) -> Stats:
+    """:func:`weighted_r2_kernel` with unit weights."""
+    return weighted_r2_kernel(x, y, np.ones(x.shape[0]), plan)
 
 
 # ---------------------------------------------------------- per-row outputs

@@ -13,66 +13,42 @@ per EM iteration, tree-reduced statistics, residual-shifted accumulation.
 
 from __future__ import annotations
 
-import math
 import warnings
-from numbers import Integral, Real
+from numbers import Real
 
-import dask.array as da
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.base import RegressorMixin
 from sklearn.exceptions import DataConversionWarning
-from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._core.em import EMModel, check_pass, fit_em
-from .._core.engine import RowBlocks, default_tile_rows, one_blas_thread
+from .._core.base import BaseMixture, float_dtype
+from .._core.em import check_pass
+from .._core.engine import RowBlocks
 from .._core.outputs import wrap_rows
-from .._core.stats import Stats
-from .._core.stepwise import (
-    MIN_SMOOTHING,
-    StepwiseModel,
-    StepwiseState,
-    check_first_batch,
-    clip_batch_size,
-    fit_stepwise,
-    init_sample,
-    record_stepwise,
-    schedule_of,
-    stepwise_update,
-)
-from .._core.validation import check_X, check_y
-from ..gaussian.params import (
-    COVARIANCE_TYPES,
-    GaussianParams,
-    precisions_from_cholesky,
-)
+from .._core.validation import check_sample_weight, check_X, check_y
+from ..gaussian.params import COVARIANCE_TYPES, GaussianParams, precisions_from_cholesky
+from ..gaussian.sampling import sample_mixture
 from .kernels import (
     conditional_score_rows,
-    em_kernel,
     gate_proba_rows,
     gate_score_rows,
-    loglik_kernel,
-    make_plan,
     posterior_rows,
     predict_rows,
     predict_std_rows,
     r2_kernel,
+    weighted_r2_kernel,
 )
+from .model import RegressionModel
 from .params import (
     GATINGS,
     NOISE_MODELS,
     RegressionConfig,
     RegressionParams,
-    m_step,
-    n_coefficients,
     n_parameters,
-    reframe_stats,
-    replace,
 )
-from .starts import initial_params
 
 INIT_METHODS = (
     "kmeans",
@@ -83,8 +59,6 @@ INIT_METHODS = (
     "kmeans-chain",
     "kmeans-pairs",
 )
-#: whether a minibatch fit ends with a full pass to report an exact lower bound
-MINIBATCH_FINAL_PASS = False
 
 
 def _has_input_model(estimator) -> bool:
@@ -96,7 +70,7 @@ def _has_input_model(estimator) -> bool:
     return True
 
 
-class RegressionMixture(RegressorMixin, BaseEstimator):
+class RegressionMixture(RegressorMixin, BaseMixture):
     """Mixture of linear regressions, optionally gated by Gaussians on x (CWM).
 
     ``p(y | x) = sum_k g_k(x) N(y | w_k . x + b_k, sigma_k^2)``. With
@@ -257,26 +231,13 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        **BaseMixture._parameter_constraints,
         "gating": [StrOptions(set(GATINGS))],
         "noise": [StrOptions(set(NOISE_MODELS))],
         "fit_intercept": ["boolean"],
         "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
-        "tol": [Interval(Real, 0.0, None, closed="left")],
-        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
         "reg_weights": [Interval(Real, 0.0, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
         "init_params": [StrOptions(set(INIT_METHODS))],
-        "random_state": ["random_state"],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
-        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
-        "algorithm": [StrOptions({"batch", "minibatch"})],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "learning_offset": [Interval(Real, 0.0, None, closed="left")],
-        "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
-        "max_no_improvement": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -324,314 +285,96 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         self.learning_decay = learning_decay
         self.max_no_improvement = max_no_improvement
 
-    # ------------------------------------------------------------------ fit
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Estimate the parameters with EM, one pass over (X, y) per iteration.
+    # ------------------------------------------------------------- the model
+    _requires_y = True
 
-        Parameters
-        ----------
-        X : array-like, dask array, DataFrame or DataArray of shape \
-                (n_samples, n_features)
-        y : array-like, dask array, Series or DataArray of shape (n_samples,) \
-                or (n_samples, 1)
-            Targets; a dask array when X is one.
+    def _model(self, n_features: int, *, fitting: bool = False) -> RegressionModel:
+        return RegressionModel(
+            n_components=self.n_components,
+            config=RegressionConfig(
+                gating=self.gating,
+                noise=self.noise,
+                fit_intercept=bool(self.fit_intercept),
+                covariance_type=self.covariance_type,
+                reg_covar=float(self.reg_covar),
+                reg_weights=float(self.reg_weights),
+            ),
+            init_params=self.init_params,
+        )
 
-        Returns
-        -------
-        self : RegressionMixture
-        """
-        _require_y(self, y)
-        X, _ = check_X(self, X, reset=True, ensure_min_samples=2)
-        if getattr(y, "ndim", 1) == 2 and y.shape[1] == 1:
+    def _structure(self, n_features: int) -> dict:
+        return {
+            "n_features": n_features,
+            "n_components": self.n_components,
+            "gating": self.gating,
+            "covariance_type": self.covariance_type,
+            "fit_intercept": bool(self.fit_intercept),
+        }
+
+    def _validate(self, X, y=None, *, reset: bool, ensure_min_samples: int = 1):
+        """Validated rows of X (and y when given)."""
+        X, info = check_X(self, X, reset=reset, ensure_min_samples=ensure_min_samples)
+        if y is None:
+            return RowBlocks([X]), info
+        if reset and getattr(y, "ndim", 1) == 2 and y.shape[1] == 1:
             warnings.warn(
                 "A column-vector y was passed when a 1d array was expected. Please "
                 "change the shape of y to (n_samples,), for example using ravel().",
                 DataConversionWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        y = check_y(y, X)
-        n_samples, n_features = X.shape
-        if n_samples < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {n_samples}"
-            )
-        data = RowBlocks([X, y])
-        config = self._config()
-        tile_rows = self._tile_rows(n_features)
-        if self.algorithm == "minibatch":
-            return self._fit_minibatch(data, config, tile_rows)
-
-        def em_pass(params: RegressionParams):
-            plan = make_plan(params, config.fit_intercept, data.dtype)
-            stats = data.map_reduce(em_kernel, plan, tile_rows)
-            return check_pass(stats, data, names=("X", "y"))
-
-        model = EMModel(
-            initialize=lambda rs: self._initialize_one_blas(
-                data, rs, config, tile_rows
-            ),
-            em_pass=em_pass,
-            m_step=lambda stats, params: _client_m_step(stats, params, config),
-        )
-        warm = self._warm_params(data)
-        result = fit_em(
-            model,
-            n_init=self.n_init,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            random_state=check_random_state(self.random_state),
-            verbose=self.verbose,
-            verbose_interval=self.verbose_interval,
-            warm_params=warm,
-            warm_lower_bound=self.lower_bound_ if warm is not None else -np.inf,
-        )
-        self._set_params(result.params)
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.lower_bound_ = result.lower_bound
-        self.lower_bounds_ = result.lower_bounds
-        self.n_steps_ = 0
-        self._stepwise_state = None
-        return self
-
-    # ------------------------------------------------------------ stepwise EM
-    def _stepwise_model(
-        self, config: RegressionConfig, tile_rows: int, initialize, n_rows: float
-    ) -> StepwiseModel:
-        """The regression mixture as a :class:`~daskmix._core.em.StepwiseModel`.
-
-        Batch statistics are the batch kernel's (``em_kernel``) under the
-        parameters of the step; the running statistics (per-row averages) are
-        multiplied by ``n_rows`` before the M-step, which changes nothing but
-        the weight of the ridge penalty, and moved to the new parameters after
-        it (:func:`~daskmix.regression.params.reframe_stats`).
-        """
-
-        def e_step(rows: RowBlocks, params: RegressionParams) -> Stats:
-            plan = make_plan(params, config.fit_intercept, rows.dtype)
-            stats = rows.map_reduce(em_kernel, plan, tile_rows)
-            return check_pass(stats, rows, names=("X", "y"))
-
-        def next_params(stats: Stats, params: RegressionParams) -> RegressionParams:
-            return _client_m_step(stats.scale(n_rows), params, config)
-
-        def reframe(
-            stats: Stats, old: RegressionParams, new: RegressionParams
-        ) -> Stats:
-            return reframe_stats(stats, old, new, config)
-
-        return StepwiseModel(initialize, e_step, next_params, reframe)
-
-    def _fit_minibatch(self, data: RowBlocks, config: RegressionConfig, tile_rows):
-        """``fit`` with ``algorithm='minibatch'``: stepwise EM on random batches."""
-        batch_size = clip_batch_size(self.batch_size, data.n_samples)
-
-        def initialize(random_state) -> RegressionParams:
-            sample = init_sample(data, batch_size, random_state)
-            return self._initialize_one_blas(sample, random_state, config, tile_rows)
-
-        result = fit_stepwise(
-            self._stepwise_model(config, tile_rows, initialize, data.n_samples),
-            data,
-            batch_size=batch_size,
-            schedule=schedule_of(self),
-            n_init=self.n_init,
-            max_iter=self.max_iter,
-            random_state=check_random_state(self.random_state),
-            final_pass=MINIBATCH_FINAL_PASS,
-            verbose=self.verbose,
-            verbose_interval=self.verbose_interval,
-            warm_params=self._warm_params(data),
-        )
-        self._set_params(result.params)
-        record_stepwise(
-            self, result.state, result.lower_bound, result.n_iter, result.converged
-        )
-        self._stepwise_rows = float(data.n_samples)
-        return self
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
-        """One stepwise EM update on the rows of (X, y) (a mini-batch).
-
-        The first call (on an unfitted estimator) initialises on (X, y) with
-        ``init_params``, then updates. Later calls continue the running
-        statistics and the step-size schedule (``learning_offset``,
-        ``learning_decay``); after a ``fit``, they continue from the fitted
-        parameters. ``n_features_in_`` is set by the first call and checked by
-        the others. ``batch_size``, ``max_no_improvement``, ``max_iter`` and
-        ``n_init`` are not used: X is the batch, and the caller decides when
-        to stop. ``reg_weights`` weighs against the sums over all the rows
-        passed so far.
-
-        Parameters
-        ----------
-        X : array-like, dask array, DataFrame or DataArray of shape \
-                (n_batch, n_features)
-            One mini-batch. A dask array is reduced on dask's scheduler (one
-            pass over its blocks).
-        y : array-like, dask array, Series or DataArray of shape (n_batch,)
-            Its targets; a dask array when X is one.
-
-        Returns
-        -------
-        self : RegressionMixture
-        """
-        _require_y(self, y)
-        fitted = hasattr(self, "coef_")
-        X, _ = check_X(self, X, reset=not fitted)
-        y = check_y(y, X)
-        data = RowBlocks([X, y])
-        config = self._config()
-        tile_rows = self._tile_rows(X.shape[1])
-        state = getattr(self, "_stepwise_state", None)
-        rows_before = getattr(self, "_stepwise_rows", 0.0) if state is not None else 0.0
-        if not fitted:
-            check_first_batch(data.n_samples, self.n_components)
-            params = self._initialize_one_blas(
-                data, check_random_state(self.random_state), config, tile_rows
-            )
-            state = StepwiseState(params)
-        elif state is None:
-            # after a batch fit: no running statistics, a centre exact in dtype
-            state = StepwiseState(
-                replace(self._params(), x_center=_exact_center(self._x_center, data))
-            )
-        else:
-            center = _exact_center(state.params.x_center, data)
-            if not np.array_equal(center, state.params.x_center):
-                # a block of a coarser dtype: its shift is the rounded centre
-                moved = replace(state.params, x_center=center)
-                state.stats = reframe_stats(state.stats, state.params, moved, config)
-                state.params = moved
-        model = self._stepwise_model(
-            config, tile_rows, None, rows_before + data.n_samples
-        )
-        with one_blas_thread():
-            stepwise_update(model, state, data, schedule_of(self), MIN_SMOOTHING)
-        self._set_params(state.params)
-        record_stepwise(self, state, state.smoothed, state.n_steps, converged=False)
-        self._stepwise_rows = rows_before + data.n_samples
-        return self
-
-    def _config(self) -> RegressionConfig:
-        return RegressionConfig(
-            gating=self.gating,
-            noise=self.noise,
-            fit_intercept=bool(self.fit_intercept),
-            covariance_type=self.covariance_type,
-            reg_covar=float(self.reg_covar),
-            reg_weights=float(self.reg_weights),
-        )
-
-    def _tile_rows(self, n_features: int) -> int:
-        n_coef = n_coefficients(n_features, self.fit_intercept)
-        width = max(
-            self.n_components * max(n_features, 2),
-            n_coef * (n_coef + 1) // 2 + 2 * self.n_components,
-        )
-        return default_tile_rows(width)
-
-    def _warm_params(self, data: RowBlocks) -> RegressionParams | None:
-        if not (self.warm_start and hasattr(self, "converged_")):
-            return None
-        params = self._params()
-        if (params.gate is None) != (self.gating == "none"):
-            return None  # gating changed since the last fit: start afresh
-        # the frame centre must be exact in the dtype of the data
-        center = params.x_center.astype(data.dtype).astype(np.float64)
-        return replace(params, x_center=center)
-
-    # ------------------------------------------------------- initialisation
-    def _initialize_one_blas(self, data, *args) -> RegressionParams:
-        # the initialisers' client-side work is many tiny matrices (see
-        # _client_m_step); passes hold BLAS to one thread anyway
-        with one_blas_thread():
-            try:
-                return self._initialize(data, *args)
-            except ValueError as exc:
-                # centre pickers see the joint (x, y) as their "X": say which
-                if "NaN" in str(exc) or "infinity" in str(exc):
-                    _raise_if_not_finite(data)
-                raise
-
-    def _initialize(
-        self,
-        data: RowBlocks,
-        random_state: np.random.RandomState,
-        config: RegressionConfig,
-        tile_rows: int,
-    ) -> RegressionParams:
-        return initial_params(
-            data,
-            random_state,
-            n_components=self.n_components,
-            method=self.init_params,
-            config=config,
-            reg_covar=self.reg_covar,
-            tile_rows=tile_rows,
-        )
+        return RowBlocks([X, check_y(y, X)]), info
 
     # ------------------------------------------------------------ attributes
     def _params(self) -> RegressionParams:
+        def f64(a):
+            return np.asarray(a, dtype=np.float64)
+
         gate = None
         if self.gating == "gaussian" and hasattr(self, "means_"):
             gate = GaussianParams(
                 self.covariance_type,
-                self.weights_,
-                self.means_,
-                self.covariances_,
-                self.precisions_cholesky_,
+                f64(self.weights_),
+                f64(self.means_),
+                f64(self.covariances_),
+                f64(self.precisions_cholesky_),
             )
         return RegressionParams(
-            weights=self.weights_,
-            coef=self.coef_,
-            intercept=self.intercept_,
-            noise_variance=self.noise_variance_,
+            weights=f64(self.weights_),
+            coef=f64(self.coef_),
+            intercept=f64(self.intercept_),
+            noise_variance=f64(self.noise_variance_),
             gate=gate,
             x_center=self._x_center,
             noise_floor=self._noise_floor,
         )
 
-    def _set_params(self, params: RegressionParams) -> None:
-        self.weights_ = params.weights
-        self.coef_ = params.coef
-        self.intercept_ = params.intercept
-        self.noise_variance_ = params.noise_variance
+    def _set_params(self, params: RegressionParams, dtype) -> None:
+        dtype = float_dtype(dtype)
+        self.weights_ = params.weights.astype(dtype)
+        self.coef_ = params.coef.astype(dtype)
+        self.intercept_ = params.intercept.astype(dtype)
+        self.noise_variance_ = params.noise_variance.astype(dtype)
         self._x_center = params.x_center
         self._noise_floor = params.noise_floor
         for name in ("means_", "covariances_", "precisions_cholesky_", "precisions_"):
             if hasattr(self, name):
                 delattr(self, name)
         if params.gate is not None:
-            self.means_ = params.gate.means
-            self.covariances_ = params.gate.covariances
-            self.precisions_cholesky_ = params.gate.precisions_cholesky
+            self.means_ = params.gate.means.astype(dtype)
+            self.covariances_ = params.gate.covariances.astype(dtype)
+            self.precisions_cholesky_ = params.gate.precisions_cholesky.astype(dtype)
             self.precisions_ = precisions_from_cholesky(
                 params.gate.precisions_cholesky, self.covariance_type
-            )
+            ).astype(dtype)
 
     # ------------------------------------------------------- per-row outputs
-    def _prepare(self, X, y=None, *, need_y: bool = False):
-        """Validate X (and y) against the fit; the rows and a plan for them."""
-        check_is_fitted(self)
-        X, info = check_X(self, X, reset=False)
-        if y is None and need_y:
+    def _rows_with_y(self, X, y):
+        """Validated (X, y) rows for methods that need the targets."""
+        if y is None:
+            check_is_fitted(self)
             raise ValueError("y is required here: pass the targets y with X.")
-        arrays = [X]
-        if y is not None:
-            arrays.append(check_y(y, X))
-        data = RowBlocks(arrays)
-        plan = make_plan(self._params(), bool(self.fit_intercept), data.dtype)
-        return data, plan, info
-
-    def _map_rows(self, data, plan, info, fn, n_columns, name):
-        result = data.map_rows(
-            fn, plan, self._tile_rows(data.n_features), n_columns, np.float64
-        )
-        return wrap_rows(result, info, name=name)
+        return self._fitted_rows(X, y)
 
     def predict(self, X, return_std: bool = False):
         """Conditional mean of y given x, optionally with its standard deviation.
@@ -653,12 +396,12 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
             Lazy for dask input.
         y_std : same type and shape, only with ``return_std=True``
         """
-        data, plan, info = self._prepare(X)
+        data, plan, info = self._fitted_rows(X)
         if not return_std:
             return self._map_rows(data, plan, info, predict_rows, None, "prediction")
-        both = data.map_rows(
-            predict_std_rows, plan, self._tile_rows(data.n_features), 2, np.float64
-        )
+        tile_rows = self._model(data.n_features).tile_rows(data.n_features)
+        both = data.map_rows(predict_std_rows, plan, tile_rows, 2, data.dtype)
+        both = both.astype(data.dtype, copy=False)
         return (
             wrap_rows(both[:, 0], info, name="prediction"),
             wrap_rows(both[:, 1], info, name="prediction_std"),
@@ -681,7 +424,7 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         proba : ndarray, dask array or DataArray of shape (n_samples, n_components)
             For ``gating='none'`` without y, every row is ``weights_``.
         """
-        data, plan, info = self._prepare(X, y)
+        data, plan, info = self._fitted_rows(X, y)
         fn = gate_proba_rows if y is None else posterior_rows
         return self._map_rows(data, plan, info, fn, self.n_components, "probability")
 
@@ -706,7 +449,7 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
                 "score_samples needs y with gating='none': the model is a "
                 "conditional density p(y | x) and does not model x."
             )
-        data, plan, info = self._prepare(X, y)
+        data, plan, info = self._fitted_rows(X, y)
         if y is None:
             return self._map_rows(data, plan, info, gate_score_rows, None, "log_px")
         return self._map_rows(
@@ -726,45 +469,30 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
         -------
         float
         """
-        data, plan, _ = self._prepare(X, y, need_y=True)
-        if not data.is_dask:
-            return float(
-                r2_score(
-                    data.arrays[1],
-                    RowBlocks(data.arrays[:1]).map_rows(
-                        predict_rows,
-                        plan,
-                        self._tile_rows(data.n_features),
-                        None,
-                    ),
-                    sample_weight=sample_weight,
-                )
-            )
-        X_, y_ = data.arrays
-        if sample_weight is None:
-            weight = da.ones_like(y_)
-        else:
-            weight = da.asarray(sample_weight).astype(np.float64)
-            weight = weight.reshape(-1).rechunk((X_.chunks[0],))
+        data, plan, _ = self._rows_with_y(X, y)
+        tile_rows = self._model(data.n_features).tile_rows(data.n_features)
+        if sample_weight is not None:
+            weight = check_sample_weight(sample_weight, data.arrays[0])
+            data = RowBlocks([*data.arrays, weight])
         plan.y_center = float(
             self.weights_ @ (self.intercept_ + self.coef_ @ self._x_center)
         )
-        stats = RowBlocks([X_, y_, weight]).map_reduce(
-            r2_kernel, plan, self._tile_rows(data.n_features)
+        kernel = r2_kernel if sample_weight is None else weighted_r2_kernel
+        stats = check_pass(
+            data.map_reduce(kernel, plan, tile_rows),
+            data,
+            ("X", "y", "sample_weight"),
         )
         total = stats["s2"] - stats["s1"] ** 2 / stats["weight"]
         if total == 0.0:
             return 1.0 if stats["sse"] == 0.0 else 0.0
         return float(1.0 - stats["sse"] / total)
 
-    def _total_loglik(self, X, y) -> tuple[float, int]:
-        data, plan, _ = self._prepare(X, y, need_y=True)
-        stats = check_pass(
-            data.map_reduce(loglik_kernel, plan, self._tile_rows(data.n_features)),
-            data,
-            names=("X", "y"),
-        )
-        return float(stats["loglik"]), int(stats["n_rows"])
+    def _total_loglik(self, X, y=None) -> tuple[float, int]:
+        if y is None:
+            check_is_fitted(self)
+            raise ValueError("y is required here: pass the targets y with X.")
+        return super()._total_loglik(X, y)
 
     def _n_parameters(self) -> int:
         return n_parameters(
@@ -775,21 +503,6 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
             self.n_features_in_,
             bool(self.fit_intercept),
         )
-
-    def bic(self, X, y) -> float:
-        """Bayesian information criterion on (X, y) (lower is better).
-
-        Uses the log-likelihood of the model actually fitted: the joint
-        ``log p(x, y)`` with ``gating='gaussian'`` (gate parameters counted),
-        ``log p(y | x)`` with ``gating='none'``.
-        """
-        loglik, n_samples = self._total_loglik(X, y)
-        return -2.0 * loglik + self._n_parameters() * math.log(n_samples)
-
-    def aic(self, X, y) -> float:
-        """Akaike information criterion on (X, y) (lower is better); see :meth:`bic`."""
-        loglik, _ = self._total_loglik(X, y)
-        return -2.0 * loglik + 2.0 * self._n_parameters()
 
     @available_if(_has_input_model)
     def sample(self, n_samples: int = 1):
@@ -805,62 +518,9 @@ class RegressionMixture(RegressorMixin, BaseEstimator):
             Grouped by component.
         y : ndarray of shape (n_samples,)
         """
-        from ..gaussian.mixture import GaussianMixture
-
         check_is_fitted(self)
-        if n_samples < 1:
-            raise ValueError(
-                f"Invalid value for 'n_samples': {n_samples} . The sampling "
-                "requires at least one sample."
-            )
         rng = check_random_state(self.random_state)
-        gate = GaussianMixture(
-            self.n_components,
-            covariance_type=self.covariance_type,
-            random_state=rng.randint(np.iinfo(np.int32).max),
-        )
-        gate.weights_, gate.means_ = self.weights_, self.means_
-        gate.covariances_ = self.covariances_
-        gate.precisions_cholesky_ = self.precisions_cholesky_
-        X, labels = gate.sample(n_samples)
+        X, labels = sample_mixture(self._params().gate, n_samples, rng)
         noise = np.sqrt(self.noise_variance_[labels]) * rng.standard_normal(n_samples)
         y = np.einsum("nd,nd->n", X, self.coef_[labels]) + self.intercept_[labels]
         return X, y + noise
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
-
-
-def _require_y(estimator, y) -> None:
-    """scikit-learn's error for a regressor fitted without targets."""
-    if y is None:
-        raise ValueError(
-            f"{type(estimator).__name__} requires y to be passed, but the target y "
-            "is None."
-        )
-
-
-def _client_m_step(stats, params, config, refit_lines: bool = True):
-    """The M-step on tiny matrices, with BLAS on one thread.
-
-    Waking a multi-threaded BLAS pool for 10 x 10 solves right after a pass
-    (which held it to one thread) costs milliseconds per call on a busy
-    machine, more than the whole M-step.
-    """
-    with one_blas_thread():
-        return m_step(stats, params, config, refit_lines=refit_lines)
-
-
-def _exact_center(center: np.ndarray, data: RowBlocks) -> np.ndarray:
-    """``center`` rounded to the data dtype (the shift the kernels apply), float64."""
-    return np.asarray(center, dtype=data.dtype).astype(np.float64)
-
-
-def _raise_if_not_finite(data: RowBlocks) -> None:
-    for name, array in zip(("X", "y"), data.arrays):
-        if not RowBlocks(
-            [array.reshape(-1, 1) if array.ndim == 1 else array]
-        ).all_finite():
-            raise ValueError(f"Input {name} contains NaN or infinity.")

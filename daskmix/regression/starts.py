@@ -9,8 +9,8 @@ from .._core.engine import RowBlocks
 from ..cluster.seeding import kmeans_plusplus_centers, random_data_centers
 from ..cluster.starts import kmeans_start
 from ..gaussian.kernels import make_plan as make_gate_plan
+from ..gaussian.model import fit_on_sample
 from ..gaussian.params import GaussianParams
-from ..gaussian.starts import gmm_sample_init
 from .kernels import identity_gate, init_kernel, make_plan
 from .params import (
     RegressionConfig,
@@ -122,20 +122,13 @@ def joint_gmm(
     reg_covar: float,
 ) -> GaussianParams:
     """A full-covariance Gaussian mixture on a sample of joint (x, y) rows."""
-    gmm = gmm_sample_init(
+    return fit_on_sample(
         data,
         n_components,
         random_state,
         covariance_type="full",
         reg_covar=max(reg_covar, 1e-6),
         joint=True,
-    )
-    return GaussianParams(
-        "full",
-        gmm.weights_,
-        gmm.means_,
-        gmm.covariances_,
-        gmm.precisions_cholesky_,
     )
 
 

@@ -1,0 +1,106 @@
+"""The model protocol: what a mixture family gives the drivers.
+
+One object per fitted model family (its hyper-parameters fixed: number of
+components, covariance type, regularisation, start method). The batch EM
+driver (:mod:`daskmix._core.em`), the stepwise driver
+(:mod:`daskmix._core.stepwise`) and the model-selection sweep all talk to a
+model through these methods only, and they own the E-step call: a pass is
+always ``data.map_reduce(model.kernel, model.plan(params, dtype), ...)``.
+
+Parameters (``params``) are whatever small object the family uses (a frozen
+dataclass of float64 arrays); the drivers never look inside them.
+
+Statistics are taken in a *frame* that depends on the parameters that
+entered the pass (shifted by the previous means, whitened by the previous
+precision factors) and on the dtype of the blocks (the shift actually applied
+is rounded to it). :meth:`MixtureModel.frame` names that frame,
+:meth:`MixtureModel.m_step` reads statistics taken in it, and
+:meth:`MixtureModel.reframe` moves running statistics from one frame to
+another (stepwise EM).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .engine import RowBlocks
+from .stats import Stats
+
+
+class MixtureModel(ABC):
+    """A mixture family as the drivers see it.
+
+    Attributes
+    ----------
+    name : str
+        Short name of the family (dashboard task names, messages).
+    array_names : tuple of str
+        Names of the row-aligned arrays the kernels read, in order
+        (``("X",)`` or ``("X", "y")``); used in error messages.
+    kernel : callable
+        The pure block kernel ``kernel(*tile_arrays, plan) -> Stats`` (numpy
+        only, never dask). Its statistics add over rows and include
+        ``loglik`` (summed log-likelihood under the plan's parameters) and
+        ``n_rows``.
+    score_kernel : callable
+        ``score_kernel(*tile_arrays, plan) -> Stats`` with ``loglik`` and
+        ``n_rows`` only: a scoring pass (``score``, ``bic``, ``aic``).
+    """
+
+    name: str = "mixture"
+    array_names: tuple[str, ...] = ("X",)
+    kernel: Callable[..., Stats]
+    score_kernel: Callable[..., Stats]
+
+    @abstractmethod
+    def tile_rows(self, n_features: int) -> int:
+        """Rows per tile that keep the kernel's temporaries within budget."""
+
+    @abstractmethod
+    def plan(self, params: Any, dtype: np.dtype) -> Any:
+        """The small picklable object a pass ships to every block kernel."""
+
+    @abstractmethod
+    def frame(self, params: Any, dtype: np.dtype) -> Any:
+        """The coordinates a pass under ``params`` takes its statistics in."""
+
+    @abstractmethod
+    def m_step(self, stats: Stats, params: Any, frame: Any) -> Any:
+        """New parameters from statistics taken in ``frame``.
+
+        ``params`` entered the pass. Statistics may be sums over rows (batch
+        EM) or running averages scaled to the number of rows they stand for
+        (stepwise EM); either way they are sums over ``stats["n_rows"]`` rows.
+        """
+
+    @abstractmethod
+    def reframe(self, stats: Stats, old_frame: Any, new_frame: Any) -> Stats:
+        """The same statistics re-expressed in ``new_frame`` (exact)."""
+
+    @abstractmethod
+    def initialize(self, data: RowBlocks, random_state: np.random.RandomState) -> Any:
+        """Starting parameters from (a sample of) the data."""
+
+    def lower_bound(self, stats: Stats, params_in: Any, params_out: Any) -> float:
+        """The objective EM reports and tests for convergence.
+
+        Default: the mean log-likelihood of the pass, under ``params_in``
+        (scikit-learn's GaussianMixture). Variational models override it.
+        """
+        return float(stats["loglik"] / stats["n_rows"])
+
+    def batch_bound(self, stats: Stats) -> float:
+        """A mini-batch's contribution to the smoothed lower bound (per row)."""
+        return float(stats["loglik"] / stats["n_rows"])
+
+    def degenerate(self, params: Any, stats: Stats) -> list[int]:
+        """Components of a fitted run that collapsed (none by default).
+
+        ``stats`` are the last pass's. The drivers prefer a run without
+        degenerate components when picking among ``n_init`` restarts.
+        """
+        return []

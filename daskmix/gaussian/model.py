@@ -1,0 +1,178 @@
+"""The Gaussian mixture as a :class:`~daskmix._core.model.MixtureModel`."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from .._core.em import fit_em
+from .._core.engine import RowBlocks, default_tile_rows
+from .._core.model import MixtureModel
+from .._core.stats import Stats
+from ..cluster.seeding import sample_indices
+from .kernels import GaussianPlan, em_kernel, make_plan, score_rows
+from .params import GaussianParams, StatsFrame, m_step, reframe_stats
+from .starts import params_from_method, with_user_init
+
+#: rows of the uniform sample that ``init_params='gmm'`` fits
+GMM_SAMPLE_ROWS = 20_000
+#: restarts of the mixture fitted on that sample (the best lower bound wins)
+GMM_RESTARTS = 3
+
+
+def loglik_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
+    """Summed ``log p(x)`` of one tile (a scoring pass), with ``n_rows``."""
+    log_prob = score_rows(x, plan)
+    return Stats(loglik=log_prob.sum(dtype=np.float64), n_rows=np.float64(x.shape[0]))
+
+
+def gaussian_tile_rows(n_components: int, n_features: int) -> int:
+    """Rows per tile of the Gaussian kernels (a (K * D, tile) temporary)."""
+    return default_tile_rows(n_components * max(n_features, 2))
+
+
+@dataclass
+class GaussianModel(MixtureModel):
+    """A Gaussian mixture with fixed hyper-parameters.
+
+    Parameters
+    ----------
+    n_components : int
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    reg_covar : float
+        Added to every covariance diagonal in the M-step.
+    init_params : str
+        The start method (:mod:`daskmix.gaussian.starts`).
+    tol : float
+        Convergence threshold of the ``'gmm'`` start's in-memory fits.
+    user_init : dict
+        Validated ``weights``, ``means``, ``precisions`` given by the user;
+        each replaces what the start method finds.
+    """
+
+    n_components: int
+    covariance_type: str
+    reg_covar: float
+    init_params: str = "kmeans"
+    tol: float = 1e-3
+    user_init: dict = field(default_factory=dict)
+
+    name = "gmm"
+    array_names = ("X",)
+    kernel = staticmethod(em_kernel)
+    score_kernel = staticmethod(loglik_kernel)
+
+    def tile_rows(self, n_features: int) -> int:
+        return gaussian_tile_rows(self.n_components, n_features)
+
+    def plan(self, params: GaussianParams, dtype) -> GaussianPlan:
+        return make_plan(params, dtype)
+
+    def frame(self, params: GaussianParams, dtype) -> StatsFrame:
+        whiten = (
+            params.precisions_cholesky
+            if self.covariance_type in ("full", "tied")
+            else None
+        )
+        # the shift the kernels apply is the mixture mean rounded to the dtype
+        center = np.asarray(params.weights @ params.means, dtype=dtype)
+        return StatsFrame(params.means, whiten, center.astype(np.float64))
+
+    def m_step(
+        self, stats: Stats, params: GaussianParams, frame: StatsFrame
+    ) -> GaussianParams:
+        return m_step(
+            stats,
+            frame.means,
+            params.precisions_cholesky,
+            frame.center,
+            self.covariance_type,
+            self.reg_covar,
+        )
+
+    def reframe(self, stats: Stats, old_frame: StatsFrame, new_frame: StatsFrame):
+        return reframe_stats(stats, self.covariance_type, old_frame, new_frame)
+
+    def initialize(self, data: RowBlocks, random_state) -> GaussianParams:
+        found = None
+        if len(self.user_init) < 3 and self.init_params == "gmm":
+            found = fit_on_sample(
+                data,
+                self.n_components,
+                random_state,
+                covariance_type=self.covariance_type,
+                reg_covar=self.reg_covar,
+                tol=self.tol,
+            )
+        elif len(self.user_init) < 3:
+            found = params_from_method(
+                data,
+                random_state,
+                n_components=self.n_components,
+                covariance_type=self.covariance_type,
+                method=self.init_params,
+                reg_covar=self.reg_covar,
+                tile_rows=self.tile_rows(data.n_features),
+            )
+        return with_user_init(found, self.user_init, self.covariance_type)
+
+
+def fit_on_sample(
+    data: RowBlocks,
+    n_components: int,
+    random_state: np.random.RandomState,
+    *,
+    covariance_type: str = "full",
+    reg_covar: float = 1e-6,
+    tol: float = 1e-3,
+    max_iter: int = 100,
+    n_restarts: int = GMM_RESTARTS,
+    n_rows: int = GMM_SAMPLE_ROWS,
+    joint: bool = False,
+) -> GaussianParams:
+    """A Gaussian mixture fitted on a uniform random sample of rows (``'gmm'``).
+
+    The sample is read once; the ``n_restarts`` k-means-started fits run in
+    memory on it and the one with the best lower bound is returned, so that
+    restarts are cheap and the long run on all the data happens once.
+
+    Parameters
+    ----------
+    data : RowBlocks
+    n_components : int
+    random_state : RandomState
+    covariance_type, reg_covar, tol, max_iter
+        As for :class:`daskmix.GaussianMixture`.
+    n_restarts : int, default=GMM_RESTARTS
+    n_rows : int, default=GMM_SAMPLE_ROWS
+        Rows to sample (all rows when there are fewer).
+    joint : bool, default=False
+        Fit the joint space of all the arrays of ``data`` (``X`` and ``y``,
+        for regression mixtures) instead of ``X`` alone.
+
+    Returns
+    -------
+    GaussianParams
+        Of ``n_features`` or, when ``joint``, all columns.
+    """
+    indices = sample_indices(data.n_samples, n_rows, random_state)
+    taken = data.take_rows(indices)
+    arrays = taken if joint else taken[:1]
+    rows = np.hstack(
+        [np.asarray(a, dtype=np.float64).reshape(len(indices), -1) for a in arrays]
+    )
+    model = GaussianModel(n_components, covariance_type, reg_covar, "kmeans", tol)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = fit_em(
+            model,
+            RowBlocks([rows]),
+            n_init=n_restarts,
+            max_iter=max_iter,
+            tol=tol,
+            random_state=random_state,
+        )
+    return result.params

@@ -1,0 +1,45 @@
+"""Drawing samples from a fitted Gaussian mixture (on the client)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .params import GaussianParams
+
+
+def sample_mixture(
+    params: GaussianParams, n_samples: int, rng: np.random.RandomState
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n_samples`` points, grouped by component (scikit-learn's order).
+
+    Parameters
+    ----------
+    params : GaussianParams
+    n_samples : int
+        At least 1.
+    rng : RandomState
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    labels : ndarray of shape (n_samples,)
+        Component of each sample, sorted.
+    """
+    if n_samples < 1:
+        raise ValueError(
+            f"Invalid value for 'n_samples': {n_samples} . The sampling "
+            "requires at least one sample."
+        )
+    counts = rng.multinomial(n_samples, params.weights)
+    n_features = params.means.shape[1]
+    cov_type = params.covariance_type
+    pieces = []
+    for k, (mean, count) in enumerate(zip(params.means, counts)):
+        if cov_type in ("full", "tied"):
+            cov = params.covariances[k] if cov_type == "full" else params.covariances
+            pieces.append(rng.multivariate_normal(mean, cov, int(count)))
+        else:
+            scale = np.sqrt(params.covariances[k])
+            pieces.append(mean + rng.standard_normal((count, n_features)) * scale)
+    labels = np.repeat(np.arange(params.n_components), counts)
+    return np.vstack(pieces), labels

@@ -1,0 +1,97 @@
+"""The regression mixture as a :class:`~daskmix._core.model.MixtureModel`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._core.engine import RowBlocks, default_tile_rows, one_blas_thread
+from .._core.model import MixtureModel
+from .._core.stats import Stats
+from .kernels import RegressionPlan, em_kernel, loglik_kernel, make_plan
+from .params import (
+    RegressionConfig,
+    RegressionParams,
+    m_step,
+    n_coefficients,
+    reframe_stats,
+    replace,
+)
+from .starts import initial_params
+
+
+def regression_tile_rows(n_components: int, n_features: int, fit_intercept: bool):
+    """Rows per tile of the regression kernels (gate and design temporaries)."""
+    n_coef = n_coefficients(n_features, fit_intercept)
+    width = max(
+        n_components * max(n_features, 2),
+        n_coef * (n_coef + 1) // 2 + 2 * n_components,
+    )
+    return default_tile_rows(width)
+
+
+@dataclass
+class RegressionModel(MixtureModel):
+    """A regression mixture with fixed hyper-parameters.
+
+    Parameters
+    ----------
+    n_components : int
+    config : RegressionConfig
+        Gating, noise model, intercept, gate covariance type, regularisation.
+    init_params : str
+        The start method (:mod:`daskmix.regression.starts`).
+    """
+
+    n_components: int
+    config: RegressionConfig
+    init_params: str = "kmeans"
+
+    name = "regression"
+    array_names = ("X", "y")
+    kernel = staticmethod(em_kernel)
+    score_kernel = staticmethod(loglik_kernel)
+
+    def tile_rows(self, n_features: int) -> int:
+        return regression_tile_rows(
+            self.n_components, n_features, self.config.fit_intercept
+        )
+
+    def frame(self, params: RegressionParams, dtype) -> RegressionParams:
+        # the design centre the kernels subtract is x_center rounded to dtype
+        center = np.asarray(params.x_center, dtype=dtype).astype(np.float64)
+        if np.array_equal(center, params.x_center):
+            return params
+        return replace(params, x_center=center)
+
+    def plan(self, params: RegressionParams, dtype) -> RegressionPlan:
+        return make_plan(self.frame(params, dtype), self.config.fit_intercept, dtype)
+
+    def m_step(
+        self, stats: Stats, params: RegressionParams, frame: RegressionParams
+    ) -> RegressionParams:
+        # many tiny solves: a multi-threaded BLAS would cost more than they do
+        with one_blas_thread():
+            return m_step(stats, frame, self.config)
+
+    def reframe(self, stats: Stats, old_frame, new_frame) -> Stats:
+        return reframe_stats(stats, old_frame, new_frame, self.config)
+
+    def initialize(self, data: RowBlocks, random_state) -> RegressionParams:
+        with one_blas_thread():
+            try:
+                return initial_params(
+                    data,
+                    random_state,
+                    n_components=self.n_components,
+                    method=self.init_params,
+                    config=self.config,
+                    reg_covar=self.config.reg_covar,
+                    tile_rows=self.tile_rows(data.n_features),
+                )
+            except ValueError as exc:
+                # centre pickers see the joint (x, y) as their "X": say which
+                if "NaN" in str(exc) or "infinity" in str(exc):
+                    data.raise_if_not_finite(self.array_names)
+                raise
