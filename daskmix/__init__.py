@@ -1,8 +1,17 @@
 """daskmix: mixture models on dask, scikit-learn compatible."""
 
+from . import metrics
 from .cluster.kmeans import KMeans
 from .gaussian.mixture import GaussianMixture
 from .regression.mixture import RegressionMixture
+from .selection import GaussianMixtureIC, RegressionMixtureIC
 
-__all__ = ["GaussianMixture", "KMeans", "RegressionMixture"]
+__all__ = [
+    "GaussianMixture",
+    "GaussianMixtureIC",
+    "KMeans",
+    "RegressionMixture",
+    "RegressionMixtureIC",
+    "metrics",
+]
 __version__ = "0.1.0"

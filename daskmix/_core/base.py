@@ -30,6 +30,7 @@ from .em import check_pass, fit_em
 from .engine import RowBlocks, one_blas_thread
 from .model import MixtureModel
 from .outputs import wrap_rows
+from .stats import Stats
 from .stepwise import (
     MIN_SMOOTHING,
     StepwiseState,
@@ -303,15 +304,18 @@ class BaseMixture(BaseEstimator):
         )
         return wrap_rows(result.astype(dtype, copy=False), info, name=name)
 
-    def _total_loglik(self, X, y=None) -> tuple[float, int]:
-        """Summed log-likelihood of the rows and their number (one pass)."""
+    def _score_pass(self, X, y=None) -> Stats:
+        """``loglik``, ``entropy`` and ``n_rows`` of the data (one pass)."""
         data, plan, _ = self._fitted_rows(X, y)
         model = self._model(data.n_features)
-        stats = check_pass(
-            data.map_reduce(model.score_kernel, plan, model.tile_rows(data.n_features)),
-            data,
-            model.array_names,
+        stats = data.map_reduce(
+            model.score_kernel, plan, model.tile_rows(data.n_features)
         )
+        return check_pass(stats, data, model.array_names)
+
+    def _total_loglik(self, X, y=None) -> tuple[float, int]:
+        """Summed log-likelihood of the rows and their number (one pass)."""
+        stats = self._score_pass(X, y)
         return float(stats["loglik"]), int(stats["n_rows"])
 
     @abstractmethod
@@ -360,6 +364,34 @@ class BaseMixture(BaseEstimator):
         """
         loglik, _ = self._total_loglik(X, y)
         return -2.0 * loglik + 2.0 * self._n_parameters()
+
+    def icl(self, X, y=None) -> float:
+        """Integrated completed likelihood on the data (lower is better).
+
+        BIC plus twice the entropy of the responsibilities,
+        ``BIC - 2 sum_i sum_k r_ik log r_ik`` (Biernacki, Celeux & Govaert
+        2000): it penalises components that overlap, so it prefers
+        well-separated clusters where BIC may add components to fit a
+        non-Gaussian shape.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data.
+        y : array-like of shape (n_samples,), optional
+            Targets: required by RegressionMixture, ignored by GaussianMixture.
+
+        Returns
+        -------
+        icl : float
+            The criterion.
+        """
+        stats = self._score_pass(X, y)
+        bic = -2.0 * float(stats["loglik"]) + self._n_parameters() * math.log(
+            float(stats["n_rows"])
+        )
+        return bic + 2.0 * float(stats["entropy"])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

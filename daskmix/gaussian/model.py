@@ -11,9 +11,10 @@ from sklearn.exceptions import ConvergenceWarning
 from .._core.em import fit_em
 from .._core.engine import RowBlocks, default_tile_rows
 from .._core.model import MixtureModel
+from .._core.scoring import score_stats
 from .._core.stats import Stats
 from ..cluster.seeding import sample_indices
-from .kernels import GaussianPlan, em_kernel, make_plan, score_rows
+from .kernels import GaussianPlan, component_log_prob, em_kernel, make_plan
 from .params import GaussianParams, StatsFrame, m_step, reframe_stats
 from .starts import params_from_method, with_user_init
 
@@ -24,9 +25,12 @@ GMM_RESTARTS = 3
 
 
 def loglik_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
-    """Summed ``log p(x)`` of one tile (a scoring pass), with ``n_rows``."""
-    log_prob = score_rows(x, plan)
-    return Stats(loglik=log_prob.sum(dtype=np.float64), n_rows=np.float64(x.shape[0]))
+    """Summed ``log p(x)``, responsibility entropy and rows of one tile.
+
+    See :func:`daskmix._core.scoring.score_stats`.
+    """
+    weighted_log_prob, _ = component_log_prob(x - plan.center, plan)
+    return score_stats(weighted_log_prob)
 
 
 def gaussian_tile_rows(n_components: int, n_features: int) -> int:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._core.scoring import score_stats
 from .._core.stats import Stats
 from ..gaussian.kernels import (
     LOG_2PI,
@@ -317,10 +318,26 @@ def init_kernel(
 
 
 def loglik_kernel(x: np.ndarray, y: np.ndarray, plan: RegressionPlan) -> Stats:
-    """Summed ``log p(x, y)`` (gaussian gating) or ``log p(y | x)`` and rows."""
+    """Summed ``log p(x, y)`` (gaussian gating) or ``log p(y | x)``, entropy, rows.
+
+    See :func:`daskmix._core.scoring.score_stats`.
+    """
     *_, weighted_log_prob = _posterior(x, y.reshape(-1), plan)
-    _, log_norm = normalize_log_prob(weighted_log_prob)
-    return Stats(loglik=log_norm.sum(dtype=np.float64), n_rows=np.float64(x.shape[0]))
+    return score_stats(weighted_log_prob)
+
+
+def conditional_loglik_kernel(
+    x: np.ndarray, y: np.ndarray, plan: RegressionPlan
+) -> Stats:
+    """:func:`loglik_kernel` with ``loglik`` the conditional ``log p(y | x)``.
+
+    For ``gating='gaussian'`` the joint log-likelihood less the gate's
+    ``log p(x)``; the same as :func:`loglik_kernel` for ``gating='none'``.
+    """
+    stats = loglik_kernel(x, y, plan)
+    if plan.gate is not None:
+        stats["loglik"] = stats["loglik"] - gate_score_rows(x, plan).sum()
+    return stats
 
 
 def weighted_r2_kernel(

@@ -488,11 +488,11 @@ class RegressionMixture(RegressorMixin, BaseMixture):
             return 1.0 if stats["sse"] == 0.0 else 0.0
         return float(1.0 - stats["sse"] / total)
 
-    def _total_loglik(self, X, y=None) -> tuple[float, int]:
+    def _score_pass(self, X, y=None):
         if y is None:
             check_is_fitted(self)
             raise ValueError("y is required here: pass the targets y with X.")
-        return super()._total_loglik(X, y)
+        return super()._score_pass(X, y)
 
     def _n_parameters(self) -> int:
         return n_parameters(

@@ -9,7 +9,13 @@ import numpy as np
 from .._core.engine import RowBlocks, default_tile_rows, one_blas_thread
 from .._core.model import MixtureModel
 from .._core.stats import Stats
-from .kernels import RegressionPlan, em_kernel, loglik_kernel, make_plan
+from .kernels import (
+    RegressionPlan,
+    conditional_loglik_kernel,
+    em_kernel,
+    loglik_kernel,
+    make_plan,
+)
 from .params import (
     RegressionConfig,
     RegressionParams,
@@ -52,6 +58,8 @@ class RegressionModel(MixtureModel):
     array_names = ("X", "y")
     kernel = staticmethod(em_kernel)
     score_kernel = staticmethod(loglik_kernel)
+    #: a scoring pass on ``log p(y | x)`` whatever the gating
+    conditional_score_kernel = staticmethod(conditional_loglik_kernel)
 
     def tile_rows(self, n_features: int) -> int:
         return regression_tile_rows(

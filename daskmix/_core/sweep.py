@@ -1,0 +1,254 @@
+"""Fit many candidate models in shared passes (the model-selection sweep).
+
+A sweep runs batch EM for several models (and their ``n_init`` restarts) at
+once: every pass runs the E-steps of all the runs still going on each block
+while it is in memory, and tree-reduces all their statistics together, so a
+sweep of M candidates reads the data once per iteration, not M times. Runs
+that converge drop out. A final shared pass scores every candidate's fitted
+parameters (log-likelihood and classification entropy, for BIC, AIC, ICL).
+
+Each run follows exactly the iteration of :func:`~daskmix._core.em.fit_em`;
+inside a block each model's kernel sees the tiles it would see alone, so with
+the same integer ``random_state`` a candidate ends where fitting it alone
+ends, up to the summation order of blocks (identical for numpy input).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import linalg
+from sklearn.utils import check_random_state
+
+from .em import EMResult, _VerbosePrinter, better_run, blas_single_threaded
+from .engine import RowBlocks
+from .model import MixtureModel
+from .stats import Stats, add_all
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """One pass's work for every run: ``(kernel, plan, tile_rows)`` each."""
+
+    entries: tuple[tuple[Any, Any, int], ...]
+
+
+def sweep_kernel(*args) -> Stats:
+    """Run every entry's kernel over the block, in its own tiles.
+
+    ``args`` are the block's arrays then a :class:`SweepPlan`. The statistics
+    of entry ``i`` come back under keys ``"i:field"``.
+    """
+    *arrays, plan = args
+    n_rows = arrays[0].shape[0]
+    out = Stats()
+    for i, (kernel, sub_plan, tile_rows) in enumerate(plan.entries):
+        tiles = [
+            slice(start, min(start + tile_rows, n_rows))
+            for start in range(0, n_rows, tile_rows)
+        ] or [slice(0, 0)]
+        stats = add_all(kernel(*(a[tile] for a in arrays), sub_plan) for tile in tiles)
+        for name, value in stats.items():
+            out[f"{i}:{name}"] = value
+    return out
+
+
+def split_stats(stats: Stats, n_entries: int) -> list[Stats]:
+    """Undo the ``"i:field"`` keys of :func:`sweep_kernel`."""
+    parts = [Stats() for _ in range(n_entries)]
+    for key, value in stats.items():
+        index, name = key.split(":", 1)
+        parts[int(index)][name] = value
+    return parts
+
+
+def shared_pass(
+    kernels_and_plans: Sequence[tuple[Any, Any, int]], data: RowBlocks
+) -> list[Stats]:
+    """One pass over ``data`` for several ``(kernel, plan, tile_rows)`` at once."""
+    plan = SweepPlan(tuple(kernels_and_plans))
+    # each kernel tiles the block itself: the engine hands over whole blocks
+    block_rows = max(max(data.row_chunks, default=1), 1)
+    stats = data.map_reduce(sweep_kernel, plan, block_rows)
+    return split_stats(stats, len(plan.entries))
+
+
+@dataclass
+class _Run:
+    """One restart of one candidate, as it goes."""
+
+    candidate: int
+    params: Any
+    lower_bound: float = -np.inf
+    lower_bounds: list[float] = field(default_factory=list)
+    n_iter: int = 0
+    converged: bool = False
+    stats: Stats | None = None
+    error: str | None = None
+    done: bool = False
+
+
+@dataclass
+class SweepResult:
+    """Outcome of one candidate: its best run, or the error that stopped it."""
+
+    result: EMResult | None
+    error: str | None = None
+
+
+def _finite(stats: Stats) -> bool:
+    return all(np.all(np.isfinite(value)) for value in stats.values())
+
+
+def _start_runs(
+    models: Sequence[MixtureModel], data: RowBlocks, n_init: int, random_state
+) -> list[_Run]:
+    """Initialise every restart of every candidate, each candidate as if alone."""
+    runs = []
+    shared_state = isinstance(random_state, np.random.RandomState)
+    for index, model in enumerate(models):
+        # an int seed gives each candidate the stream a lone fit would draw
+        rs = random_state if shared_state else check_random_state(random_state)
+        for _ in range(n_init):
+            try:
+                params = model.initialize(data, rs)
+            except (ValueError, linalg.LinAlgError) as exc:
+                runs.append(_Run(index, None, error=str(exc), done=True))
+                break
+            runs.append(_Run(index, params))
+    return runs
+
+
+def _step(model: MixtureModel, run: _Run, stats: Stats, dtype, max_iter, tol):
+    """The M-step and convergence test of one run after a shared pass."""
+    try:
+        new_params = model.m_step(stats, run.params, model.frame(run.params, dtype))
+        lower_bound = model.lower_bound(stats, run.params, new_params)
+    except (ValueError, linalg.LinAlgError) as exc:
+        run.error, run.done = str(exc), True
+        return
+    change = lower_bound - run.lower_bound
+    run.params, run.stats = new_params, stats
+    run.lower_bound = lower_bound
+    run.lower_bounds.append(lower_bound)
+    run.n_iter += 1
+    if abs(change) < tol:
+        run.converged = run.done = True
+    elif run.n_iter >= max_iter:
+        run.done = True
+
+
+@blas_single_threaded
+def fit_sweep(
+    models: Sequence[MixtureModel],
+    data: RowBlocks,
+    *,
+    n_init: int,
+    max_iter: int,
+    tol: float,
+    random_state,
+    verbose: int = 0,
+) -> list[SweepResult]:
+    """Batch EM for every model in shared passes; the best run of each.
+
+    Parameters
+    ----------
+    models : sequence of MixtureModel
+        The candidates (of one family: their kernels read the same arrays).
+    data : RowBlocks
+    n_init : int
+        Restarts per candidate.
+    max_iter, tol : int, float
+        As for :func:`~daskmix._core.em.fit_em`.
+    random_state : int, RandomState or None
+        An int (or None) gives every candidate a fresh generator, as a lone
+        fit with that ``random_state`` would have; a RandomState instance is
+        shared by all candidates, in order.
+    verbose : int
+        1 or more prints one line per pass (runs still going).
+
+    Returns
+    -------
+    list of SweepResult
+        One per model, in order. A candidate whose every run failed (an
+        ill-defined covariance, overflow) carries the error instead.
+    """
+    printer = _VerbosePrinter(verbose, 1)
+    runs = _start_runs(models, data, n_init, random_state)
+    n_passes = 0
+    while max_iter > 0:
+        active = [run for run in runs if not run.done]
+        if not active:
+            break
+        entries = [
+            (
+                models[run.candidate].kernel,
+                models[run.candidate].plan(run.params, data.dtype),
+                models[run.candidate].tile_rows(data.n_features),
+            )
+            for run in active
+        ]
+        for run, stats in zip(active, shared_pass(entries, data)):
+            model = models[run.candidate]
+            if not _finite(stats):
+                data.raise_if_not_finite(model.array_names)
+                run.error, run.done = "non-finite statistics (overflow)", True
+                continue
+            _step(model, run, stats, data.dtype, max_iter, tol)
+        n_passes += 1
+        if verbose:
+            print(f"  Sweep pass {n_passes}: {len(active)} run(s) going")
+    del printer
+    return _best_per_candidate(models, runs)
+
+
+def _best_per_candidate(
+    models: Sequence[MixtureModel], runs: list[_Run]
+) -> list[SweepResult]:
+    results = []
+    for index, model in enumerate(models):
+        best: EMResult | None = None
+        errors = []
+        for run in (r for r in runs if r.candidate == index):
+            if run.error is not None:
+                errors.append(run.error)
+                continue
+            degenerate = (
+                model.degenerate(run.params, run.stats) if run.stats is not None else []
+            )
+            candidate = EMResult(
+                run.params,
+                run.lower_bound,
+                run.lower_bounds,
+                run.n_iter,
+                run.converged,
+                degenerate=degenerate,
+            )
+            if better_run(candidate, best):
+                best = candidate
+        results.append(SweepResult(best, None if best is not None else errors[0]))
+    return results
+
+
+def score_candidates(
+    models: Sequence[MixtureModel],
+    params: Sequence[Any],
+    data: RowBlocks,
+    kernel_name: str = "score_kernel",
+) -> list[Stats]:
+    """``loglik``, ``entropy``, ``n_rows`` of every fitted candidate, one pass.
+
+    ``kernel_name`` names the models' scoring kernel attribute.
+    """
+    entries = [
+        (
+            getattr(model, kernel_name),
+            model.plan(p, data.dtype),
+            model.tile_rows(data.n_features),
+        )
+        for model, p in zip(models, params)
+    ]
+    return shared_pass(entries, data)
