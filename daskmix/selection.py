@@ -104,9 +104,7 @@ class _MixtureIC(BaseEstimator):
         self.n_features_in_ = probe.n_features_in_
         if hasattr(probe, "feature_names_in_"):
             self.feature_names_in_ = probe.feature_names_in_
-        self._checked_components = _check_components(
-            self.n_components, data.n_samples
-        )
+        self._checked_components = _check_components(self.n_components, data.n_samples)
         candidates = [
             self._estimator(**grid_point, **self._shared_params())
             for grid_point in self._grid()

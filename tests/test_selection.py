@@ -107,9 +107,7 @@ def test_dask_sweep_equals_numpy_sweep(blobs):
         da.from_array(blobs, chunks=(500, -1))
     )
     assert on_dask.best_index_ == on_numpy.best_index_
-    assert_allclose(
-        on_dask.criteria_["bic"], on_numpy.criteria_["bic"], rtol=1e-9
-    )
+    assert_allclose(on_dask.criteria_["bic"], on_numpy.criteria_["bic"], rtol=1e-9)
 
 
 def test_ties_go_to_the_smaller_model(blobs):
@@ -188,7 +186,7 @@ def test_regression_ic_mixed_gatings_compare_conditional_likelihoods():
         [2, 3], gating=["gaussian", "none"], noise="component", random_state=0
     ).fit(x, y)
     assert len(ic.criteria_) == 4
-    for i, row in ic.criteria_.iterrows():
+    for _, row in ic.criteria_.iterrows():
         model = RegressionMixture(
             row["n_components"], gating=row["gating"], random_state=0
         ).fit(x, y)
