@@ -24,7 +24,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._core.base import BaseMixture
-from ._core.sweep import fit_sweep, score_candidates
+from ._core.stepwise import clip_batch_size, record_stepwise, schedule_of
+from ._core.sweep import fit_sweep, fit_sweep_stepwise, score_candidates
 from .gaussian.mixture import INIT_METHODS as GAUSSIAN_INITS
 from .gaussian.mixture import GaussianMixture
 from .gaussian.params import COVARIANCE_TYPES
@@ -79,6 +80,8 @@ class _MixtureIC(BaseEstimator):
         "tol": [Interval(Real, 0.0, None, closed="left")],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
         "verbose": ["verbose"],
+        "algorithm": [StrOptions({"batch", "minibatch"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
     }
 
     #: the estimator class the candidates are
@@ -90,6 +93,8 @@ class _MixtureIC(BaseEstimator):
 
     def _shared_params(self) -> dict:
         return {
+            "algorithm": self.algorithm,
+            "batch_size": self.batch_size,
             "n_init": self.n_init,
             "init_params": self.init_params,
             "random_state": self.random_state,
@@ -110,15 +115,26 @@ class _MixtureIC(BaseEstimator):
             for grid_point in self._grid()
         ]
         models = [c._model(data.n_features, fitting=True) for c in candidates]
-        results = fit_sweep(
-            models,
-            data,
-            n_init=self.n_init,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            random_state=self.random_state,
-            verbose=self.verbose,
-        )
+        if self.algorithm == "minibatch":
+            results = fit_sweep_stepwise(
+                models,
+                data,
+                batch_size=clip_batch_size(self.batch_size, data.n_samples),
+                schedule=schedule_of(candidates[0]),
+                n_init=self.n_init,
+                max_iter=self.max_iter,
+                random_state=self.random_state,
+            )
+        else:
+            results = fit_sweep(
+                models,
+                data,
+                n_init=self.n_init,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                random_state=self.random_state,
+                verbose=self.verbose,
+            )
         fitted = [i for i, r in enumerate(results) if r.result is not None]
         if not fitted:
             raise ValueError(
@@ -143,12 +159,22 @@ class _MixtureIC(BaseEstimator):
             if hasattr(self, "feature_names_in_"):
                 candidate.feature_names_in_ = self.feature_names_in_
             candidate._fitted_structure = candidate._structure(data.n_features)
-            candidate.converged_ = result.result.converged
-            candidate.n_iter_ = result.result.n_iter
-            candidate.lower_bound_ = result.result.lower_bound
-            candidate.lower_bounds_ = result.result.lower_bounds
-            candidate.n_steps_ = 0
-            candidate._stepwise_state = None
+            fit_result = result.result
+            if self.algorithm == "minibatch":
+                record_stepwise(
+                    candidate,
+                    fit_result.state,
+                    fit_result.lower_bound,
+                    fit_result.n_iter,
+                    fit_result.converged,
+                )
+            else:
+                candidate.converged_ = fit_result.converged
+                candidate.n_iter_ = fit_result.n_iter
+                candidate.lower_bound_ = fit_result.lower_bound
+                candidate.lower_bounds_ = fit_result.lower_bounds
+                candidate.n_steps_ = 0
+                candidate._stepwise_state = None
             stats = score_of[index]
             loglik = float(stats["loglik"])
             n_params = candidate._n_parameters()
@@ -267,6 +293,12 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         Added to every covariance diagonal.
     verbose : int, default=0
         1 or more prints a line per shared pass.
+    algorithm : {'batch', 'minibatch'}, default='batch'
+        'minibatch': every candidate is fitted by stepwise EM on the same
+        mini-batches (each batch is read once for all of them); the criteria
+        are then computed in one full pass.
+    batch_size : int, default=8192
+        Rows per mini-batch with ``algorithm='minibatch'``.
 
     Attributes
     ----------
@@ -325,6 +357,8 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         tol: float = 1e-3,
         reg_covar: float = 1e-6,
         verbose: int = 0,
+        algorithm: str = "batch",
+        batch_size: int = 8192,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -336,6 +370,8 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         self.tol = tol
         self.reg_covar = reg_covar
         self.verbose = verbose
+        self.algorithm = algorithm
+        self.batch_size = batch_size
 
     def _grid(self) -> list[dict]:
         types = _as_options(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
@@ -459,6 +495,12 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
         Added to every gate covariance diagonal and noise variance.
     verbose : int, default=0
         1 or more prints a line per shared pass.
+    algorithm : {'batch', 'minibatch'}, default='batch'
+        'minibatch': every candidate is fitted by stepwise EM on the same
+        mini-batches (each batch is read once for all of them); the criteria
+        are then computed in one full pass.
+    batch_size : int, default=8192
+        Rows per mini-batch with ``algorithm='minibatch'``.
 
     Attributes
     ----------
@@ -507,6 +549,8 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
         tol: float = 1e-3,
         reg_covar: float = 1e-6,
         verbose: int = 0,
+        algorithm: str = "batch",
+        batch_size: int = 8192,
     ):
         self.n_components = n_components
         self.gating = gating
@@ -519,6 +563,8 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
         self.tol = tol
         self.reg_covar = reg_covar
         self.verbose = verbose
+        self.algorithm = algorithm
+        self.batch_size = batch_size
 
     def _grid(self) -> list[dict]:
         gatings = _as_options(self.gating, "gating", GATINGS)

@@ -1,6 +1,7 @@
 """Model selection: the shared-pass sweep, ICL, and the held-out scorer."""
 
 import threading
+import warnings
 
 import dask
 import dask.array as da
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -233,3 +235,26 @@ def test_ic_in_a_pipeline(blobs):
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_minibatch_sweep_shares_batches():
+    X, _ = make_blobs(20_000, n_features=2, centers=3, random_state=0)
+    common = dict(
+        algorithm="minibatch",
+        batch_size=500,
+        init_params="random_from_data",
+        random_state=0,
+    )
+    grid = dict(n_components=[2, 3, 4], covariance_type=["full", "diag"])
+    shared = CountingReads(X, 2000)
+    alone = CountingReads(X, 2000)
+    with dask.config.set(scheduler="threads"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ic = GaussianMixtureIC(**grid, **common).fit(shared.array)
+        for k in grid["n_components"]:
+            for cov in grid["covariance_type"]:
+                GaussianMixture(k, covariance_type=cov, **common).fit(alone.array)
+    assert ic.n_components_ == 3
+    assert ic.best_estimator_.n_steps_ > 0
+    # one read of each batch serves all six candidates
+    assert shared.reads < alone.reads / 2

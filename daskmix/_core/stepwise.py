@@ -209,34 +209,36 @@ def stepwise_update(
     return state
 
 
-def warm_up(
-    model: MixtureModel,
-    state: StepwiseState,
-    data: RowBlocks,
-    batch_size: int,
-    random_state: np.random.RandomState,
+def warm_up_rows(
+    data: RowBlocks, batch_size: int, random_state: np.random.RandomState
+) -> RowBlocks:
+    """The rows a stepwise run's running statistics start from.
+
+    ``max(WARMUP_BATCHES, ceil(WARMUP_MIN_ROWS / batch_size))`` batches drawn
+    as the training batches are (all rows when that is the whole dataset).
+    """
+    n_batches = max(WARMUP_BATCHES, math.ceil(WARMUP_MIN_ROWS / batch_size))
+    if n_batches * batch_size >= data.n_samples:
+        return data
+    indices = np.sort(
+        np.concatenate(
+            [data.batch_indices(batch_size, random_state) for _ in range(n_batches)]
+        )
+    )
+    return batch_blocks(data.read_batches([indices])[0])
+
+
+def warm_up_from(
+    model: MixtureModel, state: StepwiseState, rows: RowBlocks
 ) -> StepwiseState:
-    """Start the running statistics from a few batches under the initial params.
+    """Start the running statistics from ``rows`` under the initial params.
 
     Without this the first update would have nothing to average with and
     would take one batch's statistics whole (``eta = 1``): a component absent
     from that batch (sorted data, small batches) would get no mass and a
-    ``reg_covar``-sized covariance, and never recover. The warm-up reads
-    ``max(WARMUP_BATCHES, ceil(WARMUP_MIN_ROWS / batch_size))`` batches drawn
-    as the training batches are (all rows when that is the whole dataset);
-    it counts as no step, and its mean log-likelihood seeds the smoothed
-    lower bound.
+    ``reg_covar``-sized covariance, and never recover. The warm-up counts as
+    no step, and its mean log-likelihood seeds the smoothed lower bound.
     """
-    n_batches = max(WARMUP_BATCHES, math.ceil(WARMUP_MIN_ROWS / batch_size))
-    if n_batches * batch_size >= data.n_samples:
-        rows = data
-    else:
-        indices = np.sort(
-            np.concatenate(
-                [data.batch_indices(batch_size, random_state) for _ in range(n_batches)]
-            )
-        )
-        rows = batch_blocks(data.read_batches([indices])[0])
     stats = run_pass(model, rows, state.params)
     n_rows = float(stats["n_rows"])
     state.stats = stats.scale(1.0 / n_rows)
@@ -244,6 +246,17 @@ def warm_up(
     state.smoothed = state.best = model.batch_bound(stats)
     state.recent = [state.smoothed]
     return state
+
+
+def warm_up(
+    model: MixtureModel,
+    state: StepwiseState,
+    data: RowBlocks,
+    batch_size: int,
+    random_state: np.random.RandomState,
+) -> StepwiseState:
+    """:func:`warm_up_from` the rows of :func:`warm_up_rows`."""
+    return warm_up_from(model, state, warm_up_rows(data, batch_size, random_state))
 
 
 def init_sample(

@@ -15,6 +15,7 @@ ends, up to the summation order of blocks (identical for numpy input).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,18 @@ from .em import EMResult, _VerbosePrinter, better_run, blas_single_threaded
 from .engine import RowBlocks
 from .model import MixtureModel
 from .stats import Stats, add_all
+from .stepwise import (
+    PREFETCH_BATCHES,
+    StepSchedule,
+    StepwiseResult,
+    StepwiseState,
+    batch_blocks,
+    init_sample,
+    smoothing_weight,
+    stepwise_update,
+    warm_up_from,
+    warm_up_rows,
+)
 
 
 @dataclass(frozen=True)
@@ -95,7 +108,7 @@ class _Run:
 class SweepResult:
     """Outcome of one candidate: its best run, or the error that stopped it."""
 
-    result: EMResult | None
+    result: EMResult | StepwiseResult | None
     error: str | None = None
 
 
@@ -252,3 +265,101 @@ def score_candidates(
         for model, p in zip(models, params)
     ]
     return shared_pass(entries, data)
+
+
+@blas_single_threaded
+def fit_sweep_stepwise(
+    models: Sequence[MixtureModel],
+    data: RowBlocks,
+    *,
+    batch_size: int,
+    schedule: StepSchedule,
+    n_init: int,
+    max_iter: int,
+    random_state,
+) -> list[SweepResult]:
+    """Stepwise EM for every model on shared mini-batches; the best run of each.
+
+    Each restart reads one initialisation sample and one warm-up sample for
+    all candidates; every mini-batch is drawn and read once and updates every
+    run still going. Runs stop by the rule of
+    :func:`~daskmix._core.stepwise.fit_stepwise` (``max_no_improvement`` steps
+    without progress, or ``max_iter`` passes' worth of steps).
+
+    Parameters
+    ----------
+    models : sequence of MixtureModel
+    data : RowBlocks
+    batch_size : int
+        Rows per step.
+    schedule : StepSchedule
+    n_init : int
+        Restarts per candidate.
+    max_iter : int
+        Passes' worth of steps at most.
+    random_state : int, RandomState or None
+        Drawn from for the samples, the batches and every start, in order.
+
+    Returns
+    -------
+    list of SweepResult
+        One per model; ``result`` is a
+        :class:`~daskmix._core.stepwise.StepwiseResult`.
+    """
+    random_state = check_random_state(random_state)
+    n_samples = data.n_samples
+    max_steps = math.ceil(max_iter * n_samples / batch_size)
+    smoothing = smoothing_weight(batch_size, n_samples)
+    runs: list[tuple[int, StepwiseState]] = []
+    errors: dict[int, str] = {}
+    for _ in range(n_init):
+        sample = init_sample(data, batch_size, random_state)
+        warm_rows = warm_up_rows(data, batch_size, random_state) if max_steps else None
+        for index, model in enumerate(models):
+            try:
+                state = StepwiseState(
+                    model.initialize(sample, random_state), n_rows=float(n_samples)
+                )
+                if warm_rows is not None:
+                    warm_up_from(model, state, warm_rows)
+            except (ValueError, linalg.LinAlgError) as exc:
+                errors.setdefault(index, str(exc))
+                continue
+            runs.append((index, state))
+    going = list(runs)
+    stopped: set[int] = set()
+    pending: list[tuple[np.ndarray, ...]] = []
+    while going:
+        if not pending:
+            indices = [
+                data.batch_indices(batch_size, random_state)
+                for _ in range(PREFETCH_BATCHES)
+            ]
+            pending = data.read_batches(indices)[::-1]
+        batch = batch_blocks(pending.pop())
+        for position, (index, state) in enumerate(going):
+            try:
+                stepwise_update(models[index], state, batch, schedule, smoothing)
+            except (ValueError, linalg.LinAlgError) as exc:
+                errors.setdefault(index, str(exc))
+                stopped.add(position)
+                continue
+            out_of_steps = state.n_steps >= max_steps
+            if out_of_steps or (
+                schedule.max_no_improvement is not None
+                and state.no_improvement >= schedule.max_no_improvement
+            ):
+                stopped.add(position)
+        going = [run for i, run in enumerate(going) if i not in stopped]
+        stopped.clear()
+    results = []
+    for index in range(len(models)):
+        best: StepwiseResult | None = None
+        for _, state in (run for run in runs if run[0] == index):
+            converged = state.n_steps < max_steps
+            n_iter = math.ceil(state.n_steps * batch_size / n_samples)
+            result = StepwiseResult(state, state.smoothed, n_iter, converged)
+            if best is None or result.lower_bound > best.lower_bound:
+                best = result
+        results.append(SweepResult(best, None if best else errors.get(index)))
+    return results
