@@ -19,6 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .em import _VerbosePrinter, blas_single_threaded, run_pass
 from .engine import RowBlocks
 from .model import MixtureModel
+from .shared import shared_pass
 from .stats import Stats
 
 #: rows per block when a mini-batch's E-step runs on the client's threads;
@@ -360,6 +361,35 @@ def _polish(model: MixtureModel, state: StepwiseState, data: RowBlocks) -> float
     return bound
 
 
+def _best_run(
+    model: MixtureModel, runs: list[StepwiseResult], data: RowBlocks, exact: bool
+) -> StepwiseResult:
+    """The restart to keep: the largest lower bound.
+
+    With ``exact``, every run's final parameters are scored in one shared full
+    pass and compared by their exact mean log-likelihood, which then becomes
+    the run's ``lower_bound``: a smoothed bound is a moving mean of batches
+    under changing parameters, biased by up to several nats when a small,
+    distant cluster is missed, and must not decide between restarts.
+    """
+    if exact and max(run.state.n_steps for run in runs) > 0:
+        entries = [
+            (
+                model.score_kernel,
+                model.plan(run.params, data.dtype),
+                model.tile_rows(data.n_features),
+            )
+            for run in runs
+        ]
+        for run, stats in zip(runs, shared_pass(entries, data)):
+            run.lower_bound = float(stats["loglik"] / stats["n_rows"])
+    best = runs[0]
+    for run in runs[1:]:
+        if run.lower_bound > best.lower_bound or best.lower_bound == -np.inf:
+            best = run
+    return best
+
+
 @blas_single_threaded
 def fit_stepwise(
     model: MixtureModel,
@@ -396,8 +426,9 @@ def fit_stepwise(
     schedule : StepSchedule
     n_init : int
         Restarts, each from ``model.initialize`` on a fresh sample; the run
-        with the largest final lower bound is kept. Ignored (one run) with
-        ``warm_params``.
+        with the largest final lower bound is kept. With more than one, the
+        runs are compared by their exact mean log-likelihood, from one shared
+        full pass (:func:`_best_run`). Ignored (one run) with ``warm_params``.
     max_iter : int
         Passes' worth of steps at most: ``ceil(max_iter * N / batch_size)``
         steps (scikit-learn's ``MiniBatchKMeans`` meaning). 0 returns the
@@ -426,7 +457,7 @@ def fit_stepwise(
     max_steps = math.ceil(max_iter * n_samples / batch_size)
     smoothing = smoothing_weight(batch_size, n_samples)
     do_init = warm_params is None
-    best: StepwiseResult | None = None
+    runs: list[StepwiseResult] = []
     for init in range(n_init if do_init else 1):
         printer.init_begin(init)
         if do_init:
@@ -463,12 +494,8 @@ def fit_stepwise(
             lower_bound = state.smoothed
         printer.init_end(lower_bound, converged)
         n_iter = math.ceil(state.n_steps * batch_size / n_samples)
-        if (
-            best is None
-            or lower_bound > best.lower_bound
-            or best.lower_bound == -np.inf
-        ):
-            best = StepwiseResult(state, lower_bound, n_iter, converged)
+        runs.append(StepwiseResult(state, lower_bound, n_iter, converged))
+    best = _best_run(model, runs, data, exact=len(runs) > 1 and not final_pass)
     if not best.converged and max_iter > 0:
         warnings.warn(
             "Stepwise EM stopped at max_iter passes before the smoothed lower "

@@ -27,7 +27,8 @@ from sklearn.utils import check_random_state
 from .em import EMResult, _VerbosePrinter, better_run, blas_single_threaded
 from .engine import RowBlocks
 from .model import MixtureModel
-from .stats import Stats, add_all
+from .shared import shared_pass
+from .stats import Stats
 from .stepwise import (
     PREFETCH_BATCHES,
     StepSchedule,
@@ -40,53 +41,6 @@ from .stepwise import (
     warm_up_from,
     warm_up_rows,
 )
-
-
-@dataclass(frozen=True)
-class SweepPlan:
-    """One pass's work for every run: ``(kernel, plan, tile_rows)`` each."""
-
-    entries: tuple[tuple[Any, Any, int], ...]
-
-
-def sweep_kernel(*args) -> Stats:
-    """Run every entry's kernel over the block, in its own tiles.
-
-    ``args`` are the block's arrays then a :class:`SweepPlan`. The statistics
-    of entry ``i`` come back under keys ``"i:field"``.
-    """
-    *arrays, plan = args
-    n_rows = arrays[0].shape[0]
-    out = Stats()
-    for i, (kernel, sub_plan, tile_rows) in enumerate(plan.entries):
-        tiles = [
-            slice(start, min(start + tile_rows, n_rows))
-            for start in range(0, n_rows, tile_rows)
-        ] or [slice(0, 0)]
-        stats = add_all(kernel(*(a[tile] for a in arrays), sub_plan) for tile in tiles)
-        for name, value in stats.items():
-            out[f"{i}:{name}"] = value
-    return out
-
-
-def split_stats(stats: Stats, n_entries: int) -> list[Stats]:
-    """Undo the ``"i:field"`` keys of :func:`sweep_kernel`."""
-    parts = [Stats() for _ in range(n_entries)]
-    for key, value in stats.items():
-        index, name = key.split(":", 1)
-        parts[int(index)][name] = value
-    return parts
-
-
-def shared_pass(
-    kernels_and_plans: Sequence[tuple[Any, Any, int]], data: RowBlocks
-) -> list[Stats]:
-    """One pass over ``data`` for several ``(kernel, plan, tile_rows)`` at once."""
-    plan = SweepPlan(tuple(kernels_and_plans))
-    # each kernel tiles the block itself: the engine hands over whole blocks
-    block_rows = max(max(data.row_chunks, default=1), 1)
-    stats = data.map_reduce(sweep_kernel, plan, block_rows)
-    return split_stats(stats, len(plan.entries))
 
 
 @dataclass

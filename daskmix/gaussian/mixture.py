@@ -129,6 +129,8 @@ class GaussianMixture(DensityMixin, BaseMixture):
         best run (under the parameters that entered that iteration). Minibatch
         fit and ``partial_fit``: the mean of the batches' mean log-likelihoods
         over the last 10 steps (see Notes); ``score(X)`` gives the exact value.
+        A minibatch fit with ``n_init > 1`` compares its restarts by their
+        exact mean log-likelihood (one shared full pass) and reports it.
     lower_bounds_ : list of float
         The lower bound at each iteration (minibatch: each step) of the best
         run.

@@ -181,7 +181,9 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         best run: of the joint ``log p(x, y)`` with ``gating='gaussian'``, of
         ``log p(y | x)`` with ``gating='none'``. Minibatch fit and
         ``partial_fit``: the mean of the batches' mean log-likelihoods over
-        the last 10 steps, each under the parameters that entered its step.
+        the last 10 steps, each under the parameters that entered its step;
+        with ``n_init > 1``, the exact mean log-likelihood of the kept run's
+        parameters, by which the restarts were compared (one shared pass).
     lower_bounds_ : list of float
         The lower bound at each iteration (minibatch: each step).
     n_features_in_ : int
