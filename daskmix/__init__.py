@@ -2,7 +2,8 @@
 
 from .cluster.kmeans import KMeans
 from .gaussian.mixture import GaussianMixture
+from .labeled import Labeled
 from .regression.mixture import RegressionMixture
 
-__all__ = ["GaussianMixture", "KMeans", "RegressionMixture"]
+__all__ = ["GaussianMixture", "KMeans", "Labeled", "RegressionMixture"]
 __version__ = "0.1.0"
