@@ -479,7 +479,8 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         valid = None
         if self.skipna:
             valid = complete_rows(*arrays)
-            if rows.sample_chunks is None:  # numpy: compute on the complete rows only
+            numpy_rows = rows.sample_chunks is None and valid.any()
+            if numpy_rows:  # compute on the complete rows only
                 arrays = [a[valid] for a in arrays]
             else:  # dask: stay lazy, fill the incomplete rows, mask the results
                 arrays = [
@@ -492,7 +493,7 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         out = []
         for one, one_name in zip(results, names):
             if valid is not None:
-                if rows.sample_chunks is None:
+                if numpy_rows:
                     one = scatter_complete(one, valid)
                 else:
                     one = mark_incomplete(one, valid)

@@ -19,6 +19,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 import daskmix.labeled
 from daskmix import GaussianMixture, KMeans, Labeled, RegressionMixture
+from daskmix._core.outputs import complete_rows, take_complete, to_rows
 
 DEPTH = np.array([0.0, 20.0, 50.0, 100.0, 200.0, 400.0])
 LAT_CHUNK = 4
@@ -214,6 +215,28 @@ def test_dim_order_does_not_matter(ocean, backend):
     # the first fit, given the transposed data: the same labels, in its dims
     again = model.predict(as_backend(shuffled, backend))
     np.testing.assert_array_equal(again.transpose(*labels.dims).values, labels.values)
+
+
+def test_masked_rows_leave_no_empty_block(ocean):
+    cube, _, land = ocean
+    rows = to_rows(as_backend(cube, "dask").transpose(..., "depth").data)
+    valid = complete_rows(rows).compute()
+    kept = take_complete(rows, valid)
+    assert 0 not in kept.chunks[0]
+    assert len(kept.chunks[0]) < len(rows.chunks[0])  # a land block was dropped
+    np.testing.assert_array_equal(kept.compute(), rows.compute()[valid])
+
+
+def test_a_land_only_region(ocean):
+    cube, _, land = ocean
+    model = Labeled(GaussianMixture(2, random_state=0), "depth", skipna=True).fit(cube)
+    corner = cube.isel(lat=slice(0, LAT_CHUNK), lon=slice(0, 5))
+    assert land[:LAT_CHUNK, :5].all()
+    for backend in ("numpy", "dask"):
+        labels = model.predict(as_backend(corner, backend))
+        assert labels.shape == (4, LAT_CHUNK, 5) and (labels.values == -1).all()
+        proba = model.predict_proba(as_backend(corner, backend))
+        assert proba.shape == (4, LAT_CHUNK, 5, 2) and np.isnan(proba.values).all()
 
 
 def test_default_feature_dim_is_the_last(ocean):
