@@ -158,7 +158,13 @@ def _check_xarray(estimator, X, *, reset: bool, ensure_min_samples: int):
             "fit a Dataset (one feature per variable), e.g. "
             f"daskmix.Labeled({type(estimator).__name__}(...)).fit(ds)."
         )
-    if X.ndim != 2:
+    if X.ndim < 2:
+        raise ValueError(
+            "Expected a 2D DataArray with dims (samples, features), got "
+            f"{X.ndim}D dims {X.dims}; for a single feature use "
+            "X.expand_dims('feature', axis=-1)."
+        )
+    if X.ndim > 2:
         raise ValueError(
             "Expected a 2D DataArray with dims (samples, features), got "
             f"{X.ndim}D dims {X.dims}. For N-D labeled data, wrap the estimator "
