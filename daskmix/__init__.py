@@ -3,6 +3,7 @@
 from . import metrics
 from .cluster.kmeans import KMeans
 from .gaussian.mixture import GaussianMixture
+from .labeled import Labeled
 from .regression.mixture import RegressionMixture
 from .selection import GaussianMixtureIC, RegressionMixtureIC
 
@@ -10,6 +11,7 @@ __all__ = [
     "GaussianMixture",
     "GaussianMixtureIC",
     "KMeans",
+    "Labeled",
     "RegressionMixture",
     "RegressionMixtureIC",
     "metrics",

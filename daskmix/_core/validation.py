@@ -52,7 +52,8 @@ class InputInfo:
 
 
 def _is_xarray(X) -> bool:
-    return xr is not None and isinstance(X, xr.DataArray)
+    """Whether X is an xarray DataArray or Dataset."""
+    return xr is not None and isinstance(X, (xr.DataArray, xr.Dataset))
 
 
 def _check_dask_array(X: da.Array, name: str, ensure_min_samples: int) -> da.Array:
@@ -118,6 +119,8 @@ def check_X(
         float64 or float32; dask arrays have one chunk along features.
     info : InputInfo
     """
+    if reset:  # the dim names of an earlier xarray fit no longer apply
+        vars(estimator).pop("_xarray_dims", None)
     if _is_xarray(X):
         return _check_xarray(
             estimator, X, reset=reset, ensure_min_samples=ensure_min_samples
@@ -141,10 +144,45 @@ def check_X(
 
 
 def _check_xarray(estimator, X, *, reset: bool, ensure_min_samples: int):
-    if X.ndim != 2:
-        raise ValueError(
-            f"Expected a 2D DataArray with dims (samples, features), got dims {X.dims}."
+    """A 2-D DataArray as (samples, features), its dims matched by name once fitted.
+
+    ``fit`` records the (sample, feature) dim names on the estimator
+    (``_xarray_dims``); later calls transpose a DataArray that has the fitted
+    feature dim (or, failing that, the fitted sample dim) to that order, and
+    take any other 2-D DataArray by position, as an array.
+    """
+    if isinstance(X, xr.Dataset):
+        raise TypeError(
+            f"X is an xarray Dataset (variables {list(X.data_vars)}); "
+            f"{type(estimator).__name__} takes a 2-D array or DataArray of shape "
+            "(n_samples, n_features). Wrap the estimator in daskmix.Labeled to "
+            "fit a Dataset (one feature per variable), e.g. "
+            f"daskmix.Labeled({type(estimator).__name__}(...)).fit(ds)."
         )
+    if X.ndim < 2:
+        raise ValueError(
+            "Expected a 2D DataArray with dims (samples, features), got "
+            f"{X.ndim}D dims {X.dims}; for a single feature use "
+            "X.expand_dims('feature', axis=-1)."
+        )
+    if X.ndim > 2:
+        raise ValueError(
+            "Expected a 2D DataArray with dims (samples, features), got "
+            f"{X.ndim}D dims {X.dims}. For N-D labeled data, wrap the estimator "
+            "in daskmix.Labeled, which stacks the sample dimensions: "
+            f"daskmix.Labeled({type(estimator).__name__}(...), "
+            "feature_dim=<feature dim>)."
+        )
+    if reset:
+        estimator._xarray_dims = tuple(X.dims)
+    else:
+        fitted_dims = getattr(estimator, "_xarray_dims", None)
+        if fitted_dims is not None:
+            sample_dim, feature_dim = fitted_dims
+            if feature_dim in X.dims:
+                X = X.transpose(..., feature_dim)
+            elif sample_dim in X.dims:
+                X = X.transpose(sample_dim, ...)
     sample_dim, feature_dim = X.dims
     info = InputInfo(
         "xarray",
@@ -197,7 +235,7 @@ def check_y(y, X):
         raise ValueError("y is required: this estimator needs targets y to fit.")
     n_samples = X.shape[0]
     like_dask = X if isinstance(X, da.Array) else None
-    if _is_xarray(y):
+    if xr is not None and isinstance(y, xr.DataArray):
         y = y.data
     if isinstance(y, (pd.Series, pd.DataFrame)):
         y = y.to_numpy()

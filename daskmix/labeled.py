@@ -1,0 +1,703 @@
+"""Labeled N-D data: stack the sample dimensions, fit, unstack the results.
+
+:class:`Labeled` wraps any daskmix estimator so that it takes an xarray
+DataArray with a named feature dimension and any number of sample dimensions
+(time x depth x lat x lon profiles, image cubes), or a Dataset with one
+feature per variable, and gives every per-sample result back on the sample
+dimensions, with their coordinates, lazily for dask-backed data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
+from sklearn.utils import get_tags
+from sklearn.utils._available_if import available_if
+from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.validation import check_is_fitted
+
+from ._core.outputs import (
+    chunked_like,
+    complete_rows,
+    complete_rows_and_means,
+    fill_incomplete,
+    from_rows,
+    is_lazy,
+    mark_incomplete,
+    scatter_complete,
+    take_complete,
+    to_rows,
+)
+
+#: name of the dimension that a Dataset's variables become, by default
+DATASET_FEATURE_DIM = "variable"
+#: name of the extra dimension of 2-D per-sample results (probabilities)
+COMPONENT_DIM = "component"
+
+
+@dataclass
+class _Rows:
+    """A labeled input stacked into rows, and what it takes to unstack."""
+
+    rows: Any  # ndarray or dask array (n_rows, n_features)
+    sample_dims: tuple[Hashable, ...]
+    sample_shape: tuple[int, ...]
+    sample_chunks: tuple[tuple[int, ...], ...] | None
+    coords: dict[Hashable, xr.DataArray]
+    stacked: xr.DataArray  # the input, feature dim last
+
+
+def _estimator_has(name: str):
+    """For ``available_if``: the fitted estimator has ``name``, else the given one."""
+
+    def check(self) -> bool:
+        fitted = getattr(self, "estimator_", None)
+        getattr(self.estimator if fitted is None else fitted, name)
+        return True
+
+    return check
+
+
+class Labeled(MetaEstimatorMixin, BaseEstimator):
+    """Fit a daskmix estimator on N-D labeled data (xarray).
+
+    The sample dimensions of ``X`` (every dimension but ``feature_dim``) are
+    stacked into rows, the wrapped estimator is fitted on those rows, and
+    every per-sample result (labels, probabilities, log-likelihoods,
+    predictions, distances) comes back as a DataArray on the sample
+    dimensions of the data passed, in their order and with their
+    coordinates. Results are lazy dask arrays, chunked as the input, when
+    the input is dask-backed: stacking reshapes block by block and moves no
+    data.
+
+    Methods are those of the wrapped estimator: ``predict_proba`` exists only
+    if it has one (GaussianMixture), ``transform`` only for KMeans,
+    ``component_proba`` only for RegressionMixture, and so on.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A daskmix estimator (:class:`~daskmix.GaussianMixture`,
+        :class:`~daskmix.RegressionMixture`, :class:`~daskmix.KMeans`) or any
+        estimator that takes numpy and dask arrays of shape
+        (n_samples, n_features). Cloned at ``fit``.
+    feature_dim : hashable, default=None
+        The dimension of ``X`` that holds the features. None: the last
+        dimension of the DataArray seen at ``fit`` (and that name afterwards).
+        For a Dataset, the name given to the dimension of its variables
+        (default ``'variable'``); it must not be one of their dimensions.
+    skipna : bool, default=False
+        Leave out every sample with a NaN feature (land points in ocean
+        data; with y, also a NaN target) from the fit, and give it back as
+        NaN in every output, with label -1 in integer outputs (``predict``
+        of a mixture or KMeans). Scores (``score``, ``bic``, ``aic``) are
+        taken over the complete samples only. For dask-backed data, ``fit``
+        computes the mask of complete samples and their mean first (one
+        extra pass over the data); per-sample methods mask lazily and
+        compute nothing. False: a NaN is an error, as in the wrapped
+        estimator.
+
+    Attributes
+    ----------
+    estimator_ : estimator object
+        The wrapped estimator, fitted on the stacked rows of shape
+        (n_samples, n_features), n_samples being the product of the sizes
+        of the sample dimensions (less the incomplete samples with
+        ``skipna=True``).
+    feature_dim_ : hashable
+        The feature dimension used.
+    sample_dims_ : tuple of hashable
+        The sample dimensions of the data seen at ``fit``, in their order.
+    n_features_in_ : int
+        Length of the feature dimension.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        The Dataset's variable names, or the feature coordinate's values when
+        they are all strings; absent otherwise.
+
+    See Also
+    --------
+    daskmix.GaussianMixture, daskmix.RegressionMixture, daskmix.KMeans
+
+    Notes
+    -----
+    At ``predict`` (and every other method after ``fit``) the sample
+    dimensions may differ from those of the fit (another region, another
+    period, a single map), but the feature dimension must be there with the
+    fitted length and, when the fit had coordinate values along it (depths,
+    variable names), the same values; values in another order are reordered
+    by label.
+
+    ``y`` (for :class:`~daskmix.RegressionMixture`) is a DataArray over the
+    same sample dimensions as ``X``, in any order; it is aligned to ``X`` by
+    dimension name and coordinate values. A plain array must have the shape
+    of ``X``'s sample dimensions, in ``X``'s order.
+
+    Model selection: :class:`~sklearn.model_selection.GridSearchCV` and
+    :func:`~sklearn.model_selection.cross_val_score` split the *first*
+    dimension of ``X`` (and of ``y``): put a sample dimension first (e.g.
+    ``time``), the same in ``X`` and ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xarray as xr
+    >>> from daskmix import GaussianMixture, Labeled
+    >>> rng = np.random.default_rng(0)
+    >>> depth = [0.0, 50.0, 100.0, 200.0]
+    >>> warm = np.array([25.0, 22.0, 15.0, 8.0])
+    >>> cold = np.array([10.0, 9.0, 7.0, 5.0])
+    >>> north = np.arange(8) >= 4  # the northern half is cold
+    >>> mean = np.where(north[None, :, None, None], cold, warm)  # time, lat, lon, depth
+    >>> values = mean + 0.3 * rng.standard_normal((3, 8, 5, 4))
+    >>> values[:, 0, 0, :] = np.nan  # land
+    >>> temp = xr.DataArray(
+    ...     values,
+    ...     dims=("time", "lat", "lon", "depth"),
+    ...     coords={"lat": np.linspace(-10, 10, 8), "depth": depth},
+    ... )
+    >>> model = Labeled(GaussianMixture(2, random_state=0), "depth", skipna=True)
+    >>> labels = model.fit(temp).predict(temp)
+    >>> labels.dims
+    ('time', 'lat', 'lon')
+    >>> int(labels[0, 0, 0])  # land
+    -1
+    >>> bool((labels[:, 4:] != labels[0, 1, 0]).all())  # north differs from south
+    True
+    >>> model.predict_proba(temp).dims
+    ('time', 'lat', 'lon', 'component')
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit"])],
+        "feature_dim": [Hashable, None],
+        "skipna": ["boolean"],
+    }
+
+    def __init__(self, estimator, feature_dim: Hashable | None = None, skipna=False):
+        self.estimator = estimator
+        self.feature_dim = feature_dim
+        self.skipna = skipna
+
+    # ------------------------------------------------------------- inputs
+    def _feature_array(self, X, *, fitting: bool) -> xr.DataArray:
+        """X as one DataArray with the feature dimension last, checked."""
+        if isinstance(X, xr.Dataset):
+            return self._dataset_array(X, fitting=fitting)
+        if not isinstance(X, xr.DataArray):
+            raise TypeError(
+                "Labeled takes an xarray DataArray or Dataset as X; got "
+                f"{type(X).__name__}. Pass a plain array of shape "
+                "(n_samples, n_features) to the wrapped estimator directly."
+            )
+        if self.feature_dim is not None:
+            feature_dim = self.feature_dim
+        elif fitting:
+            feature_dim = X.dims[-1] if X.ndim else None
+        else:
+            feature_dim = self.feature_dim_
+        if feature_dim not in X.dims:
+            raise ValueError(
+                f"feature_dim {feature_dim!r} is not a dimension of X; X has dims "
+                f"{X.dims}. Set feature_dim to the dimension that holds the "
+                "features."
+            )
+        if X.ndim < 2:
+            raise ValueError(
+                f"X has dims {X.dims}: Labeled needs the feature dimension "
+                f"{feature_dim!r} and at least one sample dimension."
+            )
+        X = X.transpose(..., feature_dim)
+        if not fitting:
+            X = self._match_features(X)
+        return X
+
+    def _dataset_array(self, X: xr.Dataset, *, fitting: bool) -> xr.DataArray:
+        names = list(X.data_vars)
+        if not names:
+            raise ValueError("X is a Dataset with no data variables: no features.")
+        if not fitting and hasattr(self, "feature_names_in_"):
+            fitted = list(self.feature_names_in_)
+            missing = [n for n in fitted if n not in names]
+            extra = [n for n in names if n not in fitted]
+            if missing or extra:
+                raise ValueError(
+                    "The Dataset's variables must be those seen at fit, "
+                    f"{fitted}; missing: {missing}, unexpected: {extra}."
+                )
+            names = fitted
+        dims = X[names[0]].dims
+        other = {n: X[n].dims for n in names if set(X[n].dims) != set(dims)}
+        if other:
+            raise ValueError(
+                "The variables of the Dataset X must share their (sample) "
+                f"dimensions: {names[0]!r} has dims {dims}, but "
+                + ", ".join(f"{n!r} has {d}" for n, d in other.items())
+                + "."
+            )
+        feature_dim = (
+            self.feature_dim
+            if self.feature_dim is not None
+            else (self.feature_dim_ if not fitting else DATASET_FEATURE_DIM)
+        )
+        if feature_dim in dims:
+            raise ValueError(
+                f"feature_dim {feature_dim!r} is a dimension of the Dataset's "
+                f"variables (dims {dims}); for a Dataset it names the new "
+                "dimension of the variables: choose another name."
+            )
+        if not dims:
+            raise ValueError(
+                "The variables of the Dataset X have no dimension: Labeled "
+                "needs at least one sample dimension."
+            )
+        array = X[names].to_dataarray(dim=feature_dim).transpose(*dims, feature_dim)
+        if not fitting:
+            self._check_n_features(array)
+        return array
+
+    def _check_n_features(self, X: xr.DataArray) -> None:
+        n_features = X.sizes[X.dims[-1]]
+        if n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} values along the feature dimension "
+                f"{X.dims[-1]!r}, but {type(self).__name__} was fitted with "
+                f"{self.n_features_in_}."
+            )
+
+    def _match_features(self, X: xr.DataArray) -> xr.DataArray:
+        """Check the feature dimension against the fit; reorder it by label."""
+        self._check_n_features(X)
+        feature_dim = X.dims[-1]
+        fitted = self._feature_values
+        if fitted is None or feature_dim not in X.indexes:
+            return X
+        index = X.indexes[feature_dim]
+        if index.equals(pd.Index(fitted)):
+            return X
+        if index.is_unique and set(index) == set(fitted):
+            return X.sel({feature_dim: fitted})
+        raise ValueError(
+            f"The coordinate values of the feature dimension {feature_dim!r} "
+            f"differ from those seen at fit: got {list(index)}, expected "
+            f"{list(fitted)}."
+        )
+
+    def _stack(self, X, *, fitting: bool = False) -> _Rows:
+        array = self._feature_array(X, fitting=fitting)
+        data = array.data
+        if is_lazy(data):
+            data = data.rechunk({data.ndim - 1: -1})
+        sample_dims = array.dims[:-1]
+        coords = {
+            name: coord
+            for name, coord in array.coords.items()
+            if set(coord.dims) <= set(sample_dims)
+        }
+        return _Rows(
+            rows=to_rows(data),
+            sample_dims=sample_dims,
+            sample_shape=tuple(array.shape[:-1]),
+            sample_chunks=tuple(data.chunks[:-1]) if is_lazy(data) else None,
+            coords=coords,
+            stacked=array,
+        )
+
+    def _stack_y(self, y, rows: _Rows):
+        """y as rows aligned with the rows of X (dask like X)."""
+        if isinstance(y, xr.Dataset):
+            raise TypeError(
+                "y must be a DataArray over the sample dimensions of X, not a Dataset."
+            )
+        if isinstance(y, xr.DataArray):
+            if set(y.dims) != set(rows.sample_dims):
+                raise ValueError(
+                    f"y has dims {y.dims}; expected the sample dimensions of X, "
+                    f"{rows.sample_dims} (in any order)."
+                )
+            y = y.transpose(*rows.sample_dims)
+            X = rows.stacked
+            for dim in rows.sample_dims:
+                if y.sizes[dim] != X.sizes[dim] and not (
+                    dim in y.indexes and dim in X.indexes
+                ):
+                    raise ValueError(
+                        f"y has {y.sizes[dim]} values along {dim!r}, X has "
+                        f"{X.sizes[dim]}."
+                    )
+                if dim not in y.indexes or dim not in X.indexes:
+                    continue
+                x_index, y_index = X.indexes[dim], y.indexes[dim]
+                if x_index.equals(y_index):
+                    continue
+                if y_index.is_unique and x_index.isin(y_index).all():
+                    y = y.sel({dim: x_index})
+                    continue
+                n_missing = int((~x_index.isin(y_index)).sum())
+                raise ValueError(
+                    f"The coordinate values of y along {dim!r} do not match those "
+                    f"of X: {n_missing} of X's {len(x_index)} values are missing "
+                    f"from y's (first of y: {list(y_index[:3])}, of X: "
+                    f"{list(x_index[:3])})."
+                )
+            data = y.data
+        else:
+            data = y if is_lazy(y) else np.asarray(y)
+            if tuple(data.shape) != rows.sample_shape:
+                raise ValueError(
+                    f"y has shape {tuple(data.shape)}; expected the shape of X's "
+                    f"sample dimensions {rows.sample_dims}, {rows.sample_shape}. "
+                    "Pass y as a DataArray to align it by dimension name."
+                )
+        return to_rows(chunked_like(data, rows.sample_chunks)[..., None])[:, 0]
+
+    # ------------------------------------------------------------------ fit
+    def _fit_rows(self, X, y):
+        """Stacked (rows, y rows) for fitting, incomplete rows left out if asked."""
+        rows = self._stack(X, fitting=True)
+        y_rows = None if y is None else self._stack_y(y, rows)
+        X_fit, y_fit = rows.rows, y_rows
+        fill = [None, None]
+        if self.skipna:
+            others = () if y_rows is None else (y_rows,)
+            valid, means = complete_rows_and_means(rows.rows, *others)
+            if not valid.any():
+                raise ValueError(
+                    "Every sample of X has a NaN feature (or a NaN target): "
+                    "nothing left to fit with skipna=True."
+                )
+            X_fit = take_complete(rows.rows, valid)
+            if y_rows is not None:
+                y_fit = take_complete(y_rows, valid)
+            fill = [means[0], means[1] if len(means) > 1 else None]
+        return rows, X_fit, y_fit, fill
+
+    def _record(self, rows: _Rows) -> None:
+        array = rows.stacked
+        feature_dim = array.dims[-1]
+        self.feature_dim_ = feature_dim
+        self.sample_dims_ = tuple(rows.sample_dims)
+        self.n_features_in_ = int(array.sizes[feature_dim])
+        values = (
+            np.asarray(array.indexes[feature_dim])
+            if feature_dim in array.indexes
+            else None
+        )
+        self._feature_values = values
+        if values is not None and all(isinstance(v, str) for v in values):
+            self.feature_names_in_ = np.asarray(values, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None, **fit_params):
+        """Stack the sample dimensions of X and fit the wrapped estimator.
+
+        Parameters
+        ----------
+        X : xarray.DataArray or xarray.Dataset
+            A DataArray with dims (*sample dims, feature dim) in any order, of
+            shape (..., n_features) once the feature dim is last; or a
+            Dataset whose n_features variables share their sample dims.
+        y : xarray.DataArray or array-like, optional
+            Targets for a regression estimator: a DataArray over X's sample
+            dims in any order (aligned by name and coordinates), or an
+            array of the shape of X's sample dims in X's order.
+        **fit_params : dict
+            Passed to the wrapped estimator's ``fit``.
+
+        Returns
+        -------
+        self : Labeled
+        """
+        rows, X_fit, y_fit, fill = self._fit_rows(X, y)
+        estimator = clone(self.estimator)
+        if y_fit is None:
+            estimator.fit(X_fit, **fit_params)
+        else:
+            estimator.fit(X_fit, y_fit, **fit_params)
+        self.estimator_ = estimator
+        self._record(rows)
+        self._fill = fill
+        return self
+
+    @available_if(_estimator_has("partial_fit"))
+    def partial_fit(self, X, y=None, **fit_params):
+        """One incremental update of the wrapped estimator on the samples of X.
+
+        The first call clones the wrapped estimator and records the
+        dimensions; later calls check the feature dimension against it.
+
+        Parameters
+        ----------
+        X : xarray.DataArray or xarray.Dataset
+            A batch, as in :meth:`fit`.
+        y : xarray.DataArray or array-like, optional
+            Its targets, as in :meth:`fit`.
+        **fit_params : dict
+            Passed to the wrapped estimator's ``partial_fit``.
+
+        Returns
+        -------
+        self : Labeled
+        """
+        first = not hasattr(self, "estimator_")
+        if first:
+            self._validate_params()
+            rows, X_fit, y_fit, fill = self._fit_rows(X, y)
+            self.estimator_ = clone(self.estimator)
+            self._record(rows)
+            self._fill = fill
+        else:
+            rows = self._stack(X)
+            y_rows = None if y is None else self._stack_y(y, rows)
+            X_fit, y_fit = rows.rows, y_rows
+            if self.skipna:
+                others = () if y_rows is None else (y_rows,)
+                valid, _ = complete_rows_and_means(rows.rows, *others)
+                X_fit = take_complete(rows.rows, valid)
+                y_fit = None if y_rows is None else take_complete(y_rows, valid)
+        if y_fit is None:
+            self.estimator_.partial_fit(X_fit, **fit_params)
+        else:
+            self.estimator_.partial_fit(X_fit, y_fit, **fit_params)
+        return self
+
+    # ----------------------------------------------------- per-sample outputs
+    def _per_sample(self, method: str, X, y=None, *, name, **kwargs):
+        """Call ``estimator_.method`` on the rows of X and unstack the result(s)."""
+        check_is_fitted(self)
+        rows = self._stack(X)
+        y_rows = None if y is None else self._stack_y(y, rows)
+        arrays = [rows.rows] + ([] if y_rows is None else [y_rows])
+        fn = getattr(self.estimator_, method)
+        valid = None
+        if self.skipna:
+            valid = complete_rows(*arrays)
+            numpy_rows = rows.sample_chunks is None and valid.any()
+            if numpy_rows:  # compute on the complete rows only
+                arrays = [a[valid] for a in arrays]
+            else:  # dask: stay lazy, fill the incomplete rows, mask the results
+                arrays = [
+                    fill_incomplete(a, valid, f)
+                    for a, f in zip(arrays, self._y_fills(y_rows))
+                ]
+        result = fn(*arrays, **kwargs)
+        names = name if isinstance(result, tuple) else (name,)
+        results = result if isinstance(result, tuple) else (result,)
+        out = []
+        for one, one_name in zip(results, names):
+            if valid is not None:
+                if numpy_rows:
+                    one = scatter_complete(one, valid)
+                else:
+                    one = mark_incomplete(one, valid)
+            out.append(self._unstack(one, rows, one_name))
+        return tuple(out) if isinstance(result, tuple) else out[0]
+
+    def _y_fills(self, y_rows):
+        fill_x, fill_y = self._fill[0], self._fill[1]
+        if y_rows is not None and fill_y is None:
+            fill_y = 0.0  # the fit had no y: any finite value
+        return [fill_x, fill_y]
+
+    def _unstack(self, result, rows: _Rows, name) -> xr.DataArray:
+        values = from_rows(result, rows.sample_shape, rows.sample_chunks)
+        dims = tuple(rows.sample_dims)
+        coords = dict(rows.coords)
+        if values.ndim == len(dims) + 1:
+            dims += (COMPONENT_DIM,)
+            coords[COMPONENT_DIM] = np.arange(values.shape[-1])
+        return xr.DataArray(values, dims=dims, coords=coords, name=name)
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X, **predict_params):
+        """The wrapped estimator's ``predict`` on every sample of X.
+
+        Parameters
+        ----------
+        X : xarray.DataArray or xarray.Dataset
+            With the feature dimension of the fit (same length and
+            coordinate values) and any sample dimensions.
+        **predict_params : dict
+            Passed on, e.g. ``return_std=True`` for RegressionMixture.
+
+        Returns
+        -------
+        xarray.DataArray of shape (*sample shape of X)
+            On X's sample dims, with their coordinates: labels (int, -1 for
+            incomplete samples with ``skipna=True``) or predictions (float,
+            NaN there); lazy for dask-backed X. A tuple of two with
+            ``return_std=True``.
+        """
+        return self._per_sample(
+            "predict",
+            X,
+            name=("prediction", "prediction_std")
+            if predict_params.get("return_std")
+            else "prediction",
+            **predict_params,
+        )
+
+    @available_if(_estimator_has("fit_predict"))
+    def fit_predict(self, X, y=None, **fit_params):
+        """Fit, then :meth:`predict` X (one more pass over dask-backed X).
+
+        Parameters
+        ----------
+        X : xarray.DataArray or xarray.Dataset
+        y : ignored
+        **fit_params : dict
+            Passed to :meth:`fit`.
+
+        Returns
+        -------
+        labels : xarray.DataArray of shape (*sample shape of X)
+        """
+        return self.fit(X, y, **fit_params).predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Posterior probability of each component for every sample of X.
+
+        Parameters
+        ----------
+        X : xarray.DataArray or xarray.Dataset
+
+        Returns
+        -------
+        xarray.DataArray of shape (*sample shape of X, n_components)
+            Dims (*X's sample dims, ``'component'``); NaN for incomplete
+            samples with ``skipna=True``; lazy for dask-backed X.
+        """
+        return self._per_sample("predict_proba", X, name="probability")
+
+    @available_if(_estimator_has("component_proba"))
+    def component_proba(self, X, y=None):
+        """Component probabilities ``p(k | x)`` (or ``p(k | x, y)`` with y).
+
+        Parameters
+        ----------
+        X : xarray.DataArray or xarray.Dataset
+        y : xarray.DataArray or array-like, optional
+            Over X's sample dims, as in :meth:`fit`.
+
+        Returns
+        -------
+        xarray.DataArray of shape (*sample shape of X, n_components)
+            Dims (*X's sample dims, ``'component'``).
+        """
+        return self._per_sample("component_proba", X, y, name="probability")
+
+    @available_if(_estimator_has("score_samples"))
+    def score_samples(self, X, y=None):
+        """Log-likelihood of every sample of X (and y, for a regression).
+
+        Parameters
+        ----------
+        X : xarray.DataArray or xarray.Dataset
+        y : xarray.DataArray or array-like, optional
+            Over X's sample dims, as in :meth:`fit`.
+
+        Returns
+        -------
+        xarray.DataArray of shape (*sample shape of X)
+            NaN for incomplete samples with ``skipna=True``; lazy for
+            dask-backed X.
+        """
+        return self._per_sample("score_samples", X, y, name="log_likelihood")
+
+    @available_if(_estimator_has("transform"))
+    def transform(self, X):
+        """The wrapped estimator's ``transform`` (KMeans: distance to each centre).
+
+        Parameters
+        ----------
+        X : xarray.DataArray or xarray.Dataset
+
+        Returns
+        -------
+        xarray.DataArray of shape (*sample shape of X, n_clusters)
+            Dims (*X's sample dims, ``'component'``).
+        """
+        return self._per_sample("transform", X, name="distance")
+
+    # ------------------------------------------------------------- scores
+    def _complete_rows(self, X, y):
+        """The stacked rows of X (and y) with the incomplete ones left out."""
+        check_is_fitted(self)
+        rows = self._stack(X)
+        y_rows = None if y is None else self._stack_y(y, rows)
+        arrays = [rows.rows] + ([] if y_rows is None else [y_rows])
+        if self.skipna:
+            valid = complete_rows(*arrays)
+            if is_lazy(valid):
+                valid = valid.compute()
+            arrays = [take_complete(a, np.asarray(valid)) for a in arrays]
+        return arrays
+
+    @available_if(_estimator_has("score"))
+    def score(self, X, y=None, **score_params) -> float:
+        """The wrapped estimator's ``score`` on the (complete) samples of X.
+
+        Parameters
+        ----------
+        X : xarray.DataArray or xarray.Dataset
+        y : xarray.DataArray or array-like, optional
+            Over X's sample dims, as in :meth:`fit`; required for a regression.
+        **score_params : dict
+            Passed on (e.g. ``sample_weight``).
+
+        Returns
+        -------
+        float
+            Mean log-likelihood (mixtures), R^2 (RegressionMixture) or
+            minus the inertia (KMeans).
+        """
+        return float(self.estimator_.score(*self._complete_rows(X, y), **score_params))
+
+    @available_if(_estimator_has("bic"))
+    def bic(self, X, y=None) -> float:
+        """Bayesian information criterion on the (complete) samples of X.
+
+        Parameters
+        ----------
+        X : xarray.DataArray or xarray.Dataset
+        y : xarray.DataArray or array-like, optional
+
+        Returns
+        -------
+        float
+        """
+        return float(self.estimator_.bic(*self._complete_rows(X, y)))
+
+    @available_if(_estimator_has("aic"))
+    def aic(self, X, y=None) -> float:
+        """Akaike information criterion on the (complete) samples of X.
+
+        Parameters
+        ----------
+        X : xarray.DataArray or xarray.Dataset
+        y : xarray.DataArray or array-like, optional
+
+        Returns
+        -------
+        float
+        """
+        return float(self.estimator_.aic(*self._complete_rows(X, y)))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.estimator_type = inner.estimator_type
+        tags.target_tags = inner.target_tags
+        tags.transformer_tags = inner.transformer_tags
+        tags.regressor_tags = inner.regressor_tags
+        tags.classifier_tags = inner.classifier_tags
+        tags.input_tags.allow_nan = bool(self.skipna)
+        return tags
