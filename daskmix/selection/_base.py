@@ -1,0 +1,256 @@
+"""The selectors' common part: the sweep, the criteria table, the delegation.
+
+Choosing the model: fit a grid of mixtures in shared passes, keep the best.
+
+:class:`GaussianMixtureIC` and :class:`RegressionMixtureIC` fit every
+candidate of a grid (numbers of components times covariance types, or times
+gating and noise models) with one sweep that reads the data once per EM
+iteration (:func:`daskmix._core.sweep.fit_sweep`), score the fitted
+candidates on the training data in one more shared pass, and keep the one
+with the lowest information criterion (BIC, AIC or ICL; ties go to the
+smaller model). Information criteria belong on the training data; to choose
+K by held-out data instead, use :func:`daskmix.metrics.log_likelihood_scorer`
+in ``GridSearchCV``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from numbers import Integral, Real
+
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .._core.base import BaseMixture
+from .._core.stepwise import clip_batch_size, record_stepwise, schedule_of
+from .._core.sweep import fit_sweep, fit_sweep_stepwise, score_candidates
+
+CRITERIA = ("bic", "aic", "icl")
+#: K = 1..10 (a tuple: scikit-learn's checks want defaults of plain types)
+DEFAULT_COMPONENTS = tuple(range(1, 11))
+
+
+def _as_options(value, name: str, allowed=None) -> list:
+    """A grid axis as a list: one value, or an iterable of them; checked."""
+    options = [value] if isinstance(value, (str, Integral)) else list(value)
+    if not options:
+        raise ValueError(f"{name} is an empty grid: give at least one value.")
+    if allowed is not None:
+        unknown = [option for option in options if option not in allowed]
+        if unknown:
+            raise ValueError(
+                f"{name} has unknown value(s) {unknown}; expected values among "
+                f"{list(allowed)}."
+            )
+    return options
+
+
+def _check_components(n_components, n_samples: int) -> list[int]:
+    options = _as_options(n_components, "n_components")
+    for k in options:
+        if not isinstance(k, Integral) or isinstance(k, bool) or k < 1:
+            raise ValueError(
+                f"n_components must hold integers >= 1; got {k!r} in {options}."
+            )
+        if k > n_samples:
+            raise ValueError(
+                f"n_components={k} is larger than n_samples={n_samples}: every "
+                "component needs at least one sample."
+            )
+    return [int(k) for k in options]
+
+
+class _MixtureIC(BaseEstimator):
+    """The sweep, the criteria table and the delegation, for both families."""
+
+    _parameter_constraints: dict = {
+        "n_components": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "criterion": [StrOptions(set(CRITERIA))],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "verbose": ["verbose"],
+        "algorithm": [StrOptions({"batch", "minibatch"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    #: the estimator class the candidates are
+    _estimator: type[BaseMixture]
+
+    def _grid(self) -> list[dict]:
+        """The candidates' own parameters (besides the shared ones)."""
+        raise NotImplementedError
+
+    def _shared_params(self) -> dict:
+        return {
+            "algorithm": self.algorithm,
+            "batch_size": self.batch_size,
+            "n_init": self.n_init,
+            "init_params": self.init_params,
+            "random_state": self.random_state,
+            "max_iter": self.max_iter,
+            "tol": self.tol,
+            "reg_covar": self.reg_covar,
+        }
+
+    def _sweep(self, X, y=None):
+        probe = self._estimator(**self._shared_params())
+        data, _ = probe._validate(X, y, reset=True, ensure_min_samples=2)
+        self.n_features_in_ = probe.n_features_in_
+        if hasattr(probe, "feature_names_in_"):
+            self.feature_names_in_ = probe.feature_names_in_
+        self._checked_components = _check_components(self.n_components, data.n_samples)
+        candidates = [
+            self._estimator(**grid_point, **self._shared_params())
+            for grid_point in self._grid()
+        ]
+        models = [c._model(data.n_features, fitting=True) for c in candidates]
+        if self.algorithm == "minibatch":
+            results = fit_sweep_stepwise(
+                models,
+                data,
+                batch_size=clip_batch_size(self.batch_size, data.n_samples),
+                schedule=schedule_of(candidates[0]),
+                n_init=self.n_init,
+                max_iter=self.max_iter,
+                random_state=self.random_state,
+            )
+        else:
+            results = fit_sweep(
+                models,
+                data,
+                n_init=self.n_init,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                random_state=self.random_state,
+                verbose=self.verbose,
+            )
+        fitted = [i for i, r in enumerate(results) if r.result is not None]
+        if not fitted:
+            raise ValueError(
+                "Every candidate failed; the first error: " + str(results[0].error)
+            )
+        scores = score_candidates(
+            [models[i] for i in fitted],
+            [results[i].result.params for i in fitted],
+            data,
+            self._score_kernel(),
+        )
+        rows = []
+        score_of = dict(zip(fitted, scores))
+        for index, (candidate, result) in enumerate(zip(candidates, results)):
+            row = {name: getattr(candidate, name) for name in self._grid_keys}
+            if result.result is None:
+                row.update(error=result.error)
+                rows.append(row)
+                continue
+            candidate._set_params(result.result.params, data.dtype)
+            candidate.n_features_in_ = self.n_features_in_
+            if hasattr(self, "feature_names_in_"):
+                candidate.feature_names_in_ = self.feature_names_in_
+            candidate._fitted_structure = candidate._structure(data.n_features)
+            fit_result = result.result
+            if self.algorithm == "minibatch":
+                record_stepwise(
+                    candidate,
+                    fit_result.state,
+                    fit_result.lower_bound,
+                    fit_result.n_iter,
+                    fit_result.converged,
+                )
+            else:
+                candidate.converged_ = fit_result.converged
+                candidate.n_iter_ = fit_result.n_iter
+                candidate.lower_bound_ = fit_result.lower_bound
+                candidate.lower_bounds_ = fit_result.lower_bounds
+                candidate.n_steps_ = 0
+                candidate._stepwise_state = None
+            stats = score_of[index]
+            loglik = float(stats["loglik"])
+            n_params = candidate._n_parameters()
+            bic = -2.0 * loglik + n_params * math.log(float(stats["n_rows"]))
+            row.update(
+                log_likelihood=loglik,
+                n_parameters=n_params,
+                bic=bic,
+                aic=-2.0 * loglik + 2.0 * n_params,
+                icl=bic + 2.0 * float(stats["entropy"]),
+                n_iter=result.result.n_iter,
+                converged=result.result.converged,
+                error=None,
+            )
+            rows.append(row)
+        table = pd.DataFrame(rows)
+        ranked = sorted(
+            fitted,
+            key=lambda i: (rows[i][self.criterion], rows[i]["n_parameters"], i),
+        )
+        best = ranked[0]
+        not_converged = [
+            i for i in fitted if not results[i].result.converged and self.max_iter > 0
+        ]
+        if best in not_converged:
+            warnings.warn(
+                "The chosen candidate did not converge. Increase max_iter or tol.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        self.best_estimator_ = candidates[best]
+        self.best_index_ = best
+        self.criteria_ = table
+        self.n_components_ = candidates[best].n_components
+        self.n_iter_ = candidates[best].n_iter_
+        return self
+
+    def _score_kernel(self) -> str:
+        """The models' kernel attribute that scores the candidates."""
+        return "score_kernel"
+
+    # ---------------------------------------------------------- delegation
+    def score_samples(self, X, y=None):
+        """Per-sample log-likelihood under the chosen model.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data.
+        y : array-like of shape (n_samples,), optional
+            Targets (regression mixtures).
+
+        Returns
+        -------
+        log_prob : ndarray, dask array or DataArray of shape (n_samples,)
+            ``best_estimator_.score_samples``.
+        """
+        check_is_fitted(self)
+        if y is None:
+            return self.best_estimator_.score_samples(X)
+        return self.best_estimator_.score_samples(X, y)
+
+    def sample(self, n_samples: int = 1):
+        """Draw samples from the chosen model.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples.
+
+        Returns
+        -------
+        samples : tuple of ndarray
+            As ``best_estimator_.sample``.
+        """
+        check_is_fitted(self)
+        return self.best_estimator_.sample(n_samples)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags

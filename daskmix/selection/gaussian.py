@@ -1,0 +1,207 @@
+"""GaussianMixtureIC: Gaussian mixtures over K and covariance types, by BIC/AIC/ICL."""
+
+from __future__ import annotations
+
+from sklearn.base import DensityMixin, _fit_context
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ..gaussian.mixture import INIT_METHODS, GaussianMixture
+from ..gaussian.params import COVARIANCE_TYPES
+from ._base import DEFAULT_COMPONENTS, _as_options, _MixtureIC
+
+
+class GaussianMixtureIC(DensityMixin, _MixtureIC):
+    """Gaussian mixtures over a grid of K and covariance types, best by BIC/AIC/ICL.
+
+    Fits every candidate with batch EM in one sweep whose passes are shared
+    (each pass runs the E-steps of all candidates still iterating on each
+    block while it is in memory), then keeps the candidate with the lowest
+    criterion on the training data (ties: the one with fewer parameters). With
+    an integer ``random_state`` the chosen model equals a
+    :class:`daskmix.GaussianMixture` fitted alone with the same parameters.
+
+    Parameters
+    ----------
+    n_components : int or iterable of int, default=(1, 2, ..., 10)
+        Numbers of components to try.
+    covariance_type : str or iterable of str, \
+            default=('full', 'tied', 'diag', 'spherical')
+        Covariance types to try.
+    criterion : {'bic', 'aic', 'icl'}, default='bic'
+        The information criterion that chooses (lower is better).
+    n_init : int, default=1
+        Restarts per candidate.
+    init_params : str, default='kmeans'
+        Start method of every candidate (see :class:`daskmix.GaussianMixture`).
+    random_state : int, RandomState instance or None, default=None
+        An int gives every candidate the start it would get alone.
+    max_iter : int, default=100
+        EM iterations per candidate at most.
+    tol : float, default=1e-3
+        Convergence threshold on the lower bound.
+    reg_covar : float, default=1e-6
+        Added to every covariance diagonal.
+    verbose : int, default=0
+        1 or more prints a line per shared pass.
+    algorithm : {'batch', 'minibatch'}, default='batch'
+        'minibatch': every candidate is fitted by stepwise EM on the same
+        mini-batches (each batch is read once for all of them); the criteria
+        are then computed in one full pass.
+    batch_size : int, default=8192
+        Rows per mini-batch with ``algorithm='minibatch'``.
+
+    Attributes
+    ----------
+    best_estimator_ : GaussianMixture
+        The chosen candidate, fitted.
+    n_components_ : int
+        Its number of components.
+    covariance_type_ : str
+        Its covariance type.
+    criteria_ : pandas.DataFrame
+        One row per candidate: ``n_components``, ``covariance_type``,
+        ``log_likelihood`` (total, training data, fitted parameters),
+        ``n_parameters``, ``bic``, ``aic``, ``icl``, ``n_iter``, ``converged``
+        and ``error`` (the message of a candidate that failed, else None).
+    best_index_ : int
+        Row of the chosen candidate in ``criteria_``.
+    n_iter_ : int
+        EM iterations of the chosen candidate.
+    n_features_in_ : int
+        Number of features seen in fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X had string feature names.
+
+    See Also
+    --------
+    daskmix.metrics.log_likelihood_scorer : Held-out log-likelihood for
+        cross-validation.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from daskmix import GaussianMixtureIC
+    >>> X, _ = make_blobs(600, centers=3, random_state=0)
+    >>> GaussianMixtureIC(n_components=range(1, 6), random_state=0).fit(X).n_components_
+    3
+    """
+
+    _parameter_constraints: dict = {
+        **_MixtureIC._parameter_constraints,
+        "covariance_type": ["array-like", StrOptions(set(COVARIANCE_TYPES))],
+        "init_params": [StrOptions(set(INIT_METHODS))],
+    }
+    _estimator = GaussianMixture
+    _grid_keys = ("n_components", "covariance_type")
+
+    def __init__(
+        self,
+        n_components=DEFAULT_COMPONENTS,
+        *,
+        covariance_type=COVARIANCE_TYPES,
+        criterion: str = "bic",
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        random_state=None,
+        max_iter: int = 100,
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        verbose: int = 0,
+        algorithm: str = "batch",
+        batch_size: int = 8192,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.criterion = criterion
+        self.n_init = n_init
+        self.init_params = init_params
+        self.random_state = random_state
+        self.max_iter = max_iter
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.verbose = verbose
+        self.algorithm = algorithm
+        self.batch_size = batch_size
+
+    def _grid(self) -> list[dict]:
+        types = _as_options(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
+        return [
+            {"n_components": k, "covariance_type": t}
+            for t in types
+            for k in self._checked_components
+        ]
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit every candidate in a shared sweep and keep the best.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : GaussianMixtureIC
+            The fitted selector.
+        """
+        self._sweep(X)
+        self.covariance_type_ = self.best_estimator_.covariance_type
+        return self
+
+    def predict(self, X):
+        """Most probable component of each sample under the chosen model.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        labels : ndarray, dask array or DataArray of shape (n_samples,)
+            Component labels.
+        """
+        check_is_fitted(self)
+        return self.best_estimator_.predict(X)
+
+    def predict_proba(self, X):
+        """Component probabilities under the chosen model.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        resp : ndarray, dask array or DataArray of shape (n_samples, n_components_)
+            ``p(k | x)``.
+        """
+        check_is_fitted(self)
+        return self.best_estimator_.predict_proba(X)
+
+    def score(self, X, y=None) -> float:
+        """Mean log-likelihood of X under the chosen model.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        log_likelihood : float
+            Mean of ``log p(x)``.
+        """
+        check_is_fitted(self)
+        return self.best_estimator_.score(X)

@@ -1,0 +1,229 @@
+"""RegressionMixtureIC: regression mixtures over K, gating and noise, by BIC/AIC/ICL."""
+
+from __future__ import annotations
+
+from sklearn.base import RegressorMixin, _fit_context
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ..regression.mixture import INIT_METHODS, RegressionMixture
+from ..regression.params import GATINGS, NOISE_MODELS
+from ._base import DEFAULT_COMPONENTS, _as_options, _MixtureIC
+
+
+class RegressionMixtureIC(RegressorMixin, _MixtureIC):
+    """Regression mixtures over a grid of K, gating and noise, best by BIC/AIC/ICL.
+
+    Fits every candidate with batch EM in one sweep whose passes are shared,
+    then keeps the candidate with the lowest criterion on the training data
+    (ties: the one with fewer parameters). With one gating, each candidate's
+    criterion uses the likelihood of the model it fits, as
+    :meth:`daskmix.RegressionMixture.bic` does: ``log p(x, y)`` with
+    ``gating='gaussian'``, ``log p(y | x)`` with ``gating='none'``. Those two
+    are not on one scale, so a grid that mixes gatings compares every
+    candidate on the conditional ``log p(y | x)`` (a gated model's gate
+    parameters still counted), the likelihood of the regression both models
+    answer. With an integer ``random_state`` the chosen model equals a
+    :class:`daskmix.RegressionMixture` fitted alone.
+
+    Parameters
+    ----------
+    n_components : int or iterable of int, default=(1, 2, ..., 10)
+        Numbers of components (lines) to try.
+    gating : str or iterable of str, default='gaussian'
+        Gatings to try, among 'gaussian' and 'none' (see above).
+    noise : str or iterable of str, default=('component', 'shared')
+        Noise models to try.
+    criterion : {'bic', 'aic', 'icl'}, default='bic'
+        The information criterion that chooses (lower is better).
+    n_init : int, default=1
+        Restarts per candidate.
+    init_params : str, default='kmeans'
+        Start method of every candidate (see :class:`daskmix.RegressionMixture`).
+    random_state : int, RandomState instance or None, default=None
+        An int gives every candidate the start it would get alone.
+    max_iter : int, default=100
+        EM iterations per candidate at most.
+    tol : float, default=1e-3
+        Convergence threshold on the lower bound.
+    reg_covar : float, default=1e-6
+        Added to every gate covariance diagonal and noise variance.
+    verbose : int, default=0
+        1 or more prints a line per shared pass.
+    algorithm : {'batch', 'minibatch'}, default='batch'
+        'minibatch': every candidate is fitted by stepwise EM on the same
+        mini-batches (each batch is read once for all of them); the criteria
+        are then computed in one full pass.
+    batch_size : int, default=8192
+        Rows per mini-batch with ``algorithm='minibatch'``.
+
+    Attributes
+    ----------
+    best_estimator_ : RegressionMixture
+        The chosen candidate, fitted.
+    n_components_ : int
+        Its number of components.
+    gating_ : str
+        Its gating.
+    noise_ : str
+        Its noise model.
+    criteria_ : pandas.DataFrame
+        One row per candidate: ``n_components``, ``gating``, ``noise``,
+        ``log_likelihood``, ``n_parameters``, ``bic``, ``aic``, ``icl``,
+        ``n_iter``, ``converged`` and ``error``.
+    best_index_ : int
+        Row of the chosen candidate in ``criteria_``.
+    n_iter_ : int
+        EM iterations of the chosen candidate.
+    n_features_in_ : int
+        Number of features seen in fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X had string feature names.
+    """
+
+    _parameter_constraints: dict = {
+        **_MixtureIC._parameter_constraints,
+        "gating": ["array-like", StrOptions(set(GATINGS))],
+        "noise": ["array-like", StrOptions(set(NOISE_MODELS))],
+        "init_params": [StrOptions(set(INIT_METHODS))],
+    }
+    _estimator = RegressionMixture
+    _grid_keys = ("n_components", "gating", "noise")
+
+    def __init__(
+        self,
+        n_components=DEFAULT_COMPONENTS,
+        *,
+        gating="gaussian",
+        noise=NOISE_MODELS,
+        criterion: str = "bic",
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        random_state=None,
+        max_iter: int = 100,
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        verbose: int = 0,
+        algorithm: str = "batch",
+        batch_size: int = 8192,
+    ):
+        self.n_components = n_components
+        self.gating = gating
+        self.noise = noise
+        self.criterion = criterion
+        self.n_init = n_init
+        self.init_params = init_params
+        self.random_state = random_state
+        self.max_iter = max_iter
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.verbose = verbose
+        self.algorithm = algorithm
+        self.batch_size = batch_size
+
+    def _grid(self) -> list[dict]:
+        gatings = _as_options(self.gating, "gating", GATINGS)
+        noises = _as_options(self.noise, "noise", NOISE_MODELS)
+        return [
+            {"n_components": k, "gating": gating, "noise": noise}
+            for gating in gatings
+            for noise in noises
+            for k in self._checked_components
+        ]
+
+    def _score_kernel(self) -> str:
+        if len(set(_as_options(self.gating, "gating"))) > 1:
+            return "conditional_score_kernel"
+        return "score_kernel"
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit every candidate in a shared sweep and keep the best.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Targets.
+
+        Returns
+        -------
+        self : RegressionMixtureIC
+            The fitted selector.
+        """
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        self._sweep(X, y)
+        self.gating_ = self.best_estimator_.gating
+        self.noise_ = self.best_estimator_.noise
+        return self
+
+    def predict(self, X, return_std: bool = False):
+        """Conditional mean of y given x under the chosen model.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data.
+        return_std : bool, default=False
+            Also return the standard deviation of ``p(y | x)``.
+
+        Returns
+        -------
+        y_mean : ndarray, dask array or DataArray of shape (n_samples,)
+            Predictions.
+        y_std : ndarray, dask array or DataArray of shape (n_samples,)
+            Only with ``return_std=True``.
+        """
+        check_is_fitted(self)
+        return self.best_estimator_.predict(X, return_std=return_std)
+
+    def component_proba(self, X, y=None):
+        """Component probabilities under the chosen model.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data.
+        y : array-like of shape (n_samples,), optional
+            With targets, the posterior of each line given the point.
+
+        Returns
+        -------
+        proba : ndarray, dask array or DataArray of shape (n_samples, n_components_)
+            ``p(k | x)``, or ``p(k | x, y)`` with y.
+        """
+        check_is_fitted(self)
+        return self.best_estimator_.component_proba(X, y)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """R^2 of the chosen model's predictions (the regressor contract).
+
+        R^2 measures the mixture mean only and must not be used to choose K;
+        the criteria of ``criteria_`` (or held-out log-likelihood,
+        :func:`daskmix.metrics.log_likelihood_scorer`) do that.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data.
+        y : array-like of shape (n_samples,)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights.
+
+        Returns
+        -------
+        score : float
+            R^2.
+        """
+        check_is_fitted(self)
+        return self.best_estimator_.score(X, y, sample_weight=sample_weight)
