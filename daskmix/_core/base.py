@@ -95,6 +95,12 @@ class BaseMixture(BaseEstimator):
         unchanged.
         """
 
+    def _prepare_fit(self, data: RowBlocks) -> None:
+        """Work a fit needs from the data before its model is built (none here).
+
+        Called by ``fit`` and by the first ``partial_fit``, after validation.
+        """
+
     def _validate(
         self, X, y=None, *, reset: bool, ensure_min_samples: int = 1
     ) -> tuple[RowBlocks, InputInfo]:
@@ -141,6 +147,7 @@ class BaseMixture(BaseEstimator):
                 "Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {data.n_samples}"
             )
+        self._prepare_fit(data)
         model = self._model(data.n_features, fitting=True)
         warm = self._warm_start_params(data.n_features)
         random_state = check_random_state(self.random_state)
@@ -237,6 +244,8 @@ class BaseMixture(BaseEstimator):
         if fitted:
             self._check_same_structure()
         data, _ = self._validate(X, y, reset=not fitted)
+        if not fitted:
+            self._prepare_fit(data)
         model = self._model(data.n_features, fitting=not fitted)
         state = getattr(self, "_stepwise_state", None)
         if not fitted:

@@ -93,8 +93,13 @@ class MixtureModel(ABC):
         """
         return float(stats["loglik"] / stats["n_rows"])
 
-    def batch_bound(self, stats: Stats) -> float:
-        """A mini-batch's contribution to the smoothed lower bound (per row)."""
+    def batch_bound(self, stats: Stats, params: Any, n_rows: float) -> float:
+        """A mini-batch's estimate of the lower bound (smoothed by stepwise EM).
+
+        ``stats`` are the batch's under ``params``; ``n_rows`` is the number of
+        rows the running statistics stand for. Default: the batch's mean
+        log-likelihood.
+        """
         return float(stats["loglik"] / stats["n_rows"])
 
     def degenerate(self, params: Any, stats: Stats) -> list[int]:

@@ -191,7 +191,9 @@ def stepwise_update(
         running.scale(max(state.n_rows, n_rows)), state.params, frame
     )
     running = model.reframe(running, frame, model.frame(new_params, batch.dtype))
-    batch_bound = model.batch_bound(batch_stats)
+    batch_bound = model.batch_bound(
+        batch_stats, state.params, max(state.n_rows, n_rows)
+    )
     window = max(1, round(1.0 / smoothing))
     state.recent = [*state.recent, batch_bound][-window:]
     smoothed = float(np.mean(state.recent))
@@ -244,7 +246,9 @@ def warm_up_from(
     n_rows = float(stats["n_rows"])
     state.stats = stats.scale(1.0 / n_rows)
     state.dtype = rows.dtype
-    state.smoothed = state.best = model.batch_bound(stats)
+    state.smoothed = state.best = model.batch_bound(
+        stats, state.params, max(state.n_rows, n_rows)
+    )
     state.recent = [state.smoothed]
     return state
 
