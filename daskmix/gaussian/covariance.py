@@ -206,9 +206,11 @@ class Covariance:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Weights, means and covariances from the statistics of one pass.
 
-        Every count gets ``NK_EPS`` (as in scikit-learn), so an empty component
-        keeps a tiny weight, its mean stays where it was (``s1 = 0``), and its
-        covariance becomes ``reg_covar`` times the identity: nothing turns NaN.
+        Every count gets ``NK_EPS`` (as in scikit-learn), so a component that
+        lost all its mass never turns NaN: it keeps a tiny weight, its mean
+        goes to the origin of its frame (``s1 = 0``: its previous mean for
+        full, the common shift ``m`` otherwise) and its covariance becomes
+        ``reg_covar`` times the identity (tied: the shared covariance).
 
         Returns
         -------
