@@ -197,8 +197,9 @@ def test_fit_from_zarr_streams_without_loading_whole(tmp_path):
             tracemalloc.stop()
     np.testing.assert_allclose(ours.means_, reference.means_, rtol=1e-10)
     block_bytes = block_rows * n_features * 8
-    # a few blocks per thread in flight, never the whole 19 MB array
-    assert peak < 10 * block_bytes, peak / block_bytes
+    # a few blocks per thread in flight, never the whole 19 MB array; each kernel
+    # thread also keeps its workspace (here two tile-sized arrays, one tile a block)
+    assert peak < 12 * block_bytes, peak / block_bytes
 
 
 def test_output_follows_input(blobs):

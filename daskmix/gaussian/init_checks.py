@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_array
 
-from .params import precision_shape
+from .covariance import covariance
 
 
 def _check_shape(param: np.ndarray, shape: tuple, name: str) -> None:
@@ -49,24 +49,14 @@ def check_precisions(
     precisions, covariance_type: str, n_components: int, n_features: int
 ) -> np.ndarray:
     """Precisions of the shape of ``covariance_type``, positive (definite)."""
+    cov = covariance(covariance_type)
     precisions = check_array(
         precisions,
         dtype=np.float64,
         ensure_2d=False,
-        allow_nd=covariance_type == "full",
+        allow_nd=cov.ndim > 2,
     )
-    shape = precision_shape(covariance_type, n_components, n_features)
+    shape = cov.shape(n_components, n_features)
     _check_shape(precisions, shape, f"{covariance_type} precision")
-    if covariance_type in ("full", "tied"):
-        stack = precisions if covariance_type == "full" else precisions[None]
-        for matrix in stack:
-            if not (
-                np.allclose(matrix, matrix.T) and np.all(np.linalg.eigvalsh(matrix) > 0)
-            ):
-                raise ValueError(
-                    f"'{covariance_type} precision' should be symmetric, "
-                    "positive-definite"
-                )
-    elif np.any(precisions <= 0.0):
-        raise ValueError(f"'{covariance_type} precision' should be positive")
+    cov.check_precisions(precisions)
     return precisions

@@ -14,6 +14,12 @@ accumulates the statistics the M-step needs, in one sweep over the tile:
 * ``tied``: one small GEMM whitens the tile with the shared factor.
 * ``diag`` / ``spherical``: two small GEMMs on ``X_s`` and ``X_s**2``.
 
+What each covariance type computes lives in its object
+(:mod:`daskmix.gaussian.covariance`); the functions here are the same for all
+four. Tile-sized temporaries go to a per-thread workspace
+(:mod:`daskmix._core.workspace`), so a kernel call does not allocate megabytes
+afresh; what a kernel returns is always its own array.
+
 ``X_s = X - m`` is the tile shifted by the mixture mean ``m`` of the previous
 parameters. It stays in the input dtype, so float32 data move as float32;
 statistics are returned in float64 and summed in float64 across tiles and
@@ -33,7 +39,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._core.stats import Stats
-from .params import GaussianParams, log_det_cholesky
+from .._core.workspace import FRESH, workspace
+from .covariance import Covariance, covariance
+from .params import GaussianParams
 
 LOG_2PI = np.log(2 * np.pi)
 
@@ -73,6 +81,11 @@ class GaussianPlan:
     def n_components(self) -> int:
         return self.log_const.shape[0]
 
+    @property
+    def covariance(self) -> Covariance:
+        """The object of ``covariance_type``."""
+        return covariance(self.covariance_type)
+
 
 def make_plan(
     params: GaussianParams,
@@ -82,8 +95,8 @@ def make_plan(
     seed: int = 0,
 ) -> GaussianPlan:
     """Precompute the per-pass constants of ``params`` for blocks of ``dtype``."""
-    cov_type = params.covariance_type
-    n_components, n_features = params.means.shape
+    cov = covariance(params.covariance_type)
+    n_features = params.means.shape[1]
     if center is None:
         center = params.weights @ params.means
     center = np.asarray(center, dtype=dtype)
@@ -94,20 +107,12 @@ def make_plan(
         log_weights = np.log(params.weights)
     log_const = (
         log_weights
-        + log_det_cholesky(prec_chol, cov_type, n_features)
+        + cov.log_det_cholesky(prec_chol, n_features)
         - 0.5 * n_features * LOG_2PI
     )
-    if cov_type == "full":
-        transform = prec_chol.transpose(0, 2, 1).reshape(n_components * n_features, -1)
-        offsets = np.einsum("kd,kde->ke", rel_means, prec_chol).reshape(-1, 1)
-    elif cov_type == "tied":
-        transform = prec_chol.T
-        offsets = rel_means @ prec_chol
-    else:
-        transform = prec_chol**2
-        offsets = rel_means
+    transform, offsets = cov.plan_arrays(prec_chol, rel_means)
     return GaussianPlan(
-        cov_type,
+        params.covariance_type,
         center,
         np.asarray(log_const, dtype=dtype),
         np.ascontiguousarray(transform, dtype=dtype),
@@ -118,51 +123,42 @@ def make_plan(
 
 
 # --------------------------------------------------------------------- E-step
-def component_log_prob(xs: np.ndarray, plan: GaussianPlan):
-    """``log w_k + log N(x | mu_k, Sigma_k)`` as (K, tile), and the frame data."""
-    n_components = plan.n_components
-    cov_type = plan.covariance_type
-    if cov_type == "full":
-        whitened = plan.transform @ xs.T
-        whitened -= plan.offsets
-        whitened = whitened.reshape(n_components, -1, xs.shape[0])
-        maha = np.einsum("kdb,kdb->kb", whitened, whitened)
-        frame = whitened
-    elif cov_type == "tied":
-        whitened = plan.transform @ xs.T
-        offsets = plan.offsets
-        maha = (
-            np.einsum("db,db->b", whitened, whitened)
-            - 2.0 * (offsets @ whitened)
-            + np.einsum("kd,kd->k", offsets, offsets)[:, None]
-        )
-        frame = whitened
-    elif cov_type == "diag":
-        squares = xs * xs
-        prec = plan.transform
-        maha = (
-            prec @ squares.T
-            - 2.0 * ((prec * plan.offsets) @ xs.T)
-            + (prec * plan.offsets**2).sum(axis=1)[:, None]
-        )
-        frame = squares
-    else:
-        squared_norms = np.einsum("bd,bd->b", xs, xs)
-        offsets = plan.offsets
-        maha = plan.transform[:, None] * (
-            squared_norms
-            - 2.0 * (offsets @ xs.T)
-            + np.einsum("kd,kd->k", offsets, offsets)[:, None]
-        )
-        frame = squared_norms
-    return plan.log_const[:, None] - 0.5 * maha, frame
+def _shifted(x: np.ndarray, plan: GaussianPlan, work) -> np.ndarray:
+    """``x - m`` in ``work``."""
+    xs = work.array("xs", x.shape, np.result_type(x, plan.center))
+    return np.subtract(x, plan.center, out=xs)
 
 
-def normalize_log_prob(weighted_log_prob: np.ndarray):
-    """Responsibilities (K, tile) and per-row ``log p(x)`` (tile,)."""
+def component_log_prob(xs: np.ndarray, plan: GaussianPlan, work=FRESH):
+    """``log w_k + log N(x | mu_k, Sigma_k)`` as (K, tile), and the frame data.
+
+    Both arrays are held in ``work`` (fresh arrays by default).
+    """
+    maha, frame = plan.covariance.mahalanobis(
+        xs, plan.transform, plan.offsets, plan.n_components, work
+    )
+    log_const = plan.log_const[:, None]
+    if np.result_type(log_const, maha) != maha.dtype:
+        return log_const - 0.5 * maha, frame
+    # log_const - 0.5 maha, in place (the same roundings)
+    maha *= -0.5
+    maha += log_const
+    return maha, frame
+
+
+def normalize_log_prob(weighted_log_prob: np.ndarray, work=FRESH):
+    """Responsibilities (K, tile) and per-row ``log p(x)`` (tile,).
+
+    The responsibilities are held in ``work`` (a fresh array by default).
+    """
     top = weighted_log_prob.max(axis=0)
+    resp = work.array(
+        "resp",
+        weighted_log_prob.shape,
+        np.result_type(weighted_log_prob, top),
+    )
     with np.errstate(under="ignore", invalid="ignore"):
-        resp = np.subtract(weighted_log_prob, top)
+        np.subtract(weighted_log_prob, top, out=resp)
         np.exp(resp, out=resp)
     total = resp.sum(axis=0)
     resp /= total
@@ -171,20 +167,7 @@ def normalize_log_prob(weighted_log_prob: np.ndarray):
 
 def accumulate(xs, frame, resp, cov_type: str) -> Stats:
     """Sufficient statistics of one tile, float64."""
-    f64 = np.float64
-    nk = resp.sum(axis=1, dtype=f64)
-    if cov_type == "full":
-        s1 = np.matmul(frame, resp[:, :, None])[:, :, 0]
-        s2 = np.empty((frame.shape[0], frame.shape[1], frame.shape[1]), dtype=f64)
-        for k, whitened_k in enumerate(frame):
-            s2[k] = (whitened_k * resp[k]) @ whitened_k.T
-    elif cov_type == "tied":
-        s1 = resp @ frame.T
-        s2 = frame @ frame.T
-    else:  # diag: frame = xs**2; spherical: frame = |xs|**2
-        s1 = resp @ xs
-        s2 = resp @ frame
-    return Stats(nk=nk, s1=s1.astype(f64, copy=False), s2=s2.astype(f64, copy=False))
+    return covariance(cov_type).accumulate(xs, frame, resp)
 
 
 def random_resp(rows: np.ndarray, n_components: int, seed: int, dtype) -> np.ndarray:
@@ -209,16 +192,18 @@ def em_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
     -------
     Stats
         ``nk`` (K,), ``s1``, ``s2`` (shapes per covariance type, see
-        :func:`accumulate`), ``loglik`` (summed ``log p(x)``), ``n_rows``.
+        :mod:`daskmix.gaussian.covariance`), ``loglik`` (summed ``log p(x)``),
+        ``n_rows``.
     """
-    xs = x - plan.center
-    weighted_log_prob, frame = component_log_prob(xs, plan)
-    resp, log_norm = normalize_log_prob(weighted_log_prob)
-    if plan.resp_mode == "nearest":
-        labels = weighted_log_prob.argmax(axis=0)
-        resp = np.zeros_like(weighted_log_prob)
-        resp[labels, np.arange(x.shape[0])] = 1.0
-    stats = accumulate(xs, frame, resp, plan.covariance_type)
+    with workspace() as work:
+        xs = _shifted(x, plan, work)
+        weighted_log_prob, frame = component_log_prob(xs, plan, work)
+        resp, log_norm = normalize_log_prob(weighted_log_prob, work)
+        if plan.resp_mode == "nearest":
+            labels = weighted_log_prob.argmax(axis=0)
+            resp = np.zeros_like(weighted_log_prob)
+            resp[labels, np.arange(x.shape[0])] = 1.0
+        stats = plan.covariance.accumulate(xs, frame, resp, work)
     stats["loglik"] = log_norm.sum(dtype=np.float64)
     stats["n_rows"] = np.float64(x.shape[0])
     return stats
@@ -226,10 +211,11 @@ def em_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
 
 def random_resp_kernel(x: np.ndarray, rows: np.ndarray, plan: GaussianPlan) -> Stats:
     """Statistics of one tile under random responsibilities (``init='random'``)."""
-    xs = x - plan.center
-    _, frame = component_log_prob(xs, plan)
-    resp = random_resp(rows, plan.n_components, plan.seed, xs.dtype)
-    stats = accumulate(xs, frame, resp, plan.covariance_type)
+    with workspace() as work:
+        xs = _shifted(x, plan, work)
+        _, frame = component_log_prob(xs, plan, work)
+        resp = random_resp(rows, plan.n_components, plan.seed, xs.dtype)
+        stats = plan.covariance.accumulate(xs, frame, resp, work)
     stats["loglik"] = np.float64(0.0)
     stats["n_rows"] = np.float64(x.shape[0])
     return stats
@@ -238,9 +224,10 @@ def random_resp_kernel(x: np.ndarray, rows: np.ndarray, plan: GaussianPlan) -> S
 # ------------------------------------------------------------ per-row outputs
 def log_resp_rows(x: np.ndarray, plan: GaussianPlan) -> np.ndarray:
     """log p(k | x) of each row, (tile, K)."""
-    weighted_log_prob, _ = component_log_prob(x - plan.center, plan)
-    _, log_norm = normalize_log_prob(weighted_log_prob)
-    return (weighted_log_prob - log_norm).T.astype(np.float64)
+    with workspace() as work:
+        weighted_log_prob, _ = component_log_prob(_shifted(x, plan, work), plan, work)
+        _, log_norm = normalize_log_prob(weighted_log_prob, work)
+        return (weighted_log_prob - log_norm).T.astype(np.float64)
 
 
 def proba_rows(x: np.ndarray, plan: GaussianPlan) -> np.ndarray:
@@ -251,11 +238,13 @@ def proba_rows(x: np.ndarray, plan: GaussianPlan) -> np.ndarray:
 
 def score_rows(x: np.ndarray, plan: GaussianPlan) -> np.ndarray:
     """log p(x) of each row, (tile,)."""
-    weighted_log_prob, _ = component_log_prob(x - plan.center, plan)
-    return normalize_log_prob(weighted_log_prob)[1].astype(np.float64)
+    with workspace() as work:
+        weighted_log_prob, _ = component_log_prob(_shifted(x, plan, work), plan, work)
+        return normalize_log_prob(weighted_log_prob, work)[1].astype(np.float64)
 
 
 def label_rows(x: np.ndarray, plan: GaussianPlan) -> np.ndarray:
     """Most probable component of each row, (tile,)."""
-    weighted_log_prob, _ = component_log_prob(x - plan.center, plan)
-    return weighted_log_prob.argmax(axis=0)
+    with workspace() as work:
+        weighted_log_prob, _ = component_log_prob(_shifted(x, plan, work), plan, work)
+        return weighted_log_prob.argmax(axis=0)

@@ -4,13 +4,13 @@ One call of :func:`em_kernel` on a tile ``(x, y)`` does the E-step and
 accumulates everything the M-step needs, in one sweep over the tile:
 
 * the gate: ``log pi_k + log N(x | mu_k, Sigma_k)`` from the Gaussian mixture's
-  own kernel (:func:`daskmix.gaussian.kernels.weighted_log_prob`), or just
+  own kernel (:func:`daskmix.gaussian.kernels.component_log_prob`), or just
   ``log pi_k`` for ``gating='none'``;
 * the lines: residuals of the *previous* lines ``e = y - phi W_old`` (K, tile),
   one small GEMM, and ``log N(e | 0, sigma_k^2)``;
 * responsibilities by log-sum-exp of the sum, and the row's log-likelihood;
 * statistics: the gate's (``nk``, ``s1``, ``s2``: exactly GaussianMixture's,
-  :func:`daskmix.gaussian.kernels.accumulate`) and the residual-shifted
+  the covariance object's ``accumulate``) and the residual-shifted
   regression statistics ``A_k = Phi^T R_k Phi`` (upper triangle, one GEMM of
   the responsibilities against the pairwise products of the design columns),
   ``b_k = Phi^T R_k e_k`` and ``q_k = e_k^T R_k e_k``.
@@ -34,16 +34,16 @@ import numpy as np
 
 from .._core.scoring import score_stats
 from .._core.stats import Stats
+from ..gaussian.covariance import covariance
 from ..gaussian.kernels import (
     LOG_2PI,
     GaussianPlan,
-    accumulate,
     component_log_prob,
     normalize_log_prob,
     random_resp,
 )
 from ..gaussian.kernels import make_plan as make_gate_plan
-from ..gaussian.params import GaussianParams, identity_precisions_cholesky
+from ..gaussian.params import GaussianParams
 from .params import (
     RegressionParams,
     frame_weights,
@@ -149,8 +149,8 @@ def identity_gate(
     Its only use is as the frame of an initialisation pass: with it, the gate
     statistics are plain shifted moments (as in GaussianMixture's initialiser).
     """
-    prec_chol = identity_precisions_cholesky(
-        covariance_type, n_components, center.shape[0]
+    prec_chol = covariance(covariance_type).identity_precisions_cholesky(
+        n_components, center.shape[0]
     )
     return GaussianParams(
         covariance_type,
@@ -228,7 +228,7 @@ def _statistics(
     dtype = phi.dtype
     resp_d = resp.astype(dtype, copy=False)
     if plan.gate is not None:
-        stats = accumulate(xs, frame, resp_d, plan.gate.covariance_type)
+        stats = plan.gate.covariance.accumulate(xs, frame, resp_d)
     else:
         stats = Stats(nk=resp.sum(axis=1, dtype=f64))
     weighted = resp * residuals

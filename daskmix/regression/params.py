@@ -44,6 +44,7 @@ import numpy as np
 from scipy import linalg
 
 from .._core.stats import Stats
+from ..gaussian.covariance import covariance
 from ..gaussian.params import NK_EPS, GaussianParams, StatsFrame
 from ..gaussian.params import m_step as gaussian_m_step
 from ..gaussian.params import reframe_stats as reframe_gate_stats
@@ -359,9 +360,7 @@ def gate_frame(params: RegressionParams) -> StatsFrame:
     are whitened by the gate's precision factors, as in GaussianMixture.
     """
     gate = params.gate
-    whiten = (
-        gate.precisions_cholesky if gate.covariance_type in ("full", "tied") else None
-    )
+    whiten = covariance(gate.covariance_type).whitening(gate.precisions_cholesky)
     return StatsFrame(gate.means, whiten, np.asarray(params.x_center, np.float64))
 
 
@@ -438,12 +437,10 @@ def n_parameters(
     The lines (``K * P``), the noise variances (``K`` or 1), and either the
     gate (a Gaussian mixture on x, weights included) or ``K - 1`` weights.
     """
-    from ..gaussian.params import n_parameters as gate_parameters
-
     lines = n_components * n_coefficients(n_features, fit_intercept)
     noises = n_components if noise == "component" else 1
     if gating == "gaussian":
-        mixing = gate_parameters(covariance_type, n_components, n_features)
+        mixing = covariance(covariance_type).n_parameters(n_components, n_features)
     else:
         mixing = n_components - 1
     return int(lines + noises + mixing)
