@@ -33,6 +33,8 @@ def kmeans_start(
     n_clusters: int,
     random_state: np.random.RandomState,
     n_restarts: int = KMEANS_START_RESTARTS,
+    *,
+    resample: bool = False,
 ) -> tuple[np.ndarray, RowBlocks]:
     """k-means centres for a mixture's start, and the rows to label with them.
 
@@ -51,6 +53,14 @@ def kmeans_start(
     asks for one: for crossing lines the lowest-inertia partition of (x, y)
     splits x, not the lines, and its restarts rely on k-means' variety.
 
+    Data with a single k-means optimum give the same centres whatever the
+    seeding draws (Lloyd forgets them), so clustering all rows makes every
+    restart of a mixture the same start. With ``resample=True`` small data
+    are clustered as a bootstrap resample (as many rows, drawn with
+    replacement, duplicates kept as weights would be): each ``random_state``
+    then gives a genuinely different start, one read of the drawn rows for
+    dask input.
+
     Returns
     -------
     centers : ndarray of shape (n_clusters, n_features)
@@ -60,6 +70,10 @@ def kmeans_start(
     n_draw = kmeans_sample_size(n_clusters)
     if data.n_samples > n_draw:
         data = RowBlocks([sample_rows(data, n_draw, random_state)])
+    elif resample:
+        drawn = random_state.randint(0, data.n_samples, data.n_samples)
+        (rows,) = data.take_rows(np.sort(drawn))[:1]
+        data = RowBlocks([np.asarray(rows, dtype=np.float64)])
     # the mixture labels the rows under these centres in its own first pass:
     # the pass measuring the final inertia would be wasted
     best = fit_kmeans(

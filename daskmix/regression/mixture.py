@@ -82,6 +82,7 @@ INIT_METHODS = (
     "gmm",
     "kmeans-chain",
     "kmeans-pairs",
+    "short-em",
 )
 #: whether a minibatch fit ends with a full pass to report an exact lower bound
 MINIBATCH_FINAL_PASS = False
