@@ -14,7 +14,7 @@ from ..cluster.seeding import (
     random_data_centers,
     sample_indices,
 )
-from ..cluster.starts import kmeans_start
+from ..cluster.starts import RESTART_ROWS_PER_CLUSTER, kmeans_start
 from .kernels import em_kernel, make_plan, random_resp_kernel
 from .params import (
     GaussianParams,
@@ -104,11 +104,14 @@ def initial_params(
     tol: float,
     tile_rows: int,
     user: dict,
+    restart: int = 0,
 ) -> GaussianParams:
     """Starting parameters: the chosen method, overridden by ``*_init`` arrays.
 
     As in scikit-learn, the method runs only when some ``*_init`` array is
     missing, and each given array replaces what the method found.
+    ``restart`` is the index of the ``n_init`` run (see
+    :func:`params_from_method`).
     """
     cov_type = covariance_type
     if len(user) < 3:
@@ -121,6 +124,7 @@ def initial_params(
             reg_covar=reg_covar,
             tol=tol,
             tile_rows=tile_rows,
+            restart=restart,
         )
         weights, means = found.weights, found.means
         prec_chol, covariances = found.precisions_cholesky, found.covariances
@@ -142,8 +146,19 @@ def params_from_method(
     reg_covar: float,
     tol: float,
     tile_rows: int,
+    restart: int = 0,
 ) -> GaussianParams:
-    """Starting parameters by the named ``init_params`` method."""
+    """Starting parameters by the named ``init_params`` method.
+
+    ``restart`` is the index of the ``n_init`` run. Every method but
+    ``'kmeans'`` differs from run to run through ``random_state`` alone. k-means
+    on all the rows (or a large sample) ends in the same partition whatever
+    its seeding draws when the data have one k-means optimum, so restarts
+    after the first (``restart >= 1``) cluster a small uniform sample of
+    :data:`~daskmix.cluster.starts.RESTART_ROWS_PER_CLUSTER` rows per
+    component instead, whose partition varies with the draw; the first run is
+    scikit-learn's k-means start.
+    """
     K, D = n_components, data.n_features
     cov_type = covariance_type
     identity = identity_precisions_cholesky(cov_type, K, D)
@@ -182,7 +197,17 @@ def params_from_method(
         )
     if method == "kmeans":
         # k-means on (a sample of) the rows; the labelled rows give the start
-        centers, labelled = kmeans_start(data, K, random_state)
+        if restart:
+            centers, labelled = kmeans_start(
+                data,
+                K,
+                random_state,
+                1,
+                resample=True,
+                n_rows=RESTART_ROWS_PER_CLUSTER * K,
+            )
+        else:
+            centers, labelled = kmeans_start(data, K, random_state)
         frame_center = centers.mean(axis=0)
         frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)
         plan = make_plan(

@@ -561,7 +561,9 @@ def matched_pairs(
     if n_pairings <= MAX_PAIRINGS:
         candidates = list(_all_pairings(list(range(n_centers))))
     else:
-        random_state = np.random.RandomState(0) if random_state is None else random_state
+        random_state = (
+            np.random.RandomState(0) if random_state is None else random_state
+        )
         candidates = [closest_pairs(centers)]
         for _ in range(MAX_PAIRINGS):
             order = random_state.permutation(n_centers)
@@ -569,7 +571,9 @@ def matched_pairs(
     x, y = rows[:, :-1], rows[:, -1]
     best, best_cost = candidates[0], np.inf
     for pairing in candidates:
-        lines = [line_through(centers[a], centers[b], fit_intercept) for a, b in pairing]
+        lines = [
+            line_through(centers[a], centers[b], fit_intercept) for a, b in pairing
+        ]
         coef = np.array([c for c, _ in lines])
         intercept = np.array([b for _, b in lines])
         residuals = y[:, None] - (x @ coef.T + intercept)

@@ -83,6 +83,8 @@ SHORT_EM_CANDIDATES = (
 )
 #: 'short-em': starts from K lines, each through n_coef random sample rows
 SHORT_EM_RANDOM_LINES = 8
+#: median of the chi-square distribution with one degree of freedom
+CHI2_1_MEDIAN = 0.454936
 #: 'short-em': EM iterations on the sample from every candidate
 SHORT_EM_STEPS = 10
 #: 'short-em': candidates continued, and their iterations at most
@@ -294,9 +296,7 @@ def short_em_params(
         for params, _ in finalists
     ]
     best, _ = min(finished, key=lambda run: _rank(run, n_rows, n_coef))
-    return replace(
-        best, x_center=x_center, noise_floor=noise_floor_from_sample(head_y)
-    )
+    return replace(best, x_center=x_center, noise_floor=noise_floor_from_sample(head_y))
 
 
 def _rank(run, n_rows: int, n_coef: int) -> tuple[bool, float]:
@@ -344,11 +344,14 @@ def random_lines(
 ) -> RegressionParams:
     """K lines, each through ``n_coef`` distinct random rows of the sample.
 
-    The lines are exact (minimum-norm) fits of their rows; every line gets the
-    pooled variance of the rows' residuals to their nearest line, equal
-    weights, and (``gating='gaussian'``) the same gate, the Gaussian of all
-    sample rows, so that the first E-step from them assigns rows by their
-    residuals alone. ``frame`` supplies ``x_center`` and the noise floor.
+    The lines are exact (minimum-norm) fits of their rows; every line gets
+    the share of the sample rows nearest to it and a robust variance of their
+    residuals (median squared residual / 0.4549, the pooled one when fewer
+    than ``n_coef + 1`` rows are nearest), so that a line through rows of a
+    true line starts tight even among outliers, and (``gating='gaussian'``)
+    the same gate, the Gaussian of all sample rows, so that the first E-step
+    from them assigns rows by their residuals alone. ``frame`` supplies
+    ``x_center`` and the noise floor.
     """
     x, y = sample.arrays
     n_rows, n_features = x.shape
@@ -363,28 +366,45 @@ def random_lines(
         if config.fit_intercept:
             intercept[k] = solution[-1]
     residuals = y[:, None] - (x @ coef.T + intercept)
-    variance = float(np.mean(np.min(residuals**2, axis=1))) + config.reg_covar
+    # each line's variance and weight from the rows nearest to it: a line
+    # through rows of no true line gets a wide component, as in the best fit
+    # of lines with outliers
+    nearest = np.argmin(residuals**2, axis=1)
+    squares = residuals[np.arange(n_rows), nearest] ** 2
+    counts = np.bincount(nearest, minlength=n_components).astype(np.float64)
+    # robust: the median squared residual over that of a standard normal, so
+    # that a line through rows of a true line is tight despite outliers
+    pooled = float(np.median(squares)) / CHI2_1_MEDIAN
+    variance = np.array(
+        [
+            np.median(squares[nearest == k]) / CHI2_1_MEDIAN
+            if counts[k] > n_coef
+            else pooled
+            for k in range(n_components)
+        ]
+    )
+    variance = np.maximum(variance + config.reg_covar, frame.noise_floor)
+    weights = (counts + 1.0) / (counts + 1.0).sum()
     gate = None
     if config.gating == "gaussian":
-        gate = _flat_gate(x, n_components, config)
+        gate = _flat_gate(x, weights, config)
     return RegressionParams(
-        weights=np.full(n_components, 1.0 / n_components),
+        weights=weights,
         coef=coef,
         intercept=intercept,
-        noise_variance=np.full(n_components, max(variance, frame.noise_floor)),
+        noise_variance=variance,
         gate=gate,
         x_center=frame.x_center,
         noise_floor=frame.noise_floor,
     )
 
 
-def _flat_gate(x: np.ndarray, n_components: int, config: RegressionConfig):
-    """K identical gates: the Gaussian of all rows (mean, covariance)."""
+def _flat_gate(x: np.ndarray, weights: np.ndarray, config: RegressionConfig):
+    """K gates of the same Gaussian, of all rows (mean, covariance)."""
+    n_components = weights.shape[0]
     cov_type = config.covariance_type
     n_features = x.shape[1]
-    cov = np.atleast_2d(np.cov(x, rowvar=False)) + config.reg_covar * np.eye(
-        n_features
-    )
+    cov = np.atleast_2d(np.cov(x, rowvar=False)) + config.reg_covar * np.eye(n_features)
     covariances = {
         "full": np.tile(cov, (n_components, 1, 1)),
         "tied": cov,
@@ -393,7 +413,7 @@ def _flat_gate(x: np.ndarray, n_components: int, config: RegressionConfig):
     }[cov_type]
     return GaussianParams(
         cov_type,
-        np.full(n_components, 1.0 / n_components),
+        weights,
         np.tile(x.mean(axis=0), (n_components, 1)),
         covariances,
         precisions_cholesky_from_covariances(covariances, cov_type),
