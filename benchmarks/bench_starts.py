@@ -9,9 +9,10 @@ log-likelihood (nats, summed over rows) of all those runs, ``--restarts``
 starts of every method (the 11 of the scored fits, then single-start fits
 with seeds ``1, 2, ...``), excluding degenerate solutions (a component with
 fewer effective rows than parameters of its line + 1, or with a noise
-variance below 1e-3 of the others', see :mod:`daskmix.regression.degenerate`; for Gaussian mixtures
-fewer than ``n_features + 1`` effective rows). Each method is then scored by
-its gap to that best with ``n_init=1`` and ``n_init=10`` (``random_state=0``):
+variance below 1e-3 of the others', see
+:mod:`daskmix.regression.degenerate`; for Gaussian mixtures fewer than
+``n_features + 1`` effective rows). Each method is then scored by its gap to
+that best with ``n_init=1`` and ``n_init=10`` (``random_state=0``):
 ``0`` means the best optimum was reached (within ``1e-3`` nats), ``deg``
 that the driver picked a degenerate run. The default column is the
 estimator's default ``init_params``.
