@@ -304,12 +304,21 @@ def print_results(results: list[dict]) -> None:
         gap = r["gaps"][r["default"]][i]
         return gap != "deg" and gap <= HIT
 
-    ones = sum(hit(r, 0) for r in results)
-    tens = all(hit(r, 1) for r in results)
-    print(
-        f"\ndefault within {HIT:g} nats of the best: n_init=1 on {ones}/{len(results)}"
-        f" problems ({ones / len(results):.0%}); n_init=10 on all: {tens}"
-    )
+    print()
+    groups = [
+        (kind, [r for r in results if r["kind"] == kind])
+        for kind in ("RegressionMixture", "GaussianMixture")
+    ]
+    for label, rows in [*groups, ("all", results)]:
+        if not rows:
+            continue
+        ones = sum(hit(r, 0) for r in rows)
+        tens = all(hit(r, 1) for r in rows)
+        print(
+            f"{label}: default within {HIT:g} nats of the best with n_init=1 on "
+            f"{ones}/{len(rows)} problems ({ones / len(rows):.0%}); "
+            f"n_init=10 on all: {tens}"
+        )
 
 
 def main() -> None:
