@@ -153,7 +153,7 @@ class _MeanModel(MixtureModel):
         out["s1"] = stats["s1"] + stats["n"] * (old - new)
         return out
 
-    def initialize(self, data, random_state):
+    def initialize(self, data, random_state, restart=0):
         return 0.0
 
 

@@ -200,7 +200,11 @@ def fit_em(
     best: EMResult | None = None
     for init in range(n_init if do_init else 1):
         printer.init_begin(init)
-        params = model.initialize(data, random_state) if do_init else warm_params
+        params = (
+            model.initialize(data, random_state, restart=init)
+            if do_init
+            else warm_params
+        )
         lower_bound = -np.inf if do_init else warm_lower_bound
         if max_iter == 0:
             best = EMResult(params, -np.inf)

@@ -82,8 +82,15 @@ class MixtureModel(ABC):
         """The same statistics re-expressed in ``new_frame`` (exact)."""
 
     @abstractmethod
-    def initialize(self, data: RowBlocks, random_state: np.random.RandomState) -> Any:
-        """Starting parameters from (a sample of) the data."""
+    def initialize(
+        self, data: RowBlocks, random_state: np.random.RandomState, restart: int = 0
+    ) -> Any:
+        """Starting parameters from (a sample of) the data.
+
+        ``restart`` is the index of the ``n_init`` run: a start may vary its
+        method with it so that restarts differ even where its random draws
+        would not change the result (k-means on small data).
+        """
 
     def lower_bound(self, stats: Stats, params_in: Any, params_out: Any) -> float:
         """The objective EM reports and tests for convergence.

@@ -466,7 +466,7 @@ def fit_stepwise(
         printer.init_begin(init)
         if do_init:
             sample = init_sample(data, batch_size, random_state)
-            params = model.initialize(sample, random_state)
+            params = model.initialize(sample, random_state, restart=init)
         else:
             params = warm_params
         state = StepwiseState(params, n_rows=float(n_samples))

@@ -79,9 +79,9 @@ def _start_runs(
     for index, model in enumerate(models):
         # an int seed gives each candidate the stream a lone fit would draw
         rs = random_state if shared_state else check_random_state(random_state)
-        for _ in range(n_init):
+        for restart in range(n_init):
             try:
-                params = model.initialize(data, rs)
+                params = model.initialize(data, rs, restart=restart)
             except (ValueError, linalg.LinAlgError) as exc:
                 runs.append(_Run(index, None, error=str(exc), done=True))
                 break
@@ -266,13 +266,14 @@ def fit_sweep_stepwise(
     smoothing = smoothing_weight(batch_size, n_samples)
     runs: list[tuple[int, StepwiseState]] = []
     errors: dict[int, str] = {}
-    for _ in range(n_init):
+    for restart in range(n_init):
         sample = init_sample(data, batch_size, random_state)
         warm_rows = warm_up_rows(data, batch_size, random_state) if max_steps else None
         for index, model in enumerate(models):
             try:
                 state = StepwiseState(
-                    model.initialize(sample, random_state), n_rows=float(n_samples)
+                    model.initialize(sample, random_state, restart=restart),
+                    n_rows=float(n_samples),
                 )
                 if warm_rows is not None:
                     warm_up_from(model, state, warm_rows)

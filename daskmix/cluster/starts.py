@@ -21,6 +21,12 @@ KMEANS_ROWS_PER_CLUSTER = 1000
 #: seeds of a first partial_fit call (50k rows); 3 runs for none, costing
 #: 55 ms more on that call and 10% more on a batch fit of 2M rows.
 KMEANS_START_RESTARTS = 3
+#: rows per cluster of the small sample a mixture's restart clusters
+#: (``kmeans_start(..., n_rows=RESTART_ROWS_PER_CLUSTER * K)``): on a
+#: flow-cytometry-like mixture (bench_starts.py 'cytometry') k-means on all
+#: rows led EM 813 nats short for every seed; on 50 rows per cluster 3 of 8
+#: seeds reached the best optimum (200 rows per cluster: 2 of 8)
+RESTART_ROWS_PER_CLUSTER = 50
 
 
 def kmeans_sample_size(n_clusters: int) -> int:
@@ -33,6 +39,9 @@ def kmeans_start(
     n_clusters: int,
     random_state: np.random.RandomState,
     n_restarts: int = KMEANS_START_RESTARTS,
+    *,
+    resample: bool = False,
+    n_rows: int | None = None,
 ) -> tuple[np.ndarray, RowBlocks]:
     """k-means centres for a mixture's start, and the rows to label with them.
 
@@ -51,15 +60,40 @@ def kmeans_start(
     asks for one: for crossing lines the lowest-inertia partition of (x, y)
     splits x, not the lines, and its restarts rely on k-means' variety.
 
+    Data with a single k-means optimum give the same centres whatever the
+    seeding draws (Lloyd forgets them), so clustering all rows makes every
+    restart of a mixture the same start. With ``resample=True`` small data
+    are clustered as a bootstrap resample (as many rows, drawn with
+    replacement, duplicates kept as weights would be): each ``random_state``
+    then gives a genuinely different start, one read of the drawn rows for
+    dask input.
+
+    Parameters
+    ----------
+    data : RowBlocks
+    n_clusters : int
+    random_state : RandomState
+    n_restarts : int, default=KMEANS_START_RESTARTS
+    resample : bool, default=False
+        Small data: cluster a bootstrap resample, not all rows.
+    n_rows : int, optional
+        Rows of the sample (default :func:`kmeans_sample_size`). A small
+        ``n_rows`` gives k-means partitions that vary from draw to draw: the
+        variety that restarts of a mixture need.
+
     Returns
     -------
     centers : ndarray of shape (n_clusters, n_features)
     rows : RowBlocks
         ``data`` itself, or the in-memory sample.
     """
-    n_draw = kmeans_sample_size(n_clusters)
+    n_draw = kmeans_sample_size(n_clusters) if n_rows is None else int(n_rows)
     if data.n_samples > n_draw:
         data = RowBlocks([sample_rows(data, n_draw, random_state)])
+    elif resample:
+        drawn = random_state.randint(0, data.n_samples, data.n_samples)
+        (rows,) = data.take_rows(np.sort(drawn))[:1]
+        data = RowBlocks([np.asarray(rows, dtype=np.float64)])
     # the mixture labels the rows under these centres in its own first pass:
     # the pass measuring the final inertia would be wasted
     best = fit_kmeans(

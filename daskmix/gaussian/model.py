@@ -100,7 +100,9 @@ class GaussianModel(MixtureModel):
     def reframe(self, stats: Stats, old_frame: StatsFrame, new_frame: StatsFrame):
         return reframe_stats(stats, self.covariance_type, old_frame, new_frame)
 
-    def initialize(self, data: RowBlocks, random_state) -> GaussianParams:
+    def initialize(
+        self, data: RowBlocks, random_state, restart: int = 0
+    ) -> GaussianParams:
         found = None
         if len(self.user_init) < 3 and self.init_params == "gmm":
             found = fit_on_sample(
@@ -120,6 +122,7 @@ class GaussianModel(MixtureModel):
                 method=self.init_params,
                 reg_covar=self.reg_covar,
                 tile_rows=self.tile_rows(data.n_features),
+                restart=restart,
             )
         return with_user_init(found, self.user_init, self.covariance_type)
 

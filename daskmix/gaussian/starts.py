@@ -10,7 +10,7 @@ from ..cluster.seeding import (
     kmeans_plusplus_centers,
     random_data_centers,
 )
-from ..cluster.starts import kmeans_start
+from ..cluster.starts import RESTART_ROWS_PER_CLUSTER, kmeans_start
 from .kernels import em_kernel, make_plan, random_resp_kernel
 from .params import (
     GaussianParams,
@@ -52,6 +52,7 @@ def params_from_method(
     method: str,
     reg_covar: float,
     tile_rows: int,
+    restart: int = 0,
 ) -> GaussianParams:
     """Starting parameters by the named ``init_params`` method.
 
@@ -80,7 +81,17 @@ def params_from_method(
         )
     if method == "kmeans":
         # k-means on (a sample of) the rows; the labelled rows give the start
-        centers, labelled = kmeans_start(data, K, random_state)
+        if restart:
+            centers, labelled = kmeans_start(
+                data,
+                K,
+                random_state,
+                1,
+                resample=True,
+                n_rows=RESTART_ROWS_PER_CLUSTER * K,
+            )
+        else:
+            centers, labelled = kmeans_start(data, K, random_state)
         frame_center = centers.mean(axis=0)
         frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)
         plan = make_plan(

@@ -86,7 +86,9 @@ class RegressionModel(MixtureModel):
     def reframe(self, stats: Stats, old_frame, new_frame) -> Stats:
         return reframe_stats(stats, old_frame, new_frame, self.config)
 
-    def initialize(self, data: RowBlocks, random_state) -> RegressionParams:
+    def initialize(
+        self, data: RowBlocks, random_state, restart: int = 0
+    ) -> RegressionParams:
         with one_blas_thread():
             try:
                 return initial_params(

@@ -504,6 +504,82 @@ def closest_pairs(centers: np.ndarray) -> list[tuple[int, int]]:
     return pairs
 
 
+#: 'kmeans-pairs' tries every pairing of its 2K centres up to this many
+#: (945 for K = 5); beyond, the closest pairs and this many random pairings
+MAX_PAIRINGS = 1000
+
+
+def _all_pairings(items: list[int]):
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for i, partner in enumerate(rest):
+        for tail in _all_pairings(rest[:i] + rest[i + 1 :]):
+            yield [(first, partner), *tail]
+
+
+def matched_pairs(
+    centers: np.ndarray,
+    rows: np.ndarray,
+    fit_intercept: bool,
+    random_state: np.random.RandomState | None = None,
+) -> list[tuple[int, int]]:
+    """Pair ``2K`` joint centres so that the K lines through the pairs fit ``rows``.
+
+    Every pairing is scored by the sum over ``rows`` of the squared residual
+    to the nearest of its K lines (:func:`line_through`), the k-lines cost;
+    the lowest wins. The pairing of least distances
+    (:func:`closest_pairs`) fails exactly where pairs matter: on two crossing
+    lines the four k-means centres sit on the four arms, and the closest
+    pairs join arms of *different* lines (across the gap in y), not the arms
+    of one line across the crossing.
+
+    Parameters
+    ----------
+    centers : ndarray of shape (2K, D + 1)
+        Joint ``(x, y)`` centres.
+    rows : ndarray of shape (n, D + 1)
+        Joint rows to score the pairings on.
+    fit_intercept : bool
+    random_state : RandomState, optional
+        For more than :data:`MAX_PAIRINGS` pairings (K > 5): the closest pairs
+        and ``MAX_PAIRINGS`` random pairings are scored.
+
+    Returns
+    -------
+    list of (int, int)
+        K pairs of centre indices.
+    """
+    n_centers = len(centers)
+    n_pairings = 1
+    for odd in range(n_centers - 1, 0, -2):
+        n_pairings *= odd
+    if n_pairings <= MAX_PAIRINGS:
+        candidates = list(_all_pairings(list(range(n_centers))))
+    else:
+        random_state = (
+            np.random.RandomState(0) if random_state is None else random_state
+        )
+        candidates = [closest_pairs(centers)]
+        for _ in range(MAX_PAIRINGS):
+            order = random_state.permutation(n_centers)
+            candidates.append(list(zip(order[0::2].tolist(), order[1::2].tolist())))
+    x, y = rows[:, :-1], rows[:, -1]
+    best, best_cost = candidates[0], np.inf
+    for pairing in candidates:
+        lines = [
+            line_through(centers[a], centers[b], fit_intercept) for a, b in pairing
+        ]
+        coef = np.array([c for c, _ in lines])
+        intercept = np.array([b for _, b in lines])
+        residuals = y[:, None] - (x @ coef.T + intercept)
+        cost = float(np.min(residuals**2, axis=1).sum())
+        if cost < best_cost:
+            best, best_cost = pairing, cost
+    return [(int(min(a, b)), int(max(a, b))) for a, b in best]
+
+
 def conditional_lines(
     gmm: GaussianParams, fit_intercept: bool
 ) -> tuple[np.ndarray, np.ndarray]:

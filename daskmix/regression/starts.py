@@ -1,4 +1,41 @@
-"""Starting parameters of a regression mixture, one branch per ``init_params``."""
+"""Starting parameters of a regression mixture, one branch per ``init_params``.
+
+Cost of each method in passes over (X, y), beyond reading the first
+:data:`HEAD_ROWS` rows (see :mod:`daskmix.cluster.seeding` for the
+seedings themselves):
+
+==================  =====================================================
+method              cost
+==================  =====================================================
+``kmeans``          the mixtures' k-means start on the joint (x, y)
+                    (:func:`~daskmix.cluster.starts.kmeans_start`, one
+                    k-means run; small data as a bootstrap resample, so
+                    that restarts differ), then one labelling pass.
+``k-means++``,      the seeding, then one labelling pass.
+``random_from_data``
+``random``          one pass with random responsibilities.
+``gmm``             a joint Gaussian mixture fitted on a sample
+                    (:func:`~daskmix.gaussian.model.fit_on_sample`),
+                    then one pass.
+``kmeans-chain``,   the k-means start with ``K + 1`` or ``2K`` centres;
+``kmeans-pairs``    'kmeans-pairs' also reads :data:`PAIR_SCORE_ROWS`
+                    rows to choose the pairing; then one pass.
+``short-em``        reads a uniform sample of at most
+                    :data:`SHORT_EM_SAMPLE_ROWS` rows (no pass for numpy,
+                    one read of those rows for dask). Everything else runs
+                    in memory on the sample: :data:`SHORT_EM_STEPS` EM
+                    iterations from each of the candidate starts of
+                    :data:`SHORT_EM_CANDIDATES` and
+                    :data:`SHORT_EM_RANDOM_LINES` lines through random
+                    rows, then up to :data:`SHORT_EM_LONG_STEPS` more for
+                    the best :data:`SHORT_EM_FINALISTS`; the best
+                    non-degenerate fit of the sample is the start. No pass
+                    over the data: about ``SHORT_EM_SAMPLE_ROWS * (C *
+                    SHORT_EM_STEPS + SHORT_EM_FINALISTS *
+                    SHORT_EM_LONG_STEPS)`` row-iterations, independent of
+                    n_samples (C ~ 16 candidates).
+==================  =====================================================
+"""
 
 from __future__ import annotations
 
@@ -6,25 +43,56 @@ import numpy as np
 
 from .._core.em import check_pass
 from .._core.engine import RowBlocks
-from ..cluster.seeding import kmeans_plusplus_centers, random_data_centers
+from ..cluster.seeding import (
+    kmeans_plusplus_centers,
+    random_data_centers,
+    sample_indices,
+)
 from ..cluster.starts import kmeans_start
 from ..gaussian.kernels import make_plan as make_gate_plan
 from ..gaussian.model import fit_on_sample
-from ..gaussian.params import GaussianParams
-from .kernels import identity_gate, init_kernel, make_plan
+from ..gaussian.params import GaussianParams, precisions_cholesky_from_covariances
+from .degenerate import degenerate_components
+from .kernels import em_kernel, identity_gate, init_kernel, make_plan
 from .params import (
     RegressionConfig,
     RegressionParams,
     chain_segments,
-    closest_pairs,
     conditional_lines,
     line_through,
     m_step,
+    matched_pairs,
+    n_coefficients,
     noise_floor_from_sample,
+    replace,
 )
 
 #: rows read to place the frame centre and the noise floor
 HEAD_ROWS = 1000
+#: rows read by 'kmeans-pairs' to choose how to pair its centres
+PAIR_SCORE_ROWS = 2000
+#: 'short-em': rows of the in-memory sample its EM runs fit
+SHORT_EM_SAMPLE_ROWS = 4000
+#: 'short-em': candidate starts on the sample (method, how many)
+SHORT_EM_CANDIDATES = (
+    ("kmeans", 1),
+    ("kmeans-pairs", 1),
+    ("random_from_data", 2),
+    ("k-means++", 2),
+    ("random", 2),
+)
+#: 'short-em': starts from K lines, each through n_coef random sample rows
+SHORT_EM_RANDOM_LINES = 8
+#: median of the chi-square distribution with one degree of freedom
+CHI2_1_MEDIAN = 0.454936
+#: 'short-em': EM iterations on the sample from every candidate
+SHORT_EM_STEPS = 10
+#: 'short-em': candidates continued, and their iterations at most
+SHORT_EM_FINALISTS = 3
+SHORT_EM_LONG_STEPS = 200
+#: 'short-em': the finalists stop when the sample's mean log-likelihood
+#: changes by less than this
+SHORT_EM_TOL = 1e-7
 
 
 def initial_params(
@@ -44,6 +112,15 @@ def initial_params(
     that choose lines keep them and only estimate noise, weights and gate.
     """
     K = n_components
+    if method == "short-em":
+        return short_em_params(
+            data,
+            random_state,
+            n_components=K,
+            config=config,
+            reg_covar=reg_covar,
+            tile_rows=tile_rows,
+        )
     head_x, head_y = data.take_rows(np.arange(min(data.n_samples, HEAD_ROWS)))
     x_center = np.asarray(head_x, dtype=np.float64).mean(axis=0)
     x_center = x_center.astype(data.dtype).astype(np.float64)
@@ -56,7 +133,7 @@ def initial_params(
     refit = True
     if method in ("kmeans", "k-means++", "random_from_data"):
         pick = {
-            "kmeans": lambda *args: kmeans_start(*args, n_restarts=1)[0],
+            "kmeans": lambda *args: kmeans_start(*args, 1, resample=True)[0],
             "k-means++": kmeans_plusplus_centers,
             "random_from_data": random_data_centers,
         }[method]
@@ -80,12 +157,17 @@ def initial_params(
                 f"init_params={method!r} needs {n_centers} k-means centres but "
                 f"there are only {data.n_samples} samples."
             )
-        centers, _ = kmeans_start(data.joined(), n_centers, random_state, n_restarts=1)
-        segments = (
-            chain_segments(centers)
-            if method == "kmeans-chain"
-            else closest_pairs(centers)
+        centers, rows = kmeans_start(
+            data.joined(), n_centers, random_state, 1, resample=True
         )
+        if method == "kmeans-chain":
+            segments = chain_segments(centers)
+        else:
+            picked = sample_indices(rows.n_samples, PAIR_SCORE_ROWS, random_state)
+            (scored,) = rows.take_rows(picked)[:1]
+            segments = matched_pairs(
+                centers, np.asarray(scored, np.float64), config.fit_intercept
+            )
         for k, (a, b) in enumerate(segments):
             coef[k], intercept[k] = line_through(
                 centers[a], centers[b], config.fit_intercept
@@ -135,3 +217,197 @@ def joint_gmm(
 def _shift(centers: np.ndarray, x_center: np.ndarray, y_center: float) -> np.ndarray:
     """Joint centres in the kernels' frame: x less ``x_center``, y less ``y_center``."""
     return centers - np.append(x_center, y_center)
+
+
+# ------------------------------------------------------------------ short-em
+def short_em_params(
+    data: RowBlocks,
+    random_state: np.random.RandomState,
+    *,
+    n_components: int,
+    config: RegressionConfig,
+    reg_covar: float,
+    tile_rows: int,
+) -> RegressionParams:
+    """``init_params='short-em'``: the best of many short EM runs on a sample.
+
+    In the spirit of Biernacki, Celeux and Govaert's emEM (2003): many cheap
+    starts, a few EM iterations each, and only the most promising continued.
+    On a uniform sample of at most :data:`SHORT_EM_SAMPLE_ROWS` rows held in
+    memory, every method of :data:`SHORT_EM_CANDIDATES` (each its own random
+    draws) and :data:`SHORT_EM_RANDOM_LINES` sets of K lines through random
+    rows start :data:`SHORT_EM_STEPS` EM iterations; the best
+    :data:`SHORT_EM_FINALISTS` by the sample's log-likelihood run on to
+    convergence (:data:`SHORT_EM_LONG_STEPS`, :data:`SHORT_EM_TOL`), and the
+    best of those that is not degenerate
+    (:func:`~daskmix.regression.degenerate.degenerate_components`) is the
+    start. Every draw comes from ``random_state`` and rows are picked by
+    global row number, so the start depends on ``random_state`` only, not on
+    the chunking, and every restart is a different draw. The parameters are
+    the sample fit's, in the data's frame (its ``x_center`` and noise floor).
+    """
+    K = n_components
+    head_x, head_y = data.take_rows(np.arange(min(data.n_samples, HEAD_ROWS)))
+    x_center = np.asarray(head_x, dtype=np.float64).mean(axis=0)
+    x_center = x_center.astype(data.dtype).astype(np.float64)
+    picked = sample_indices(data.n_samples, SHORT_EM_SAMPLE_ROWS, random_state)
+    x_rows, y_rows = data.take_rows(picked)
+    sample = RowBlocks(
+        [np.asarray(x_rows, np.float64), np.asarray(y_rows, np.float64).reshape(-1)]
+    )
+    n_rows = sample.n_samples
+    n_coef = n_coefficients(data.n_features, config.fit_intercept)
+    starts = []
+    for method, count in SHORT_EM_CANDIDATES:
+        needed = {"kmeans-pairs": 2 * K, "kmeans-chain": K + 1}.get(method, K)
+        if n_rows < needed:
+            continue
+        for _ in range(count):
+            starts.append(
+                initial_params(
+                    sample,
+                    random_state,
+                    n_components=K,
+                    method=method,
+                    config=config,
+                    reg_covar=reg_covar,
+                    tile_rows=tile_rows,
+                )
+            )
+    frame = starts[0]
+    for _ in range(SHORT_EM_RANDOM_LINES):
+        starts.append(random_lines(sample, frame, K, config, random_state))
+    runs = [
+        _sample_em(sample, params, config, SHORT_EM_STEPS, 0.0, tile_rows)
+        for params in starts
+    ]
+    finalists = sorted(runs, key=lambda run: _rank(run, n_rows, n_coef))[
+        :SHORT_EM_FINALISTS
+    ]
+    finished = [
+        _sample_em(sample, params, config, SHORT_EM_LONG_STEPS, SHORT_EM_TOL, tile_rows)
+        for params, _ in finalists
+    ]
+    best, _ = min(finished, key=lambda run: _rank(run, n_rows, n_coef))
+    return replace(best, x_center=x_center, noise_floor=noise_floor_from_sample(head_y))
+
+
+def _rank(run, n_rows: int, n_coef: int) -> tuple[bool, float]:
+    """Sort key: proper fits first, then the higher log-likelihood."""
+    params, loglik = run
+    degenerate = bool(
+        degenerate_components(params.noise_variance, params.weights * n_rows, n_coef)
+    )
+    return degenerate, -loglik
+
+
+def _sample_em(
+    sample: RowBlocks,
+    params: RegressionParams,
+    config: RegressionConfig,
+    n_steps: int,
+    tol: float,
+    tile_rows: int,
+) -> tuple[RegressionParams, float]:
+    """EM on the in-memory sample; the parameters and their mean log-likelihood."""
+    loglik = -np.inf
+    x, y = sample.arrays
+    for _ in range(n_steps):
+        plan = make_plan(params, config.fit_intercept, sample.dtype)
+        if sample.n_samples <= tile_rows:
+            # one tile: no thread pool round trip for a millisecond of work
+            stats = em_kernel(x, y, plan)
+        else:
+            stats = sample.map_reduce(em_kernel, plan, tile_rows)
+        previous, loglik = loglik, float(stats["loglik"] / stats["n_rows"])
+        if not np.isfinite(loglik):
+            return params, -np.inf
+        params = m_step(stats, params, config)
+        if abs(loglik - previous) < tol:
+            break
+    return params, loglik
+
+
+def random_lines(
+    sample: RowBlocks,
+    frame: RegressionParams,
+    n_components: int,
+    config: RegressionConfig,
+    random_state: np.random.RandomState,
+) -> RegressionParams:
+    """K lines, each through ``n_coef`` distinct random rows of the sample.
+
+    The lines are exact (minimum-norm) fits of their rows; every line gets
+    the share of the sample rows nearest to it and a robust variance of their
+    residuals (median squared residual / 0.4549, the pooled one when fewer
+    than ``n_coef + 1`` rows are nearest), so that a line through rows of a
+    true line starts tight even among outliers, and (``gating='gaussian'``)
+    the same gate, the Gaussian of all sample rows, so that the first E-step
+    from them assigns rows by their residuals alone. ``frame`` supplies
+    ``x_center`` and the noise floor.
+    """
+    x, y = sample.arrays
+    n_rows, n_features = x.shape
+    n_coef = n_coefficients(n_features, config.fit_intercept)
+    design = np.column_stack([x, np.ones(n_rows)]) if config.fit_intercept else x
+    coef = np.empty((n_components, n_features))
+    intercept = np.zeros(n_components)
+    for k in range(n_components):
+        rows = random_state.choice(n_rows, size=min(n_coef, n_rows), replace=False)
+        solution = np.linalg.lstsq(design[rows], y[rows], rcond=None)[0]
+        coef[k] = solution[:n_features]
+        if config.fit_intercept:
+            intercept[k] = solution[-1]
+    residuals = y[:, None] - (x @ coef.T + intercept)
+    # each line's variance and weight from the rows nearest to it: a line
+    # through rows of no true line gets a wide component, as in the best fit
+    # of lines with outliers
+    nearest = np.argmin(residuals**2, axis=1)
+    squares = residuals[np.arange(n_rows), nearest] ** 2
+    counts = np.bincount(nearest, minlength=n_components).astype(np.float64)
+    # robust: the median squared residual over that of a standard normal, so
+    # that a line through rows of a true line is tight despite outliers
+    pooled = float(np.median(squares)) / CHI2_1_MEDIAN
+    variance = np.array(
+        [
+            np.median(squares[nearest == k]) / CHI2_1_MEDIAN
+            if counts[k] > n_coef
+            else pooled
+            for k in range(n_components)
+        ]
+    )
+    variance = np.maximum(variance + config.reg_covar, frame.noise_floor)
+    weights = (counts + 1.0) / (counts + 1.0).sum()
+    gate = None
+    if config.gating == "gaussian":
+        gate = _flat_gate(x, weights, config)
+    return RegressionParams(
+        weights=weights,
+        coef=coef,
+        intercept=intercept,
+        noise_variance=variance,
+        gate=gate,
+        x_center=frame.x_center,
+        noise_floor=frame.noise_floor,
+    )
+
+
+def _flat_gate(x: np.ndarray, weights: np.ndarray, config: RegressionConfig):
+    """K gates of the same Gaussian, of all rows (mean, covariance)."""
+    n_components = weights.shape[0]
+    cov_type = config.covariance_type
+    n_features = x.shape[1]
+    cov = np.atleast_2d(np.cov(x, rowvar=False)) + config.reg_covar * np.eye(n_features)
+    covariances = {
+        "full": np.tile(cov, (n_components, 1, 1)),
+        "tied": cov,
+        "diag": np.tile(np.diag(cov), (n_components, 1)),
+        "spherical": np.full(n_components, np.diag(cov).mean()),
+    }[cov_type]
+    return GaussianParams(
+        cov_type,
+        weights,
+        np.tile(x.mean(axis=0), (n_components, 1)),
+        covariances,
+        precisions_cholesky_from_covariances(covariances, cov_type),
+    )

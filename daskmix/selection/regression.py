@@ -38,7 +38,7 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
         The information criterion that chooses (lower is better).
     n_init : int, default=1
         Restarts per candidate.
-    init_params : str, default='kmeans'
+    init_params : str, default='short-em'
         Start method of every candidate (see :class:`daskmix.RegressionMixture`).
     random_state : int, RandomState instance or None, default=None
         An int gives every candidate the start it would get alone.
@@ -98,7 +98,7 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
         noise=NOISE_MODELS,
         criterion: str = "bic",
         n_init: int = 1,
-        init_params: str = "kmeans",
+        init_params: str = "short-em",
         random_state=None,
         max_iter: int = 100,
         tol: float = 1e-3,
