@@ -60,6 +60,9 @@ def kmeans_start(
     n_draw = kmeans_sample_size(n_clusters)
     if data.n_samples > n_draw:
         data = RowBlocks([sample_rows(data, n_draw, random_state)])
+    else:
+        # clustered whole: read small dask data once, not once per Lloyd pass
+        data = data.local()
     # the mixture labels the rows under these centres in its own first pass:
     # the pass measuring the final inertia would be wasted
     best = fit_kmeans(
