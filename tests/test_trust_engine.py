@@ -241,12 +241,12 @@ if sys.argv[1] == "hold":
 
     targets = [first, second]
 else:
-    X = np.random.default_rng(0).standard_normal((20000, 3))
+    X = np.random.default_rng(0).standard_normal((8000, 3))
     barrier = threading.Barrier(2)
 
     def fit():
         barrier.wait(10)
-        for seed in range(3):
+        for seed in range(2):
             GaussianMixture(2, random_state=seed).fit(X)
 
     targets = [fit, fit]
@@ -254,7 +254,7 @@ threads = [threading.Thread(target=target) for target in targets]
 for thread in threads:
     thread.start()
 for thread in threads:
-    thread.join(60)
+    thread.join()
 print(json.dumps({"before": before, "seen": seen, "after": blas()}))
 """
 
@@ -269,12 +269,16 @@ def test_concurrent_blas_holds_restore_the_callers_settings(scenario):
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.abspath(daskmix.__file__)))
     env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")])
+    # a distributed.LocalCluster earlier in the session sets these to 1
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.pop(name, None)
+    env["OPENBLAS_NUM_THREADS"] = "2"
     out = subprocess.run(
         [sys.executable, "-c", _BLAS_SCRIPT, scenario],
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=True,
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])

@@ -128,7 +128,7 @@ def _check_dense(block_arrays: Sequence) -> None:
             )
 
 
-def all_finite(array: np.ndarray) -> bool:
+def is_finite_block(array: np.ndarray) -> bool:
     """Whether every value is finite, without floating-point warnings.
 
     One sum over the array decides in the common case (NaN and infinity
@@ -156,11 +156,10 @@ def _block_stats(
     _check_dense(block_arrays)
     n_rows = block_arrays[0].shape[0]
     with np.errstate(all="ignore"):
+        # a generator: one tile's statistics alive at a time besides the total
         return add_all(
-            [
-                kernel(*(array[tile] for array in block_arrays), params)
-                for tile in _slices(n_rows, tile_rows)
-            ]
+            kernel(*(array[tile] for array in block_arrays), params)
+            for tile in _slices(n_rows, tile_rows)
         )
 
 
@@ -198,7 +197,7 @@ def _dask_block_rows(*args):
     *block_arrays, params, fn, tile_rows, flat, n_columns, dtype = args
     _check_dense(block_arrays)
     for position, array in enumerate(block_arrays):
-        if not all_finite(array):
+        if not is_finite_block(array):
             raise ValueError(f"Input {_array_name(position)} contains NaN or infinity.")
     block_arrays = [
         array[:, 0] if is_flat else array for array, is_flat in zip(block_arrays, flat)
@@ -652,7 +651,7 @@ class RowBlocks:
     def all_finite(self) -> bool:
         """Whether every value of every array is finite (one extra pass)."""
         if not self.is_dask:
-            return all(bool(np.isfinite(a).all()) for a in self.arrays)
+            return all(is_finite_block(np.asarray(a)) for a in self.arrays)
         checks = [da.isfinite(a).all() for a in self.arrays]
         with _blas_guard():
             return all(bool(c) for c in dask.compute(*checks))
