@@ -55,7 +55,8 @@ def kmeans_start(
     -------
     centers : ndarray of shape (n_clusters, n_features)
     rows : RowBlocks
-        ``data`` itself, or the in-memory sample.
+        ``data`` itself (read into memory once, in one ``compute``, for dask
+        input), or the in-memory sample.
     """
     n_draw = kmeans_sample_size(n_clusters)
     if data.n_samples > n_draw:
