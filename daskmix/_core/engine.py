@@ -241,11 +241,12 @@ def one_blas_thread() -> Iterator[None]:
     settings and sets one thread; threads entering while a hold is active
     only count themselves in, and nested entries in one thread count once.
     The owner restores the saved settings exactly when it leaves, and only
-    the owner does: OpenBLAS (0.3.30 and later) ignores a thread's setting
-    once the main thread has made one, so a restore left to another thread
-    could be lost. Holders still inside then run with the caller's settings
-    until they leave (a new entrant takes the hold again). Two fits in
-    concurrent threads therefore leave BLAS as they found it.
+    the owner does: the OpenBLAS builds shipped with numpy and scipy (0.3.30
+    and 0.3.31 measured) ignore a thread's setting once the main thread has
+    made one, so a restore left to another thread could be lost. Holders
+    still inside then run with the caller's settings until they leave (a new
+    entrant takes the hold again). Two fits in concurrent threads therefore
+    leave BLAS as they found it.
 
     Uses one cached ``ThreadpoolController``: ``threadpool_limits()`` rescans
     the process's loaded libraries on every call (2 ms measured here), which
