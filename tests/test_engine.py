@@ -111,5 +111,5 @@ def test_all_finite_finds_a_late_nan(X):
 
 def test_tile_rows_bounded():
     assert default_tile_rows(80) == 8192
-    assert default_tile_rows(10**9) == 256
+    assert default_tile_rows(10**9) == 1
     assert default_tile_rows(1) == 16384

@@ -130,7 +130,9 @@ def test_kmeans_start_is_daskmix_kmeans_on_all_rows_or_a_sample():
     restarts = starts.KMEANS_START_RESTARTS
     for data in (_blocks(X), _blocks(X, 300)):
         centers, rows = starts.kmeans_start(data, 3, check_random_state(1))
-        assert rows is data  # small data are clustered whole
+        # small data are clustered whole; dask data read into memory once
+        assert rows is data if not data.is_dask else not rows.is_dask
+        assert rows.n_samples == data.n_samples
         direct = KMeans(3, init="k-means||", n_init=restarts, random_state=1)
         direct.fit(data.arrays[0])
         # the same centres (the order of the clusters may differ)
@@ -154,8 +156,12 @@ def test_gmm_kmeans_start_is_the_kmeans_partition():
     data = da.from_array(X, chunks=(500, -1))
     start = _start(n_components=4, init_params="kmeans", random_state=2).fit(data)
     centers = KMeans(4, n_init=1, random_state=2).fit(data).cluster_centers_
-    # one labelling pass under converged centres: the partition's means
-    np.testing.assert_allclose(start.means_, centers, atol=1e-3)
+    # one labelling pass under converged centres: the partition's means (in
+    # any order: the start keeps the best of several k-means runs, which tie)
+    order = np.argsort(start.means_[:, 0])
+    np.testing.assert_allclose(
+        start.means_[order], centers[np.argsort(centers[:, 0])], atol=1e-3
+    )
     assert _one_per_blob(start.means_, means, radius=0.2)
     np.testing.assert_allclose(start.weights_.sum(), 1.0)
 
@@ -261,12 +267,10 @@ def test_mixture_starts_cost_their_documented_passes():
         _READS["mixture"] = 0
         starts.kmeans_start(RowBlocks([data]), 4, check_random_state(0))
         kmeans_reads = _READS["mixture"]
-    rounds = seeding.KMEANS_PARALLEL_ROUNDS
-    restarts = starts.KMEANS_START_RESTARTS
-    # per k-means run: first row, oversampling rounds, weighting, >= 1 Lloyd
-    assert kmeans_reads >= restarts * ((rounds + 2) * n_blocks + 1)
-    # then the mixture's one labelling pass
-    assert reads["kmeans"] == kmeans_reads + n_blocks
+    # data this small are read into memory once, then clustered and labelled
+    # there: every k-means run and the labelling pass cost no further reads
+    assert kmeans_reads == n_blocks
+    assert reads["kmeans"] == kmeans_reads
     assert reads["k-means++"] == 4 * n_blocks + 1
     assert reads["random_from_data"] <= 4
     assert reads["gmm"] == n_blocks  # the sample touches every block once

@@ -152,3 +152,20 @@ def test_unknown_dask_chunks(X):
     Xd = Xd[Xd[:, 0] > -100]  # unknown row chunk sizes
     with pytest.raises(ValueError, match="compute_chunk_sizes"):
         _fit(Xd)
+
+
+def test_sparse_dask_input_is_rejected_before_any_pass(X):
+    import scipy.sparse as sp
+
+    from daskmix import RegressionMixture
+    from daskmix._core.validation import check_X, check_y
+
+    sparse_X = da.from_array(sp.csr_matrix(X), chunks=(25, 3), asarray=False)
+    with pytest.raises(TypeError, match="Sparse input is not supported: X"):
+        check_X(GaussianMixture(), sparse_X, reset=True)
+    dense_X = da.from_array(X, chunks=(25, 3))
+    sparse_y = da.from_array(sp.csr_matrix(X[:, :1]), chunks=(25, 1), asarray=False)
+    with pytest.raises(TypeError, match="Sparse input is not supported: y"):
+        check_y(sparse_y, dense_X)
+    with pytest.raises(TypeError, match="Sparse input is not supported: y"):
+        RegressionMixture(2).fit(dense_X, sparse_y)

@@ -18,20 +18,30 @@ per block; dask input runs on whatever scheduler dask would use (threads by
 default, the active ``distributed.Client`` if there is one). Inside a block the
 kernel sees *tiles* of at most ``tile_rows`` rows, which bounds the size of its
 temporaries whatever the chunk size of the user's dask array.
+
+Empty row blocks (``X[mask].compute_chunk_sizes()`` makes them) contribute
+nothing: passes skip them, and per-row outputs keep them as empty blocks so
+that output chunks line up with the input's. Blocks of a dask array are
+checked as they are read: sparse blocks raise a TypeError, and non-finite
+values raise the ValueError numpy input gets (per-row outputs) or reach
+``check_pass`` through non-finite statistics (passes, where kernels run with
+floating-point warnings silenced so that the error comes first).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 
 import dask
 import dask.array as da
 import numpy as np
+import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
 from .stats import Stats, add_all, tree_sum
@@ -45,6 +55,16 @@ SPLIT_EVERY = 8
 #: 8 blocks ended 0.33-0.55 nats short of batch EM, 16 blocks 0.008-0.020 and
 #: 32 blocks 0.006-0.007 (seeds 0-2) in the same time.
 BLOCKS_PER_BATCH = 32
+
+#: per-thread budget, in bytes, for a kernel's temporaries that grow with the
+#: rows of a tile (see default_tile_rows)
+TILE_BUDGET_BYTES = 5 * 2**20
+
+SPARSE_MESSAGE = (
+    "Sparse input is not supported: {name} is a dask array of sparse blocks "
+    "({kind}). Convert it to dense blocks first, e.g. "
+    "{name}.map_blocks(lambda b: b.toarray()), if it fits in memory block by block."
+)
 
 Kernel = Callable[..., Stats]
 
@@ -62,37 +82,103 @@ def _thread_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=n_threads(), thread_name_prefix="daskmix")
 
 
-def default_tile_rows(row_width: int, budget_elements: int = 640 * 1024) -> int:
+def default_tile_rows(row_width: int, budget_bytes: int = TILE_BUDGET_BYTES) -> int:
     """Rows per tile so that a ``(tile_rows, row_width)`` temporary stays small.
 
-    ``row_width`` is the widest per-row temporary the kernel builds (for a full
-    covariance E-step that is ``n_components * n_features``). The default
-    budget (640K float64 values, 5 MB; 8192 rows for K*D = 80) is where the
-    full-covariance kernel measured fastest on a 2-core AMD EPYC: 4096-row
-    tiles were 10% slower (call overhead), 13107-row tiles 40% slower (the
-    temporaries fall out of cache).
+    Parameters
+    ----------
+    row_width : int
+        The widest per-row temporary the kernel builds, in float64 values (for
+        a full-covariance E-step that is ``n_components * n_features``).
+    budget_bytes : int
+        Per-thread budget for one such temporary: ``tile_rows * row_width *
+        8 <= budget_bytes`` whatever ``row_width`` is, down to one-row tiles.
+        The default, 5 MiB per thread (640K float64 values; 8192 rows for
+        K*D = 80), is where the full-covariance kernel measured fastest on a
+        2-core AMD EPYC: 4096-row tiles were 10% slower (call overhead),
+        13107-row tiles 40% slower (the temporaries fall out of cache). A
+        kernel's temporaries are a few such arrays, so a fit's working memory
+        is a small multiple of ``budget_bytes`` per thread, on top of the data
+        blocks being read and the statistics (the size of the parameters).
+
+    Returns
+    -------
+    int
+        Between 1 and 16384.
     """
-    return int(np.clip(budget_elements // max(row_width, 1), 256, 16384))
+    return int(np.clip(budget_bytes // (8 * max(row_width, 1)), 1, 16384))
 
 
 def _slices(n_rows: int, step: int) -> list[slice]:
     return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
 
 
+def _array_name(position: int) -> str:
+    return ("X", "y")[position] if position < 2 else f"array {position}"
+
+
+def _check_dense(block_arrays: Sequence) -> None:
+    """Raise a TypeError for sparse blocks (a dask array of scipy.sparse chunks)."""
+    for position, array in enumerate(block_arrays):
+        if sp.issparse(array) or type(array).__module__.split(".")[0] == "sparse":
+            raise TypeError(
+                SPARSE_MESSAGE.format(
+                    name=_array_name(position), kind=type(array).__name__
+                )
+            )
+
+
+def is_finite_block(array: np.ndarray) -> bool:
+    """Whether every value is finite, without floating-point warnings.
+
+    One sum over the array decides in the common case (NaN and infinity
+    propagate through it); only when the sum is not finite, which also
+    happens when finite values overflow, are the values tested one by one.
+    """
+    if array.dtype.kind not in "fc":
+        return True
+    with np.errstate(all="ignore"):
+        if np.isfinite(np.sum(array)):
+            return True
+    return bool(np.isfinite(array).all())
+
+
 def _block_stats(
     kernel: Kernel, block_arrays: Sequence[np.ndarray], params, tile_rows: int
 ) -> Stats:
-    """Run ``kernel`` over the tiles of one block and add the tile results."""
+    """Run ``kernel`` over the tiles of one block and add the tile results.
+
+    NaN or infinity in the block give non-finite statistics, which the
+    drivers report with the array's name (``check_pass``): the kernel runs
+    with floating-point warnings silenced, so that this error is the first
+    thing a user sees, not numpy's RuntimeWarnings.
+    """
+    _check_dense(block_arrays)
     n_rows = block_arrays[0].shape[0]
-    return add_all(
-        kernel(*(array[tile] for array in block_arrays), params)
-        for tile in _slices(n_rows, tile_rows)
-    )
+    with np.errstate(all="ignore"):
+        # a generator: one tile's statistics alive at a time besides the total
+        return add_all(
+            kernel(*(array[tile] for array in block_arrays), params)
+            for tile in _slices(n_rows, tile_rows)
+        )
 
 
-def _block_rows(block_arrays: Sequence[np.ndarray], fn, params, tile_rows: int):
-    """Apply a per-row function over the tiles of one block and stack the rows."""
+def _block_rows(
+    block_arrays: Sequence[np.ndarray],
+    fn,
+    params,
+    tile_rows: int,
+    n_columns: int | None = None,
+    dtype=np.float64,
+):
+    """Apply a per-row function over the tiles of one block and stack the rows.
+
+    An empty block gives an empty result of shape (0,) or (0, n_columns).
+    """
     n_rows = block_arrays[0].shape[0]
+    if n_rows == 0:
+        shape = (0,) if n_columns is None else (0, n_columns)
+        return np.empty(shape, dtype=dtype)
     pieces = [
         fn(*(array[tile] for array in block_arrays), params)
         for tile in _slices(n_rows, tile_rows)
@@ -101,22 +187,29 @@ def _block_rows(block_arrays: Sequence[np.ndarray], fn, params, tile_rows: int):
 
 
 def _dask_block_rows(*args):
-    """``map_blocks`` adapter: unpack the arrays, then run :func:`_block_rows`.
+    """``map_blocks`` adapter: check the blocks, then run :func:`_block_rows`.
 
     Row-aligned 1-D arrays travel as (n, 1) so that their blocks line up with
-    X's; ``flat`` says which ones to give back to ``fn`` as 1-D.
+    X's; ``flat`` says which ones to give back to ``fn`` as 1-D. A block with
+    NaN or infinity raises the ValueError that numpy input gets from
+    validation, naming the array.
     """
-    *block_arrays, params, fn, tile_rows, flat = args
+    *block_arrays, params, fn, tile_rows, flat, n_columns, dtype = args
+    _check_dense(block_arrays)
+    for position, array in enumerate(block_arrays):
+        if not is_finite_block(array):
+            raise ValueError(f"Input {_array_name(position)} contains NaN or infinity.")
     block_arrays = [
         array[:, 0] if is_flat else array for array, is_flat in zip(block_arrays, flat)
     ]
-    return _block_rows(block_arrays, fn, params, tile_rows)
+    return _block_rows(block_arrays, fn, params, tile_rows, n_columns, dtype)
 
 
 def _take_local_rows(
     block_arrays: Sequence[np.ndarray], local_rows: Sequence[np.ndarray]
 ) -> list[list[np.ndarray]]:
     """Rows ``local_rows[b]`` of one block, for every batch ``b`` and array."""
+    _check_dense(block_arrays)
     return [[np.asarray(array)[rows] for array in block_arrays] for rows in local_rows]
 
 
@@ -125,14 +218,80 @@ def _blas_controller() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def one_blas_thread():
-    """Context manager holding BLAS to one thread.
+class _BlasHold:
+    """Process-wide state of :func:`one_blas_thread`: holders, owner, saved limits."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.users = 0
+        self.owner: int | None = None
+        self.limiter = None
+        self.depth = threading.local()
+
+
+_blas_hold = _BlasHold()
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Context manager holding BLAS to one thread, process-wide.
+
+    BLAS thread counts are process-wide settings, so the hold is too: when no
+    hold is active, the entering thread becomes the owner, saves the current
+    settings and sets one thread; threads entering while a hold is active
+    only count themselves in, and nested entries in one thread count once.
+    The owner restores the saved settings exactly when it leaves, and only
+    the owner does: the OpenBLAS builds shipped with numpy and scipy (0.3.30
+    and 0.3.31 measured) ignore a thread's setting once the main thread has
+    made one, so a restore left to another thread could be lost. Holders
+    still inside then run with the caller's settings until they leave (a new
+    entrant takes the hold again). Two fits in concurrent threads therefore
+    leave BLAS as they found it.
 
     Uses one cached ``ThreadpoolController``: ``threadpool_limits()`` rescans
     the process's loaded libraries on every call (2 ms measured here), which
     was 40% of a mini-batch fit made of many small steps.
     """
-    return _blas_controller().limit(limits=1, user_api="blas")
+    hold = _blas_hold
+    me = threading.get_ident()
+    depth = getattr(hold.depth, "value", 0)
+    if depth == 0:
+        with hold.lock:
+            if hold.limiter is None:
+                hold.limiter = _blas_controller().limit(limits=1, user_api="blas")
+                hold.owner = me
+            hold.users += 1
+    hold.depth.value = depth + 1
+    try:
+        yield
+    finally:
+        hold.depth.value = depth
+        if depth == 0:
+            with hold.lock:
+                hold.users -= 1
+                if hold.owner == me and hold.limiter is not None:
+                    limiter, hold.limiter, hold.owner = hold.limiter, None, None
+                    limiter.restore_original_limits()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has only the forking thread: drop state tied to others.
+
+    The cached thread pool believes its worker threads exist (a fit in the
+    child would wait for them forever), and the BLAS hold's lock may have been
+    held by a thread that is gone. GNU OpenMP (scikit-learn's k-means, which
+    the k-means|| seeding runs) hangs in a forked child at its first parallel
+    region if the parent ran one, so the child runs OpenMP code on one thread.
+    """
+    global _blas_hold
+    _thread_pool.cache_clear()
+    _blas_controller.cache_clear()
+    _blas_hold = _BlasHold()
+    _blas_controller().limit(limits=1, user_api="openmp")
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _scheduler_is_local_threads() -> bool:
@@ -144,6 +303,19 @@ def _blas_guard():
     if _scheduler_is_local_threads():
         return one_blas_thread()
     return nullcontext()
+
+
+def _without_empty_blocks(arrays: Sequence[da.Array]) -> tuple[da.Array, ...]:
+    """Dask arrays with their 0-row blocks left out (no data move: block selection).
+
+    The arrays share X's row chunks; any that does not is rechunked to X's first.
+    """
+    row_chunks = arrays[0].chunks[0]
+    keep = [i for i, rows in enumerate(row_chunks) if rows > 0]
+    return tuple(
+        (a if a.chunks[0] == row_chunks else a.rechunk({0: row_chunks})).blocks[keep]
+        for a in arrays
+    )
 
 
 class RowBlocks:
@@ -162,21 +334,32 @@ class RowBlocks:
 
     Attributes
     ----------
+    arrays : tuple of ndarray or dask.array.Array
+        The arrays; for dask input without its empty row blocks (which hold
+        no rows and would only give kernels nothing to work on).
     is_dask : bool
         Whether the data are dask arrays (lazy, streamed every pass).
     n_samples, n_features : int
     row_chunks : tuple of int
-        Rows of each block, in order.
+        Rows of each (non-empty) block, in order.
     """
 
     def __init__(self, arrays: Sequence, block_rows: int | None = None):
         self.arrays = tuple(arrays)
+        # per-row outputs keep the input's blocks, empty ones included
+        self._row_arrays = self.arrays
         X = self.arrays[0]
         self.is_dask = isinstance(X, da.Array)
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
         if self.is_dask:
-            self.row_chunks = tuple(X.chunks[0])
+            if sp.issparse(X._meta):
+                raise TypeError(
+                    SPARSE_MESSAGE.format(name="X", kind=type(X._meta).__name__)
+                )
+            if 0 in X.chunks[0]:
+                self.arrays = _without_empty_blocks(self.arrays)
+            self.row_chunks = tuple(self.arrays[0].chunks[0])
         else:
             if block_rows is None:
                 n_blocks = 4 * n_threads()
@@ -188,6 +371,25 @@ class RowBlocks:
     @property
     def n_blocks(self) -> int:
         return len(self.row_chunks)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all the arrays (for dask input, once computed)."""
+        return int(sum(array.nbytes for array in self.arrays))
+
+    def local(self) -> RowBlocks:
+        """The same rows in memory: numpy arrays, read in one ``compute``.
+
+        For small dask data that several steps read in turn (a start that
+        clusters the rows, then labels them), reading once beats streaming
+        the data for each step. numpy input returns ``self``.
+        """
+        if not self.is_dask:
+            return self
+        with _blas_guard():
+            computed = dask.compute(*self.arrays)
+        _check_dense(computed)
+        return RowBlocks([np.asarray(array) for array in computed])
 
     def _numpy_blocks(self) -> list[tuple[np.ndarray, ...]]:
         bounds = np.concatenate([[0], np.cumsum(self.row_chunks)])
@@ -269,14 +471,16 @@ class RowBlocks:
             with one_blas_thread():
                 pieces = list(
                     _thread_pool().map(
-                        lambda block: _block_rows(block, fn, params, tile_rows),
+                        lambda block: _block_rows(
+                            block, fn, params, tile_rows, n_columns, dtype
+                        ),
                         self._numpy_blocks(),
                     )
                 )
             return np.concatenate(pieces, axis=0)
 
-        X = self.arrays[0]
-        others = self.arrays[1:]
+        X = self._row_arrays[0]
+        others = self._row_arrays[1:]
         params_key = dask.delayed(params, traverse=False)
         if n_columns is None:
             chunks = (X.chunks[0],)
@@ -294,6 +498,8 @@ class RowBlocks:
             fn,
             tile_rows,
             (False,) + tuple(a.ndim == 1 for a in others),
+            n_columns,
+            np.dtype(dtype),
             dtype=dtype,
             chunks=chunks,
             meta=np.empty((0,) * len(chunks), dtype=dtype),
@@ -310,6 +516,7 @@ class RowBlocks:
         sorted_rows = indices[order]
         with _blas_guard():
             taken = dask.compute(*(array[sorted_rows] for array in self.arrays))
+        _check_dense(taken)
         inverse = np.empty_like(order)
         inverse[order] = np.arange(order.size)
         return tuple(np.asarray(t)[inverse] for t in taken)
@@ -456,7 +663,7 @@ class RowBlocks:
     def all_finite(self) -> bool:
         """Whether every value of every array is finite (one extra pass)."""
         if not self.is_dask:
-            return all(bool(np.isfinite(a).all()) for a in self.arrays)
+            return all(is_finite_block(np.asarray(a)) for a in self.arrays)
         checks = [da.isfinite(a).all() for a in self.arrays]
         with _blas_guard():
             return all(bool(c) for c in dask.compute(*checks))

@@ -17,6 +17,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.utils import check_array
 from sklearn.utils.validation import (
     _check_feature_names,
@@ -58,6 +59,12 @@ def _is_xarray(X) -> bool:
 
 def _check_dask_array(X: da.Array, name: str, ensure_min_samples: int) -> da.Array:
     """scikit-learn's ``check_array`` checks for a dask array, without computing it."""
+    if sp.issparse(X._meta):
+        raise TypeError(
+            f"Sparse input is not supported: {name} is a dask array of sparse "
+            f"blocks ({type(X._meta).__name__}). Convert it to dense blocks first, "
+            f"e.g. {name}.map_blocks(lambda b: b.toarray())."
+        )
     if X.ndim != 2:
         raise ValueError(
             f"Expected 2D array, got {X.ndim}D array instead for {name} "
@@ -239,6 +246,11 @@ def check_y(y, X):
         y = y.data
     if isinstance(y, (pd.Series, pd.DataFrame)):
         y = y.to_numpy()
+    if isinstance(y, da.Array) and sp.issparse(y._meta):
+        raise TypeError(
+            "Sparse input is not supported: y is a dask array of sparse blocks "
+            f"({type(y._meta).__name__}); pass dense targets."
+        )
     if not isinstance(y, da.Array):
         y = np.asarray(y)
     if y.dtype.kind == "c":

@@ -85,7 +85,8 @@ def kmeans_start(
     -------
     centers : ndarray of shape (n_clusters, n_features)
     rows : RowBlocks
-        ``data`` itself, or the in-memory sample.
+        ``data`` itself (read into memory once, in one ``compute``, for dask
+        input), or the in-memory sample.
     """
     n_draw = kmeans_sample_size(n_clusters) if n_rows is None else int(n_rows)
     if data.n_samples > n_draw:
@@ -94,6 +95,9 @@ def kmeans_start(
         drawn = random_state.randint(0, data.n_samples, data.n_samples)
         (rows,) = data.take_rows(np.sort(drawn))[:1]
         data = RowBlocks([np.asarray(rows, dtype=np.float64)])
+    else:
+        # clustered whole: read small dask data once, not once per Lloyd pass
+        data = data.local()
     # the mixture labels the rows under these centres in its own first pass:
     # the pass measuring the final inertia would be wasted
     best = fit_kmeans(
