@@ -8,15 +8,14 @@ data, for the two ``algorithm`` settings of :class:`daskmix.GaussianMixture`.
 * Batch EM reads every row each iteration: one point per pass, at the
   lower bound of that iteration (mean log-likelihood under the parameters
   that entered it).
-All runs start from the same parameters (means at random rows).
-
 * Stepwise EM updates after every mini-batch of ``batch_size`` rows. Its
   exact full-data log-likelihood is measured after each ``partial_fit`` call
   on a random batch; the smoothed estimate that ``fit`` tracks (and stops on)
   is drawn along the steps of a real ``fit(algorithm='minibatch')``.
 
-The x axis is logarithmic: stepwise EM is near the optimum after a small
-fraction of one pass.
+All runs start from the same parameters (means at random rows). The x axis
+is logarithmic: stepwise EM is near the optimum after a small fraction of one
+pass.
 """
 
 from __future__ import annotations
