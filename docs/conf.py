@@ -67,14 +67,19 @@ numpydoc_show_class_members = False  # the class template lists the methods
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = True
 numpydoc_xref_ignore = "all"  # link only the names below
-# numpydoc's defaults for these use :term: and :ref:, which warn when the
-# inventories cannot be read (offline builds); plain object links do not
+# numpydoc's defaults for these use :term:, :ref: and "python:" targets, which
+# warn or show "python:int" when the inventories cannot be read (offline
+# builds); plain object names link when they can and read well when they cannot
 numpydoc_xref_aliases = {
+    **{name: name for name in ("None", "True", "False", "list", "tuple", "dict")},
+    **{name: name for name in ("str", "float", "int", "bool", "callable")},
+    "boolean": "bool",
+    "string": "str",
+    "iterable": "collections.abc.Iterable",
+    "sequence": "collections.abc.Sequence",
+    "generator": "collections.abc.Generator",
     "array-like": "numpy.typing.ArrayLike",
     "array_like": "numpy.typing.ArrayLike",
-    "bool": "bool",
-    "True": "True",
-    "False": "False",
     "scalar": "numbers.Number",
     "ndarray": "numpy.ndarray",
     "RandomState": "numpy.random.RandomState",
