@@ -165,7 +165,6 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
-    "reference_url": {"daskmix": None},
     "doc_module": ("daskmix",),
     "backreferences_dir": "generated/backreferences",
     "matplotlib_animations": False,
