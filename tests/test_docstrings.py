@@ -68,18 +68,48 @@ def public_methods(cls) -> list[str]:
     return names
 
 
+def _module_objects(module) -> list[tuple[str, object]]:
+    """Public classes and functions of a public module: its ``__all__``, or else
+    every name not starting with ``_`` that the module itself defines."""
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [
+            name
+            for name, obj in vars(module).items()
+            if not name.startswith("_")
+            and (inspect.isfunction(obj) or inspect.isclass(obj))
+            and obj.__module__ == module.__name__
+        ]
+    return [
+        (f"{module.__name__}.{name}", getattr(module, name))
+        for name in names
+        if inspect.isfunction(getattr(module, name))
+        or inspect.isclass(getattr(module, name))
+    ]
+
+
 def public_objects() -> list[tuple[str, object]]:
-    """(import path, object) of every exported class and public function."""
-    found = [(f"daskmix.{name}", getattr(daskmix, name)) for name in daskmix.__all__]
+    """(import path, object) of every exported class and public function.
+
+    A module in ``daskmix.__all__`` (``daskmix.metrics``) stands for its public
+    classes and functions, not for itself.
+    """
+    found, modules = [], []
+    for name in daskmix.__all__:
+        obj = getattr(daskmix, name)
+        if inspect.ismodule(obj):
+            modules.append(obj)
+        else:
+            found.append((f"daskmix.{name}", obj))
     for module_name in PUBLIC_MODULES:
         try:
             module = importlib.import_module(module_name)
         except ImportError:
             continue
-        for name in getattr(module, "__all__", ()):
-            obj = getattr(module, name)
-            if inspect.isfunction(obj) or inspect.isclass(obj):
-                found.append((f"{module_name}.{name}", obj))
+        if module not in modules:
+            modules.append(module)
+    for module in modules:
+        found += _module_objects(module)
     return found
 
 
