@@ -93,14 +93,21 @@ numpydoc_xref_aliases = {
 }
 
 
-def _escape_bare_shape_names(app, what, name, obj, options, lines):
-    """Quote ``(n_features_in_,)`` in docstrings: a bare ``word_`` is a reST link.
+_BARE_ATTRIBUTE = re.compile(r"(?<![`\w.*])([A-Za-z]\w*_)(?![`\w])")
 
-    TODO(lead): remove once gaussian/mixture.py and regression/mixture.py write
-    ``feature_names_in_ : ndarray of shape (`n_features_in_`,)``.
+
+def _quote_fitted_attribute_names(app, what, name, obj, options, lines):
+    """Quote bare fitted-attribute names: ``(n_samples, n_components_)``.
+
+    In reST a bare word ending in ``_`` is a link to a target of that name, so
+    a shape written as ``(n_features_in_,)`` in a numpydoc type fails the build
+    ("Unknown target name"). Docstrings never mean such links; doctest lines
+    are left as they are.
     """
     for i, line in enumerate(lines):
-        lines[i] = re.sub(r"(?<![`\w])(n_features_in_)(?![`\w])", r"``\1``", line)
+        if line.lstrip().startswith((">>>", "...")):
+            continue
+        lines[i] = _BARE_ATTRIBUTE.sub(r"``\1``", line)
 
 
 # ------------------------------------------------------------- intersphinx
@@ -182,5 +189,5 @@ def _skip_scikit_learn_members(app, what, name, obj, skip, options):
 
 
 def setup(app):
-    app.connect("autodoc-process-docstring", _escape_bare_shape_names)
+    app.connect("autodoc-process-docstring", _quote_fitted_attribute_names)
     app.connect("autodoc-skip-member", _skip_scikit_learn_members)
