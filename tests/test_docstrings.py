@@ -101,10 +101,15 @@ def public_objects() -> list[tuple[str, object]]:
             modules.append(obj)
         else:
             found.append((f"daskmix.{name}", obj))
+    package_dir = Path(daskmix.__file__).parent
     for module_name in PUBLIC_MODULES:
         try:
             module = importlib.import_module(module_name)
         except ImportError:
+            continue
+        # only this source tree's modules (an editable install of another
+        # checkout can lend a submodule this tree does not have)
+        if package_dir not in Path(module.__file__).resolve().parents:
             continue
         if module not in modules:
             modules.append(module)
