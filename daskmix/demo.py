@@ -53,7 +53,12 @@ def plot(model: GaussianMixture, X: np.ndarray, path: str) -> bool:
             Ellipse(mean, width, height, angle=angle, fill=False, lw=2, color="k")
         )
         ax.plot(*mean, "k+", ms=12)
-    ax.set_title(f"daskmix GaussianMixture, {model.n_components} components")
+    ax.set_aspect("equal")  # the ellipses' shapes are true to the data
+    ax.set_xlabel("feature 0")
+    ax.set_ylabel("feature 1")
+    ax.set_title(
+        f"daskmix GaussianMixture, {model.n_components} components (2-sigma ellipses)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -43,7 +43,9 @@ def covariance_matrices(model):
     return np.stack([np.eye(2) * c for c in cov])
 
 
-fig, axes = plt.subplots(2, 2, figsize=(9, 9), sharex=True, sharey=True)
+fig, axes = plt.subplots(
+    2, 2, figsize=(10, 9), sharex=True, sharey=True, layout="constrained"
+)
 sample = X[::40]
 for ax, covariance_type in zip(axes.ravel(), ["full", "tied", "diag", "spherical"]):
     model = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(Xd)
@@ -53,11 +55,20 @@ for ax, covariance_type in zip(axes.ravel(), ["full", "tied", "diag", "spherical
         angle = np.degrees(np.arctan2(vectors[1, -1], vectors[0, -1]))
         width, height = 4 * np.sqrt(values[::-1])
         ax.add_patch(Ellipse(mean, width, height, angle=angle, fill=False, lw=2))
+    # one unit is as long on both axes: spherical components are circles
+    ax.set_aspect("equal")
     ax.set_title(
-        f"{covariance_type}: {model.n_iter_} iterations, "
-        f"log-lik {model.lower_bound_:.3f}"
+        f"{covariance_type}: {model.n_iter_} iterations,\n"
+        f"mean log-likelihood {model.lower_bound_:.3f}",
+        fontsize=10,
     )
-fig.suptitle("daskmix.GaussianMixture on a dask array, four covariance types")
-fig.tight_layout()
+for ax in axes[-1]:
+    ax.set_xlabel("feature 0")
+for ax in axes[:, 0]:
+    ax.set_ylabel("feature 1")
+fig.suptitle(
+    "daskmix.GaussianMixture on a dask array, four covariance types\n"
+    "(2-sigma ellipses of the fitted components)"
+)
 fig.savefig("gmm_covariance_types.png", dpi=90)
 print("wrote gmm_covariance_types.png")

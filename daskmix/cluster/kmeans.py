@@ -70,13 +70,17 @@ class KMeans(
         Convergence when the summed squared centre shift is at most ``tol``
         times the mean per-feature variance of X.
     random_state : int, RandomState instance or None, default=None
-        The same value and the same chunking give the same result on any
-        scheduler (threads or a distributed cluster).
+        Seeds the seeding draws. The same value and the same chunking give the
+        same result on any scheduler (threads or a distributed cluster).
     verbose : int, default=0
+        Print the progress of the seeding and the inertia of every Lloyd
+        iteration when positive.
     oversampling_factor : float, default=2.0
-        k-means||: expected candidates per round, per cluster.
+        Expected candidates per round and per cluster of the 'k-means||'
+        seeding.
     init_max_iter : int or None, default=None
-        k-means||: oversampling rounds (passes); None means 2 (as Spark MLlib).
+        Oversampling rounds (one pass each) of the 'k-means||' seeding; None
+        means 2 (as Spark MLlib).
 
     Attributes
     ----------
@@ -89,8 +93,16 @@ class KMeans(
     n_iter_ : int
         Lloyd iterations of the best run.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Only when X had string feature names.
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
+        Names of the features seen during ``fit``; only when X had string
+        feature names (pandas, xarray).
+
+    See Also
+    --------
+    sklearn.cluster.KMeans : The in-memory estimator whose API this follows.
+    GaussianMixture : Soft clustering with a covariance per cluster; its
+        default ``init_params='kmeans'`` start runs this class on a sample.
 
     Notes
     -----
@@ -100,6 +112,27 @@ class KMeans(
     ``cluster_centers_`` are the last update of the centres and ``inertia_``
     its exact inertia; measuring it costs one pass after the last Lloyd
     iteration, skipped when that iteration moved no centre.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dask.array as da
+    >>> from daskmix import KMeans
+    >>> X = np.array([[1.0, 2.0], [1.0, 4.0], [1.0, 0.0],
+    ...               [10.0, 2.0], [10.0, 4.0], [10.0, 0.0]])
+    >>> kmeans = KMeans(n_clusters=2, random_state=0).fit(X)
+    >>> kmeans.cluster_centers_
+    array([[10.,  2.],
+           [ 1.,  2.]])
+    >>> kmeans.predict(np.array([[0.0, 0.0], [12.0, 3.0]]))
+    array([1, 0])
+
+    A dask array is fitted on dask's scheduler, one pass per Lloyd iteration,
+    and its labels come back lazily:
+
+    >>> labels = kmeans.fit(da.from_array(X, chunks=3)).predict(X)
+    >>> labels
+    array([1, 1, 1, 0, 0, 0])
     """
 
     _parameter_constraints: dict = {
@@ -142,15 +175,23 @@ class KMeans(
     def fit(self, X, y=None):
         """Compute k-means clustering.
 
+        Seeds the centres (``init``), then runs Lloyd iterations, one pass over
+        X each, until the centres move less than ``tol``; ``n_init`` such runs,
+        the lowest inertia wins.
+
         Parameters
         ----------
         X : array-like, dask array, DataFrame or DataArray of shape \
                 (n_samples, n_features)
-        y : ignored
+            Training data. A dask array is read block by block every pass
+            (never loaded whole).
+        y : None
+            Ignored; present for scikit-learn's API.
 
         Returns
         -------
         self : KMeans
+            The fitted estimator.
         """
         X, info = check_X(self, X, reset=True)
         data = RowBlocks([X])
@@ -228,9 +269,19 @@ class KMeans(
     def fit_predict(self, X, y=None):
         """Fit, then return ``labels_`` (no extra pass for dask input).
 
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored; present for scikit-learn's API.
+
         Returns
         -------
         labels : ndarray, dask array or DataArray of shape (n_samples,)
+            Index of the nearest centre of each sample (``labels_``); lazy for
+            dask input.
         """
         return self.fit(X).labels_
 
@@ -241,30 +292,50 @@ class KMeans(
         ----------
         X : array-like, dask array, DataFrame or DataArray of shape \
                 (n_samples, n_features)
+            New data.
 
         Returns
         -------
         labels : ndarray, dask array or DataArray of shape (n_samples,)
-            Lazy for dask input; along the sample dimension for xarray input.
+            Index of the nearest centre of each sample. Lazy for dask input;
+            along the sample dimension for xarray input.
         """
         return self._map_rows(X, label_rows, None, np.int64, "label")
 
     def transform(self, X):
         """Euclidean distance of each sample to every centre.
 
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            New data.
+
         Returns
         -------
         distances : ndarray, dask array or DataArray of shape \
                 (n_samples, n_clusters)
+            Distance to each of ``cluster_centers_``. Lazy for dask input;
+            for xarray input, dims (sample dim, ``component``).
         """
         return self._map_rows(X, distance_rows, self.n_clusters, np.float64, "distance")
 
     def score(self, X, y=None) -> float:
         """Opposite of the inertia of X under the centres (computed, one pass).
 
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data to score.
+        y : None
+            Ignored; present for scikit-learn's API.
+
         Returns
         -------
         float
+            Minus the sum of squared distances of the samples to their nearest
+            centre (higher is better, as scikit-learn's scorers expect).
         """
         check_is_fitted(self)
         X, _ = check_X(self, X, reset=False)
