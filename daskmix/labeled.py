@@ -122,7 +122,9 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
 
     See Also
     --------
-    daskmix.GaussianMixture, daskmix.RegressionMixture, daskmix.KMeans
+    daskmix.GaussianMixture : A density to wrap.
+    daskmix.RegressionMixture : A regressor to wrap (y over the sample dims).
+    daskmix.KMeans : A clusterer to wrap.
 
     Notes
     -----
@@ -401,7 +403,7 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : xarray.DataArray or xarray.Dataset
-            A DataArray with dims (*sample dims, feature dim) in any order, of
+            A DataArray with dims ``(*sample_dims, feature_dim)`` in any order, of
             shape (..., n_features) once the feature dim is last; or a
             Dataset whose n_features variables share their sample dims.
         y : xarray.DataArray or array-like, optional
@@ -414,6 +416,7 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         self : Labeled
+            The fitted meta-estimator.
         """
         rows, X_fit, y_fit, fill = self._fit_rows(X, y)
         estimator = clone(self.estimator)
@@ -445,6 +448,7 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         self : Labeled
+            The fitted meta-estimator.
         """
         first = not hasattr(self, "estimator_")
         if first:
@@ -529,7 +533,7 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
 
         Returns
         -------
-        xarray.DataArray of shape (*sample shape of X)
+        xarray.DataArray of shape ``sample_shape``
             On X's sample dims, with their coordinates: labels (int, -1 for
             incomplete samples with ``skipna=True``) or predictions (float,
             NaN there); lazy for dask-backed X. A tuple of two with
@@ -551,13 +555,16 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : xarray.DataArray or xarray.Dataset
-        y : ignored
+            Labeled data: the feature dim and any sample dims.
+        y : None
+            Ignored.
         **fit_params : dict
             Passed to :meth:`fit`.
 
         Returns
         -------
-        labels : xarray.DataArray of shape (*sample shape of X)
+        labels : xarray.DataArray of shape ``sample_shape``
+            Component labels on X's sample dims (-1 for incomplete samples).
         """
         return self.fit(X, y, **fit_params).predict(X)
 
@@ -568,11 +575,12 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : xarray.DataArray or xarray.Dataset
+            Labeled data: the feature dim and any sample dims.
 
         Returns
         -------
-        xarray.DataArray of shape (*sample shape of X, n_components)
-            Dims (*X's sample dims, ``'component'``); NaN for incomplete
+        xarray.DataArray of shape ``(*sample_shape, n_components)``
+            Dims ``(*sample_dims, 'component')``; NaN for incomplete
             samples with ``skipna=True``; lazy for dask-backed X.
         """
         return self._per_sample("predict_proba", X, name="probability")
@@ -584,13 +592,14 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : xarray.DataArray or xarray.Dataset
+            Labeled data: the feature dim and any sample dims.
         y : xarray.DataArray or array-like, optional
             Over X's sample dims, as in :meth:`fit`.
 
         Returns
         -------
-        xarray.DataArray of shape (*sample shape of X, n_components)
-            Dims (*X's sample dims, ``'component'``).
+        xarray.DataArray of shape ``(*sample_shape, n_components)``
+            Dims ``(*sample_dims, 'component')``.
         """
         return self._per_sample("component_proba", X, y, name="probability")
 
@@ -601,12 +610,13 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : xarray.DataArray or xarray.Dataset
+            Labeled data: the feature dim and any sample dims.
         y : xarray.DataArray or array-like, optional
             Over X's sample dims, as in :meth:`fit`.
 
         Returns
         -------
-        xarray.DataArray of shape (*sample shape of X)
+        xarray.DataArray of shape ``sample_shape``
             NaN for incomplete samples with ``skipna=True``; lazy for
             dask-backed X.
         """
@@ -619,11 +629,12 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : xarray.DataArray or xarray.Dataset
+            Labeled data: the feature dim and any sample dims.
 
         Returns
         -------
-        xarray.DataArray of shape (*sample shape of X, n_clusters)
-            Dims (*X's sample dims, ``'component'``).
+        xarray.DataArray of shape ``(*sample_shape, n_clusters)``
+            Dims ``(*sample_dims, 'component')``.
         """
         return self._per_sample("transform", X, name="distance")
 
@@ -648,6 +659,7 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : xarray.DataArray or xarray.Dataset
+            Labeled data: the feature dim and any sample dims.
         y : xarray.DataArray or array-like, optional
             Over X's sample dims, as in :meth:`fit`; required for a regression.
         **score_params : dict
@@ -668,11 +680,14 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : xarray.DataArray or xarray.Dataset
+            Labeled data: the feature dim and any sample dims.
         y : xarray.DataArray or array-like, optional
+            Targets over the same sample dims (RegressionMixture).
 
         Returns
         -------
-        float
+        bic : float
+            The wrapped estimator's BIC on the complete samples.
         """
         return float(self.estimator_.bic(*self._complete_rows(X, y)))
 
@@ -683,11 +698,14 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : xarray.DataArray or xarray.Dataset
+            Labeled data: the feature dim and any sample dims.
         y : xarray.DataArray or array-like, optional
+            Targets over the same sample dims (RegressionMixture).
 
         Returns
         -------
-        float
+        aic : float
+            The wrapped estimator's AIC on the complete samples.
         """
         return float(self.estimator_.aic(*self._complete_rows(X, y)))
 

@@ -45,6 +45,11 @@ def log_likelihood_scorer(estimator, X, y=None) -> float:
     score : float
         Mean log-likelihood of the held-out rows.
 
+    See Also
+    --------
+    daskmix.GaussianMixtureIC : Choose K by BIC, AIC or ICL on training data.
+    daskmix.RegressionMixtureIC : The same for regression mixtures.
+
     Examples
     --------
     >>> from sklearn.datasets import make_blobs

@@ -40,15 +40,6 @@ IGNORED_FOR_METHODS = {"ES01", "SA01", "EX01"}
 #: (validated when the module exists).
 PUBLIC_MODULES = ("daskmix.metrics",)
 
-#: TODO(lead): remove after the BaseMixture refactor. Their docstrings live in
-#: gaussian/mixture.py and regression/mixture.py; the errors are listed in the
-#: docs helper's report. strict: the test fails as soon as they validate.
-XFAIL_UNTIL_REFACTOR = pytest.mark.xfail(
-    strict=True,
-    reason="numpydoc errors in the mixture docstrings, fixed in the refactor",
-)
-PENDING_REFACTOR = {"GaussianMixture", "RegressionMixture"}
-
 
 def _defined_in_daskmix(obj) -> bool:
     func = getattr(obj, "fget", None) or getattr(obj, "__func__", obj)
@@ -132,9 +123,7 @@ def validation_errors(path: str, obj, is_method: bool) -> list[str]:
 
 
 def _param(path: str, obj):
-    short = path.rsplit(".", 1)[-1]
-    marks = [XFAIL_UNTIL_REFACTOR] if short in PENDING_REFACTOR else []
-    return pytest.param(path, obj, id=path.removeprefix("daskmix."), marks=marks)
+    return pytest.param(path, obj, id=path.removeprefix("daskmix."))
 
 
 @pytest.mark.parametrize(

@@ -55,10 +55,14 @@ class GaussianMixture(DensityMixin, BaseMixture):
         How the starting parameters are chosen, and what each costs in passes
         over the data (details in :mod:`daskmix.cluster.seeding`):
 
-        - 'kmeans': responsibilities from k-means labels. numpy input:
-          scikit-learn's KMeans (as scikit-learn does); dask input:
-          :class:`daskmix.KMeans` with k-means|| seeding (3 passes) and
-          one pass per Lloyd iteration. Then one labelling pass.
+        - 'kmeans': the first M-step takes the labels of
+          :class:`daskmix.KMeans` (k-means|| seeding, best of 3) run on a
+          uniform sample of ``max(20000, 1000 * n_components)`` rows held in
+          memory (smaller data whole, read once): no pass over numpy data,
+          one read of the sampled rows for dask input. Not scikit-learn's
+          algorithm (a k-means++ KMeans on all rows). Restarts after the
+          first cluster a smaller sample (50 rows per component) so that
+          ``n_init`` tries genuinely different starts.
         - 'k-means++': means from greedy k-means++ (numpy: scikit-learn's;
           dask: one pass per component), ``reg_covar`` covariances.
         - 'random': random responsibilities, one pass.
@@ -69,15 +73,27 @@ class GaussianMixture(DensityMixin, BaseMixture):
           input) and no further pass. Restarts stay cheap, the long run
           happens once on all the data.
     weights_init : array-like of shape (n_components,), default=None
+        User-provided initial weights; they must sum to 1 within the
+        tolerance of the data's float dtype.
     means_init : array-like of shape (n_components, n_features), default=None
+        User-provided initial means.
     precisions_init : array-like, default=None
-        User-provided initial weights, means and precisions (inverse
-        covariances; shape as ``precisions_``).
+        User-provided initial precisions (inverse covariances; shape as
+        ``precisions_``). Each given ``*_init`` array replaces what
+        ``init_params`` finds; with all three, no start method runs.
     random_state : int, RandomState instance or None, default=None
+        Seeds the start and, for ``algorithm='minibatch'``, the batch draws.
+        The same seed and chunking give the same model on any scheduler.
     warm_start : bool, default=False
-        Continue from the fitted parameters on the next ``fit``.
+        Continue from the fitted parameters on the next ``fit``, while the
+        number of features, ``n_components`` and ``covariance_type`` are
+        unchanged (otherwise the fit starts afresh).
     verbose : int, default=0
+        1 prints the start and end of each initialisation, 2 also the lower
+        bound change every ``verbose_interval`` iterations (scikit-learn's
+        messages).
     verbose_interval : int, default=10
+        Iterations between two progress messages.
     algorithm : {'batch', 'minibatch'}, default='batch'
         'batch': EM, one pass over X per iteration (scikit-learn's algorithm).
         'minibatch': stepwise EM (Cappé & Moulines 2009). Each step reads
@@ -138,6 +154,12 @@ class GaussianMixture(DensityMixin, BaseMixture):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when X had string feature names (pandas, xarray).
 
+    See Also
+    --------
+    sklearn.mixture.GaussianMixture : The estimator this one replaces.
+    daskmix.GaussianMixtureIC : Choose K and the covariance type in one sweep.
+    daskmix.BayesianGaussianMixture : The variational version.
+
     Notes
     -----
     Statistics are accumulated around the previous means in float64, so
@@ -178,6 +200,16 @@ class GaussianMixture(DensityMixin, BaseMixture):
     of the batch fit's wall time on shuffled data, past the half that makes
     minibatch worth choosing, and its cost grows with n_samples while the
     stepwise fit's does not. ``score(X)`` gives the exact figure when wanted.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from daskmix import GaussianMixture
+    >>> X, _ = make_blobs(1000, centers=[[0, 0], [5, 5]], random_state=0)
+    >>> model = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> model.means_[model.means_[:, 0].argsort()].round(0) + 0.0
+    array([[0., 0.],
+           [5., 5.]])
     """
 
     _parameter_constraints: dict = {
@@ -391,10 +423,12 @@ class GaussianMixture(DensityMixin, BaseMixture):
         Parameters
         ----------
         n_samples : int, default=1
+            Number of samples to draw.
 
         Returns
         -------
         X : ndarray of shape (n_samples, n_features)
+            The samples, grouped by component.
         y : ndarray of shape (n_samples,)
             Component of each sample, sorted.
         """

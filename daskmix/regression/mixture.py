@@ -136,10 +136,18 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         centres gives the minimum-norm line through both. Every restart of
         ``n_init`` is a different draw.
     random_state : int, RandomState instance or None, default=None
+        Seeds the start and, for ``algorithm='minibatch'``, the batch draws.
+        The same seed and chunking give the same model on any scheduler.
     warm_start : bool, default=False
-        Continue from the fitted parameters on the next ``fit``.
+        Continue from the fitted parameters on the next ``fit``, while the
+        number of features, ``n_components``, ``gating``,
+        ``covariance_type`` and ``fit_intercept`` are unchanged (otherwise
+        the fit starts afresh).
     verbose : int, default=0
+        1 prints the start and end of each initialisation, 2 also the lower
+        bound change every ``verbose_interval`` iterations.
     verbose_interval : int, default=10
+        Iterations between two progress messages.
     algorithm : {'batch', 'minibatch'}, default='batch'
         'batch': EM, one pass over (X, y) per iteration. 'minibatch':
         stepwise EM (Cappé & Moulines 2009), as in
@@ -202,6 +210,11 @@ class RegressionMixture(RegressorMixin, BaseMixture):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when X had string feature names.
 
+    See Also
+    --------
+    daskmix.RegressionMixtureIC : Choose K, gating and noise in one sweep.
+    daskmix.GaussianMixture : The mixture its Gaussian gate is.
+
     Notes
     -----
     Statistics are accumulated in float64 around a fixed centre of x and
@@ -231,6 +244,13 @@ class RegressionMixture(RegressorMixin, BaseMixture):
     ``partial_fit`` calls on 50k-row blocks, 0.00004 short. Like
     GaussianMixture's, a minibatch fit does not end with a full pass:
     ``score_samples`` gives the exact log-likelihood when wanted.
+
+    ``score`` is R^2, the regressor contract of scikit-learn: it measures
+    the mixture's mean prediction only and must not be used to choose
+    ``n_components`` (it barely changes with K). Use
+    :class:`daskmix.RegressionMixtureIC` (BIC, AIC, ICL on the training
+    data) or :func:`daskmix.metrics.log_likelihood_scorer` (held-out
+    ``log p(y | x)``) in ``GridSearchCV``.
 
     Examples
     --------
@@ -400,6 +420,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         ----------
         X : array-like, dask array, DataFrame or DataArray of shape \
                 (n_samples, n_features)
+            Data.
         return_std : bool, default=False
             Also return the standard deviation of ``p(y | x)`` (the mixture's
             moment-matched spread: noise plus disagreement between lines).
@@ -407,8 +428,9 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         Returns
         -------
         y_mean : ndarray, dask array or DataArray of shape (n_samples,)
-            Lazy for dask input.
-        y_std : same type and shape, only with ``return_std=True``
+            The conditional mean; lazy for dask input.
+        y_std : ndarray, dask array or DataArray of shape (n_samples,)
+            Its standard deviation; only with ``return_std=True``.
         """
         data, plan, info = self._fitted_rows(X)
         if not return_std:
@@ -429,7 +451,9 @@ class RegressionMixture(RegressorMixin, BaseMixture):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data.
         y : array-like of shape (n_samples,), optional
             With targets, the posterior of each line given the point.
 
@@ -447,7 +471,9 @@ class RegressionMixture(RegressorMixin, BaseMixture):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data.
         y : array-like of shape (n_samples,)
             Targets. Without them (``gating='gaussian'`` only) the result is
             the log-density of x under the gate, ``log p(x)``, as
@@ -456,6 +482,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         Returns
         -------
         log_prob : ndarray, dask array or DataArray of shape (n_samples,)
+            ``log p(y | x)`` (or ``log p(x)`` without y) of each sample.
         """
         if y is None and self.gating == "none":
             check_is_fitted(self)
@@ -473,15 +500,24 @@ class RegressionMixture(RegressorMixin, BaseMixture):
     def score(self, X, y, sample_weight=None) -> float:
         """Coefficient of determination R^2 of ``predict(X)`` (computed for dask too).
 
+        R^2 measures the mixture's mean prediction and must not be used to
+        choose ``n_components``: see :class:`daskmix.RegressionMixtureIC` and
+        :func:`daskmix.metrics.log_likelihood_scorer`.
+
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data.
         y : array-like of shape (n_samples,)
+            Targets.
         sample_weight : array-like of shape (n_samples,), optional
+            Weights of the samples.
 
         Returns
         -------
-        float
+        score : float
+            R^2 of ``predict(X)`` against y.
         """
         data, plan, _ = self._rows_with_y(X, y)
         tile_rows = self._model(data.n_features).tile_rows(data.n_features)
@@ -525,12 +561,14 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         Parameters
         ----------
         n_samples : int, default=1
+            Number of samples to draw.
 
         Returns
         -------
         X : ndarray of shape (n_samples, n_features)
-            Grouped by component.
+            Inputs, grouped by component.
         y : ndarray of shape (n_samples,)
+            Their targets, drawn from each component's line and noise.
         """
         check_is_fitted(self)
         rng = check_random_state(self.random_state)

@@ -79,6 +79,24 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
         Number of features seen in fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names, when X had string feature names.
+
+    See Also
+    --------
+    daskmix.GaussianMixtureIC : The same for Gaussian mixtures.
+    daskmix.metrics.log_likelihood_scorer : Held-out ``log p(y | x)`` for
+        cross-validation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from daskmix import RegressionMixtureIC
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(-3, 3, (900, 1))
+    >>> line = rng.integers(0, 3, 900)
+    >>> y = np.array([2.0, -2.0, 0.5])[line] * x[:, 0] + 0.2 * rng.standard_normal(900)
+    >>> selector = RegressionMixtureIC([1, 2, 3, 4], gating="none", random_state=0)
+    >>> selector.fit(x, y).n_components_
+    3
     """
 
     _parameter_constraints: dict = {
