@@ -10,14 +10,13 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
+from conftest import make_blobs
 from sklearn import mixture
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from daskmix import BayesianGaussianMixture
-
-from conftest import make_blobs
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 PRIOR_TYPES = ["dirichlet_process", "dirichlet_distribution"]

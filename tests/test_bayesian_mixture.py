@@ -1,22 +1,31 @@
 # Authors: The scikit-learn developers
 # SPDX-License-Identifier: BSD-3-Clause
+#
+# scikit-learn's sklearn/mixture/tests/test_bayesian_mixture.py (1.9.1), run
+# against daskmix: only the imports changed (BayesianGaussianMixture and the
+# two normalisers from daskmix; RandomData still from scikit-learn's tests).
+# No test is left out: the normaliser tests of scikit-learn's private
+# _log_dirichlet_norm / _log_wishart_norm run on daskmix's public
+# log_dirichlet_norm / log_wishart_norm, and test_compare_covar_type calls the
+# estimator hooks _check_parameters / _initialize_parameters, which daskmix's
+# estimator keeps with scikit-learn's signatures.
 
 import copy
 
 import numpy as np
 import pytest
 from scipy.special import gammaln
-
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics.cluster import adjusted_rand_score
-from daskmix import BayesianGaussianMixture
-from daskmix.gaussian.bayesian import log_dirichlet_norm as _log_dirichlet_norm
-from daskmix.gaussian.bayesian import log_wishart_norm as _log_wishart_norm
 from sklearn.mixture.tests.test_gaussian_mixture import RandomData
 from sklearn.utils._testing import (
     assert_almost_equal,
     assert_array_equal,
 )
+
+from daskmix import BayesianGaussianMixture
+from daskmix.gaussian.bayesian import log_dirichlet_norm as _log_dirichlet_norm
+from daskmix.gaussian.bayesian import log_wishart_norm as _log_wishart_norm
 
 COVARIANCE_TYPE = ["full", "tied", "diag", "spherical"]
 PRIOR_TYPE = ["dirichlet_process", "dirichlet_distribution"]

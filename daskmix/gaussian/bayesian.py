@@ -67,10 +67,11 @@ PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 class Priors:
     """The priors of the variational mixture (scikit-learn's ``*_prior_``).
 
-    Attributes
+    Parameters
     ----------
     weight_concentration_prior_type : {'dirichlet_process', \
             'dirichlet_distribution'}
+        Stick-breaking or Dirichlet weights.
     weight_concentration : float
         Dirichlet concentration (or the stick-breaking Beta's second parameter).
     mean_precision : float
@@ -83,6 +84,7 @@ class Priors:
         Wishart scale's inverse ``W_0^-1``: (D, D) full and tied, (D,) diag,
         float spherical.
     covariance_type : str
+        One of 'full', 'tied', 'diag', 'spherical'.
     """
 
     weight_concentration_prior_type: str
@@ -98,7 +100,7 @@ class Priors:
 class BayesianParams:
     """The variational posterior, in scikit-learn's fitted-attribute terms.
 
-    Attributes
+    Parameters
     ----------
     gaussian : GaussianParams
         ``weights_`` (posterior-mean weights), ``means_``, ``covariances_``
@@ -124,10 +126,12 @@ def log_dirichlet_norm(dirichlet_concentration: np.ndarray) -> float:
     Parameters
     ----------
     dirichlet_concentration : ndarray of shape (K,)
+        The Dirichlet parameters.
 
     Returns
     -------
     float
+        ``log Gamma(sum a) - sum log Gamma(a)``.
     """
     return gammaln(np.sum(dirichlet_concentration)) - np.sum(
         gammaln(dirichlet_concentration)
@@ -144,13 +148,16 @@ def log_wishart_norm(
     Parameters
     ----------
     degrees_of_freedom : ndarray of shape (K,) or float
+        Degrees of freedom of each Wishart distribution.
     log_det_precisions_chol : ndarray of shape (K,) or float
         Log determinant of the Cholesky factor of each scale matrix.
     n_features : int
+        Dimension ``D`` of the matrices.
 
     Returns
     -------
-    ndarray of shape (K,) (or 0-d)
+    ndarray of shape (K,), or (1,) for one scalar distribution
+        The log normalisers.
     """
     return -(
         degrees_of_freedom * log_det_precisions_chol
@@ -164,7 +171,20 @@ def log_wishart_norm(
 
 # ------------------------------------------------------------------ weights
 def expected_log_weights(prior_type: str, weight_concentration) -> np.ndarray:
-    """``E[log pi_k]`` under the posterior of the weights, (K,)."""
+    """``E[log pi_k]`` under the posterior of the weights.
+
+    Parameters
+    ----------
+    prior_type : {'dirichlet_process', 'dirichlet_distribution'}
+        The weight concentration prior type.
+    weight_concentration : ndarray of shape (K,) or tuple of two
+        Dirichlet parameters, or the stick-breaking Beta parameters.
+
+    Returns
+    -------
+    ndarray of shape (K,)
+        The expected log weights.
+    """
     if prior_type == "dirichlet_process":
         a, b = weight_concentration
         digamma_sum = digamma(a + b)
@@ -177,7 +197,20 @@ def expected_log_weights(prior_type: str, weight_concentration) -> np.ndarray:
 
 
 def mean_weights(prior_type: str, weight_concentration) -> np.ndarray:
-    """The posterior-mean mixture weights (scikit-learn's ``weights_``), (K,)."""
+    """The posterior-mean mixture weights (scikit-learn's ``weights_``).
+
+    Parameters
+    ----------
+    prior_type : {'dirichlet_process', 'dirichlet_distribution'}
+        The weight concentration prior type.
+    weight_concentration : ndarray of shape (K,) or tuple of two
+        Dirichlet parameters, or the stick-breaking Beta parameters.
+
+    Returns
+    -------
+    ndarray of shape (K,)
+        Weights summing to one.
+    """
     if prior_type == "dirichlet_process":
         a, b = weight_concentration
         total = a + b
@@ -201,10 +234,12 @@ def posterior(
     sk : ndarray
         Their covariances, ``reg_covar`` included (shape per covariance type).
     priors : Priors
+        The priors, with the covariance type.
 
     Returns
     -------
     BayesianParams
+        The variational posterior.
     """
     cov_type = priors.covariance_type
     n_components = xk.shape[0]
@@ -259,7 +294,20 @@ def posterior(
 
 
 def stats_frame(params: BayesianParams, dtype) -> StatsFrame:
-    """The frame in which :func:`variational_kernel` takes its statistics."""
+    """The frame in which :func:`variational_kernel` takes its statistics.
+
+    Parameters
+    ----------
+    params : BayesianParams
+        The parameters of the pass.
+    dtype : numpy dtype
+        The blocks' dtype (the common shift is rounded to it).
+
+    Returns
+    -------
+    StatsFrame
+        Means, whitening factors (full, tied) and common shift.
+    """
     gaussian = params.gaussian
     whiten = (
         gaussian.precisions_cholesky
@@ -287,7 +335,9 @@ def variational_m_step(
     frame : StatsFrame
         Of the parameters the statistics were taken under.
     priors : Priors
+        The priors, with the covariance type.
     reg_covar : float
+        Added to the diagonal of the responsibilities' covariances.
     scale : float, default=1.0
         Multiplies ``nk``: the number of rows the statistics stand for when
         they are per-row averages (stepwise / stochastic variational
@@ -296,6 +346,7 @@ def variational_m_step(
     Returns
     -------
     BayesianParams
+        The variational posterior.
     """
     xk, sk = ml_moments(stats, frame, priors.covariance_type, reg_covar)
     return posterior(stats["nk"] * scale + NK_EPS, xk, sk, priors)
@@ -309,9 +360,21 @@ def ml_moments(stats: Stats, frame: StatsFrame, covariance_type: str, reg_covar:
     (two points, ``reg_covar=0``) while the posterior's, with the Wishart
     prior added, is not.
 
+    Parameters
+    ----------
+    stats : Stats
+        ``nk``, ``s1``, ``s2`` of the Gaussian kernel.
+    frame : StatsFrame
+        The frame they were taken in.
+    covariance_type : str
+        One of 'full', 'tied', 'diag', 'spherical'.
+    reg_covar : float
+        Added to the diagonal of the covariances.
+
     Returns
     -------
     means : ndarray of shape (K, D)
+        The responsibilities' means.
     covariances : ndarray
         Shape per covariance type, ``reg_covar`` added to the diagonal.
     """
@@ -360,6 +423,18 @@ def expected_log_const(params: BayesianParams, n_features: int) -> np.ndarray:
     + 1/2 (D log 2 + sum_i digamma((nu_k - i)/2) - D / beta_k)``, with
     ``U_k`` the Cholesky factor of ``nu_k W_k`` (scikit-learn's normalised
     precision, whence the ``- D/2 log nu_k``).
+
+    Parameters
+    ----------
+    params : BayesianParams
+        The variational posterior.
+    n_features : int
+        Dimension ``D``.
+
+    Returns
+    -------
+    ndarray of shape (K,)
+        The constants.
     """
     gaussian = params.gaussian
     dof = params.degrees_of_freedom
@@ -389,6 +464,18 @@ def variational_plan(params: BayesianParams, dtype) -> GaussianPlan:
     ``proba_rows``, ``label_rows``) then give scikit-learn's
     ``BayesianGaussianMixture`` outputs, and :func:`variational_kernel` its
     E-step.
+
+    Parameters
+    ----------
+    params : BayesianParams
+        The variational posterior.
+    dtype : numpy dtype
+        The blocks' dtype.
+
+    Returns
+    -------
+    GaussianPlan
+        Small and picklable, shipped once per pass.
     """
     plan = make_plan(params.gaussian, dtype)
     log_const = expected_log_const(params, params.gaussian.n_features)
@@ -396,7 +483,14 @@ def variational_plan(params: BayesianParams, dtype) -> GaussianPlan:
 
 
 def variational_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
-    """Variational E-step and statistics of one tile ``x`` (tile, D).
+    """Variational E-step and statistics of one tile.
+
+    Parameters
+    ----------
+    x : ndarray of shape (tile, D)
+        Rows of X.
+    plan : GaussianPlan
+        From :func:`variational_plan`.
 
     Returns
     -------
@@ -419,10 +513,21 @@ def variational_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
 
 
 def resp_kernel(x: np.ndarray, resp: np.ndarray, plan: GaussianPlan) -> Stats:
-    """Statistics of one tile under given responsibilities ``resp`` (tile, K).
+    """Statistics of one tile under given responsibilities.
 
-    ``plan`` is an identity-precision frame (as for the random start); the
-    statistics feed :func:`variational_m_step` with that frame.
+    Parameters
+    ----------
+    x : ndarray of shape (tile, D)
+        Rows of X.
+    resp : ndarray of shape (tile, K)
+        Their responsibilities.
+    plan : GaussianPlan
+        An identity-precision frame (as for the random start).
+
+    Returns
+    -------
+    Stats
+        ``nk``, ``s1``, ``s2`` in the frame of ``plan``, and ``n_rows``.
     """
     xs = x - plan.center
     _, frame = component_log_prob(xs, plan)
@@ -438,6 +543,18 @@ def global_terms(params: BayesianParams, n_features: int) -> float:
     """The parameter part of scikit-learn's lower bound (all but the entropy).
 
     ``- sum log Wishart norm - log weight norm - D/2 sum log beta_k``.
+
+    Parameters
+    ----------
+    params : BayesianParams
+        The variational posterior.
+    n_features : int
+        Dimension ``D``.
+
+    Returns
+    -------
+    float
+        The parameter terms.
     """
     gaussian = params.gaussian
     dof = params.degrees_of_freedom
@@ -463,7 +580,7 @@ def global_terms(params: BayesianParams, n_features: int) -> float:
 
 
 def lower_bound(resp_log_resp: float, params: BayesianParams) -> float:
-    """scikit-learn's variational lower bound after an M-step.
+    """The variational lower bound after an M-step, as scikit-learn's.
 
     Parameters
     ----------
@@ -484,8 +601,18 @@ def lower_bound(resp_log_resp: float, params: BayesianParams) -> float:
 def moments_kernel(x: np.ndarray, plan: tuple[np.ndarray, bool]) -> Stats:
     """Shifted first and second moments of one tile, for the data priors.
 
-    ``plan = (shift, full)``: ``s2`` is the (D, D) scatter when ``full``,
-    else the per-feature sums of squares.
+    Parameters
+    ----------
+    x : ndarray of shape (tile, D)
+        Rows of X.
+    plan : tuple of (ndarray of shape (D,), bool)
+        ``(shift, full)``: ``s2`` is the (D, D) scatter when ``full``, else
+        the per-feature sums of squares.
+
+    Returns
+    -------
+    Stats
+        ``n_rows``, ``s1`` (D,), ``s2``.
     """
     shift, full = plan
     xs = (x - shift).astype(np.float64, copy=False)
@@ -494,7 +621,24 @@ def moments_kernel(x: np.ndarray, plan: tuple[np.ndarray, bool]) -> Stats:
 
 
 def data_moments(stats: Stats, shift: np.ndarray, full: bool):
-    """Mean and unbiased covariance (or variances) from :func:`moments_kernel`."""
+    """Mean and unbiased covariance (or variances) from :func:`moments_kernel`.
+
+    Parameters
+    ----------
+    stats : Stats
+        The summed statistics of :func:`moments_kernel`.
+    shift : ndarray of shape (D,)
+        The shift they were taken around.
+    full : bool
+        Whether ``s2`` is the full scatter.
+
+    Returns
+    -------
+    mean : ndarray of shape (D,)
+        The mean.
+    covariance : ndarray of shape (D, D) or (D,)
+        The unbiased covariance, or variances.
+    """
     n = stats["n_rows"]
     step = stats["s1"] / n
     mean = shift + step
@@ -523,14 +667,23 @@ def start_moments(
     Parameters
     ----------
     data : RowBlocks
+        The training data.
     random_state : RandomState
+        Drawn from by the method.
     method : {'kmeans', 'k-means++', 'random', 'random_from_data', 'resp'}
         'kmeans': hard labels of k-means centres (on a sample of at most
         :func:`~daskmix.cluster.starts.kmeans_sample_size` rows, then the
         counts stand for that sample); 'random': random responsibilities (one
         pass); 'random_from_data' and 'k-means++': one row per component;
         'resp': the given responsibilities ``resp`` (one pass).
-    n_components, covariance_type, reg_covar, tile_rows
+    n_components : int
+        ``K``.
+    covariance_type : str
+        One of 'full', 'tied', 'diag', 'spherical'.
+    reg_covar : float
+        Added to the diagonal of the covariances.
+    tile_rows : int
+        Largest tile a kernel sees.
     resp : ndarray or dask array of shape (n_samples, n_components), optional
         Row-aligned with ``data`` (same row chunks for dask input).
 

@@ -427,7 +427,10 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
 
         The first call on an unfitted estimator computes the data priors from
         X and initialises on it, then updates. Later calls continue the
-        running statistics, which stand for all the rows seen so far.
+        running statistics, which stand for all the rows seen so far. After a
+        ``fit``, the first call starts the running statistics from X under the
+        fitted posterior (as :meth:`daskmix.GaussianMixture.partial_fit`
+        does); they then stand for the fit's rows plus X.
 
         Parameters
         ----------
@@ -455,7 +458,6 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
             )
             state = StepwiseState(params)
             self._n_seen = 0
-            dtype = data.dtype
         else:
             priors = self._priors()
             if state is None:
@@ -468,7 +470,6 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
                     stats_frame(state.params, dtype),
                     stats_frame(state.params, data.dtype),
                 )
-                dtype = data.dtype
         self._n_seen = getattr(self, "_n_seen", 0) + data.n_samples
         n_seen = self._n_seen
         model = self._stepwise_model(
