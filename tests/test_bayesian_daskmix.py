@@ -58,7 +58,7 @@ def test_lower_bound_trajectory_matches_sklearn(covariance_type, as_dask):
             n_components=n_components,
             covariance_type=covariance_type,
             weight_concentration_prior_type=prior_type,
-            max_iter=40,
+            max_iter=30,
             tol=1e-9,
         )
         with warnings.catch_warnings():
@@ -125,9 +125,9 @@ def test_init_methods_agree_with_sklearn_first_m_step():
 
 
 def test_threads_and_local_cluster_agree(client):
-    X, _ = make_blobs(5000, 3, 3, seed=5)
-    Xd = da.from_array(X, chunks=(800, 3))
-    kwargs = dict(n_components=4, init_params="random", random_state=0, max_iter=30)
+    X, _ = make_blobs(2000, 3, 3, seed=5)
+    Xd = da.from_array(X, chunks=(500, 3))
+    kwargs = dict(n_components=4, init_params="random", random_state=0, max_iter=4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         with dask.config.set(scheduler="threads"):
