@@ -171,6 +171,12 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
     plus the sum of ``r log r`` the lower bound needs; responsibilities never
     leave a block. ``partial_fit`` computes the data priors from its first
     batch and scales the running statistics by the number of rows seen so far.
+
+    float32 input is computed in float32 inside the blocks (statistics in
+    float64), as :class:`daskmix.GaussianMixture` does. The lower bound is a
+    sum over all the rows, not a mean, so its float32 rounding can exceed the
+    default ``tol`` and a float32 fit may run a few more iterations than a
+    float64 one (scikit-learn computes in float64 whatever the input dtype).
     """
 
     _parameter_constraints: dict = {
