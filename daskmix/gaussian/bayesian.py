@@ -37,25 +37,18 @@ import numpy as np
 from scipy import linalg
 from scipy.special import betaln, digamma, gammaln
 
-from .._core.em import check_pass
-from .._core.engine import RowBlocks
 from .._core.stats import Stats
-from ..cluster.seeding import kmeans_plusplus_centers, random_data_centers
-from ..cluster.starts import kmeans_start
 from .kernels import (
     GaussianPlan,
     accumulate,
     component_log_prob,
-    em_kernel,
     make_plan,
     normalize_log_prob,
-    random_resp_kernel,
 )
 from .params import (
     NK_EPS,
     GaussianParams,
     StatsFrame,
-    identity_precisions_cholesky,
     log_det_cholesky,
     precisions_cholesky_from_covariances,
 )
@@ -512,32 +505,6 @@ def variational_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
     return stats
 
 
-def resp_kernel(x: np.ndarray, resp: np.ndarray, plan: GaussianPlan) -> Stats:
-    """Statistics of one tile under given responsibilities.
-
-    Parameters
-    ----------
-    x : ndarray of shape (tile, D)
-        Rows of X.
-    resp : ndarray of shape (tile, K)
-        Their responsibilities.
-    plan : GaussianPlan
-        An identity-precision frame (as for the random start).
-
-    Returns
-    -------
-    Stats
-        ``nk``, ``s1``, ``s2`` in the frame of ``plan``, and ``n_rows``.
-    """
-    xs = x - plan.center
-    _, frame = component_log_prob(xs, plan)
-    stats = accumulate(
-        xs, frame, np.ascontiguousarray(resp.T, dtype=xs.dtype), plan.covariance_type
-    )
-    stats["n_rows"] = np.float64(x.shape[0])
-    return stats
-
-
 # ------------------------------------------------------------- lower bound
 def global_terms(params: BayesianParams, n_features: int) -> float:
     """The parameter part of scikit-learn's lower bound (all but the entropy).
@@ -595,151 +562,3 @@ def lower_bound(resp_log_resp: float, params: BayesianParams) -> float:
         Up to constants, the evidence lower bound of all the rows (not a mean).
     """
     return -float(resp_log_resp) + global_terms(params, params.gaussian.n_features)
-
-
-# ------------------------------------------------------------------ priors
-def moments_kernel(x: np.ndarray, plan: tuple[np.ndarray, bool]) -> Stats:
-    """Shifted first and second moments of one tile, for the data priors.
-
-    Parameters
-    ----------
-    x : ndarray of shape (tile, D)
-        Rows of X.
-    plan : tuple of (ndarray of shape (D,), bool)
-        ``(shift, full)``: ``s2`` is the (D, D) scatter when ``full``, else
-        the per-feature sums of squares.
-
-    Returns
-    -------
-    Stats
-        ``n_rows``, ``s1`` (D,), ``s2``.
-    """
-    shift, full = plan
-    xs = (x - shift).astype(np.float64, copy=False)
-    s2 = xs.T @ xs if full else np.einsum("bd,bd->d", xs, xs)
-    return Stats(n_rows=np.float64(x.shape[0]), s1=xs.sum(axis=0), s2=np.asarray(s2))
-
-
-def data_moments(stats: Stats, shift: np.ndarray, full: bool):
-    """Mean and unbiased covariance (or variances) from :func:`moments_kernel`.
-
-    Parameters
-    ----------
-    stats : Stats
-        The summed statistics of :func:`moments_kernel`.
-    shift : ndarray of shape (D,)
-        The shift they were taken around.
-    full : bool
-        Whether ``s2`` is the full scatter.
-
-    Returns
-    -------
-    mean : ndarray of shape (D,)
-        The mean.
-    covariance : ndarray of shape (D, D) or (D,)
-        The unbiased covariance, or variances.
-    """
-    n = stats["n_rows"]
-    step = stats["s1"] / n
-    mean = shift + step
-    if full:
-        scatter = stats["s2"] - n * np.outer(step, step)
-        scatter = 0.5 * (scatter + scatter.T)
-    else:
-        scatter = np.maximum(stats["s2"] - n * step**2, 0.0)
-    return mean, scatter / (n - 1)
-
-
-# ------------------------------------------------------------------- starts
-def start_moments(
-    data: RowBlocks,
-    random_state: np.random.RandomState,
-    *,
-    method: str,
-    n_components: int,
-    covariance_type: str,
-    reg_covar: float,
-    tile_rows: int,
-    resp=None,
-):
-    """The statistics of the initial responsibilities, as scikit-learn forms them.
-
-    Parameters
-    ----------
-    data : RowBlocks
-        The training data.
-    random_state : RandomState
-        Drawn from by the method.
-    method : {'kmeans', 'k-means++', 'random', 'random_from_data', 'resp'}
-        'kmeans': hard labels of k-means centres (on a sample of at most
-        :func:`~daskmix.cluster.starts.kmeans_sample_size` rows, then the
-        counts stand for that sample); 'random': random responsibilities (one
-        pass); 'random_from_data' and 'k-means++': one row per component;
-        'resp': the given responsibilities ``resp`` (one pass).
-    n_components : int
-        ``K``.
-    covariance_type : str
-        One of 'full', 'tied', 'diag', 'spherical'.
-    reg_covar : float
-        Added to the diagonal of the covariances.
-    tile_rows : int
-        Largest tile a kernel sees.
-    resp : ndarray or dask array of shape (n_samples, n_components), optional
-        Row-aligned with ``data`` (same row chunks for dask input).
-
-    Returns
-    -------
-    nk : ndarray of shape (K,)
-        Counts, ``10 eps`` added.
-    xk, sk : ndarray
-        Means and covariances (``reg_covar`` added) of the responsibilities.
-    n_rows : int
-        Rows the counts are taken over (the k-means sample, or all rows).
-    """
-    K, n_features, cov_type = n_components, data.n_features, covariance_type
-    identity = identity_precisions_cholesky(cov_type, K, n_features)
-    if method in ("random_from_data", "k-means++"):
-        pick = (
-            random_data_centers
-            if method == "random_from_data"
-            else (kmeans_plusplus_centers)
-        )
-        means = pick(data, K, random_state)
-        return np.ones(K) + NK_EPS, means, identity * reg_covar, data.n_samples
-    if method == "kmeans":
-        centers, rows = kmeans_start(data, K, random_state)
-        frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)
-        plan = make_plan(
-            frame, rows.dtype, center=centers.mean(axis=0), resp_mode="nearest"
-        )
-        stats = rows.map_reduce(em_kernel, plan, tile_rows)
-    else:
-        rows = data
-        (first_rows,) = data.take_rows(np.arange(min(data.n_samples, 1000)))
-        center = np.asarray(first_rows, dtype=np.float64).mean(axis=0)
-        centers = np.tile(center, (K, 1))
-        frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)
-        if method == "random":
-            plan = make_plan(
-                frame,
-                data.dtype,
-                center=center,
-                resp_mode="random",
-                seed=int(random_state.randint(np.iinfo(np.int32).max)),
-            )
-            stats = data.with_row_index().map_reduce(
-                random_resp_kernel, plan, tile_rows
-            )
-        else:
-            plan = make_plan(frame, data.dtype, center=center)
-            joint = RowBlocks([data.arrays[0], resp], block_rows=data.row_chunks[0])
-            stats = joint.map_reduce(resp_kernel, plan, tile_rows)
-    check_pass(stats, data)
-    whiten = identity if cov_type in ("full", "tied") else None
-    xk, sk = ml_moments(
-        stats,
-        StatsFrame(centers, whiten, plan.center.astype(np.float64)),
-        cov_type,
-        reg_covar,
-    )
-    return stats["nk"] + NK_EPS, xk, sk, rows.n_samples

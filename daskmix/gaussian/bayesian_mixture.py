@@ -6,7 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -31,17 +31,15 @@ from .bayesian import (
     PRIOR_TYPES,
     BayesianParams,
     Priors,
-    data_moments,
     global_terms,
     lower_bound,
-    moments_kernel,
     posterior,
-    start_moments,
     stats_frame,
     variational_kernel,
     variational_m_step,
     variational_plan,
 )
+from .bayesian_starts import check_resp, data_priors, start_moments
 from .kernels import label_rows, proba_rows, score_rows
 from .params import (
     COVARIANCE_TYPES,
@@ -495,49 +493,23 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
         The mean and covariance of X, when needed, take one pass.
         """
         data = X if isinstance(X, RowBlocks) else RowBlocks([np.asarray(X)])
-        n_features = data.n_features
-        cov_type = self.covariance_type
-        if self.weight_concentration_prior is None:
-            concentration = 1.0 / self.n_components
-        else:
-            concentration = self.weight_concentration_prior
-        beta0 = 1.0 if self.mean_precision_prior is None else self.mean_precision_prior
-        if self.degrees_of_freedom_prior is None:
-            dof0 = n_features
-        elif self.degrees_of_freedom_prior > n_features - 1.0:
-            dof0 = self.degrees_of_freedom_prior
-        else:
-            raise ValueError(
-                "The parameter 'degrees_of_freedom_prior' should be greater than "
-                f"{n_features - 1}, but got {self.degrees_of_freedom_prior:.3f}."
-            )
-        mean_prior = cov_prior = None
-        if self.mean_prior is not None:
-            mean_prior = check_array(
-                self.mean_prior, dtype=[np.float64, np.float32], ensure_2d=False
-            )
-            _check_shape(mean_prior, (n_features,), "means")
-        if self.covariance_prior is not None:
-            cov_prior = _check_covariance_prior(
-                self.covariance_prior, cov_type, n_features
-            )
-        if mean_prior is None or cov_prior is None:
-            mean, scatter = _data_moments(data, full=cov_type in ("full", "tied"))
-            if mean_prior is None:
-                mean_prior = mean
-            if cov_prior is None:
-                cov_prior = {
-                    "full": np.atleast_2d(scatter),
-                    "tied": np.atleast_2d(scatter),
-                    "diag": scatter,
-                    "spherical": float(np.mean(scatter)),
-                }[cov_type]
-        self.weight_concentration_prior_ = concentration
-        self.mean_precision_prior_ = beta0
-        self.mean_prior_ = mean_prior
-        self.degrees_of_freedom_prior_ = dof0
-        self.covariance_prior_ = cov_prior
-        return self._priors()
+        priors = data_priors(
+            data,
+            covariance_type=self.covariance_type,
+            n_components=self.n_components,
+            weight_concentration_prior_type=self.weight_concentration_prior_type,
+            weight_concentration_prior=self.weight_concentration_prior,
+            mean_precision_prior=self.mean_precision_prior,
+            mean_prior=self.mean_prior,
+            degrees_of_freedom_prior=self.degrees_of_freedom_prior,
+            covariance_prior=self.covariance_prior,
+        )
+        self.weight_concentration_prior_ = priors.weight_concentration
+        self.mean_precision_prior_ = priors.mean_precision
+        self.mean_prior_ = priors.mean
+        self.degrees_of_freedom_prior_ = priors.degrees_of_freedom
+        self.covariance_prior_ = priors.covariance
+        return priors
 
     def _priors(self) -> Priors:
         return Priors(
@@ -569,7 +541,7 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
         resp = None
         method = self.init_params
         if not isinstance(method, str):
-            resp, method = self._check_resp(data), "resp"
+            resp, method = check_resp(method, data, K), "resp"
         nk, xk, sk, n_rows = start_moments(
             data,
             random_state,
@@ -586,33 +558,6 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
         elif method == "kmeans":
             nk = nk * (data.n_samples / n_rows)
         return posterior(nk, xk, sk, priors)
-
-    def _check_resp(self, data: RowBlocks):
-        """The user's initial responsibilities, row-aligned with ``data``."""
-        K = self.n_components
-        resp = self.init_params
-        expected = (data.n_samples, K)
-        if data.is_dask:
-            if not RowBlocks([resp]).is_dask:
-                raise TypeError(
-                    "init_params: responsibilities for dask input X must be a "
-                    f"dask array; got {type(resp).__name__}."
-                )
-        else:
-            resp = check_array(resp, dtype=np.float64, input_name="init_params")
-        if resp.shape != expected:
-            raise ValueError(
-                f"init_params: responsibilities should have shape {expected} "
-                f"(n_samples, n_components); got {resp.shape}."
-            )
-        if data.is_dask:
-            return resp.rechunk({0: data.row_chunks, 1: -1})
-        if np.any(resp < 0):
-            raise ValueError(
-                "init_params: responsibilities should be non-negative; got "
-                f"minimum {resp.min()}."
-            )
-        return resp
 
     def _initialize_parameters(self, X, random_state) -> None:
         """Set the parameters of the first M-step (scikit-learn's hook).
@@ -790,46 +735,3 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
 def _score_kernel(x, plan) -> Stats:
     log_prob = score_rows(x, plan)
     return Stats(loglik=log_prob.sum(dtype=np.float64), n_rows=np.float64(x.shape[0]))
-
-
-def _data_moments(data: RowBlocks, full: bool):
-    """Mean and unbiased covariance (full) or variances of the rows (one pass)."""
-    (first,) = data.take_rows(np.arange(1))
-    shift = np.asarray(first[0], dtype=np.float64)
-    stats = data.map_reduce(
-        moments_kernel, (shift, full), default_tile_rows(data.n_features)
-    )
-    check_pass(stats, data)
-    return data_moments(stats, shift, full)
-
-
-def _check_shape(param: np.ndarray, shape: tuple, name: str) -> None:
-    if param.shape != shape:
-        raise ValueError(
-            f"The parameter '{name}' should have the shape of {shape}, "
-            f"but got {param.shape}"
-        )
-
-
-def _check_covariance_prior(covariance_prior, covariance_type: str, n_features: int):
-    """scikit-learn's checks of a user-given ``covariance_prior``."""
-    if covariance_type == "spherical":
-        return covariance_prior
-    prior = check_array(
-        covariance_prior, dtype=[np.float64, np.float32], ensure_2d=False
-    )
-    if covariance_type in ("full", "tied"):
-        _check_shape(
-            prior, (n_features, n_features), f"{covariance_type} covariance_prior"
-        )
-        if not (
-            np.allclose(prior, prior.T) and np.all(np.linalg.eigvalsh(prior) > 0.0)
-        ):
-            raise ValueError(
-                f"'{covariance_type} precision' should be symmetric, positive-definite"
-            )
-    else:
-        _check_shape(prior, (n_features,), f"{covariance_type} covariance_prior")
-        if np.any(np.less_equal(prior, 0.0)):
-            raise ValueError(f"'{covariance_type} precision' should be positive")
-    return prior
