@@ -22,15 +22,7 @@ COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 PRIOR_TYPES = ["dirichlet_process", "dirichlet_distribution"]
 
 
-@parametrize_with_checks(
-    [
-        BayesianGaussianMixture(),
-        BayesianGaussianMixture(
-            covariance_type="diag",
-            weight_concentration_prior_type="dirichlet_distribution",
-        ),
-    ]
-)
+@parametrize_with_checks([BayesianGaussianMixture()])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
