@@ -496,10 +496,16 @@ def variational_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
     weighted_log_prob, frame = component_log_prob(xs, plan)
     resp, log_norm = normalize_log_prob(weighted_log_prob)
     stats = accumulate(xs, frame, resp, plan.covariance_type)
-    # weighted_log_prob becomes log r, then r log r, in place
-    weighted_log_prob -= log_norm
-    np.multiply(resp, weighted_log_prob, out=weighted_log_prob)
-    stats["resp_log_resp"] = weighted_log_prob.sum(dtype=np.float64)
+    if resp.dtype == np.float64:
+        # sum r log r = sum r (w - log_norm) = <r, w> - sum log_norm, as
+        # sum_k r = 1: one BLAS dot instead of three passes over (K, tile)
+        stats["resp_log_resp"] = np.vdot(resp, weighted_log_prob) - log_norm.sum()
+    else:
+        # float32 dots accumulate in float32: take log r, then r log r, in
+        # place, and sum in float64
+        weighted_log_prob -= log_norm
+        np.multiply(resp, weighted_log_prob, out=weighted_log_prob)
+        stats["resp_log_resp"] = weighted_log_prob.sum(dtype=np.float64)
     stats["loglik"] = log_norm.sum(dtype=np.float64)
     stats["n_rows"] = np.float64(x.shape[0])
     return stats
