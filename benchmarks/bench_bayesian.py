@@ -14,6 +14,15 @@ Run (the OPENBLAS_* variables set on the development machines pin an older
 kernel; unset them in this command only)::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_bayesian.py
+
+Measured (``--repeats 2``, 2 cores shared with other jobs at a load average
+of 17 to 28, so single figures swing by 2x; three runs, speed-up of
+daskmix over scikit-learn per iteration, Bayesian / Gaussian in the same run)::
+
+    full   18.1x / 14.0x    26.1x / 12.4x    38.9x / 21.4x
+    diag    8.3x /  9.7x     5.1x / 11.6x    19.2x / 17.7x
+
+The lower bounds of the two libraries agreed to 4e-14 (relative) in every run.
 """
 
 from __future__ import annotations
