@@ -2,12 +2,14 @@
 
 from . import metrics
 from .cluster.kmeans import KMeans
+from .gaussian.bayesian_mixture import BayesianGaussianMixture
 from .gaussian.mixture import GaussianMixture
 from .labeled import Labeled
 from .regression.mixture import RegressionMixture
 from .selection import GaussianMixtureIC, RegressionMixtureIC
 
 __all__ = [
+    "BayesianGaussianMixture",
     "GaussianMixture",
     "GaussianMixtureIC",
     "KMeans",

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -47,6 +48,10 @@ from .validation import InputInfo, check_X
 MINIBATCH_FINAL_PASS = False
 
 
+def _information_criteria(estimator) -> bool:
+    return estimator._has_information_criteria
+
+
 class BaseMixture(BaseEstimator):
     """Base class of the mixture estimators (not an estimator itself)."""
 
@@ -69,6 +74,8 @@ class BaseMixture(BaseEstimator):
 
     #: whether fit and partial_fit need targets y (regressors)
     _requires_y = False
+    #: whether bic, aic and icl exist (not for a variational posterior)
+    _has_information_criteria = True
 
     # ------------------------------------------------------ subclass hooks
     @abstractmethod
@@ -331,6 +338,7 @@ class BaseMixture(BaseEstimator):
     def _n_parameters(self) -> int:
         """Free parameters of the fitted model (for the information criteria)."""
 
+    @available_if(_information_criteria)
     def bic(self, X, y=None) -> float:
         """Bayesian information criterion on the data (lower is better).
 
@@ -353,6 +361,7 @@ class BaseMixture(BaseEstimator):
         loglik, n_samples = self._total_loglik(X, y)
         return -2.0 * loglik + self._n_parameters() * math.log(n_samples)
 
+    @available_if(_information_criteria)
     def aic(self, X, y=None) -> float:
         """Akaike information criterion on the data (lower is better).
 
@@ -374,6 +383,7 @@ class BaseMixture(BaseEstimator):
         loglik, _ = self._total_loglik(X, y)
         return -2.0 * loglik + 2.0 * self._n_parameters()
 
+    @available_if(_information_criteria)
     def icl(self, X, y=None) -> float:
         """Integrated completed likelihood on the data (lower is better).
 

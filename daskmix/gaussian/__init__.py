@@ -1,5 +1,6 @@
-"""Gaussian mixtures: parameters, kernels, starts and the estimator."""
+"""Gaussian mixtures: parameters, kernels, starts and the estimators."""
 
+from .bayesian_mixture import BayesianGaussianMixture
 from .mixture import GaussianMixture
 
-__all__ = ["GaussianMixture"]
+__all__ = ["BayesianGaussianMixture", "GaussianMixture"]

@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import DensityMixin
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from .._core.base import BaseMixture, float_dtype
 from .init_checks import check_means, check_precisions, check_weights
-from .kernels import label_rows, proba_rows, score_rows
 from .model import GaussianModel
+from .outputs import GaussianOutputs
 from .params import (
     COVARIANCE_TYPES,
     GaussianParams,
     n_parameters,
     precisions_from_cholesky,
 )
-from .sampling import sample_mixture
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "gmm")
 
 
-class GaussianMixture(DensityMixin, BaseMixture):
+class GaussianMixture(GaussianOutputs, BaseMixture):
     """Gaussian mixture fitted by EM, on numpy, dask, pandas or xarray input.
 
     A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the
@@ -282,26 +278,6 @@ class GaussianMixture(DensityMixin, BaseMixture):
             "covariance_type": self.covariance_type,
         }
 
-    def fit_predict(self, X, y=None):
-        """Fit, then return the most probable component of each sample.
-
-        Equivalent to ``fit(X).predict(X)`` (one more pass over X).
-
-        Parameters
-        ----------
-        X : array-like, dask array, DataFrame or DataArray of shape \
-                (n_samples, n_features)
-            Training data.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        labels : ndarray, dask array or DataArray of shape (n_samples,)
-            Component labels.
-        """
-        return self.fit(X, y).predict(X)
-
     # ------------------------------------------------------- initialisation
     def _check_user_init(self, n_features: int) -> dict:
         """Validated copies of the ``*_init`` arrays (never written back)."""
@@ -340,105 +316,5 @@ class GaussianMixture(DensityMixin, BaseMixture):
             params.precisions_cholesky, self.covariance_type
         ).astype(dtype)
 
-    # ------------------------------------------------------- per-row outputs
-    def predict(self, X):
-        """Most probable component of each sample.
-
-        Parameters
-        ----------
-        X : array-like, dask array, DataFrame or DataArray of shape \
-                (n_samples, n_features)
-            Data.
-
-        Returns
-        -------
-        labels : ndarray, dask array or DataArray of shape (n_samples,)
-            Component labels. Lazy for dask input; along the sample dimension
-            for xarray input.
-        """
-        data, plan, info = self._fitted_rows(X)
-        return self._map_rows(data, plan, info, label_rows, None, "label", np.int64)
-
-    def predict_proba(self, X):
-        """Posterior probability of each component for each sample.
-
-        Parameters
-        ----------
-        X : array-like, dask array, DataFrame or DataArray of shape \
-                (n_samples, n_features)
-            Data.
-
-        Returns
-        -------
-        resp : ndarray, dask array or DataArray of shape (n_samples, n_components)
-            ``p(k | x)``. For xarray input, dims (sample dim, ``component``).
-        """
-        data, plan, info = self._fitted_rows(X)
-        return self._map_rows(
-            data, plan, info, proba_rows, self.n_components, "probability"
-        )
-
-    def score_samples(self, X):
-        """Log-likelihood ``log p(x)`` of each sample.
-
-        Parameters
-        ----------
-        X : array-like, dask array, DataFrame or DataArray of shape \
-                (n_samples, n_features)
-            Data.
-
-        Returns
-        -------
-        log_prob : ndarray, dask array or DataArray of shape (n_samples,)
-            Log-density of each sample under the mixture.
-        """
-        data, plan, info = self._fitted_rows(X)
-        return self._map_rows(data, plan, info, score_rows, None, "log_likelihood")
-
-    def score(self, X, y=None) -> float:
-        """Mean log-likelihood of the samples of X (computed, also for dask).
-
-        Parameters
-        ----------
-        X : array-like, dask array, DataFrame or DataArray of shape \
-                (n_samples, n_features)
-            Data.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        log_likelihood : float
-            Mean of ``log p(x)`` over the samples.
-        """
-        loglik, n_samples = self._total_loglik(X)
-        return loglik / n_samples
-
     def _n_parameters(self) -> int:
         return n_parameters(self.covariance_type, *self.means_.shape)
-
-    def sample(self, n_samples: int = 1):
-        """Draw samples from the fitted mixture.
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-            Number of samples to draw.
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features)
-            The samples, grouped by component.
-        y : ndarray of shape (n_samples,)
-            Component of each sample, sorted.
-        """
-        check_is_fitted(self)
-        X, labels = sample_mixture(
-            self._params(), n_samples, check_random_state(self.random_state)
-        )
-        return X.astype(self.means_.dtype, copy=False), labels
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags

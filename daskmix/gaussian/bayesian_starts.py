@@ -1,0 +1,389 @@
+"""Data-dependent parts of the variational mixture: priors and starts.
+
+The priors scikit-learn derives from X (its mean and covariance: one pass of
+shifted moments) and the statistics of the initial responsibilities, formed
+as scikit-learn forms them, for :func:`daskmix.gaussian.bayesian.posterior`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils import check_array
+
+from .._core.em import check_pass
+from .._core.engine import RowBlocks, default_tile_rows
+from .._core.stats import Stats
+from ..cluster.seeding import kmeans_plusplus_centers, random_data_centers
+from ..cluster.starts import kmeans_start
+from .bayesian import Priors, ml_moments
+from .kernels import (
+    GaussianPlan,
+    accumulate,
+    component_log_prob,
+    em_kernel,
+    make_plan,
+    random_resp_kernel,
+)
+from .params import NK_EPS, GaussianParams, StatsFrame, identity_precisions_cholesky
+
+
+# ------------------------------------------------------------------ priors
+def moments_kernel(x: np.ndarray, plan: tuple[np.ndarray, bool]) -> Stats:
+    """Shifted first and second moments of one tile, for the data priors.
+
+    Parameters
+    ----------
+    x : ndarray of shape (tile, D)
+        Rows of X.
+    plan : tuple of (ndarray of shape (D,), bool)
+        ``(shift, full)``: ``s2`` is the (D, D) scatter when ``full``, else
+        the per-feature sums of squares.
+
+    Returns
+    -------
+    Stats
+        ``n_rows``, ``s1`` (D,), ``s2``.
+    """
+    shift, full = plan
+    xs = (x - shift).astype(np.float64, copy=False)
+    s2 = xs.T @ xs if full else np.einsum("bd,bd->d", xs, xs)
+    return Stats(n_rows=np.float64(x.shape[0]), s1=xs.sum(axis=0), s2=np.asarray(s2))
+
+
+def data_moments(stats: Stats, shift: np.ndarray, full: bool):
+    """Mean and unbiased covariance (or variances) from :func:`moments_kernel`.
+
+    Parameters
+    ----------
+    stats : Stats
+        The summed statistics of :func:`moments_kernel`.
+    shift : ndarray of shape (D,)
+        The shift they were taken around.
+    full : bool
+        Whether ``s2`` is the full scatter.
+
+    Returns
+    -------
+    mean : ndarray of shape (D,)
+        The mean.
+    covariance : ndarray of shape (D, D) or (D,)
+        The unbiased covariance, or variances.
+    """
+    n = stats["n_rows"]
+    step = stats["s1"] / n
+    mean = shift + step
+    if full:
+        scatter = stats["s2"] - n * np.outer(step, step)
+        scatter = 0.5 * (scatter + scatter.T)
+    else:
+        scatter = np.maximum(stats["s2"] - n * step**2, 0.0)
+    return mean, scatter / (n - 1)
+
+
+def sample_moments(data: RowBlocks, full: bool):
+    """Mean and unbiased covariance (full) or variances of the rows (one pass).
+
+    Parameters
+    ----------
+    data : RowBlocks
+        The rows.
+    full : bool
+        Whether to return the full covariance, or the variances.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_features,)
+        The mean.
+    covariance : ndarray of shape (n_features, n_features) or (n_features,)
+        The unbiased covariance, or variances.
+    """
+    (first,) = data.take_rows(np.arange(1))
+    shift = np.asarray(first[0], dtype=np.float64)
+    stats = data.map_reduce(
+        moments_kernel, (shift, full), default_tile_rows(data.n_features)
+    )
+    check_pass(stats, data)
+    return data_moments(stats, shift, full)
+
+
+def data_priors(
+    data: RowBlocks,
+    *,
+    covariance_type: str,
+    n_components: int,
+    weight_concentration_prior_type: str,
+    weight_concentration_prior: float | None,
+    mean_precision_prior: float | None,
+    mean_prior,
+    degrees_of_freedom_prior: float | None,
+    covariance_prior,
+) -> Priors:
+    """The priors, validated, with scikit-learn's defaults filled in from X.
+
+    The mean and covariance of X, when needed, take one pass
+    (:func:`sample_moments`). Error messages are scikit-learn's.
+
+    Parameters
+    ----------
+    data : RowBlocks
+        The training data.
+    covariance_type : str
+        One of 'full', 'tied', 'diag', 'spherical'.
+    n_components : int
+        ``K``.
+    weight_concentration_prior_type : str
+        'dirichlet_process' or 'dirichlet_distribution'.
+    weight_concentration_prior, mean_precision_prior : float or None
+        As for :class:`daskmix.BayesianGaussianMixture`.
+    mean_prior : array-like of shape (n_features,) or None
+        As for :class:`daskmix.BayesianGaussianMixture`.
+    degrees_of_freedom_prior : float or None
+        As for :class:`daskmix.BayesianGaussianMixture`.
+    covariance_prior : float, array-like or None
+        As for :class:`daskmix.BayesianGaussianMixture`.
+
+    Returns
+    -------
+    Priors
+        Every prior set.
+    """
+    n_features = data.n_features
+    cov_type = covariance_type
+    if weight_concentration_prior is None:
+        weight_concentration_prior = 1.0 / n_components
+    if mean_precision_prior is None:
+        mean_precision_prior = 1.0
+    if degrees_of_freedom_prior is None:
+        degrees_of_freedom_prior = n_features
+    elif degrees_of_freedom_prior <= n_features - 1.0:
+        raise ValueError(
+            "The parameter 'degrees_of_freedom_prior' should be greater than "
+            f"{n_features - 1}, but got {degrees_of_freedom_prior:.3f}."
+        )
+    if mean_prior is not None:
+        mean_prior = check_array(
+            mean_prior, dtype=[np.float64, np.float32], ensure_2d=False
+        )
+        _check_shape(mean_prior, (n_features,), "means")
+    if covariance_prior is not None:
+        covariance_prior = _check_covariance_prior(
+            covariance_prior, cov_type, n_features
+        )
+    if mean_prior is None or covariance_prior is None:
+        mean, scatter = sample_moments(data, full=cov_type in ("full", "tied"))
+        if mean_prior is None:
+            mean_prior = mean
+        if covariance_prior is None:
+            covariance_prior = {
+                "full": np.atleast_2d(scatter),
+                "tied": np.atleast_2d(scatter),
+                "diag": scatter,
+                "spherical": float(np.mean(scatter)),
+            }[cov_type]
+    return Priors(
+        weight_concentration_prior_type,
+        weight_concentration_prior,
+        mean_precision_prior,
+        np.asarray(mean_prior, dtype=np.float64),
+        degrees_of_freedom_prior,
+        covariance_prior
+        if cov_type == "spherical"
+        else np.asarray(covariance_prior, dtype=np.float64),
+        cov_type,
+    )
+
+
+def _check_shape(param: np.ndarray, shape: tuple, name: str) -> None:
+    if param.shape != shape:
+        raise ValueError(
+            f"The parameter '{name}' should have the shape of {shape}, "
+            f"but got {param.shape}"
+        )
+
+
+def _check_covariance_prior(covariance_prior, covariance_type: str, n_features: int):
+    """scikit-learn's checks of a user-given ``covariance_prior``."""
+    if covariance_type == "spherical":
+        return covariance_prior
+    prior = check_array(
+        covariance_prior, dtype=[np.float64, np.float32], ensure_2d=False
+    )
+    if covariance_type in ("full", "tied"):
+        _check_shape(
+            prior, (n_features, n_features), f"{covariance_type} covariance_prior"
+        )
+        if not (
+            np.allclose(prior, prior.T) and np.all(np.linalg.eigvalsh(prior) > 0.0)
+        ):
+            raise ValueError(
+                f"'{covariance_type} precision' should be symmetric, positive-definite"
+            )
+    else:
+        _check_shape(prior, (n_features,), f"{covariance_type} covariance_prior")
+        if np.any(np.less_equal(prior, 0.0)):
+            raise ValueError(f"'{covariance_type} precision' should be positive")
+    return prior
+
+
+# ------------------------------------------------------------------- starts
+def check_resp(resp, data: RowBlocks, n_components: int):
+    """User-given initial responsibilities, validated and row-aligned with data.
+
+    Parameters
+    ----------
+    resp : array-like or dask array of shape (n_samples, n_components)
+        The ``init_params`` array: numpy-like for in-memory data, a dask array
+        for dask data.
+    data : RowBlocks
+        The training data.
+    n_components : int
+        ``K``.
+
+    Returns
+    -------
+    ndarray or dask array of shape (n_samples, n_components)
+        The float64 array for numpy; for dask, rechunked to the row blocks
+        of ``data``.
+    """
+    expected = (data.n_samples, n_components)
+    if data.is_dask:
+        if not RowBlocks([resp]).is_dask:
+            raise TypeError(
+                "init_params: responsibilities for dask input X must be a "
+                f"dask array; got {type(resp).__name__}."
+            )
+    else:
+        resp = check_array(resp, dtype=np.float64, input_name="init_params")
+    if resp.shape != expected:
+        raise ValueError(
+            f"init_params: responsibilities should have shape {expected} "
+            f"(n_samples, n_components); got {resp.shape}."
+        )
+    if data.is_dask:
+        return resp.rechunk({0: data.row_chunks, 1: -1})
+    if np.any(resp < 0):
+        raise ValueError(
+            "init_params: responsibilities should be non-negative; got "
+            f"minimum {resp.min()}."
+        )
+    return resp
+
+
+def resp_kernel(x: np.ndarray, resp: np.ndarray, plan: GaussianPlan) -> Stats:
+    """Statistics of one tile under given responsibilities.
+
+    Parameters
+    ----------
+    x : ndarray of shape (tile, D)
+        Rows of X.
+    resp : ndarray of shape (tile, K)
+        Their responsibilities.
+    plan : GaussianPlan
+        An identity-precision frame (as for the random start).
+
+    Returns
+    -------
+    Stats
+        ``nk``, ``s1``, ``s2`` in the frame of ``plan``, and ``n_rows``.
+    """
+    xs = x - plan.center
+    _, frame = component_log_prob(xs, plan)
+    stats = accumulate(
+        xs, frame, np.ascontiguousarray(resp.T, dtype=xs.dtype), plan.covariance_type
+    )
+    stats["n_rows"] = np.float64(x.shape[0])
+    return stats
+
+
+def start_moments(
+    data: RowBlocks,
+    random_state: np.random.RandomState,
+    *,
+    method: str,
+    n_components: int,
+    covariance_type: str,
+    reg_covar: float,
+    tile_rows: int,
+    resp=None,
+):
+    """The statistics of the initial responsibilities, as scikit-learn forms them.
+
+    Parameters
+    ----------
+    data : RowBlocks
+        The training data.
+    random_state : RandomState
+        Drawn from by the method.
+    method : {'kmeans', 'k-means++', 'random', 'random_from_data', 'resp'}
+        'kmeans': hard labels of k-means centres (on a sample of at most
+        :func:`~daskmix.cluster.starts.kmeans_sample_size` rows, then the
+        counts stand for that sample); 'random': random responsibilities (one
+        pass); 'random_from_data' and 'k-means++': one row per component;
+        'resp': the given responsibilities ``resp`` (one pass).
+    n_components : int
+        ``K``.
+    covariance_type : str
+        One of 'full', 'tied', 'diag', 'spherical'.
+    reg_covar : float
+        Added to the diagonal of the covariances.
+    tile_rows : int
+        Largest tile a kernel sees.
+    resp : ndarray or dask array of shape (n_samples, n_components), optional
+        Row-aligned with ``data`` (same row chunks for dask input).
+
+    Returns
+    -------
+    nk : ndarray of shape (K,)
+        Counts, ``10 eps`` added.
+    xk, sk : ndarray
+        Means and covariances (``reg_covar`` added) of the responsibilities.
+    n_rows : int
+        Rows the counts are taken over (the k-means sample, or all rows).
+    """
+    K, n_features, cov_type = n_components, data.n_features, covariance_type
+    identity = identity_precisions_cholesky(cov_type, K, n_features)
+    if method in ("random_from_data", "k-means++"):
+        pick = (
+            random_data_centers
+            if method == "random_from_data"
+            else (kmeans_plusplus_centers)
+        )
+        means = pick(data, K, random_state)
+        return np.ones(K) + NK_EPS, means, identity * reg_covar, data.n_samples
+    if method == "kmeans":
+        centers, rows = kmeans_start(data, K, random_state)
+        frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)
+        plan = make_plan(
+            frame, rows.dtype, center=centers.mean(axis=0), resp_mode="nearest"
+        )
+        stats = rows.map_reduce(em_kernel, plan, tile_rows)
+    else:
+        rows = data
+        (first_rows,) = data.take_rows(np.arange(min(data.n_samples, 1000)))
+        center = np.asarray(first_rows, dtype=np.float64).mean(axis=0)
+        centers = np.tile(center, (K, 1))
+        frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)
+        if method == "random":
+            plan = make_plan(
+                frame,
+                data.dtype,
+                center=center,
+                resp_mode="random",
+                seed=int(random_state.randint(np.iinfo(np.int32).max)),
+            )
+            stats = data.with_row_index().map_reduce(
+                random_resp_kernel, plan, tile_rows
+            )
+        else:
+            plan = make_plan(frame, data.dtype, center=center)
+            joint = RowBlocks([data.arrays[0], resp], block_rows=data.row_chunks[0])
+            stats = joint.map_reduce(resp_kernel, plan, tile_rows)
+    check_pass(stats, data)
+    whiten = identity if cov_type in ("full", "tied") else None
+    xk, sk = ml_moments(
+        stats,
+        StatsFrame(centers, whiten, plan.center.astype(np.float64)),
+        cov_type,
+        reg_covar,
+    )
+    return stats["nk"] + NK_EPS, xk, sk, rows.n_samples
