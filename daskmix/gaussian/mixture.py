@@ -395,6 +395,8 @@ class GaussianMixture(DensityMixin, BaseMixture):
         Returns
         -------
         X : ndarray of shape (n_samples, n_features)
+            float64 whatever the dtype of the fitted attributes, as in
+            scikit-learn.
         y : ndarray of shape (n_samples,)
             Component of each sample, sorted.
         """
@@ -402,7 +404,7 @@ class GaussianMixture(DensityMixin, BaseMixture):
         X, labels = sample_mixture(
             self._params(), n_samples, check_random_state(self.random_state)
         )
-        return X.astype(self.means_.dtype, copy=False), labels
+        return X, labels
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

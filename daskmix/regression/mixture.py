@@ -325,7 +325,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
                 DataConversionWarning,
                 stacklevel=3,
             )
-        return RowBlocks([X, check_y(y, X)]), info
+        return RowBlocks([X, check_y(y, X, info)]), info
 
     # ------------------------------------------------------------ attributes
     def _params(self) -> RegressionParams:
