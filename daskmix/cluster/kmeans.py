@@ -230,8 +230,10 @@ class KMeans(
         X, info = check_X(self, X, reset=False)
         data = RowBlocks([X])
         dtype = data.dtype if dtype is None else dtype
+        # declared as computed (float64), so that astype casts dask blocks too
+        kernel_dtype = np.float64 if np.dtype(dtype).kind == "f" else dtype
         result = data.map_rows(
-            fn, self._plan(data.dtype), self._tile_rows(), n_columns, dtype
+            fn, self._plan(data.dtype), self._tile_rows(), n_columns, kernel_dtype
         )
         return wrap_rows(result.astype(dtype, copy=False), info, name=name)
 

@@ -14,7 +14,6 @@ from sklearn.utils import check_array
 
 from .params import precision_shape
 
-
 FLOAT_DTYPES = [np.float64, np.float32]
 
 
