@@ -249,7 +249,7 @@ def check_y(y, X, info: InputInfo | None = None):
         y = y.to_numpy()
     if not isinstance(y, da.Array):
         y = np.asarray(y)
-    elif any(np.isnan(c) for c in y.chunks[0]):
+    elif y.ndim and any(np.isnan(c) for c in y.chunks[0]):
         raise ValueError(
             "y has unknown chunk sizes along rows; call y.compute_chunk_sizes() "
             "first (or create it with known lengths)."
