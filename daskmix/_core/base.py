@@ -316,7 +316,7 @@ class BaseMixture(BaseEstimator):
         dtype = data.dtype if dtype is None else dtype
         model = self._model(data.n_features)
         result = data.map_rows(
-            fn, plan, model.tile_rows(data.n_features), n_columns, dtype
+            fn, plan, model.tile_rows(data.n_features), n_columns, kernel_dtype(dtype)
         )
         return wrap_rows(result.astype(dtype, copy=False), info, name=name)
 
@@ -416,6 +416,17 @@ class BaseMixture(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def kernel_dtype(dtype) -> np.dtype:
+    """The dtype per-row functions return for an output of ``dtype``.
+
+    Float outputs are computed in float64: a dask result must declare that,
+    so that its ``astype(dtype)`` casts the blocks (an ``astype`` to the
+    declared dtype is a no-op in dask).
+    """
+    dtype = np.dtype(dtype)
+    return np.dtype(np.float64) if dtype.kind == "f" else dtype
 
 
 def float_dtype(dtype) -> np.dtype:

@@ -224,7 +224,7 @@ def _check_xarray(estimator, X, *, reset: bool, ensure_min_samples: int):
     return data, info
 
 
-def check_y(y, X):
+def check_y(y, X, info: InputInfo | None = None):
     """Validate a regression target: 1-D or (n, 1), finite (numpy), numeric.
 
     Parameters
@@ -233,6 +233,12 @@ def check_y(y, X):
     X : ndarray or dask.array.Array
         The validated features (from :func:`check_X`): ``y`` must have as many
         rows, and is rechunked to X's rows when X is a dask array.
+    info : InputInfo, optional
+        Where X came from (from :func:`check_X`). When X and y are both
+        DataArrays, y must lie along X's sample dimension, and when both carry
+        an index along it, y is reordered to X's coordinate values (any order);
+        values missing from y or duplicated raise a ValueError. Any other y is
+        taken by position.
 
     Returns
     -------
@@ -243,6 +249,8 @@ def check_y(y, X):
     n_samples = X.shape[0]
     like_dask = X if isinstance(X, da.Array) else None
     if xr is not None and isinstance(y, xr.DataArray):
+        if info is not None and info.kind == "xarray":
+            y = _align_on_samples(y, info)
         y = y.data
     if isinstance(y, (pd.Series, pd.DataFrame)):
         y = y.to_numpy()
@@ -253,6 +261,11 @@ def check_y(y, X):
         )
     if not isinstance(y, da.Array):
         y = np.asarray(y)
+    elif y.ndim and any(np.isnan(c) for c in y.chunks[0]):
+        raise ValueError(
+            "y has unknown chunk sizes along rows; call y.compute_chunk_sizes() "
+            "first (or create it with known lengths)."
+        )
     if y.dtype.kind == "c":
         raise ValueError(f"Complex data not supported: y has dtype {y.dtype}.")
     if y.dtype.kind not in "biuf":
@@ -283,6 +296,47 @@ def check_y(y, X):
     return y
 
 
+def _align_on_samples(y, info: InputInfo):
+    """A DataArray ``y`` along X's sample dimension, in the order of X's index."""
+    dim = info.sample_dim
+    if dim not in y.dims:
+        raise ValueError(
+            f"y is a DataArray with dims {y.dims}, but X's sample dimension is "
+            f"{dim!r}: give y that dimension (e.g. y.rename(...)), or pass "
+            "y.values to take it by position."
+        )
+    if y.ndim == 2:  # (n_samples, 1) once the sample dimension comes first
+        y = y.transpose(dim, ...)
+    if dim not in y.indexes or dim not in info.sample_coords:
+        return y  # nothing to align on: by position
+    x_index = info.sample_coords[dim].to_index()
+    y_index = y.indexes[dim]
+    if x_index.equals(y_index):
+        return y
+    positions = (
+        y_index.get_indexer(x_index)
+        if x_index.is_unique and y_index.is_unique
+        else None
+    )
+    if positions is None or len(x_index) != len(y_index) or (positions < 0).any():
+        missing = x_index[~x_index.isin(y_index)]
+        extra = y_index[~y_index.isin(x_index)]
+        raise ValueError(
+            f"The coordinate values of y along {dim!r} do not match those of X "
+            f"(y is aligned on them, in any order): X has {len(x_index)} values, "
+            f"y {len(y_index)}; {len(missing)} of X's are missing from y "
+            f"(first: {list(missing[:3])}), {len(extra)} of y's are not in X "
+            f"(first: {list(extra[:3])})"
+            + (
+                ""
+                if x_index.is_unique and y_index.is_unique
+                else "; the coordinate has duplicate values"
+            )
+            + "."
+        )
+    return y.isel({dim: positions})
+
+
 def check_sample_weight(sample_weight, X):
     """Validate per-sample weights against the validated ``X``.
 
@@ -296,16 +350,26 @@ def check_sample_weight(sample_weight, X):
     ndarray or dask.array.Array of shape (n_samples,), float64
         Row-chunked like ``X`` for dask input.
     """
+    n_samples = X.shape[0]
     if isinstance(sample_weight, da.Array) or isinstance(X, da.Array):
         weight = da.asarray(sample_weight)
-        if weight.ndim != 1 or weight.shape[0] != X.shape[0]:
+        if weight.ndim != 1:
             raise ValueError(
-                f"sample_weight.shape == {weight.shape}, expected ({X.shape[0]},)!"
+                "sample_weight must be 1-D of shape (n_samples,) = "
+                f"({n_samples},); got shape {weight.shape}."
             )
         if any(np.isnan(c) for c in weight.chunks[0]):
             raise ValueError(
                 "sample_weight has unknown chunk sizes; call "
                 "sample_weight.compute_chunk_sizes() first."
             )
+    else:
+        weight = np.asarray(sample_weight) if np.ndim(sample_weight) == 1 else None
+    if weight is not None and weight.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight has {weight.shape[0]} values but X has {n_samples} "
+            f"samples: expected one weight per sample, shape ({n_samples},)."
+        )
+    if isinstance(weight, da.Array):
         return weight.astype(np.float64).rechunk((X.chunks[0],))
     return _check_sample_weight(sample_weight, X, dtype=np.float64)

@@ -85,6 +85,8 @@ class KMeans(
     Attributes
     ----------
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        In X's float dtype (float32 for float32 input), as in scikit-learn;
+        Lloyd's statistics are accumulated in float64.
     labels_ : ndarray of shape (n_samples,)
         Nearest centre of each training row: numpy for numpy/pandas input,
         a lazy dask array for dask input, a DataArray for xarray input.
@@ -196,7 +198,7 @@ class KMeans(
         X, info = check_X(self, X, reset=True)
         data = RowBlocks([X])
         self._fit_blocks(data)
-        plan = make_lloyd_plan(self.cluster_centers_, data.dtype)
+        plan = self._plan(data.dtype)
         labels = data.map_rows(label_rows, plan, self._tile_rows(), None, np.int64)
         self.labels_ = wrap_rows(labels, info, name="label")
         return self
@@ -217,7 +219,8 @@ class KMeans(
             oversampling_factor=self.oversampling_factor,
             n_rounds=self.init_max_iter,
         )
-        self.cluster_centers_ = best.centers
+        # in the input's float dtype, as scikit-learn's; Lloyd ran in float64
+        self.cluster_centers_ = best.centers.astype(data.dtype)
         self.inertia_ = best.inertia
         self.n_iter_ = best.n_iter
         self.n_features_in_ = data.n_features
@@ -253,18 +256,27 @@ class KMeans(
             return 1
         return self.n_init
 
+    def _plan(self, dtype):
+        """Plan of a pass under the fitted centres, for blocks of ``dtype``."""
+        return make_lloyd_plan(self.cluster_centers_.astype(np.float64), dtype)
+
     def _tile_rows(self, n_features: int | None = None) -> int:
         n_features = self.n_features_in_ if n_features is None else n_features
         return kmeans_tile_rows(self.n_clusters, n_features)
 
     # ------------------------------------------------------- per-row outputs
     def _map_rows(self, X, fn, n_columns, dtype, name):
+        """Per-row outputs in the input's type; ``dtype=None``: X's float dtype."""
         check_is_fitted(self)
         X, info = check_X(self, X, reset=False)
         data = RowBlocks([X])
-        plan = make_lloyd_plan(self.cluster_centers_, data.dtype)
-        result = data.map_rows(fn, plan, self._tile_rows(), n_columns, dtype)
-        return wrap_rows(result, info, name=name)
+        dtype = data.dtype if dtype is None else dtype
+        # declared as computed (float64), so that astype casts dask blocks too
+        kernel_dtype = np.float64 if np.dtype(dtype).kind == "f" else dtype
+        result = data.map_rows(
+            fn, self._plan(data.dtype), self._tile_rows(), n_columns, kernel_dtype
+        )
+        return wrap_rows(result.astype(dtype, copy=False), info, name=name)
 
     def fit_predict(self, X, y=None):
         """Fit, then return ``labels_`` (no extra pass for dask input).
@@ -315,10 +327,11 @@ class KMeans(
         -------
         distances : ndarray, dask array or DataArray of shape \
                 (n_samples, n_clusters)
-            Distance to each of ``cluster_centers_``. Lazy for dask input;
-            for xarray input, dims (sample dim, ``component``).
+            Distance to each of ``cluster_centers_``, in X's float dtype
+            (computed in float64). Lazy for dask input; for xarray input,
+            dims (sample dim, ``component``).
         """
-        return self._map_rows(X, distance_rows, self.n_clusters, np.float64, "distance")
+        return self._map_rows(X, distance_rows, self.n_clusters, None, "distance")
 
     def score(self, X, y=None) -> float:
         """Opposite of the inertia of X under the centres (computed, one pass).
@@ -340,8 +353,9 @@ class KMeans(
         check_is_fitted(self)
         X, _ = check_X(self, X, reset=False)
         data = RowBlocks([X])
-        plan = make_lloyd_plan(self.cluster_centers_, data.dtype)
-        stats = data.map_reduce(inertia_kernel, plan, self._tile_rows())
+        stats = data.map_reduce(
+            inertia_kernel, self._plan(data.dtype), self._tile_rows()
+        )
         check_pass(Stats(loglik=-stats["inertia"]), data)
         return -float(stats["inertia"])
 

@@ -1,8 +1,10 @@
 """Checks of user-given initial parameters (``weights_init`` and friends).
 
 The messages are scikit-learn's, so that code catching them keeps working.
-Inputs are validated into float64 copies; the estimator's own parameters are
-never overwritten.
+Inputs are checked in their own float dtype, with that dtype's tolerances
+(scikit-learn 1.9's rule: a float32 ``weights_init`` needs to sum to one
+within 1e-6, a float64 one within 1e-8), and returned as float64 copies; the
+estimator's own parameters are never overwritten.
 """
 
 from __future__ import annotations
@@ -11,6 +13,13 @@ import numpy as np
 from sklearn.utils import check_array
 
 from .covariance import covariance
+
+FLOAT_DTYPES = [np.float64, np.float32]
+
+
+def _atol(array: np.ndarray) -> float:
+    """Absolute tolerance of the checks for an array of this float dtype."""
+    return 1e-6 if array.dtype == np.float32 else 1e-8
 
 
 def _check_shape(param: np.ndarray, shape: tuple, name: str) -> None:
@@ -23,26 +32,28 @@ def _check_shape(param: np.ndarray, shape: tuple, name: str) -> None:
 
 def check_weights(weights, n_components: int) -> np.ndarray:
     """(K,) weights in [0, 1] summing to one."""
-    weights = check_array(weights, dtype=np.float64, ensure_2d=False)
+    weights = check_array(weights, dtype=FLOAT_DTYPES, ensure_2d=False)
     _check_shape(weights, (n_components,), "weights")
     if np.any(weights < 0.0) or np.any(weights > 1.0):
         raise ValueError(
             "The parameter 'weights' should be in the range [0, 1], but got "
             f"max value {weights.max():.5f}, min value {weights.min():.5f}"
         )
-    if not np.isclose(weights.sum(), 1.0, rtol=0.0, atol=1e-8):
+    # summed in the array's own dtype, as the user computed it
+    total = weights.sum()
+    if not abs(1.0 - float(total)) <= _atol(weights):
         raise ValueError(
             "The parameter 'weights' should be normalized, but got "
-            f"sum(weights) = {weights.sum():.5f}"
+            f"sum(weights) = {total:.5f}"
         )
-    return weights
+    return weights.astype(np.float64)
 
 
 def check_means(means, n_components: int, n_features: int) -> np.ndarray:
     """(K, D) means."""
-    means = check_array(means, dtype=np.float64, ensure_2d=False)
+    means = check_array(means, dtype=FLOAT_DTYPES, ensure_2d=False)
     _check_shape(means, (n_components, n_features), "means")
-    return means
+    return means.astype(np.float64)
 
 
 def check_precisions(
@@ -52,11 +63,11 @@ def check_precisions(
     cov = covariance(covariance_type)
     precisions = check_array(
         precisions,
-        dtype=np.float64,
+        dtype=FLOAT_DTYPES,
         ensure_2d=False,
         allow_nd=cov.ndim > 2,
     )
     shape = cov.shape(n_components, n_features)
     _check_shape(precisions, shape, f"{covariance_type} precision")
     cov.check_precisions(precisions)
-    return precisions
+    return precisions.astype(np.float64)

@@ -128,7 +128,8 @@ class GaussianOutputs(DensityMixin):
         Returns
         -------
         X : ndarray of shape (n_samples, n_features)
-            The samples, grouped by component.
+            The samples, grouped by component; float64 whatever the dtype of
+            the fitted attributes, as in scikit-learn.
         y : ndarray of shape (n_samples,)
             Component of each sample, sorted.
         """
@@ -136,4 +137,4 @@ class GaussianOutputs(DensityMixin):
         X, labels = sample_mixture(
             self._gaussian_params(), n_samples, check_random_state(self.random_state)
         )
-        return X.astype(self.means_.dtype, copy=False), labels
+        return X, labels

@@ -357,7 +357,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
                 DataConversionWarning,
                 stacklevel=3,
             )
-        return RowBlocks([X, check_y(y, X)]), info
+        return RowBlocks([X, check_y(y, X, info)]), info
 
     # ------------------------------------------------------------ attributes
     def _params(self) -> RegressionParams:
@@ -436,7 +436,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         if not return_std:
             return self._map_rows(data, plan, info, predict_rows, None, "prediction")
         tile_rows = self._model(data.n_features).tile_rows(data.n_features)
-        both = data.map_rows(predict_std_rows, plan, tile_rows, 2, data.dtype)
+        both = data.map_rows(predict_std_rows, plan, tile_rows, 2, np.float64)
         both = both.astype(data.dtype, copy=False)
         return (
             wrap_rows(both[:, 0], info, name="prediction"),
