@@ -116,11 +116,12 @@ def test_tile_rows_bounded():
 
 
 # ------------------------------------------------ dask passes: reused graphs
-def legacy_map_reduce(data, kernel, params, tile_rows, split_every=8):
+def legacy_map_reduce(data, kernel, params, tile_rows):
     """The dask pass as built before graph reuse: ``to_delayed`` every pass."""
-    from daskmix._core.engine import _block_stats
+    from daskmix._core.engine import SPLIT_EVERY, _block_stats
     from daskmix._core.stats import add_all
 
+    split_every = SPLIT_EVERY
     params_key = dask.delayed(params, traverse=False)
     block_lists = [array.to_delayed().ravel() for array in data.arrays]
     level = [

@@ -47,7 +47,7 @@ from .stats import Stats, add_all, tree_sum
 #: rows per numpy block are at least this many (fewer blocks, less overhead)
 MIN_BLOCK_ROWS = 4096
 #: fan-in of the tree reduction of block statistics (see docs/performance.rst)
-SPLIT_EVERY = 8
+SPLIT_EVERY = 16
 #: a dask pass over materialised blocks (persisted, or numpy wrapped by dask)
 #: runs the kernel on up to SPLIT_EVERY consecutive blocks per task, keeping at
 #: least this many tasks per scheduler thread
@@ -253,9 +253,10 @@ class RowBlocks:
     def _pass_template(self, schedule) -> _PassTemplate:
         """The part of a dask pass's graph that every pass shares (cached).
 
-        Persisted blocks (and numpy wrapped by dask) are grouped, up to
-        :data:`SPLIT_EVERY` consecutive blocks held by the same worker per
-        task, keeping :data:`MIN_TASKS_PER_THREAD` tasks per scheduler thread;
+        Persisted blocks (and numpy wrapped by dask) are grouped: the blocks
+        of one group of the reduction tree (:data:`SPLIT_EVERY` consecutive
+        blocks) held by the same worker share tasks, keeping
+        :data:`MIN_TASKS_PER_THREAD` tasks per scheduler thread;
         blocks still to be computed (read from a store, derived) get one task
         each, so that a worker holds few blocks at a time.
         """
@@ -289,16 +290,16 @@ class RowBlocks:
             members = range(
                 group * SPLIT_EVERY, min((group + 1) * SPLIT_EVERY, n_blocks)
             )
-            pieces: list[list[int]] = []
+            # blocks held by the same worker share tasks (in block order), up
+            # to run_cap blocks per task; the group's reduce restores the order
+            by_place: dict = {}
             for block in members:
-                if (
-                    pieces
-                    and len(pieces[-1]) < run_cap
-                    and where[block] == where[pieces[-1][-1]]
-                ):
-                    pieces[-1].append(block)
-                else:
-                    pieces.append([block])
+                by_place.setdefault(where[block], []).append(block)
+            pieces = [
+                blocks[start : start + run_cap]
+                for blocks in by_place.values()
+                for start in range(0, len(blocks), run_cap)
+            ]
             whole = len(pieces) == 1
             runs.extend((group, piece, whole) for piece in pieces)
         template = _PassTemplate(graph, block_keys, runs, n_groups)
@@ -322,6 +323,7 @@ class RowBlocks:
         block_name = f"daskmix-{name}-estep-{token}"
         reduce_name = f"daskmix-reduce-{token}"
         by_group: list[list] = [[] for _ in range(template.n_groups)]
+        by_group_blocks: list[list] = [[] for _ in range(template.n_groups)]
         for index, (group, blocks, whole) in enumerate(template.runs):
             key = (block_name, index)
             chunks = [TaskRef(k) for b in blocks for k in template.block_keys[b]]
@@ -329,13 +331,16 @@ class RowBlocks:
                 key, _run_stats, kernel, params_ref, tile_rows, n_arrays, whole, *chunks
             )
             by_group[group].append(key)
+            by_group_blocks[group].append(blocks)
         level = []
         for group, keys in enumerate(by_group):
             if len(keys) == 1:
                 level.append(keys[0])
                 continue
             key = (reduce_name, 0, group)
-            graph[key] = Task(key, _add_runs, *(TaskRef(k) for k in keys))
+            graph[key] = Task(
+                key, _add_runs, by_group_blocks[group], *(TaskRef(k) for k in keys)
+            )
             level.append(key)
         depth = 1
         while len(level) > 1:
@@ -577,8 +582,9 @@ def restore_malloc_thresholds() -> bool:
     on first touch, and kernels ran several times slower on workers than in a
     plain process (docs/performance.rst). This sets the thresholds that
     glibc's own adaptive rule would reach, once per process, unless the user
-    chose a mmap threshold through ``MALLOC_MMAP_THRESHOLD_``. It does nothing
-    where the variable is unset (the adaptive rule is still on) or off glibc.
+    chose a mmap threshold through ``MALLOC_MMAP_THRESHOLD_``, or turned this
+    off with ``DASKMIX_MALLOPT=0``. It does nothing where the variable is unset
+    (the adaptive rule is still on) or off glibc.
 
     Returns
     -------
@@ -588,6 +594,8 @@ def restore_malloc_thresholds() -> bool:
     if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
         return False
     if "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return False
+    if os.environ.get("DASKMIX_MALLOPT", "1") == "0":
         return False
     name = ctypes.util.find_library("c")
     try:
@@ -602,13 +610,13 @@ def restore_malloc_thresholds() -> bool:
 
 
 def _run_stats(kernel, params, tile_rows, n_arrays, whole_group, *chunks):
-    """Block task of a dask pass: ``kernel`` on consecutive blocks.
+    """Block task of a dask pass: ``kernel`` on one or more blocks.
 
     ``chunks`` holds ``n_arrays`` chunks per block, block after block. Returns
     the left-to-right sum of the blocks' statistics when they make a whole
     group of the reduction tree, else the list of them (the group's reduce
-    task adds the lists in order), so that the sum never depends on how blocks
-    were spread over tasks.
+    task adds all of the group's blocks in block order), so that the sum never
+    depends on how blocks were spread over tasks.
     """
     restore_malloc_thresholds()
     parts = [
@@ -623,9 +631,10 @@ def _add_stats(*parts: Stats) -> Stats:
     return add_all(parts)
 
 
-def _add_runs(*runs: list[Stats]) -> Stats:
-    """Reduce task of a group split over several block tasks."""
-    return add_all(chain.from_iterable(runs))
+def _add_runs(blocks_per_run: list[list[int]], *runs: list[Stats]) -> Stats:
+    """Reduce task of a group whose blocks ran in several tasks: block order."""
+    by_block = dict(zip(chain.from_iterable(blocks_per_run), chain.from_iterable(runs)))
+    return add_all(by_block[block] for block in sorted(by_block))
 
 
 def _is_materialised(node) -> bool:
