@@ -16,8 +16,8 @@ task, and the M-step; then predicted / measured.
 The ``alloc`` section times the pass that motivated the malloc fix (200k x 10
 persisted rows, K=8, full, 8 blocks) on numpy threads and on a 2-worker
 LocalCluster with the engine's malloc thresholds (default), without them
-(``DASKMIX_MALLOPT=0``: glibc as dask's nanny leaves it), and without the
-nanny's ``MALLOC_TRIM_THRESHOLD_`` at all.
+(``DASKMIX_MALLOPT=0``: glibc as dask's nanny leaves it), and with them again
+(the spread between the two default runs is the machine's noise).
 
 Run::
 
@@ -173,6 +173,7 @@ def alloc_section(passes: int) -> None:
     settings = [
         ("nanny + daskmix mallopt (default)", {}),
         ("nanny, DASKMIX_MALLOPT=0", {"DASKMIX_MALLOPT": "0"}),
+        ("nanny + daskmix mallopt (default, again)", {}),
     ]
     for label, env in settings:
         with warnings.catch_warnings():
@@ -190,24 +191,6 @@ def alloc_section(passes: int) -> None:
             )
             dask.compute(Xd.sum())
             t_cluster, _ = best(RowBlocks([Xd]), params, n_features, passes)
-            print(f"{label:44s} {t_cluster * 1e3:8.1f} {t_cluster / t_numpy:8.2f}")
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": {}}):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            cluster = LocalCluster(
-                n_workers=2,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-            )
-        with cluster, Client(cluster) as client:
-            Xd = client.persist(
-                da.from_array(X, chunks=(n_rows // n_blocks, n_features))
-            )
-            dask.compute(Xd.sum())
-            has_var = client.run(lambda: "MALLOC_TRIM_THRESHOLD_" in os.environ)
-            t_cluster, _ = best(RowBlocks([Xd]), params, n_features, passes)
-            label = f"no pre-spawn-environ (var set: {any(has_var.values())})"
             print(f"{label:44s} {t_cluster * 1e3:8.1f} {t_cluster / t_numpy:8.2f}")
 
 

@@ -49,8 +49,8 @@ MIN_BLOCK_ROWS = 4096
 #: fan-in of the tree reduction of block statistics (see docs/performance.rst)
 SPLIT_EVERY = 16
 #: a dask pass over materialised blocks (persisted, or numpy wrapped by dask)
-#: runs the kernel on up to SPLIT_EVERY consecutive blocks per task, keeping at
-#: least this many tasks per scheduler thread
+#: runs the kernel on up to SPLIT_EVERY blocks of one reduction group held by
+#: one worker per task, keeping at least this many tasks per scheduler thread
 MIN_TASKS_PER_THREAD = 4
 #: most blocks one mini-batch reads (dask input); see RowBlocks.batch_indices.
 #: On 2M rows sorted by component in 40 blocks (bench_minibatch.py), batches of
