@@ -113,3 +113,136 @@ def test_tile_rows_bounded():
     assert default_tile_rows(80) == 8192
     assert default_tile_rows(10**9) == 1
     assert default_tile_rows(1) == 16384
+
+
+# ------------------------------------------------ dask passes: reused graphs
+def legacy_map_reduce(data, kernel, params, tile_rows):
+    """The dask pass as built before graph reuse: ``to_delayed`` every pass."""
+    from daskmix._core.engine import SPLIT_EVERY, _block_stats
+    from daskmix._core.stats import add_all
+
+    split_every = SPLIT_EVERY
+    params_key = dask.delayed(params, traverse=False)
+    block_lists = [array.to_delayed().ravel() for array in data.arrays]
+    level = [
+        dask.delayed(_block_stats, pure=True)(
+            kernel, list(blocks), params_key, tile_rows
+        )
+        for blocks in zip(*block_lists)
+    ]
+    while len(level) > 1:
+        level = [
+            dask.delayed(add_all, pure=True)(level[i : i + split_every])
+            for i in range(0, len(level), split_every)
+        ]
+    (total,) = dask.compute(level[0])
+    return total
+
+
+def weighted_kernel(x, y, params):
+    """Toy two-array kernel whose sums change with ``params``."""
+    shifted = x - params
+    return Stats(
+        n_rows=np.float64(x.shape[0]),
+        s1=(shifted * y[:, None]).sum(axis=0),
+        s2=shifted.T @ shifted,
+    )
+
+
+def assert_same_stats(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name])
+
+
+@pytest.mark.parametrize("persist", [False, True])
+def test_reused_graph_matches_the_rebuilt_one_across_passes(X, persist):
+    y = np.random.default_rng(1).standard_normal(X.shape[0])
+    Xd = da.from_array(X, chunks=(37, 4))  # 136 blocks: several per task
+    yd = da.from_array(y, chunks=37)
+    with dask.config.set(scheduler="threads"):
+        if persist:
+            Xd, yd = dask.persist(Xd, yd)
+        data = RowBlocks([Xd, yd])
+        reference = RowBlocks([X, y], block_rows=37)
+        template = None
+        previous = None
+        for center in (X.mean(axis=0), np.zeros(4), X[0], X.mean(axis=0) + 1e-9):
+            new = data.map_reduce(weighted_kernel, center, 64)
+            old = legacy_map_reduce(data, weighted_kernel, center, 64)
+            assert_same_stats(new, old)
+            assert_same_stats(new, reference.map_reduce(weighted_kernel, center, 64))
+            if previous is not None:
+                assert not np.array_equal(new["s1"], previous["s1"])
+            previous = new
+            if template is None:
+                template = data._template[1]
+            assert data._template[1] is template
+    if persist:
+        assert any(len(blocks) > 1 for _, blocks, _ in template.runs)
+
+
+def test_a_stream_gets_one_task_per_block(X):
+    Xd = da.from_array(X, chunks=(50, 4)).map_blocks(np.negative, dtype=X.dtype)
+    data = RowBlocks([Xd])
+    with dask.config.set(scheduler="threads"):
+        total = data.map_reduce(moments_kernel, np.zeros(4), 64)
+        assert all(len(blocks) == 1 for _, blocks, _ in data._template[1].runs)
+    expected = RowBlocks([-X], block_rows=50).map_reduce(
+        moments_kernel, np.zeros(4), 64
+    )
+    assert_same_stats(total, expected)
+
+
+def test_task_names_say_what_runs(X):
+    from dask.callbacks import Callback
+    from dask.utils import key_split
+
+    ran = []
+    Xd = da.from_array(X, chunks=(100, 4)).map_blocks(np.negative, dtype=X.dtype)
+    with Callback(pretask=lambda key, dsk, state: ran.append(key_split(key))):
+        with dask.config.set(scheduler="threads"):
+            RowBlocks([Xd]).map_reduce(moments_kernel, np.zeros(4), 64, name="gmm")
+    names = set(ran)
+    assert names >= {"daskmix-gmm-estep", "daskmix-reduce"}
+    assert ran.count("daskmix-gmm-estep") == 51
+    assert not any(
+        n.startswith("daskmix")
+        for n in names - {"daskmix-gmm-estep", "daskmix-reduce", "daskmix-params"}
+    )
+
+
+def test_persisted_blocks_on_a_cluster_agree_bitwise_across_passes(X, client):
+    Xd = client.persist(da.from_array(X, chunks=(40, 4)))  # 126 blocks
+    data = RowBlocks([Xd])
+    reference = RowBlocks([X], block_rows=40)
+    for center in (np.zeros(4), X.mean(axis=0), X[7]):
+        on_cluster = data.map_reduce(moments_kernel, center, 32, name="gmm")
+        assert_same_stats(on_cluster, reference.map_reduce(moments_kernel, center, 32))
+    assert len(data._template[1].runs) < data.n_blocks
+    prefixes = set(client.run_on_scheduler(_task_prefixes))
+    assert {"daskmix-gmm-estep", "daskmix-reduce"} <= prefixes
+
+
+def _task_prefixes(dask_scheduler):
+    return [name for name in dask_scheduler.task_prefixes if name.startswith("daskmix")]
+
+
+def test_malloc_thresholds_are_restored_only_where_dask_froze_them():
+    import os
+    import subprocess
+    import sys
+
+    code = "from daskmix._core.engine import restore_malloc_thresholds as r;print(r())"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    plain = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    )
+    frozen = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "MALLOC_TRIM_THRESHOLD_": "65536"},
+        capture_output=True,
+        text=True,
+    )
+    assert plain.stdout.strip() == "False", plain.stderr
+    assert frozen.stdout.strip() == "True", frozen.stderr

@@ -30,26 +30,38 @@ floating-point warnings silenced so that the error comes first).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 import os
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 import dask
 import dask.array as da
+import dask.threaded
 import numpy as np
 import scipy.sparse as sp
+from dask._task_spec import DataNode, GraphNode, Task, TaskRef
+from dask.delayed import Delayed
 from threadpoolctl import ThreadpoolController
 
 from .stats import Stats, add_all, tree_sum
 
 #: rows per numpy block are at least this many (fewer blocks, less overhead)
 MIN_BLOCK_ROWS = 4096
-#: fan-in of the tree reduction of block statistics
-SPLIT_EVERY = 8
+#: fan-in of the tree reduction of block statistics (see docs/performance.rst)
+SPLIT_EVERY = 16
+#: a dask pass over materialised blocks (persisted, or numpy wrapped by dask)
+#: runs the kernel on up to SPLIT_EVERY blocks of one reduction group held by
+#: one worker per task, keeping at least this many tasks per scheduler thread
+MIN_TASKS_PER_THREAD = 4
 #: most blocks one mini-batch reads (dask input); see RowBlocks.batch_indices.
 #: On 2M rows sorted by component in 40 blocks (bench_minibatch.py), batches of
 #: 8 blocks ended 0.33-0.55 nats short of batch EM, 16 blocks 0.008-0.020 and
@@ -399,7 +411,9 @@ class RowBlocks:
         ]
 
     # ------------------------------------------------------------------ passes
-    def map_reduce(self, kernel: Kernel, params, tile_rows: int) -> Stats:
+    def map_reduce(
+        self, kernel: Kernel, params, tile_rows: int, name: str = "pass"
+    ) -> Stats:
         """One pass over the data: ``kernel`` on every block, then a tree sum.
 
         Parameters
@@ -410,11 +424,16 @@ class RowBlocks:
             Small, picklable; shipped once per pass (one dask key).
         tile_rows : int
             Largest number of rows the kernel sees at once.
+        name : str, default="pass"
+            Names the pass's dask tasks: ``daskmix-<name>-estep`` for the
+            block tasks, ``daskmix-reduce`` for the additions.
 
         Returns
         -------
         Stats
-            The sum over all rows, added in an order fixed by the chunking.
+            The sum over all rows, added in an order fixed by the chunking
+            (and :data:`SPLIT_EVERY`): numpy input, the threaded scheduler and a
+            distributed cluster give bit-identical sums for the same blocks.
         """
         if not self.is_dask:
             blocks = self._numpy_blocks()
@@ -427,23 +446,115 @@ class RowBlocks:
                 )
             return tree_sum(parts, SPLIT_EVERY)
 
-        params_key = dask.delayed(params, traverse=False)
-        block_lists = [array.to_delayed().ravel() for array in self.arrays]
-        parts = [
-            dask.delayed(_block_stats, pure=True)(
-                kernel, list(blocks), params_key, tile_rows
+        schedule = _schedule()
+        graph, final_key = self._pass_graph(schedule, kernel, params, tile_rows, name)
+        guard = one_blas_thread() if schedule is dask.threaded.get else nullcontext()
+        with guard:
+            return schedule(graph, final_key)
+
+    def _pass_template(self, schedule) -> _PassTemplate:
+        """The part of a dask pass's graph that every pass shares (cached).
+
+        Persisted blocks (and numpy wrapped by dask) are grouped: the blocks
+        of one group of the reduction tree (:data:`SPLIT_EVERY` consecutive
+        blocks) held by the same worker share tasks, keeping
+        :data:`MIN_TASKS_PER_THREAD` tasks per scheduler thread;
+        blocks still to be computed (read from a store, derived) get one task
+        each, so that a worker holds few blocks at a time.
+        """
+        cached = getattr(self, "_template", None)
+        if cached is not None and cached[0] == schedule:
+            return cached[1]
+        graph: dict = {}
+        per_array = []
+        materialised = True
+        for array in self.arrays:
+            keys = list(array.__dask_keys__())
+            keys = [k[0] for k in keys] if array.ndim == 2 else keys
+            raw = array.__dask_graph__()
+            graph.update(array.__dask_optimize__(raw, array.__dask_keys__()))
+            for key, value in raw.items():
+                if isinstance(value, TaskRef) and key not in graph:
+                    graph[key] = value  # a persisted chunk's future
+            values = [graph[key] for key in keys]
+            materialised = materialised and all(_is_materialised(v) for v in values)
+            per_array.append((keys, values))
+        block_keys = list(zip(*(keys for keys, _ in per_array)))
+        n_blocks = len(block_keys)
+        run_cap = 1
+        if materialised:
+            per_task = n_blocks // (MIN_TASKS_PER_THREAD * _scheduler_threads(schedule))
+            run_cap = int(np.clip(per_task, 1, SPLIT_EVERY))
+        where = list(zip(*(_locations(schedule, values) for _, values in per_array)))
+        runs = []
+        n_groups = math.ceil(n_blocks / SPLIT_EVERY)
+        for group in range(n_groups):
+            members = range(
+                group * SPLIT_EVERY, min((group + 1) * SPLIT_EVERY, n_blocks)
             )
-            for blocks in zip(*block_lists)
-        ]
-        level = parts
-        while len(level) > 1:
-            level = [
-                dask.delayed(add_all, pure=True)(level[i : i + SPLIT_EVERY])
-                for i in range(0, len(level), SPLIT_EVERY)
+            # blocks held by the same worker share tasks (in block order), up
+            # to run_cap blocks per task; the group's reduce restores the order
+            by_place: dict = {}
+            for block in members:
+                by_place.setdefault(where[block], []).append(block)
+            pieces = [
+                blocks[start : start + run_cap]
+                for blocks in by_place.values()
+                for start in range(0, len(blocks), run_cap)
             ]
-        with _blas_guard():
-            (total,) = dask.compute(level[0])
-        return total
+            whole = len(pieces) == 1
+            runs.extend((group, piece, whole) for piece in pieces)
+        template = _PassTemplate(graph, block_keys, runs, n_groups)
+        self._template = (schedule, template)
+        return template
+
+    def _pass_graph(self, schedule, kernel, params, tile_rows: int, name: str):
+        """The task graph of one dask pass and the key of its total.
+
+        Keys are new for every pass: a distributed scheduler keeps the old
+        task of a key it still knows, so reusing keys across passes with new
+        parameters could silently return the previous pass's statistics.
+        """
+        template = self._pass_template(schedule)
+        token = uuid.uuid4().hex
+        graph = dict(template.graph)
+        params_key = f"daskmix-params-{token}"
+        graph[params_key] = DataNode(params_key, params)
+        params_ref = TaskRef(params_key)
+        n_arrays = len(self.arrays)
+        block_name = f"daskmix-{name}-estep-{token}"
+        reduce_name = f"daskmix-reduce-{token}"
+        by_group: list[list] = [[] for _ in range(template.n_groups)]
+        by_group_blocks: list[list] = [[] for _ in range(template.n_groups)]
+        for index, (group, blocks, whole) in enumerate(template.runs):
+            key = (block_name, index)
+            chunks = [TaskRef(k) for b in blocks for k in template.block_keys[b]]
+            graph[key] = Task(
+                key, _run_stats, kernel, params_ref, tile_rows, n_arrays, whole, *chunks
+            )
+            by_group[group].append(key)
+            by_group_blocks[group].append(blocks)
+        level = []
+        for group, keys in enumerate(by_group):
+            if len(keys) == 1:
+                level.append(keys[0])
+                continue
+            key = (reduce_name, 0, group)
+            graph[key] = Task(
+                key, _add_runs, by_group_blocks[group], *(TaskRef(k) for k in keys)
+            )
+            level.append(key)
+        depth = 1
+        while len(level) > 1:
+            next_level = []
+            for start in range(0, len(level), SPLIT_EVERY):
+                key = (reduce_name, depth, start // SPLIT_EVERY)
+                refs = [TaskRef(k) for k in level[start : start + SPLIT_EVERY]]
+                graph[key] = Task(key, _add_stats, *refs)
+                next_level.append(key)
+            level = next_level
+            depth += 1
+        return graph, level[0]
 
     def map_rows(
         self,
@@ -667,3 +778,131 @@ class RowBlocks:
         checks = [da.isfinite(a).all() for a in self.arrays]
         with _blas_guard():
             return all(bool(c) for c in dask.compute(*checks))
+
+
+# ------------------------------------------------------------ dask passes
+# glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+#: the largest mmap threshold glibc's adaptive rule reaches on 64-bit Linux, and
+#: the trim threshold it pairs with it
+MMAP_THRESHOLD = 32 * 1024 * 1024
+TRIM_THRESHOLD = 2 * MMAP_THRESHOLD
+
+
+@lru_cache(maxsize=1)
+def restore_malloc_thresholds() -> bool:
+    """Give glibc back a mmap threshold that fits kernel temporaries.
+
+    dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_`` set, which
+    freezes glibc's adaptive mmap threshold at 128 KiB: every tile-sized
+    temporary of a kernel then becomes a fresh ``mmap`` whose pages fault in
+    on first touch, and kernels ran several times slower on workers than in a
+    plain process (docs/performance.rst). This sets the thresholds that
+    glibc's own adaptive rule would reach, once per process, unless the user
+    chose a mmap threshold through ``MALLOC_MMAP_THRESHOLD_``, or turned this
+    off with ``DASKMIX_MALLOPT=0``. It does nothing where the variable is unset
+    (the adaptive rule is still on) or off glibc.
+
+    Returns
+    -------
+    bool
+        Whether the thresholds were set.
+    """
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        return False
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return False
+    if os.environ.get("DASKMIX_MALLOPT", "1") == "0":
+        return False
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):  # pragma: no cover - not glibc
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    )
+
+
+def _run_stats(kernel, params, tile_rows, n_arrays, whole_group, *chunks):
+    """Block task of a dask pass: ``kernel`` on one or more blocks.
+
+    ``chunks`` holds ``n_arrays`` chunks per block, block after block. Returns
+    the left-to-right sum of the blocks' statistics when they make a whole
+    group of the reduction tree, else the list of them (the group's reduce
+    task adds all of the group's blocks in block order), so that the sum never
+    depends on how blocks were spread over tasks.
+    """
+    restore_malloc_thresholds()
+    parts = [
+        _block_stats(kernel, chunks[start : start + n_arrays], params, tile_rows)
+        for start in range(0, len(chunks), n_arrays)
+    ]
+    return add_all(parts) if whole_group else parts
+
+
+def _add_stats(*parts: Stats) -> Stats:
+    """Reduce task: add the statistics of consecutive groups, left to right."""
+    return add_all(parts)
+
+
+def _add_runs(blocks_per_run: list[list[int]], *runs: list[Stats]) -> Stats:
+    """Reduce task of a group whose blocks ran in several tasks: block order."""
+    by_block = dict(zip(chain.from_iterable(blocks_per_run), chain.from_iterable(runs)))
+    return add_all(by_block[block] for block in sorted(by_block))
+
+
+def _is_materialised(node) -> bool:
+    """Whether a graph value is data already (no computation to run)."""
+    return isinstance(node, (DataNode, TaskRef)) or not isinstance(node, GraphNode)
+
+
+@dataclass
+class _PassTemplate:
+    """What every dask pass over the same arrays shares, built once.
+
+    Attributes
+    ----------
+    graph : dict
+        The arrays' optimised graph (and the futures of persisted chunks).
+    block_keys : list of tuple
+        For each block, the key of its chunk in every array.
+    runs : list of (int, list of int, bool)
+        Block tasks: the reduction group, the blocks, whether they are the
+        whole group.
+    n_groups : int
+        Groups of :data:`SPLIT_EVERY` consecutive blocks (the tree's leaves).
+    """
+
+    graph: dict
+    block_keys: list
+    runs: list
+    n_groups: int
+
+
+def _schedule():
+    """The scheduler ``dask.compute`` would use now (threads by default)."""
+    return dask.base.get_scheduler(cls=Delayed)
+
+
+def _scheduler_threads(schedule) -> int:
+    client = getattr(schedule, "__self__", None)
+    if client is not None and hasattr(client, "nthreads"):
+        return max(1, sum(client.nthreads().values()))
+    return max(1, int(dask.config.get("num_workers", None) or os.cpu_count() or 1))
+
+
+def _locations(schedule, values: list) -> list:
+    """Workers holding each persisted chunk (a distributed client), else Nones."""
+    client = getattr(schedule, "__self__", None)
+    futures = [v for v in values if type(v).__name__ == "Future"]
+    if client is None or not hasattr(client, "who_has") or not futures:
+        return [None] * len(values)
+    who_has = client.who_has(futures)
+    return [
+        frozenset(who_has.get(v.key, ())) if type(v).__name__ == "Future" else None
+        for v in values
+    ]

@@ -1,0 +1,274 @@
+"""Time of one EM pass against N, K, D and the number of blocks; the allocator.
+
+One pass is ``RowBlocks.map_reduce`` of the full-covariance GaussianMixture
+E-step kernel plus the client's M-step, over data written to a zarr store in a
+temporary directory (deleted at the end) and streamed from it every pass, on
+
+* the threaded scheduler,
+* a ``distributed.LocalCluster`` with 1 worker process and with 2 (1 thread
+  each).
+
+Every row prints the pass time and the parts the cost model of
+docs/performance.rst predicts it from: kernel flops at the GEMM rate measured
+here, bytes read at the store bandwidth measured here, scheduler overhead per
+task, and the M-step; then predicted / measured.
+
+The ``alloc`` section times the pass that motivated the malloc fix (200k x 10
+persisted rows, K=8, full, 8 blocks) on numpy threads and on a 2-worker
+LocalCluster with the engine's malloc thresholds (default), without them
+(``DASKMIX_MALLOPT=0``: glibc as dask's nanny leaves it), and with them again
+(the spread between the two default runs is the machine's noise).
+
+Run::
+
+    python benchmarks/bench_scaling.py --quick      # about 3 minutes
+    python benchmarks/bench_scaling.py --max-rows 100000000   # 8 GB of zarr
+
+Best of ``--passes`` passes after one warm-up pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+import warnings
+
+import dask
+import dask.array as da
+import numpy as np
+
+from daskmix._core import engine
+from daskmix._core.engine import RowBlocks, default_tile_rows
+from daskmix._core.stats import Stats
+from daskmix.gaussian.kernels import em_kernel, make_plan
+from daskmix.gaussian.params import GaussianParams, m_step
+
+
+def start_params(n_components: int, n_features: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    means = rng.standard_normal((n_components, n_features)) * 3
+    covariances = np.broadcast_to(
+        np.eye(n_features), (n_components,) + (n_features,) * 2
+    )
+    return GaussianParams(
+        "full",
+        np.full(n_components, 1.0 / n_components),
+        means,
+        covariances.copy(),
+        covariances.copy(),
+    )
+
+
+def write_store(path: str, n_rows: int, n_features: int, block_rows: int) -> str:
+    """A zarr store of Gaussian blobs, written block by block."""
+    store = os.path.join(path, f"X-{n_rows}-{n_features}-{block_rows}.zarr")
+    if os.path.exists(store):
+        return store
+    rng = da.random.default_rng(0)
+    X = rng.standard_normal((n_rows, n_features), chunks=(block_rows, n_features))
+    X = X + (da.arange(n_rows, chunks=block_rows) % 8)[:, None] * 3.0
+    with dask.config.set(scheduler="threads"):
+        X.to_zarr(store)
+    return store
+
+
+def one_pass(data: RowBlocks, params: GaussianParams, n_features: int):
+    """(seconds of map_reduce, seconds of the M-step)."""
+    plan = make_plan(params, data.dtype)
+    tile_rows = default_tile_rows(params.n_components * n_features)
+    begin = time.perf_counter()
+    stats = data.map_reduce(em_kernel, plan, tile_rows, name="gmm")
+    middle = time.perf_counter()
+    m_step(stats, params.means, params.precisions_cholesky, plan.center, "full", 1e-6)
+    return middle - begin, time.perf_counter() - middle
+
+
+def best(data, params, n_features, passes):
+    one_pass(data, params, n_features)
+    runs = [one_pass(data, params, n_features) for _ in range(passes)]
+    return min(r[0] for r in runs), min(r[1] for r in runs)
+
+
+def gemm_rate(n_features: int, n_components: int, threads: int) -> float:
+    """GFLOP/s of the E-step's GEMM shape, one tile per thread, in this process."""
+    tile = default_tile_rows(n_components * n_features)
+    a = np.random.default_rng(0).standard_normal(
+        (n_components * n_features, n_features)
+    )
+    b = np.random.default_rng(1).standard_normal((tile, n_features))
+    with engine.one_blas_thread():
+        for _ in range(5):
+            a @ b.T
+        reps = 50
+        begin = time.perf_counter()
+        for _ in range(reps):
+            a @ b.T
+        seconds = (time.perf_counter() - begin) / reps
+    return threads * 2.0 * tile * n_features * n_components * n_features / seconds / 1e9
+
+
+def kernel_flops(n_rows: int, n_features: int, n_components: int) -> float:
+    """Flops of the full E-step + statistics per pass (GEMMs dominate).
+
+    Whitening: 2 N D (K D); the s2 statistics: 2 N K D^2; s1 and the norms:
+    about 4 N K D; the log-sum-exp: about 10 N K.
+    """
+    n, d, k = n_rows, n_features, n_components
+    return 2 * n * d * k * d + 2 * n * k * d * d + 4 * n * k * d + 10 * n * k
+
+
+def store_bandwidth(store: str) -> float:
+    """GB/s of reading the store whole (threads), with a trivial reduction."""
+    X = da.from_zarr(store)
+    with dask.config.set(scheduler="threads"):
+        X.sum().compute()
+        begin = time.perf_counter()
+        X.sum().compute()
+        seconds = time.perf_counter() - begin
+    return X.nbytes / seconds / 1e9
+
+
+def run_grid(label, cases, tmp, passes, rates, task_overhead):
+    print(
+        f"{'where':9s} {'N':>10s} {'D':>3s} {'K':>3s} {'blocks':>6s} "
+        f"{'pass s':>8s} {'M-step ms':>9s} {'kernel s':>8s} {'read s':>7s} "
+        f"{'sched s':>7s} {'pred/meas':>9s} {'Mrows/s':>8s}",
+        flush=True,
+    )
+    for n_rows, n_features, n_components, n_blocks in cases:
+        block_rows = -(-n_rows // n_blocks)
+        store = write_store(tmp, n_rows, n_features, block_rows)
+        data = RowBlocks([da.from_zarr(store)])
+        params = start_params(n_components, n_features)
+        t_pass, t_m = best(data, params, n_features, passes)
+        gflops, gbps = rates[label]
+        t_kernel = kernel_flops(n_rows, n_features, n_components) / gflops / 1e9
+        t_read = n_rows * n_features * 8 / gbps / 1e9
+        t_sched = task_overhead[label] * len(data._template[1].runs)
+        predicted = t_kernel + t_read + t_sched + t_m
+        print(
+            f"{label:9s} {n_rows:10d} {n_features:3d} {n_components:3d} "
+            f"{n_blocks:6d} {t_pass:8.3f} {t_m * 1e3:9.2f} {t_kernel:8.3f} "
+            f"{t_read:7.3f} {t_sched:7.3f} {predicted / (t_pass + t_m):9.2f} "
+            f"{n_rows / t_pass / 1e6:8.2f}",
+            flush=True,
+        )
+
+
+def alloc_section(passes: int) -> None:
+    """The malloc-threshold comparison on one persisted full-covariance pass."""
+    from distributed import Client, LocalCluster
+
+    n_rows, n_features, n_components, n_blocks = 200_000, 10, 8, 8
+    X = np.random.default_rng(0).standard_normal((n_rows, n_features))
+    params = start_params(n_components, n_features)
+    numpy_data = RowBlocks([X], block_rows=n_rows // n_blocks)
+    t_numpy, _ = best(numpy_data, params, n_features, passes)
+    print(f"\nalloc: {n_rows} x {n_features} persisted, K={n_components}, full, ")
+    print(f"{n_blocks} blocks; numpy threads {t_numpy * 1e3:.1f} ms per pass")
+    print(f"{'workers':44s} {'pass ms':>8s} {'/ numpy':>8s}")
+    settings = [
+        ("nanny + daskmix mallopt (default)", {}),
+        ("nanny, DASKMIX_MALLOPT=0", {"DASKMIX_MALLOPT": "0"}),
+        ("nanny + daskmix mallopt (default, again)", {}),
+    ]
+    for label, env in settings:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cluster = LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                env=env,
+            )
+        with cluster, Client(cluster) as client:
+            Xd = client.persist(
+                da.from_array(X, chunks=(n_rows // n_blocks, n_features))
+            )
+            dask.compute(Xd.sum())
+            t_cluster, _ = best(RowBlocks([Xd]), params, n_features, passes)
+            print(f"{label:44s} {t_cluster * 1e3:8.1f} {t_cluster / t_numpy:8.2f}")
+
+
+def scheduler_overhead(passes: int) -> float:
+    """Seconds per task of a trivial pass over 1,000 persisted blocks."""
+    X = np.zeros((100_000, 2))
+    data = RowBlocks([da.from_array(X, chunks=(100, 2)).persist()])
+
+    def count(x, params):
+        return Stats(n=np.float64(x.shape[0]))
+
+    data.map_reduce(count, None, 128)
+    times = []
+    for _ in range(passes):
+        begin = time.perf_counter()
+        data.map_reduce(count, None, 128)
+        times.append(time.perf_counter() - begin)
+    return min(times) / len(data._template[1].runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--max-rows", type=int, default=10_000_000)
+    parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--skip", nargs="*", default=[], help="sections: grid alloc")
+    args = parser.parse_args()
+    sizes = [n for n in (100_000, 1_000_000, 10_000_000, 100_000_000)]
+    sizes = [n for n in sizes if n <= args.max_rows]
+    if args.quick:
+        sizes = sizes[:2]
+        args.passes = 2
+    mid = sizes[min(1, len(sizes) - 1)]
+    cases = [(n, 10, 8, max(4, n // 250_000)) for n in sizes]
+    cases += [(mid, 10, k, max(4, mid // 250_000)) for k in (4, 16)]
+    cases += [(mid, d, 8, max(4, mid // 250_000)) for d in (5, 20)]
+    cases += [(mid, 10, 8, b) for b in (40, 400) if not args.quick or b == 40]
+    tmp = tempfile.mkdtemp(prefix="daskmix-scaling-")
+    try:
+        threads = engine.n_threads()
+        store = write_store(tmp, sizes[-1], 10, 250_000)
+        gbps = store_bandwidth(store)
+        rate = gemm_rate(10, 8, 1)
+        print(
+            f"machine: {threads} cores; GEMM (8192 x 10) @ (10 x 80) on one thread: "
+            f"{rate:.1f} GFLOP/s; zarr read ({sizes[-1]} x 10 float64, threads): "
+            f"{gbps:.2f} GB/s; timings are best of {args.passes} passes"
+        )
+        if "grid" not in args.skip:
+            with dask.config.set(scheduler="threads"):
+                overhead = {"threads": scheduler_overhead(args.passes)}
+                rates = {"threads": (rate * threads, gbps)}
+                run_grid("threads", cases, tmp, args.passes, rates, overhead)
+            from distributed import Client, LocalCluster
+
+            for n_workers in (1, 2):
+                label = f"cluster{n_workers}"
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    cluster = LocalCluster(
+                        n_workers=n_workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                    )
+                with cluster, Client(cluster):
+                    overhead[label] = scheduler_overhead(args.passes)
+                    rates[label] = (rate * n_workers, gbps * n_workers / threads)
+                    run_grid(label, cases, tmp, args.passes, rates, overhead)
+            print(
+                "scheduler seconds per task (trivial pass, 1,000 persisted blocks): "
+                + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in overhead.items())
+            )
+        if "alloc" not in args.skip:
+            alloc_section(args.passes)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
