@@ -21,6 +21,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import (
     _check_feature_names,
     _check_n_features,
+    _check_sample_weight,
     validate_data,
 )
 
@@ -121,6 +122,10 @@ def check_X(
         return _check_xarray(
             estimator, X, reset=reset, ensure_min_samples=ensure_min_samples
         )
+    if _is_dask_frame(X):
+        return _check_dask_frame(
+            estimator, X, reset=reset, ensure_min_samples=ensure_min_samples
+        )
     if isinstance(X, da.Array):
         X = _check_dask_array(X, "X", ensure_min_samples)
         _check_n_features(estimator, X, reset=reset)
@@ -137,6 +142,37 @@ def check_X(
         ensure_min_samples=ensure_min_samples,
     )
     return X, InputInfo(kind)
+
+
+def _is_dask_frame(X) -> bool:
+    """A dask DataFrame, or any dask-backed frame with the same two methods."""
+    return (
+        hasattr(X, "__dask_graph__")
+        and hasattr(X, "to_dask_array")
+        and hasattr(X, "columns")
+    )
+
+
+def _check_dask_frame(estimator, X, *, reset: bool, ensure_min_samples: int):
+    """A dask DataFrame as a row-chunked dask array, lazily.
+
+    The frame is never loaded: ``to_dask_array(lengths=True)`` only computes
+    the length of each partition (a cheap pass that returns one number per
+    partition) so that the array has known row chunks. The column names
+    become ``feature_names_in_`` (scikit-learn's rules, as for pandas), and
+    per-row outputs are lazy dask arrays.
+    """
+    _check_feature_names(estimator, X, reset=reset)
+    array = X.to_dask_array(lengths=True)
+    if array.ndim == 2 and array.dtype.kind not in "biuf":
+        dtypes = {str(name): str(dtype) for name, dtype in X.dtypes.items()}
+        raise ValueError(
+            "X is a dask DataFrame with non-numeric columns; expected numeric "
+            f"(integer or float) columns only, got dtypes {dtypes}."
+        )
+    array = _check_dask_array(array, "X", ensure_min_samples)
+    _check_n_features(estimator, array, reset=reset)
+    return array, InputInfo("dask")
 
 
 def _check_xarray(estimator, X, *, reset: bool, ensure_min_samples: int):
@@ -230,3 +266,71 @@ def check_y(y, X):
     elif not np.isfinite(y).all():
         raise ValueError("Input y contains NaN or infinity.")
     return y
+
+
+def check_sample_weight(sample_weight, X):
+    """Validate row weights for ``X`` with scikit-learn's rules and messages.
+
+    Parameters
+    ----------
+    sample_weight : None, float, array-like or dask array of shape (n_samples,)
+    X : ndarray or dask.array.Array of shape (n_samples, n_features)
+        The validated data (from :func:`check_X`).
+
+    Returns
+    -------
+    None, or ndarray or dask.array.Array of shape (n_samples,)
+        None for ``None`` (unit weights, the unweighted code path); else
+        non-negative finite weights, not all zero, in X's dtype: numpy for
+        numpy ``X``, a dask array chunked as X's rows for dask ``X``. dask
+        weights are checked with one small ``compute`` (minimum, finiteness,
+        any non-zero) that reads the weights only.
+    """
+    if sample_weight is None:
+        return None
+    n_samples = X.shape[0]
+    if not isinstance(sample_weight, da.Array):
+        if isinstance(sample_weight, (pd.Series, pd.DataFrame)):
+            sample_weight = sample_weight.to_numpy()
+        shape_only = np.empty((n_samples, 0), dtype=X.dtype)
+        weights = _check_sample_weight(
+            sample_weight, shape_only, dtype=X.dtype, ensure_non_negative=True
+        )
+        if isinstance(X, da.Array):
+            return da.from_array(weights, chunks=(X.chunks[0],))
+        return weights
+    if not isinstance(X, da.Array):
+        raise TypeError(
+            "sample_weight is a dask array but X is not: pass X as a dask array "
+            "too, or sample_weight as a numpy array."
+        )
+    if sample_weight.ndim != 1:
+        raise ValueError(
+            f"Sample weights must be 1D array or scalar, got {sample_weight.ndim}D "
+            f"array. Expected either a scalar value or a 1D array of length "
+            f"{n_samples}."
+        )
+    if any(np.isnan(c) for c in sample_weight.chunks[0]):
+        raise ValueError(
+            "sample_weight has unknown chunk sizes; call "
+            "sample_weight.compute_chunk_sizes() first."
+        )
+    if sample_weight.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight.shape == {sample_weight.shape}, expected {(n_samples,)}!"
+        )
+    if sample_weight.dtype.kind not in "biuf":
+        raise ValueError(
+            f"sample_weight has dtype {sample_weight.dtype}; expected numeric values."
+        )
+    weights = sample_weight.astype(X.dtype).rechunk((X.chunks[0],))
+    finite, smallest, any_nonzero = da.compute(
+        da.isfinite(weights).all(), weights.min(), (weights != 0).any()
+    )
+    if not finite:
+        raise ValueError("Input sample_weight contains NaN or infinity.")
+    if smallest < 0:
+        raise ValueError("Negative values in data passed to `sample_weight`.")
+    if not any_nonzero:
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return weights
