@@ -15,6 +15,7 @@ from .._core.engine import RowBlocks, default_tile_rows
 from .._core.progress import fit_progress
 from .._core.stats import Stats
 from .kernels import (
+    LloydPlan,
     inertia_kernel,
     lloyd_kernel,
     make_lloyd_plan,
@@ -46,8 +47,9 @@ def update_centers(stats: Stats, plan: LloydPlan) -> np.ndarray:
 
     A cluster that received no weight takes the farthest row of the pass (as
     scikit-learn does) that is not alone in its own cluster and has a
-    positive weight; that row leaves its old cluster's sums. With no such row left (all rows sit on their
-    centres), the empty cluster keeps its centre. Never NaN.
+    positive weight; that row leaves its old cluster's sums. With no such
+    row left (all rows sit on their centres), the empty cluster keeps its
+    centre. Never NaN.
 
     Parameters
     ----------
