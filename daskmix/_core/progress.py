@@ -119,7 +119,9 @@ class FitProgress:
         if self._bar is None:
             return
         state = "converged" if converged else "not converged"
-        self._bar.set_postfix_str(f"{self.value_name}={value:.6g}, {state}")
+        self._bar.set_postfix_str(
+            f"{self.value_name}={value:.6g}, {state}", refresh=False
+        )
         self.close()
 
     def close(self) -> None:

@@ -162,7 +162,8 @@ def _check_dask_frame(estimator, X, *, reset: bool, ensure_min_samples: int):
     become ``feature_names_in_`` (scikit-learn's rules, as for pandas), and
     per-row outputs are lazy dask arrays.
     """
-    _check_feature_names(estimator, X, reset=reset)
+    # scikit-learn reads names from eager frames only: give it an empty one
+    _check_feature_names(estimator, pd.DataFrame(columns=X.columns), reset=reset)
     array = X.to_dask_array(lengths=True)
     if array.ndim == 2 and array.dtype.kind not in "biuf":
         dtypes = {str(name): str(dtype) for name, dtype in X.dtypes.items()}
