@@ -11,6 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._core.atomic import fit_all_or_nothing
 from .._core.em import EMModel, check_pass, fit_em
 from .._core.engine import RowBlocks, default_tile_rows, one_blas_thread
 from .._core.outputs import wrap_rows
@@ -273,6 +274,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.max_no_improvement = max_no_improvement
 
     # ------------------------------------------------------------------ fit
+    @fit_all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Estimate the parameters with EM, one pass over X per iteration.
