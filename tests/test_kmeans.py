@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import threading
+import warnings
 from collections import Counter
 
 import dask
@@ -14,6 +15,7 @@ import pytest
 import xarray as xr
 from conftest import make_blobs
 from sklearn import cluster
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -172,6 +174,7 @@ def test_empty_cluster_reseeded_never_nan():
     assert np.unique(model.labels_).size == 4
 
 
+@pytest.mark.filterwarnings("ignore:Number of distinct clusters")
 def test_duplicate_rows_fewer_distinct_than_clusters():
     X = np.repeat(np.array([[0.0, 0.0], [5.0, 5.0]]), 50, axis=0)
     for data in (X, da.from_array(X, chunks=(30, -1))):
@@ -416,3 +419,46 @@ def test_overflow_and_nan_diagnosed_without_a_fake_loglik():
     bad[7, 0] = np.inf
     with pytest.raises(ValueError, match="Input X contains NaN or infinity"):
         model.score(da.from_array(bad, chunks=(100, -1)))
+
+
+# ----------------------------------------------------- issue 9: KMeans parts
+@pytest.mark.parametrize("as_dask", [False, True], ids=["numpy", "dask"])
+def test_float32_in_float32_out(as_dask):
+    X, _ = make_blobs(1500, 3, 3, seed=17)
+    X32 = X.astype(np.float32)
+    data = da.from_array(X32, chunks=(500, -1)) if as_dask else X32
+    model = KMeans(3, init=X[:3], tol=0).fit(data)
+    reference = cluster.KMeans(3, init=X32[:3], n_init=1, tol=0).fit(X32)
+    assert model.cluster_centers_.dtype == reference.cluster_centers_.dtype
+    distances = model.transform(data)
+    assert distances.dtype == reference.transform(X32).dtype == np.float32
+    np.testing.assert_allclose(
+        model.cluster_centers_, reference.cluster_centers_, rtol=1e-5
+    )
+
+
+def test_nan_in_dask_predict_and_transform_raises_when_computed():
+    X, _ = make_blobs(600, 2, 3, seed=18)
+    model = KMeans(3, random_state=0).fit(X)
+    for bad_value in (np.nan, np.inf):
+        bad = X.copy()
+        bad[400, 1] = bad_value
+        lazy = da.from_array(bad, chunks=(200, -1))
+        for method in (model.predict, model.transform):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", RuntimeWarning)  # none first
+                with pytest.raises(ValueError, match="Input X contains NaN or inf"):
+                    method(lazy).compute()
+
+
+def test_fewer_distinct_clusters_warns_as_sklearn():
+    X = np.ones((60, 2))
+    for data in (X, da.from_array(X, chunks=(20, -1))):
+        with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(1\)"):
+            KMeans(3, random_state=0).fit(data)
+    X_two = np.repeat(np.array([[0.0, 0.0], [5.0, 5.0]]), 50, axis=0)
+    with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(2\).*\(3\)"):
+        KMeans(3, random_state=0).fit(X_two)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        KMeans(2, random_state=0).fit(X_two)

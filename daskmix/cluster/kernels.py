@@ -289,33 +289,49 @@ def lloyd_kernel(x: np.ndarray, plan: LloydPlan) -> LloydStats:
     return weighted_lloyd_kernel(x, None, plan)
 
 
+def require_finite(x: np.ndarray) -> None:
+    """Raise numpy input's ValueError for NaN or infinity in a tile.
+
+    Per-row outputs of dask input are computed later, block by block: the
+    check runs there, before any arithmetic (so no RuntimeWarning first).
+    """
+    if not np.isfinite(x).all():
+        raise ValueError("Input X contains NaN or infinity.")
+
+
 def label_rows(x: np.ndarray, plan: LloydPlan) -> np.ndarray:
     """Nearest centre of each row, (tile,) int64."""
+    require_finite(x)
     labels, _, _ = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
     return labels.astype(np.int64)
 
 
 def distance_rows(x: np.ndarray, plan: LloydPlan) -> np.ndarray:
-    """Euclidean distance of each row to every centre, (tile, K) float64.
+    """Euclidean distance of each row to every centre, (tile, K), X's dtype.
 
     Computed exactly (one subtraction per centre, no expanded form), as the
     output is a result and not just a choice.
     """
+    require_finite(x)
     xs = x - plan.center
     out = np.empty((x.shape[0], plan.n_clusters), dtype=F64)
     for k, center in enumerate(plan.shifted):
         diff = xs - center
         out[:, k] = np.einsum("ij,ij->i", diff, diff, dtype=F64)
-    return np.sqrt(out, out=out)
+    return np.sqrt(out, out=out).astype(x.dtype, copy=False)
 
 
 def weighted_inertia_kernel(
     x: np.ndarray, w: np.ndarray | None, plan: LloydPlan
 ) -> Stats:
-    """Sum of (weighted) squared distances to the nearest centre (``score``)."""
-    _, _, dist = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
+    """Sum of (weighted) squared distances to the nearest centre (``score``).
+
+    Also ``members`` (K,): the rows nearest to each centre.
+    """
+    labels, _, dist = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
     inertia = dist.sum() if w is None else dist @ w.astype(F64)
-    return Stats(inertia=inertia, n_rows=F64(x.shape[0]))
+    members = np.bincount(labels, minlength=plan.n_clusters).astype(F64)
+    return Stats(inertia=inertia, n_rows=F64(x.shape[0]), members=members)
 
 
 def inertia_kernel(x: np.ndarray, plan: LloydPlan) -> Stats:

@@ -19,6 +19,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -211,7 +212,16 @@ class KMeans(
             sample_weight=sample_weight,
             progress_name=type(self).__name__,
         )
-        self.cluster_centers_ = best.centers
+        if 0 <= best.n_distinct < self.n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({best.n_distinct}) found smaller than "
+                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points "
+                "in X.",
+                ConvergenceWarning,
+                stacklevel=5,  # the caller of fit
+            )
+        # scikit-learn's dtype rule: centres in X's float dtype
+        self.cluster_centers_ = best.centers.astype(data.dtype, copy=False)
         self.inertia_ = best.inertia
         self.n_iter_ = best.n_iter
         self.n_features_in_ = data.n_features
@@ -257,6 +267,7 @@ class KMeans(
         X, info = check_X(self, X, reset=False)
         data = RowBlocks([X])
         plan = make_lloyd_plan(self.cluster_centers_, data.dtype)
+        dtype = data.dtype if dtype is None else dtype
         result = data.map_rows(fn, plan, self._tile_rows(), n_columns, dtype)
         return wrap_rows(result, info, name=name)
 
@@ -315,12 +326,19 @@ class KMeans(
     def transform(self, X):
         """Euclidean distance of each sample to every centre.
 
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+
         Returns
         -------
         distances : ndarray, dask array or DataArray of shape \
                 (n_samples, n_clusters)
+            In X's float dtype; lazy for dask input, where NaN or infinity
+            in X raises a ValueError when the result is computed.
         """
-        return self._map_rows(X, distance_rows, self.n_clusters, np.float64, "distance")
+        return self._map_rows(X, distance_rows, self.n_clusters, None, "distance")
 
     def score(self, X, y=None, sample_weight=None) -> float:
         """Opposite of the inertia of X under the centres (computed, one pass).

@@ -40,6 +40,8 @@ class LloydResult:
     inertia: float
     n_iter: int
     converged: bool
+    #: clusters that own at least one row under ``centers`` (-1: not measured)
+    n_distinct: int = -1
 
 
 def update_centers(stats: Stats, plan: LloydPlan) -> np.ndarray:
@@ -165,7 +167,8 @@ def lloyd(
             # the update would give these centres again, up to rounding
             if verbose:
                 print(f"Converged at iteration {n_iter - 1}: strict convergence.")
-            return LloydResult(centers, inertia, n_iter, True)
+            n_distinct = int(np.count_nonzero(stats["members"]))
+            return LloydResult(centers, inertia, n_iter, True, n_distinct)
         new_centers = update_centers(stats, plan)
         shift = float(((new_centers - centers) ** 2).sum())
         result = LloydResult(centers, inertia, n_iter, shift <= tol_abs)
@@ -187,6 +190,10 @@ def lloyd(
         )
         check_finite(rows, stats["inertia"])
         result.centers, result.inertia = new_centers, float(stats["inertia"])
+        result.n_distinct = int(np.count_nonzero(stats["members"]))
+    else:
+        # converged with no shift: the last pass labelled under these centres
+        result.n_distinct = int(np.count_nonzero(stats["members"]))
     return result
 
 
