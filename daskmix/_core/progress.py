@@ -9,7 +9,8 @@ process, or for a ``with`` block::
 
 A fit then shows one bar per initialisation on stderr: the iteration, the
 objective after it (the lower bound for mixtures, the inertia for KMeans)
-and the wall time of the last pass. The drivers call :func:`fit_progress`;
+and the wall time of the last iteration (the first one's includes the
+initialisation). Mini-batch fits count steps. The drivers call :func:`fit_progress`;
 with progress off it returns a no-op, so a fit pays nothing for it.
 """
 

@@ -158,8 +158,8 @@ class LloydPlan:
     previous : ndarray of shape (D + 1, K) or None
         :func:`make_scorer` of the previous pass's centres in this pass's
         frame: the pass then counts the rows whose label changed
-        (``n_changed``), scikit-learn's strict convergence test. Scored in
-        the same GEMM as ``scorer``.
+        (``n_changed``), scikit-learn's strict convergence test, for one
+        more small GEMM and argmin per tile.
     """
 
     center: np.ndarray
@@ -187,12 +187,10 @@ def make_lloyd_plan(
     labels this pass compares its own with (see :class:`LloydPlan`).
     """
     center, shifted = shift_frame(centers, dtype)
-    scorer = make_scorer(shifted)
-    both = None
+    old = None
     if previous is not None:
-        old = np.asarray(previous - center.astype(F64), dtype=dtype)
-        both = np.ascontiguousarray(np.hstack([scorer, make_scorer(old)]))
-    return LloydPlan(center, shifted, scorer, n_far, moments, both)
+        old = make_scorer(np.asarray(previous - center.astype(F64), dtype=dtype))
+    return LloydPlan(center, shifted, make_scorer(shifted), n_far, moments, old)
 
 
 class LloydStats(Stats):
@@ -251,14 +249,11 @@ def weighted_lloyd_kernel(
     xs = xs1[:, :-1]
     n_rows = x.shape[0]
     n_clusters = plan.n_clusters
-    if plan.previous is None:
-        labels, residual, dist = nearest(xs1, plan.shifted, plan.scorer)
-        n_changed = n_rows
-    else:
-        scores = xs1 @ plan.previous
-        labels = scores[:, :n_clusters].argmin(axis=1)
-        n_changed = np.count_nonzero(labels != scores[:, n_clusters:].argmin(axis=1))
-        residual, dist = residuals(xs1, plan.shifted, labels)
+    labels, residual, dist = nearest(xs1, plan.shifted, plan.scorer)
+    n_changed = n_rows
+    if plan.previous is not None:
+        # two small GEMMs with contiguous outputs argmin faster than one wide
+        n_changed = np.count_nonzero(labels != (xs1 @ plan.previous).argmin(axis=1))
     onehot = np.zeros((n_clusters, n_rows), dtype=xs.dtype)
     onehot[labels, np.arange(n_rows)] = 1.0 if w is None else w
     members = np.bincount(labels, minlength=n_clusters).astype(F64)
