@@ -94,6 +94,7 @@ class FitProgress:
         self.value_name = value_name
         self._bar = None
         self._last = perf_counter()
+        self._pass_ms = 0.0
 
     def begin(self, init: int) -> None:
         """A new initialisation (restart) starts."""
@@ -108,10 +109,9 @@ class FitProgress:
         if self._bar is None:
             self.begin(0)
         now = perf_counter()
+        self._pass_ms = 1000 * (now - self._last)
         shown = "" if value is None else f"{self.value_name}={value:.6g}, "
-        self._bar.set_postfix_str(
-            f"{shown}pass={1000 * (now - self._last):.0f} ms", refresh=False
-        )
+        self._bar.set_postfix_str(f"{shown}pass={self._pass_ms:.0f} ms", refresh=False)
         self._bar.update(n_iter - self._bar.n)
         self._last = now
 
@@ -121,7 +121,8 @@ class FitProgress:
             return
         state = "converged" if converged else "not converged"
         self._bar.set_postfix_str(
-            f"{self.value_name}={value:.6g}, {state}", refresh=False
+            f"{self.value_name}={value:.6g}, pass={self._pass_ms:.0f} ms, {state}",
+            refresh=False,
         )
         self.close()
 
