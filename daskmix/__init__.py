@@ -1,6 +1,7 @@
 """daskmix: mixture models on dask, scikit-learn compatible."""
 
 from . import metrics
+from ._core.progress import show_progress
 from .cluster.kmeans import KMeans
 from .gaussian.bayesian_mixture import BayesianGaussianMixture
 from .gaussian.mixture import GaussianMixture
@@ -17,5 +18,6 @@ __all__ = [
     "RegressionMixture",
     "RegressionMixtureIC",
     "metrics",
+    "show_progress",
 ]
 __version__ = "0.1.0"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
 import threading
+import warnings
 from collections import Counter
 
 import dask
@@ -13,9 +15,14 @@ import pytest
 import xarray as xr
 from conftest import make_blobs
 from sklearn import cluster
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from daskmix import KMeans
+from daskmix._core.engine import RowBlocks
+from daskmix.cluster import lloyd as lloyd_module
+from daskmix.cluster.kernels import DrawPlan, draw_kernel
 
 _READS: Counter = Counter()
 _LOCK = threading.Lock()
@@ -35,14 +42,29 @@ def counted(X, block_rows, key):
     return source, base.numblocks[0]
 
 
+def _are_rows(centers, X):
+    return all(np.any(np.all(X == c, axis=1)) for c in centers)
+
+
 def _match(centers, reference):
     """Largest distance from each reference centre to its nearest centre."""
     gaps = np.linalg.norm(centers[:, None] - reference[None], axis=2)
     return gaps.min(axis=0).max()
 
 
+def _expected_failures(estimator):
+    # as for scikit-learn's own KMeans: seeding draws random rows, so weights
+    # and repeated rows give different (equally valid) fits
+    return {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "sample_weight is not equivalent to removing/repeating samples."
+        )
+    }
+
+
 @parametrize_with_checks(
-    [KMeans(n_clusters=3), KMeans(n_clusters=3, init="random", n_init=2)]
+    [KMeans(n_clusters=3), KMeans(n_clusters=3, init="random", n_init=2)],
+    expected_failed_checks=_expected_failures,
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
@@ -152,6 +174,7 @@ def test_empty_cluster_reseeded_never_nan():
     assert np.unique(model.labels_).size == 4
 
 
+@pytest.mark.filterwarnings("ignore:Number of distinct clusters")
 def test_duplicate_rows_fewer_distinct_than_clusters():
     X = np.repeat(np.array([[0.0, 0.0], [5.0, 5.0]]), 50, axis=0)
     for data in (X, da.from_array(X, chunks=(30, -1))):
@@ -214,3 +237,228 @@ def test_bad_input_clear_errors():
         model.predict(np.zeros((4, 3)))
     with pytest.warns(RuntimeWarning, match="performing only one init"):
         KMeans(2, init=X[:2], n_init=3).fit(X)
+
+
+# ------------------------------------------------------- strict convergence
+@pytest.mark.parametrize("as_dask", [False, True], ids=["numpy", "dask"])
+def test_tol_zero_stops_when_no_label_changes_as_sklearn(as_dask):
+    X, _ = make_blobs(3000, 3, 5, seed=12, spread=3.0)
+    start = X[:5].copy()
+    reference = cluster.KMeans(5, init=start, n_init=1, tol=0.0, max_iter=300)
+    reference.fit(X)
+    data = da.from_array(X, chunks=(700, -1)) if as_dask else X
+    ours = KMeans(5, init=start, tol=0.0, max_iter=300).fit(data)
+    # before: tol=0 ran all max_iter passes
+    assert 2 <= ours.n_iter_ < 50
+    assert ours.n_iter_ == reference.n_iter_
+    np.testing.assert_allclose(
+        ours.cluster_centers_, reference.cluster_centers_, rtol=1e-10
+    )
+    np.testing.assert_allclose(ours.inertia_, reference.inertia_, rtol=1e-10)
+    np.testing.assert_array_equal(np.asarray(ours.labels_), reference.labels_)
+
+
+def test_strict_convergence_costs_no_extra_pass(capsys):
+    X, _ = make_blobs(4000, 3, 4, seed=4, spread=6.0)
+    data, n_blocks = counted(X, 500, "strict")
+    with dask.config.set(scheduler="threads"):
+        model = KMeans(4, init=X[:4].copy(), tol=0.0, verbose=1).fit(data)
+    assert "strict convergence" in capsys.readouterr().out
+    # n_iter_ passes; the last one changed no label, so nothing is re-measured
+    assert _READS["strict"] == model.n_iter_ * n_blocks
+
+
+# ------------------------------------------------------------ sample_weight
+def _weights(n, seed=0):
+    rng = np.random.default_rng(seed)
+    weights = rng.uniform(0.0, 3.0, n)
+    weights[rng.random(n) < 0.1] = 0.0
+    return weights
+
+
+@pytest.mark.parametrize(
+    "kind", ["numpy", "dask", "dask X, numpy weights"], ids=lambda k: k
+)
+def test_sample_weight_matches_sklearn_from_same_init(kind):
+    X, _ = make_blobs(2500, 3, 4, seed=13, spread=2.0)
+    weights = _weights(2500)
+    start = X[[0, 1, 2, 3]].copy()
+    reference = cluster.KMeans(4, init=start, n_init=1, tol=0.0)
+    reference.fit(X, sample_weight=weights)
+    data, w = X, weights
+    if kind != "numpy":
+        data = da.from_array(X, chunks=(600, -1))
+    if kind == "dask":
+        w = da.from_array(weights, chunks=350)  # rechunked to X's rows
+    ours = KMeans(4, init=start, tol=0.0).fit(data, sample_weight=w)
+    np.testing.assert_allclose(
+        ours.cluster_centers_, reference.cluster_centers_, rtol=1e-10
+    )
+    np.testing.assert_allclose(ours.inertia_, reference.inertia_, rtol=1e-10)
+    assert ours.n_iter_ == reference.n_iter_
+    np.testing.assert_array_equal(np.asarray(ours.labels_), reference.labels_)
+    np.testing.assert_allclose(
+        ours.score(data, sample_weight=w),
+        reference.score(X, sample_weight=weights),
+        rtol=1e-10,
+    )
+    unweighted = KMeans(4, init=start, tol=0.0).fit(data)
+    assert not np.allclose(unweighted.cluster_centers_, ours.cluster_centers_)
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+def test_sample_weight_seeding_matches_sklearn(init):
+    X, _ = make_blobs(2000, 2, 5, seed=14, spread=3.0)
+    weights = _weights(2000, seed=1)
+    reference = cluster.KMeans(5, init=init, n_init=2, random_state=3)
+    ours = KMeans(5, init=init, n_init=2, random_state=3)
+    expected = reference.fit_predict(X, sample_weight=weights)
+    np.testing.assert_array_equal(ours.fit_predict(X, sample_weight=weights), expected)
+    np.testing.assert_allclose(
+        ours.cluster_centers_, reference.cluster_centers_, rtol=1e-10
+    )
+    distances = ours.fit_transform(X, sample_weight=weights)
+    np.testing.assert_allclose(
+        distances, reference.fit_transform(X, sample_weight=weights), rtol=1e-10
+    )
+
+
+@pytest.mark.parametrize("init", ["k-means||", "k-means++", "random"])
+def test_dask_weighted_seeding_draws_only_weighted_rows(init):
+    X, _ = make_blobs(3000, 2, 3, seed=15, spread=10.0)
+    # the first blob weighs nothing: no centre may start or end there
+    first = np.linalg.norm(X - X[0], axis=1) < 5
+    weights = np.where(first, 0.0, 1.0)
+    data = RowBlocks([da.from_array(X, chunks=(500, -1))])
+    w = da.from_array(weights, chunks=(500,))
+    seeded = lloyd_module.seed_centers(
+        data, 3, init, check_random_state(0), sample_weight=w
+    )
+    if init != "k-means||":
+        assert _are_rows(seeded, X[~first])
+    assert np.linalg.norm(seeded - X[0], axis=1).min() > 4
+    model = KMeans(3, init=init, random_state=0).fit(
+        da.from_array(X, chunks=(500, -1)), sample_weight=w
+    )
+    assert np.all(np.linalg.norm(model.cluster_centers_ - X[0], axis=1) > 4)
+
+
+def test_draw_kernel_probabilities_follow_weights():
+    x = np.arange(4.0)[:, None]
+    w = np.array([1.0, 2.0, 0.0, 5.0])
+    rows = np.arange(4)
+    picks = Counter(
+        int(draw_kernel(x, w, rows, DrawPlan(1, seed))["draw_index"][0])
+        for seed in range(4000)
+    )
+    assert picks[2] == 0
+    for row, weight in ((0, 1), (1, 2), (3, 5)):
+        assert abs(picks[row] / 4000 - weight / 8) < 0.03
+
+
+def test_sample_weight_validation_messages():
+    X, _ = make_blobs(100, 2, 2, seed=0)
+    lazy = da.from_array(X, chunks=(30, -1))
+    for data in (X, lazy):
+        with pytest.raises(ValueError, match=r"sample_weight.shape == \(99,\)"):
+            KMeans(2).fit(data, sample_weight=np.ones(99))
+        with pytest.raises(ValueError, match="Negative values in data passed to"):
+            KMeans(2).fit(data, sample_weight=-np.ones(100))
+        with pytest.raises(ValueError, match="at least one non-zero"):
+            KMeans(2).fit(data, sample_weight=np.zeros(100))
+        with pytest.raises(ValueError, match="1D array or scalar"):
+            KMeans(2).fit(data, sample_weight=np.ones((100, 1)))
+    lazy_w = da.ones(100, chunks=40)
+    with pytest.raises(ValueError, match=r"sample_weight.shape == \(99,\)"):
+        KMeans(2).fit(lazy, sample_weight=lazy_w[:99])
+    with pytest.raises(ValueError, match="Negative values in data passed to"):
+        KMeans(2).fit(lazy, sample_weight=lazy_w - 2)
+    with pytest.raises(ValueError, match="sample_weight contains NaN or infinity"):
+        KMeans(2).fit(lazy, sample_weight=lazy_w * np.nan)
+    with pytest.raises(TypeError, match="sample_weight is a dask array but X is not"):
+        KMeans(2).fit(X, sample_weight=lazy_w)
+    # a scalar weight is every row's weight (scikit-learn)
+    model = KMeans(2, init=X[:2], tol=0).fit(lazy, sample_weight=2.0)
+    base = KMeans(2, init=X[:2], tol=0).fit(lazy)
+    np.testing.assert_allclose(model.inertia_, 2 * base.inertia_, rtol=1e-12)
+
+
+# ----------------------------------------------------------------- pickling
+def test_pickle_of_dask_fit_is_small_and_labels_not_kept():
+    sizes = {}
+    for n_rows in (2000, 20000):
+        X, _ = make_blobs(n_rows, 3, 3, seed=16)
+        data = da.from_array(X, chunks=(500, -1))
+        model = KMeans(3, random_state=0).fit(data)
+        assert isinstance(model.labels_, da.Array)  # lazy during the session
+        blob = pickle.dumps(model)
+        sizes[n_rows] = len(blob)
+        restored = pickle.loads(blob)
+        np.testing.assert_array_equal(restored.cluster_centers_, model.cluster_centers_)
+        np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+        assert not hasattr(restored, "labels_")
+        with pytest.raises(AttributeError, match=r"Call predict\(X\)"):
+            restored.labels_  # noqa: B018
+        restored.fit(data)  # refitting brings labels_ back
+        assert isinstance(restored.labels_, da.Array)
+    assert sizes[2000] == sizes[20000]
+    assert sizes[20000] < 5000
+    # numpy input keeps scikit-learn's in-memory labels_
+    numpy_fit = pickle.loads(pickle.dumps(KMeans(3, random_state=0).fit(X)))
+    assert numpy_fit.labels_.shape == (20000,)
+
+
+# --------------------------------------------------------- non-finite passes
+def test_overflow_and_nan_diagnosed_without_a_fake_loglik():
+    X, _ = make_blobs(300, 2, 2, seed=0)
+    huge = X * 1e200
+    with pytest.raises(ValueError, match="overflowed"):
+        KMeans(2, random_state=0).fit(da.from_array(huge, chunks=(100, -1)))
+    model = KMeans(2, random_state=0).fit(X)
+    bad = X.copy()
+    bad[7, 0] = np.inf
+    with pytest.raises(ValueError, match="Input X contains NaN or infinity"):
+        model.score(da.from_array(bad, chunks=(100, -1)))
+
+
+# ----------------------------------------------------- issue 9: KMeans parts
+@pytest.mark.parametrize("as_dask", [False, True], ids=["numpy", "dask"])
+def test_float32_in_float32_out(as_dask):
+    X, _ = make_blobs(1500, 3, 3, seed=17)
+    X32 = X.astype(np.float32)
+    data = da.from_array(X32, chunks=(500, -1)) if as_dask else X32
+    model = KMeans(3, init=X[:3], tol=0).fit(data)
+    reference = cluster.KMeans(3, init=X32[:3], n_init=1, tol=0).fit(X32)
+    assert model.cluster_centers_.dtype == reference.cluster_centers_.dtype
+    distances = model.transform(data)
+    assert distances.dtype == reference.transform(X32).dtype == np.float32
+    np.testing.assert_allclose(
+        model.cluster_centers_, reference.cluster_centers_, rtol=1e-5
+    )
+
+
+def test_nan_in_dask_predict_and_transform_raises_when_computed():
+    X, _ = make_blobs(600, 2, 3, seed=18)
+    model = KMeans(3, random_state=0).fit(X)
+    for bad_value in (np.nan, np.inf):
+        bad = X.copy()
+        bad[400, 1] = bad_value
+        lazy = da.from_array(bad, chunks=(200, -1))
+        for method in (model.predict, model.transform):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", RuntimeWarning)  # none first
+                with pytest.raises(ValueError, match="Input X contains NaN or inf"):
+                    method(lazy).compute()
+
+
+def test_fewer_distinct_clusters_warns_as_sklearn():
+    X = np.ones((60, 2))
+    for data in (X, da.from_array(X, chunks=(20, -1))):
+        with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(1\)"):
+            KMeans(3, random_state=0).fit(data)
+    X_two = np.repeat(np.array([[0.0, 0.0], [5.0, 5.0]]), 50, axis=0)
+    with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(2\).*\(3\)"):
+        KMeans(3, random_state=0).fit(X_two)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        KMeans(2, random_state=0).fit(X_two)

@@ -27,6 +27,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .atomic import fit_all_or_nothing
 from .em import check_pass, fit_em
 from .engine import RowBlocks, one_blas_thread
 from .model import MixtureModel
@@ -124,6 +125,7 @@ class BaseMixture(BaseEstimator):
             )
 
     # ------------------------------------------------------------------ fit
+    @fit_all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Estimate the parameters with EM, one pass over the data per iteration.
@@ -214,6 +216,7 @@ class BaseMixture(BaseEstimator):
         )
         return self
 
+    @fit_all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """One stepwise EM update on the rows of X (a mini-batch).

@@ -25,6 +25,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .engine import RowBlocks, one_blas_thread
 from .model import MixtureModel
+from .progress import fit_progress
 from .stats import Stats
 
 
@@ -41,19 +42,24 @@ class EMResult:
 
 
 class _VerbosePrinter:
-    """scikit-learn's verbose messages, word for word."""
+    """scikit-learn's verbose messages, word for word; and the progress bar."""
 
     def __init__(self, verbose: int, verbose_interval: int):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self._init_start = self._iter_start = perf_counter()
+        self.progress = fit_progress("EM")
 
     def init_begin(self, n_init: int) -> None:
+        self.progress.begin(n_init)
         if self.verbose >= 1:
             print(f"Initialization {n_init}")
             self._init_start = self._iter_start = perf_counter()
 
-    def iter_end(self, n_iter: int, change: float) -> None:
+    def iter_end(
+        self, n_iter: int, change: float, lower_bound: float | None = None
+    ) -> None:
+        self.progress.step(n_iter, lower_bound)
         if n_iter % self.verbose_interval != 0:
             return
         if self.verbose == 1:
@@ -67,6 +73,7 @@ class _VerbosePrinter:
             self._iter_start = now
 
     def init_end(self, lower_bound: float, converged: bool) -> None:
+        self.progress.end(lower_bound, converged)
         message = "converged" if converged else "did not converge"
         if self.verbose == 1:
             print(f"Initialization {message}.")
@@ -221,7 +228,7 @@ def fit_em(
             params = new_params
             lower_bounds.append(lower_bound)
             change = lower_bound - previous
-            printer.iter_end(n_iter, change)
+            printer.iter_end(n_iter, change, lower_bound)
             if abs(change) < tol:
                 converged = True
                 break

@@ -485,7 +485,7 @@ def fit_stepwise(
             stepwise_update(
                 model, state, batch_blocks(pending.pop()), schedule, smoothing
             )
-            printer.iter_end(state.n_steps, state.smoothed - previous)
+            printer.iter_end(state.n_steps, state.smoothed - previous, state.smoothed)
             if (
                 schedule.max_no_improvement is not None
                 and state.no_improvement >= schedule.max_no_improvement

@@ -132,6 +132,10 @@ def check_X(
         return _check_xarray(
             estimator, X, reset=reset, ensure_min_samples=ensure_min_samples
         )
+    if _is_dask_frame(X):
+        return _check_dask_frame(
+            estimator, X, reset=reset, ensure_min_samples=ensure_min_samples
+        )
     if isinstance(X, da.Array):
         X = _check_dask_array(X, "X", ensure_min_samples)
         _check_n_features(estimator, X, reset=reset)
@@ -148,6 +152,38 @@ def check_X(
         ensure_min_samples=ensure_min_samples,
     )
     return X, InputInfo(kind)
+
+
+def _is_dask_frame(X) -> bool:
+    """A dask DataFrame, or any dask-backed frame with the same two methods."""
+    return (
+        hasattr(X, "__dask_graph__")
+        and hasattr(X, "to_dask_array")
+        and hasattr(X, "columns")
+    )
+
+
+def _check_dask_frame(estimator, X, *, reset: bool, ensure_min_samples: int):
+    """A dask DataFrame as a row-chunked dask array, lazily.
+
+    The frame is never loaded: ``to_dask_array(lengths=True)`` only computes
+    the length of each partition (a cheap pass that returns one number per
+    partition) so that the array has known row chunks. The column names
+    become ``feature_names_in_`` (scikit-learn's rules, as for pandas), and
+    per-row outputs are lazy dask arrays.
+    """
+    # scikit-learn reads names from eager frames only: give it an empty one
+    _check_feature_names(estimator, pd.DataFrame(columns=X.columns), reset=reset)
+    array = X.to_dask_array(lengths=True)
+    if array.ndim == 2 and array.dtype.kind not in "biuf":
+        dtypes = {str(name): str(dtype) for name, dtype in X.dtypes.items()}
+        raise ValueError(
+            "X is a dask DataFrame with non-numeric columns; expected numeric "
+            f"(integer or float) columns only, got dtypes {dtypes}."
+        )
+    array = _check_dask_array(array, "X", ensure_min_samples)
+    _check_n_features(estimator, array, reset=reset)
+    return array, InputInfo("dask")
 
 
 def _check_xarray(estimator, X, *, reset: bool, ensure_min_samples: int):
@@ -338,38 +374,78 @@ def _align_on_samples(y, info: InputInfo):
 
 
 def check_sample_weight(sample_weight, X):
-    """Validate per-sample weights against the validated ``X``.
+    """Validate row weights for ``X`` with scikit-learn's rules and messages.
 
     Parameters
     ----------
-    sample_weight : array-like or dask array of shape (n_samples,)
+    sample_weight : None, float, array-like or dask array of shape (n_samples,)
     X : ndarray or dask.array.Array of shape (n_samples, n_features)
+        The validated data (from :func:`check_X`).
 
     Returns
     -------
-    ndarray or dask.array.Array of shape (n_samples,), float64
-        Row-chunked like ``X`` for dask input.
+    None, or ndarray or dask.array.Array of shape (n_samples,)
+        None for ``None`` (unit weights, the unweighted code path); else
+        non-negative finite weights, not all zero, in X's dtype: numpy for
+        numpy ``X``, a dask array chunked as X's rows for dask ``X``. dask
+        weights are checked with one small ``compute`` (minimum, finiteness,
+        any non-zero) that reads the weights only.
     """
+    if sample_weight is None:
+        return None
     n_samples = X.shape[0]
-    if isinstance(sample_weight, da.Array) or isinstance(X, da.Array):
-        weight = da.asarray(sample_weight)
-        if weight.ndim != 1:
-            raise ValueError(
-                "sample_weight must be 1-D of shape (n_samples,) = "
-                f"({n_samples},); got shape {weight.shape}."
-            )
-        if any(np.isnan(c) for c in weight.chunks[0]):
-            raise ValueError(
-                "sample_weight has unknown chunk sizes; call "
-                "sample_weight.compute_chunk_sizes() first."
-            )
-    else:
-        weight = np.asarray(sample_weight) if np.ndim(sample_weight) == 1 else None
-    if weight is not None and weight.shape[0] != n_samples:
-        raise ValueError(
-            f"sample_weight has {weight.shape[0]} values but X has {n_samples} "
-            f"samples: expected one weight per sample, shape ({n_samples},)."
+    if not isinstance(sample_weight, da.Array):
+        if isinstance(sample_weight, (pd.Series, pd.DataFrame)):
+            sample_weight = sample_weight.to_numpy()
+        if not np.isscalar(sample_weight):
+            sample_weight = np.asarray(sample_weight)
+            if sample_weight.ndim == 1:
+                _check_weight_length(sample_weight.shape, n_samples)
+        shape_only = np.empty((n_samples, 0), dtype=X.dtype)
+        weights = _check_sample_weight(
+            sample_weight, shape_only, dtype=X.dtype, ensure_non_negative=True
         )
-    if isinstance(weight, da.Array):
-        return weight.astype(np.float64).rechunk((X.chunks[0],))
-    return _check_sample_weight(sample_weight, X, dtype=np.float64)
+        if isinstance(X, da.Array):
+            return da.from_array(weights, chunks=(X.chunks[0],))
+        return weights
+    if not isinstance(X, da.Array):
+        raise TypeError(
+            "sample_weight is a dask array but X is not: pass X as a dask array "
+            "too, or sample_weight as a numpy array."
+        )
+    if sample_weight.ndim != 1:
+        raise ValueError(
+            f"Sample weights must be 1D array or scalar, got {sample_weight.ndim}D "
+            f"array. Expected either a scalar value or a 1D array of length "
+            f"{n_samples}."
+        )
+    if any(np.isnan(c) for c in sample_weight.chunks[0]):
+        raise ValueError(
+            "sample_weight has unknown chunk sizes; call "
+            "sample_weight.compute_chunk_sizes() first."
+        )
+    _check_weight_length(sample_weight.shape, n_samples)
+    if sample_weight.dtype.kind not in "biuf":
+        raise ValueError(
+            f"sample_weight has dtype {sample_weight.dtype}; expected numeric values."
+        )
+    weights = sample_weight.astype(X.dtype).rechunk((X.chunks[0],))
+    finite, smallest, any_nonzero = da.compute(
+        da.isfinite(weights).all(), weights.min(), (weights != 0).any()
+    )
+    if not finite:
+        raise ValueError("Input sample_weight contains NaN or infinity.")
+    if smallest < 0:
+        raise ValueError("Negative values in data passed to `sample_weight`.")
+    if not any_nonzero:
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return weights
+
+
+def _check_weight_length(shape: tuple, n_samples: int) -> None:
+    """scikit-learn's message for weights of the wrong length, and the lengths."""
+    if shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight.shape == {shape}, expected {(n_samples,)}!: "
+            f"sample_weight has {shape[0]} values but X has {n_samples} samples."
+        )

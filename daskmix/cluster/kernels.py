@@ -8,14 +8,19 @@ because the shift removes any large common offset); the distance that is
 so inertia, sampling weights and centre updates never suffer from the
 cancellation of the expanded form.
 
-Three statistics types extend :class:`~daskmix._core.stats.Stats` with fields that
+Four statistics types extend :class:`~daskmix._core.stats.Stats` with fields that
 do not add but *select*, so that the engine's fixed-order tree reduction also
 carries a few chosen rows:
 
 * :class:`LloydStats` keeps the rows farthest from their centre (to re-seed
   empty clusters without another pass);
 * :class:`CandidateStats` keeps the rows that k-means|| oversampling selects;
-* :class:`TrialStats` keeps the D^2-sampled trial rows of greedy k-means++.
+* :class:`TrialStats` keeps the D^2-sampled trial rows of greedy k-means++;
+* :class:`DrawStats` keeps rows drawn in proportion to their weights.
+
+Kernels named ``weighted_*`` take a row-weight array after ``x`` (``None``
+for unit weights): weighted counts, sums, inertia and sampling chances, as
+scikit-learn's ``sample_weight`` defines them.
 
 Random draws are counter based (Philox keyed by a seed, counter = global row
 number), so the rows drawn depend neither on the tiles nor on the scheduler.
@@ -94,9 +99,21 @@ def nearest(xs1: np.ndarray, shifted: np.ndarray, scorer: np.ndarray):
         ``|residual|^2``.
     """
     labels = (xs1 @ scorer).argmin(axis=1)
+    return (labels, *residuals(xs1, shifted, labels))
+
+
+def residuals(xs1: np.ndarray, shifted: np.ndarray, labels: np.ndarray):
+    """``xs - shifted[labels]`` and its squared norm per row (float64)."""
     residual = xs1[:, :-1] - shifted[labels]
     dist = np.einsum("ij,ij->i", residual, residual, dtype=F64)
-    return labels, residual, dist
+    return residual, dist
+
+
+def weighted(values: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """``values`` times the row weights ``w`` (broadcast over trailing axes)."""
+    if w is None:
+        return values
+    return values * w.reshape((-1,) + (1,) * (values.ndim - 1))
 
 
 def row_uniforms(rows: np.ndarray, n_draws: int, seed: int) -> np.ndarray:
@@ -138,6 +155,11 @@ class LloydPlan:
         Farthest rows to keep (re-seeding of empty clusters).
     moments : bool
         Also sum ``xs`` and ``xs**2`` per feature (data variance, for ``tol``).
+    previous : ndarray of shape (D + 1, K) or None
+        :func:`make_scorer` of the previous pass's centres in this pass's
+        frame: the pass then counts the rows whose label changed
+        (``n_changed``), scikit-learn's strict convergence test, for one
+        more small GEMM and argmin per tile.
     """
 
     center: np.ndarray
@@ -145,6 +167,7 @@ class LloydPlan:
     scorer: np.ndarray
     n_far: int = 0
     moments: bool = False
+    previous: np.ndarray | None = None
 
     @property
     def n_clusters(self) -> int:
@@ -152,20 +175,33 @@ class LloydPlan:
 
 
 def make_lloyd_plan(
-    centers: np.ndarray, dtype, n_far: int = 0, moments: bool = False
+    centers: np.ndarray,
+    dtype,
+    n_far: int = 0,
+    moments: bool = False,
+    previous: np.ndarray | None = None,
 ) -> LloydPlan:
-    """Plan of a pass under ``centers`` (K, D) float64 for blocks of ``dtype``."""
+    """Plan of a pass under ``centers`` (K, D) float64 for blocks of ``dtype``.
+
+    ``previous`` (K, D) float64: the centres of the previous pass, whose
+    labels this pass compares its own with (see :class:`LloydPlan`).
+    """
     center, shifted = shift_frame(centers, dtype)
-    return LloydPlan(center, shifted, make_scorer(shifted), n_far, moments)
+    old = None
+    if previous is not None:
+        old = make_scorer(np.asarray(previous - center.astype(F64), dtype=dtype))
+    return LloydPlan(center, shifted, make_scorer(shifted), n_far, moments, old)
 
 
 class LloydStats(Stats):
     """Lloyd statistics; the ``far_*`` fields keep the ``n_far`` farthest rows.
 
-    Summed fields: ``counts`` (K,), ``sums`` (K, D) of residuals to the own
-    centre, ``inertia``, ``n_rows`` and, when asked, ``m1``/``m2`` (D,).
-    Selected fields: ``far_dist`` (n,), ``far_label`` (n,), ``far_rows``
-    (n, D) shifted rows, largest distances first.
+    Summed fields: ``counts`` (K,) the (weighted) rows per cluster,
+    ``members`` (K,) the rows per cluster, ``sums`` (K, D) of (weighted)
+    residuals to the own centre, ``inertia``, ``n_rows``, ``n_changed`` and,
+    when asked, ``m1``/``m2`` (D,). Selected fields: ``far_dist`` (n,),
+    ``far_label`` (n,), ``far_weight`` (n,), ``far_rows`` (n, D) shifted
+    rows, largest distances first.
     """
 
     def __add__(self, other):
@@ -177,9 +213,12 @@ class LloydStats(Stats):
         dist = np.concatenate([self["far_dist"], other["far_dist"]])
         n_keep = max(self["far_dist"].shape[0], other["far_dist"].shape[0])
         keep = np.argsort(-dist, kind="stable")[:n_keep]
-        for name in ("far_dist", "far_label", "far_rows"):
+        for name in FAR_FIELDS:
             summed[name] = np.concatenate([self[name], other[name]])[keep]
         return LloydStats(summed)
+
+
+FAR_FIELDS = ("far_dist", "far_label", "far_weight", "far_rows")
 
 
 def _top_rows(dist: np.ndarray, n_keep: int) -> np.ndarray:
@@ -190,12 +229,16 @@ def _top_rows(dist: np.ndarray, n_keep: int) -> np.ndarray:
     return part[np.argsort(-dist[part], kind="stable")]
 
 
-def lloyd_kernel(x: np.ndarray, plan: LloydPlan) -> LloydStats:
-    """Labels, per-cluster residual sums and counts, inertia of one tile.
+def weighted_lloyd_kernel(
+    x: np.ndarray, w: np.ndarray | None, plan: LloydPlan
+) -> LloydStats:
+    """Labels, per-cluster residual sums and weights, inertia of one tile.
 
     Parameters
     ----------
     x : ndarray of shape (tile, D)
+    w : ndarray of shape (tile,) or None
+        Row weights (None: all ones).
     plan : LloydPlan
 
     Returns
@@ -204,52 +247,134 @@ def lloyd_kernel(x: np.ndarray, plan: LloydPlan) -> LloydStats:
     """
     xs1 = shift_rows(x, plan.center)
     xs = xs1[:, :-1]
+    n_rows = x.shape[0]
     n_clusters = plan.n_clusters
     labels, residual, dist = nearest(xs1, plan.shifted, plan.scorer)
-    onehot = np.zeros((n_clusters, x.shape[0]), dtype=xs.dtype)
-    onehot[labels, np.arange(x.shape[0])] = 1.0
+    n_changed = n_rows
+    if plan.previous is not None:
+        # two small GEMMs with contiguous outputs argmin faster than one wide
+        n_changed = np.count_nonzero(labels != (xs1 @ plan.previous).argmin(axis=1))
+    onehot = np.zeros((n_clusters, n_rows), dtype=xs.dtype)
+    onehot[labels, np.arange(n_rows)] = 1.0 if w is None else w
+    members = np.bincount(labels, minlength=n_clusters).astype(F64)
     stats = LloydStats(
-        counts=np.bincount(labels, minlength=n_clusters).astype(F64),
+        counts=members if w is None else np.bincount(labels, w, n_clusters),
+        members=members,
         # residuals are of the size of the clusters' spread, so even float32
         # sums over a tile keep the digits the update needs
         sums=(onehot @ residual).astype(F64),
-        inertia=dist.sum(),
-        n_rows=F64(x.shape[0]),
+        inertia=dist.sum() if w is None else dist @ w.astype(F64),
+        n_rows=F64(n_rows),
+        n_changed=F64(n_changed),
     )
     if plan.moments:
+        # scikit-learn's tolerance uses the unweighted variance of X
         stats["m1"] = xs.sum(axis=0, dtype=F64)
         stats["m2"] = np.einsum("ij,ij->j", xs, xs, dtype=F64)
     top = _top_rows(dist, plan.n_far)
     stats["far_dist"] = dist[top]
     stats["far_label"] = labels[top].astype(F64)
+    stats["far_weight"] = np.ones(top.size) if w is None else w[top].astype(F64)
     stats["far_rows"] = xs[top].astype(F64)
     return stats
 
 
+def lloyd_kernel(x: np.ndarray, plan: LloydPlan) -> LloydStats:
+    """:func:`weighted_lloyd_kernel` with unit weights."""
+    return weighted_lloyd_kernel(x, None, plan)
+
+
+def require_finite(x: np.ndarray) -> None:
+    """Raise numpy input's ValueError for NaN or infinity in a tile.
+
+    Per-row outputs of dask input are computed later, block by block: the
+    check runs there, before any arithmetic (so no RuntimeWarning first).
+    """
+    if not np.isfinite(x).all():
+        raise ValueError("Input X contains NaN or infinity.")
+
+
 def label_rows(x: np.ndarray, plan: LloydPlan) -> np.ndarray:
     """Nearest centre of each row, (tile,) int64."""
+    require_finite(x)
     labels, _, _ = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
     return labels.astype(np.int64)
 
 
 def distance_rows(x: np.ndarray, plan: LloydPlan) -> np.ndarray:
-    """Euclidean distance of each row to every centre, (tile, K) float64.
+    """Euclidean distance of each row to every centre, (tile, K), X's dtype.
 
     Computed exactly (one subtraction per centre, no expanded form), as the
     output is a result and not just a choice.
     """
+    require_finite(x)
     xs = x - plan.center
     out = np.empty((x.shape[0], plan.n_clusters), dtype=F64)
     for k, center in enumerate(plan.shifted):
         diff = xs - center
         out[:, k] = np.einsum("ij,ij->i", diff, diff, dtype=F64)
-    return np.sqrt(out, out=out)
+    return np.sqrt(out, out=out).astype(x.dtype, copy=False)
+
+
+def weighted_inertia_kernel(
+    x: np.ndarray, w: np.ndarray | None, plan: LloydPlan
+) -> Stats:
+    """Sum of (weighted) squared distances to the nearest centre (``score``).
+
+    Also ``members`` (K,): the rows nearest to each centre.
+    """
+    labels, _, dist = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
+    inertia = dist.sum() if w is None else dist @ w.astype(F64)
+    members = np.bincount(labels, minlength=plan.n_clusters).astype(F64)
+    return Stats(inertia=inertia, n_rows=F64(x.shape[0]), members=members)
 
 
 def inertia_kernel(x: np.ndarray, plan: LloydPlan) -> Stats:
-    """Sum of squared distances to the nearest centre (``score``)."""
-    _, _, dist = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
-    return Stats(inertia=dist.sum(), n_rows=F64(x.shape[0]))
+    """:func:`weighted_inertia_kernel` with unit weights."""
+    return weighted_inertia_kernel(x, None, plan)
+
+
+# ------------------------------------------------------- weighted row draws
+@dataclass(frozen=True)
+class DrawPlan:
+    """Draw ``n_draws`` distinct rows with probability proportional to weight."""
+
+    n_draws: int
+    seed: int
+
+
+class DrawStats(Stats):
+    """``n_rows`` adds; ``draw_*`` keep the ``n_draws`` smallest keys."""
+
+    def __add__(self, other):
+        key = np.concatenate([self["draw_key"], other["draw_key"]])
+        keep = np.argsort(key, kind="stable")[
+            : max(self["draw_key"].size, other["draw_key"].size)
+        ]
+        merged = DrawStats(n_rows=self["n_rows"] + other["n_rows"])
+        for name in ("draw_key", "draw_index", "draw_rows"):
+            merged[name] = np.concatenate([self[name], other[name]])[keep]
+        return merged
+
+
+def draw_kernel(x: np.ndarray, w: np.ndarray, rows: np.ndarray, plan: DrawPlan):
+    """The rows of one tile with the smallest keys ``E / w``, ``E ~ Exp(1)``.
+
+    The ``n_draws`` smallest keys over all rows are a sample without
+    replacement with probabilities proportional to ``w`` (successive
+    sampling, as ``RandomState.choice(replace=False, p=w / w.sum())``
+    defines it, though with other random numbers). Zero weights never win.
+    """
+    exp_draws = -np.log(row_uniforms(rows, 1, plan.seed)[:, 0])
+    with np.errstate(divide="ignore"):
+        key = exp_draws / w.astype(F64)
+    top = np.argsort(key, kind="stable")[: plan.n_draws]
+    return DrawStats(
+        n_rows=F64(x.shape[0]),
+        draw_key=key[top],
+        draw_index=rows[top].astype(F64),
+        draw_rows=x[top].astype(F64),
+    )
 
 
 # --------------------------------------------------------- k-means|| rounds
@@ -295,12 +420,16 @@ class CandidateStats(Stats):
         return merged
 
 
-def oversample_kernel(x: np.ndarray, rows: np.ndarray, plan: OversamplePlan):
+def weighted_oversample_kernel(
+    x: np.ndarray, w: np.ndarray | None, rows: np.ndarray, plan: OversamplePlan
+):
     """Cost ``phi`` of one tile and its rows with ``ell d^2 / u >= phi_tile``.
 
     Parameters
     ----------
     x : ndarray of shape (tile, D)
+    w : ndarray of shape (tile,) or None
+        Row weights: the cost and the chance of a row are ``w d^2``.
     rows : ndarray of shape (tile,)
         Global row numbers.
     plan : OversamplePlan
@@ -310,6 +439,7 @@ def oversample_kernel(x: np.ndarray, rows: np.ndarray, plan: OversamplePlan):
     CandidateStats
     """
     _, _, dist = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
+    dist = weighted(dist, w)
     phi = dist.sum()
     t = plan.ell * dist / row_uniforms(rows, 1, plan.seed)[:, 0]
     keep = (dist > 0.0) & (t >= phi)
@@ -320,6 +450,11 @@ def oversample_kernel(x: np.ndarray, rows: np.ndarray, plan: OversamplePlan):
         cand_index=rows[keep].astype(F64),
         cand_rows=x[keep].astype(F64),
     )
+
+
+def oversample_kernel(x: np.ndarray, rows: np.ndarray, plan: OversamplePlan):
+    """:func:`weighted_oversample_kernel` with unit weights."""
+    return weighted_oversample_kernel(x, None, rows, plan)
 
 
 # --------------------------------------------------- greedy k-means++ passes
@@ -384,7 +519,17 @@ class TrialStats(Stats):
 
 
 def trial_kernel(x: np.ndarray, rows: np.ndarray, plan: TrialPlan) -> TrialStats:
+    """:func:`weighted_trial_kernel` with unit weights."""
+    return weighted_trial_kernel(x, None, rows, plan)
+
+
+def weighted_trial_kernel(
+    x: np.ndarray, w: np.ndarray | None, rows: np.ndarray, plan: TrialPlan
+) -> TrialStats:
     """Potentials of the trials and D^2 draws of the next trials, one tile.
+
+    With row weights ``w``, potentials and draws use ``w d^2`` (scikit-learn's
+    weighted k-means++).
 
     Returns
     -------
@@ -403,6 +548,7 @@ def trial_kernel(x: np.ndarray, rows: np.ndarray, plan: TrialPlan) -> TrialStats
         for j, trial in enumerate(plan.trials):
             diff = xs - trial
             d2[:, j] = np.minimum(dist, np.einsum("ij,ij->i", diff, diff, dtype=F64))
+    d2 = weighted(d2, w)
     n_draws = plan.n_trials
     n_options = d2.shape[1]
     stats = TrialStats(

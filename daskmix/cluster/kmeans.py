@@ -19,17 +19,24 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._core.em import check_pass
+from .._core.atomic import fit_all_or_nothing
 from .._core.engine import RowBlocks
 from .._core.outputs import wrap_rows
-from .._core.stats import Stats
-from .._core.validation import check_X
-from .kernels import distance_rows, inertia_kernel, label_rows, make_lloyd_plan
+from .._core.validation import check_sample_weight, check_X
+from .kernels import (
+    distance_rows,
+    inertia_kernel,
+    label_rows,
+    make_lloyd_plan,
+    weighted_inertia_kernel,
+)
 from .lloyd import fit_kmeans, kmeans_tile_rows
+from .seeding import check_finite, with_weights
 
 INIT_METHODS = ("k-means||", "k-means++", "random")
 
@@ -88,10 +95,17 @@ class KMeans(
         In X's float dtype (float32 for float32 input), as in scikit-learn;
         Lloyd's statistics are accumulated in float64.
     labels_ : ndarray of shape (n_samples,)
-        Nearest centre of each training row: numpy for numpy/pandas input,
-        a lazy dask array for dask input, a DataArray for xarray input.
+        Nearest centre of each training row: numpy for numpy/pandas input, a
+        DataArray for xarray input, and for dask input (arrays, DataFrames,
+        dask-backed DataArrays) a *lazy* dask array, computed when asked
+        (``labels_.compute()``, one pass) and valid while the training data
+        can still be read. A lazy ``labels_`` holds the training data's graph,
+        so it is left out of the pickle (the pickle's size does not depend on
+        the number of rows): after unpickling, ``labels_`` raises an
+        AttributeError that says to call ``predict(X)`` on the training data.
     inertia_ : float
-        Sum of squared distances of the training rows to their centres.
+        Sum of squared distances of the training rows to their centres
+        (weighted by ``sample_weight``).
     n_iter_ : int
         Lloyd iterations of the best run.
     n_features_in_ : int
@@ -108,6 +122,15 @@ class KMeans(
 
     Notes
     -----
+    Convergence follows scikit-learn: a run stops when no label changed in
+    a pass (strict convergence, whatever ``tol``; each pass counts the
+    changes at the cost of scoring the previous centres in the same GEMM),
+    or when the centre shift is within ``tol``.
+
+    ``fit`` is all or nothing: interrupted (``KeyboardInterrupt``) or
+    failing, it leaves the estimator as it was before the call, unfitted or
+    with its previous fitted state.
+
     Distances are taken on rows shifted by the mean of the centres, and the
     accumulated quantities (residual sums, inertia) from exact residuals, so
     data with a large offset lose no accuracy. As in scikit-learn,
@@ -173,8 +196,9 @@ class KMeans(
         self.init_max_iter = init_max_iter
 
     # ------------------------------------------------------------------ fit
+    @fit_all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Compute k-means clustering.
 
         Seeds the centres (``init``), then runs Lloyd iterations, one pass over
@@ -183,12 +207,20 @@ class KMeans(
 
         Parameters
         ----------
-        X : array-like, dask array, DataFrame or DataArray of shape \
-                (n_samples, n_features)
+        X : array-like, dask array, DataFrame, dask DataFrame or DataArray \
+                of shape (n_samples, n_features)
             Training data. A dask array is read block by block every pass
             (never loaded whole).
         y : None
             Ignored; present for scikit-learn's API.
+        sample_weight : array-like or dask array of shape (n_samples,), \
+                default=None
+            Weight of each row (scikit-learn's semantics: weighted centres
+            and inertia; the 'k-means++', 'random' and 'k-means||' seedings
+            draw rows in proportion to the weights; not used with an
+            explicit ``init`` array). Non-negative, not all zero. For dask
+            ``X``: numpy or dask, rechunked to X's row blocks, checked with
+            one small ``compute`` over the weights.
 
         Returns
         -------
@@ -196,14 +228,16 @@ class KMeans(
             The fitted estimator.
         """
         X, info = check_X(self, X, reset=True)
+        weights = check_sample_weight(sample_weight, X)
+        vars(self).pop("_labels_not_pickled", None)
         data = RowBlocks([X])
-        self._fit_blocks(data)
+        self._fit_blocks(data, weights)
         plan = self._plan(data.dtype)
         labels = data.map_rows(label_rows, plan, self._tile_rows(), None, np.int64)
         self.labels_ = wrap_rows(labels, info, name="label")
         return self
 
-    def _fit_blocks(self, data: RowBlocks) -> KMeans:
+    def _fit_blocks(self, data: RowBlocks, sample_weight=None) -> KMeans:
         """Seed and run Lloyd on validated row blocks; no ``labels_``."""
         init_centers = self._check_init(data.n_features)
         best = fit_kmeans(
@@ -218,9 +252,19 @@ class KMeans(
             verbose=self.verbose,
             oversampling_factor=self.oversampling_factor,
             n_rounds=self.init_max_iter,
+            sample_weight=sample_weight,
+            progress_name=type(self).__name__,
         )
-        # in the input's float dtype, as scikit-learn's; Lloyd ran in float64
-        self.cluster_centers_ = best.centers.astype(data.dtype)
+        if 0 <= best.n_distinct < self.n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({best.n_distinct}) found smaller than "
+                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points "
+                "in X.",
+                ConvergenceWarning,
+                stacklevel=5,  # the caller of fit
+            )
+        # scikit-learn's dtype rule: centres in X's float dtype
+        self.cluster_centers_ = best.centers.astype(data.dtype, copy=False)
         self.inertia_ = best.inertia
         self.n_iter_ = best.n_iter
         self.n_features_in_ = data.n_features
@@ -278,7 +322,7 @@ class KMeans(
         )
         return wrap_rows(result.astype(dtype, copy=False), info, name=name)
 
-    def fit_predict(self, X, y=None):
+    def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return ``labels_`` (no extra pass for dask input).
 
         Parameters
@@ -288,6 +332,9 @@ class KMeans(
             Training data.
         y : None
             Ignored; present for scikit-learn's API.
+        sample_weight : array-like or dask array of shape (n_samples,), \
+                default=None
+            As in :meth:`fit`.
 
         Returns
         -------
@@ -295,7 +342,29 @@ class KMeans(
             Index of the nearest centre of each sample (``labels_``); lazy for
             dask input.
         """
-        return self.fit(X).labels_
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """Fit, then return the distances of X to the centres.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored; present for scikit-learn's API.
+        sample_weight : array-like or dask array of shape (n_samples,), \
+                default=None
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        distances : ndarray, dask array or DataArray of shape \
+                (n_samples, n_clusters)
+            Distance of each sample to each of ``cluster_centers_``.
+        """
+        return self.fit(X, sample_weight=sample_weight).transform(X)
 
     def predict(self, X):
         """Nearest centre of each sample.
@@ -328,12 +397,13 @@ class KMeans(
         distances : ndarray, dask array or DataArray of shape \
                 (n_samples, n_clusters)
             Distance to each of ``cluster_centers_``, in X's float dtype
-            (computed in float64). Lazy for dask input; for xarray input,
-            dims (sample dim, ``component``).
+            (computed in float64). Lazy for dask input, where NaN or infinity
+            in X raises a ValueError when the result is computed; for xarray
+            input, dims (sample dim, ``component``).
         """
         return self._map_rows(X, distance_rows, self.n_clusters, None, "distance")
 
-    def score(self, X, y=None) -> float:
+    def score(self, X, y=None, sample_weight=None) -> float:
         """Opposite of the inertia of X under the centres (computed, one pass).
 
         Parameters
@@ -343,6 +413,9 @@ class KMeans(
             Data to score.
         y : None
             Ignored; present for scikit-learn's API.
+        sample_weight : array-like or dask array of shape (n_samples,), \
+                default=None
+            Weights of the rows' squared distances.
 
         Returns
         -------
@@ -352,12 +425,36 @@ class KMeans(
         """
         check_is_fitted(self)
         X, _ = check_X(self, X, reset=False)
+        weights = check_sample_weight(sample_weight, X)
         data = RowBlocks([X])
-        stats = data.map_reduce(
-            inertia_kernel, self._plan(data.dtype), self._tile_rows()
-        )
-        check_pass(Stats(loglik=-stats["inertia"]), data)
+        rows = with_weights(data, weights)
+        kernel = inertia_kernel if weights is None else weighted_inertia_kernel
+        stats = rows.map_reduce(kernel, self._plan(data.dtype), self._tile_rows())
+        check_finite(rows, stats["inertia"])
         return -float(stats["inertia"])
+
+    # -------------------------------------------------------------- pickling
+    def __getstate__(self):
+        state = super().__getstate__()
+        labels = state.get("labels_")
+        if getattr(labels, "chunks", None) is not None:
+            # lazy (dask-backed): it holds the training data's graph
+            state = dict(state)
+            del state["labels_"]
+            state["_labels_not_pickled"] = True
+        return state
+
+    def __getattr__(self, name):
+        if name == "labels_" and vars(self).get("_labels_not_pickled"):
+            raise AttributeError(
+                f"labels_ is not available: this {type(self).__name__} was fitted "
+                "on dask input, whose lazy labels_ is not pickled (it would hold "
+                "the training data's graph). Call predict(X) on the training data "
+                "to get the labels."
+            )
+        raise AttributeError(
+            f"'{type(self).__name__}' object has no attribute '{name}'"
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

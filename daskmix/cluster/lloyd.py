@@ -11,15 +11,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.em import check_pass
 from .._core.engine import RowBlocks, default_tile_rows
+from .._core.progress import fit_progress
 from .._core.stats import Stats
-from .kernels import LloydPlan, inertia_kernel, lloyd_kernel, make_lloyd_plan
+from .kernels import (
+    LloydPlan,
+    inertia_kernel,
+    lloyd_kernel,
+    make_lloyd_plan,
+    weighted_inertia_kernel,
+    weighted_lloyd_kernel,
+)
 from .seeding import (
     KMEANS_PARALLEL_ROUNDS,
+    check_finite,
     kmeans_parallel_centers,
     kmeans_plusplus_centers,
     random_data_centers,
+    with_weights,
 )
 
 
@@ -31,15 +40,18 @@ class LloydResult:
     inertia: float
     n_iter: int
     converged: bool
+    #: clusters that own at least one row under ``centers`` (-1: not measured)
+    n_distinct: int = -1
 
 
 def update_centers(stats: Stats, plan: LloydPlan) -> np.ndarray:
     """New centres from one pass's statistics; empty clusters re-seeded.
 
-    A cluster that received no row takes the farthest row of the pass (as
-    scikit-learn does) that is not alone in its own cluster; that row leaves
-    its old cluster's sums. With no such row left (all rows sit on their
-    centres), the empty cluster keeps its centre. Never NaN.
+    A cluster that received no weight takes the farthest row of the pass (as
+    scikit-learn does) that is not alone in its own cluster and has a
+    positive weight; that row leaves its old cluster's sums. With no such
+    row left (all rows sit on their centres), the empty cluster keeps its
+    centre. Never NaN.
 
     Parameters
     ----------
@@ -54,6 +66,7 @@ def update_centers(stats: Stats, plan: LloydPlan) -> np.ndarray:
     center = plan.center.astype(np.float64)
     shifted = plan.shifted.astype(np.float64)
     counts = stats["counts"].copy()
+    members = stats["members"].copy()
     sums = stats["sums"].copy()
     new = shifted.copy()
     empty = np.flatnonzero(counts == 0)
@@ -61,10 +74,12 @@ def update_centers(stats: Stats, plan: LloydPlan) -> np.ndarray:
     for cluster in empty:
         for i in far:
             donor = int(stats["far_label"][i])
-            if stats["far_dist"][i] > 0 and counts[donor] > 1:
+            weight = stats["far_weight"][i]
+            if stats["far_dist"][i] > 0 and members[donor] > 1 and weight > 0:
                 row = stats["far_rows"][i]
-                counts[donor] -= 1
-                sums[donor] -= row - shifted[donor]
+                counts[donor] -= weight
+                members[donor] -= 1
+                sums[donor] -= weight * (row - shifted[donor])
                 new[cluster] = row
                 break
     filled = counts > 0
@@ -81,31 +96,40 @@ def lloyd(
     tile_rows: int,
     verbose: int = 0,
     measure_last: bool = True,
+    sample_weight=None,
+    progress=None,
 ) -> LloydResult:
     """Lloyd iterations from ``centers``, one pass over the data each.
 
     Each pass labels every row under the current centres and returns the
     statistics of the next ones, so the inertia of a pass belongs to the
-    centres that entered it. The loop stops when the squared centre shift
-    is at most ``tol`` times the mean feature variance (scikit-learn's rule;
-    the variance is measured in the first pass, at no extra cost). As in
-    scikit-learn, the result is the last *update* of the centres; unless
-    that update moved nothing (the labels stopped changing), one more pass
-    measures its exact inertia, so that ``labels_``, ``inertia_`` and
-    ``cluster_centers_`` agree. Passes: ``n_iter``, plus at most one.
-    With ``measure_last=False`` that pass is skipped and the inertia is the
-    one of the centres before the update (an upper bound): for callers that
+    centres that entered it. The loop stops as scikit-learn's does: when no
+    row changed its label since the previous pass (strict convergence; the
+    pass counts the changes by scoring the previous centres in the same
+    GEMM), or when the squared centre shift is at most ``tol`` times the
+    mean feature variance (measured in the first pass, at no extra cost).
+    As in scikit-learn, the result is the last *update* of the centres;
+    unless the labels stopped changing, one more pass measures its exact
+    inertia, so that ``labels_``, ``inertia_`` and ``cluster_centers_``
+    agree. Passes: ``n_iter``, plus at most one. With
+    ``measure_last=False`` that pass is skipped and the inertia is the one
+    of the centres before the update (an upper bound): for callers that
     only need the centres.
 
     Parameters
     ----------
     data : RowBlocks
+        ``X`` only.
     centers : ndarray of shape (K, D)
     max_iter : int
     tol : float
     tile_rows : int
     verbose : int
     measure_last : bool, default=True
+    sample_weight : ndarray or dask array of shape (n_samples,), optional
+        Row weights, blocked as ``X`` (validated).
+    progress : FitProgress, optional
+        Told the inertia of every pass.
 
     Returns
     -------
@@ -113,25 +137,41 @@ def lloyd(
     """
     n_clusters = centers.shape[0]
     centers = np.asarray(centers, dtype=np.float64)
+    rows = with_weights(data, sample_weight)
+    weighted = sample_weight is not None
+    kernel = weighted_lloyd_kernel if weighted else lloyd_kernel
     tol_abs = None
     result = LloydResult(centers, np.inf, 0, False)
+    previous = None
     shift = 0.0
     for n_iter in range(1, max_iter + 1):
         plan = make_lloyd_plan(
-            centers, data.dtype, n_far=n_clusters, moments=tol_abs is None
+            centers,
+            data.dtype,
+            n_far=n_clusters,
+            moments=tol_abs is None,
+            previous=previous,
         )
-        stats = data.map_reduce(lloyd_kernel, plan, tile_rows)
-        check_pass(Stats(loglik=-stats["inertia"]), data)
+        stats = rows.map_reduce(kernel, plan, tile_rows)
+        check_finite(rows, stats["inertia"], stats["sums"])
         if tol_abs is None:
             n_rows = stats["n_rows"]
             variance = stats["m2"] / n_rows - (stats["m1"] / n_rows) ** 2
             tol_abs = tol * float(np.mean(variance))
         inertia = float(stats["inertia"])
+        if progress is not None:
+            progress.step(n_iter, inertia)
+        if verbose:
+            print(f"Iteration {n_iter - 1}, inertia {inertia}.")
+        if previous is not None and stats["n_changed"] == 0:
+            # the update would give these centres again, up to rounding
+            if verbose:
+                print(f"Converged at iteration {n_iter - 1}: strict convergence.")
+            n_distinct = int(np.count_nonzero(stats["members"]))
+            return LloydResult(centers, inertia, n_iter, True, n_distinct)
         new_centers = update_centers(stats, plan)
         shift = float(((new_centers - centers) ** 2).sum())
         result = LloydResult(centers, inertia, n_iter, shift <= tol_abs)
-        if verbose:
-            print(f"Iteration {n_iter - 1}, inertia {inertia}.")
         if result.converged:
             if verbose:
                 print(
@@ -139,15 +179,21 @@ def lloyd(
                     f"within tolerance {tol_abs}."
                 )
             break
-        centers = new_centers
+        previous, centers = centers, new_centers
     if shift > 0.0 and not measure_last:
         result.centers = new_centers
     elif shift > 0.0:
         # scikit-learn's final relabelling: evaluate the last update
         plan = make_lloyd_plan(new_centers, data.dtype)
-        stats = data.map_reduce(inertia_kernel, plan, tile_rows)
-        check_pass(Stats(loglik=-stats["inertia"]), data)
+        stats = rows.map_reduce(
+            weighted_inertia_kernel if weighted else inertia_kernel, plan, tile_rows
+        )
+        check_finite(rows, stats["inertia"])
         result.centers, result.inertia = new_centers, float(stats["inertia"])
+        result.n_distinct = int(np.count_nonzero(stats["members"]))
+    else:
+        # converged with no shift: the last pass labelled under these centres
+        result.n_distinct = int(np.count_nonzero(stats["members"]))
     return result
 
 
@@ -164,6 +210,7 @@ def seed_centers(
     *,
     oversampling_factor: float = 2.0,
     n_rounds: int | None = None,
+    sample_weight=None,
 ) -> np.ndarray:
     """Starting centres by the named seeding algorithm.
 
@@ -178,6 +225,8 @@ def seed_centers(
     n_rounds : int, optional
         k-means|| only: oversampling rounds (default
         :data:`~daskmix.cluster.seeding.KMEANS_PARALLEL_ROUNDS`).
+    sample_weight : ndarray or dask array of shape (n_samples,), optional
+        Row weights: every method draws rows in proportion to them.
 
     Returns
     -------
@@ -190,10 +239,15 @@ def seed_centers(
             random_state,
             oversampling_factor=oversampling_factor,
             n_rounds=n_rounds or KMEANS_PARALLEL_ROUNDS,
+            sample_weight=sample_weight,
         )
     if init == "k-means++":
-        return kmeans_plusplus_centers(data, n_clusters, random_state)
-    return random_data_centers(data, n_clusters, random_state)
+        return kmeans_plusplus_centers(
+            data, n_clusters, random_state, sample_weight=sample_weight
+        )
+    return random_data_centers(
+        data, n_clusters, random_state, sample_weight=sample_weight
+    )
 
 
 def fit_kmeans(
@@ -210,6 +264,8 @@ def fit_kmeans(
     measure_last: bool = True,
     oversampling_factor: float = 2.0,
     n_rounds: int | None = None,
+    sample_weight=None,
+    progress_name: str | None = None,
 ) -> LloydResult:
     """k-means: ``n_init`` seedings, Lloyd from each, the lowest inertia wins.
 
@@ -228,6 +284,12 @@ def fit_kmeans(
         See :func:`lloyd`.
     oversampling_factor, n_rounds
         See :func:`seed_centers`.
+    sample_weight : ndarray or dask array of shape (n_samples,), optional
+        Validated row weights, blocked as ``X`` (scikit-learn's semantics:
+        weighted seeding, centres and inertia).
+    progress_name : str, optional
+        Show a progress bar under this name when
+        :func:`daskmix.show_progress` is on.
 
     Returns
     -------
@@ -239,30 +301,42 @@ def fit_kmeans(
             f"n_samples={data.n_samples} should be >= n_clusters={n_clusters}."
         )
     tile_rows = kmeans_tile_rows(n_clusters, data.n_features)
+    progress = fit_progress(progress_name, "inertia") if progress_name else None
     best = None
-    for _ in range(n_init):
-        if init_centers is not None:
-            centers = np.array(init_centers, dtype=np.float64)
-        else:
-            centers = seed_centers(
+    try:
+        for run in range(n_init):
+            if progress is not None:
+                progress.begin(run)
+            if init_centers is not None:
+                centers = np.array(init_centers, dtype=np.float64)
+            else:
+                centers = seed_centers(
+                    data,
+                    n_clusters,
+                    init,
+                    random_state,
+                    oversampling_factor=oversampling_factor,
+                    n_rounds=n_rounds,
+                    sample_weight=sample_weight,
+                )
+            if verbose:
+                print("Initialization complete")
+            result = lloyd(
                 data,
-                n_clusters,
-                init,
-                random_state,
-                oversampling_factor=oversampling_factor,
-                n_rounds=n_rounds,
+                centers,
+                max_iter=max_iter,
+                tol=tol,
+                tile_rows=tile_rows,
+                verbose=verbose,
+                measure_last=measure_last,
+                sample_weight=sample_weight,
+                progress=progress,
             )
-        if verbose:
-            print("Initialization complete")
-        run = lloyd(
-            data,
-            centers,
-            max_iter=max_iter,
-            tol=tol,
-            tile_rows=tile_rows,
-            verbose=verbose,
-            measure_last=measure_last,
-        )
-        if best is None or run.inertia < best.inertia:
-            best = run
+            if progress is not None:
+                progress.end(result.inertia, result.converged)
+            if best is None or result.inertia < best.inertia:
+                best = result
+    finally:
+        if progress is not None:
+            progress.close()
     return best

@@ -56,16 +56,19 @@ from sklearn.cluster import KMeans as _SKLearnKMeans
 from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 
-from .._core.em import check_pass
 from .._core.engine import RowBlocks, default_tile_rows
-from .._core.stats import Stats
 from .kernels import (
+    DrawPlan,
+    draw_kernel,
     lloyd_kernel,
     make_lloyd_plan,
     make_oversample_plan,
     make_trial_plan,
     oversample_kernel,
     trial_kernel,
+    weighted_lloyd_kernel,
+    weighted_oversample_kernel,
+    weighted_trial_kernel,
 )
 
 #: rows drawn for sample-based initialisation
@@ -80,6 +83,36 @@ _SEED_MAX = np.iinfo(np.int32).max
 
 
 # ------------------------------------------------------------------ helpers
+def with_weights(data: RowBlocks, sample_weight) -> RowBlocks:
+    """``data`` (``X`` only), with the row weights as a second array if any."""
+    if sample_weight is None:
+        return data
+    return RowBlocks([data.arrays[0], sample_weight])
+
+
+def check_finite(rows: RowBlocks, *values) -> None:
+    """Raise a clear ValueError when a k-means pass gave non-finite sums.
+
+    ``values`` are the summed statistics of one pass (inertia, costs, sums).
+    They are non-finite for two reasons only: NaN or infinity in the data,
+    which dask input cannot show before it is read (diagnosed here with one
+    more pass, only once something already went wrong), or squared distances
+    too large for float64.
+    """
+    if all(np.all(np.isfinite(value)) for value in values):
+        return
+    for name, array in zip(("X", "sample_weight"), rows.arrays):
+        if not RowBlocks(
+            [array.reshape(-1, 1) if array.ndim == 1 else array]
+        ).all_finite():
+            raise ValueError(f"Input {name} contains NaN or infinity.")
+    raise ValueError(
+        "Squared distances overflowed to a non-finite value: the data are too "
+        "large in magnitude for float64 arithmetic. Scale the input data, e.g. "
+        "with sklearn.preprocessing.StandardScaler."
+    )
+
+
 def sample_indices(
     n_samples: int, n_draw: int, random_state: np.random.RandomState
 ) -> np.ndarray:
@@ -105,9 +138,27 @@ def _tile_rows(data: RowBlocks, width: int) -> int:
     return default_tile_rows(width + data.n_features)
 
 
-def _random_row(data: RowBlocks, random_state: np.random.RandomState) -> np.ndarray:
+def _random_row(
+    data: RowBlocks, random_state: np.random.RandomState, sample_weight=None
+) -> np.ndarray:
+    """One row drawn uniformly, or in proportion to ``sample_weight``."""
+    if sample_weight is not None:
+        return random_data_centers(data, 1, random_state, sample_weight=sample_weight)
     (row,) = data.take_rows(np.array([random_state.randint(data.n_samples)]))[:1]
     return np.asarray(row, dtype=np.float64)
+
+
+def _weighted_draw(
+    data: RowBlocks, n_draws: int, random_state: np.random.RandomState, sample_weight
+) -> np.ndarray:
+    """``n_draws`` distinct rows drawn in proportion to weight: one pass."""
+    indexed = with_weights(data, sample_weight).with_row_index()
+    plan = DrawPlan(n_draws, _seed(random_state))
+    stats = indexed.map_reduce(draw_kernel, plan, _tile_rows(data, 1))
+    check_finite(indexed, stats["n_rows"])
+    if not np.all(np.isfinite(stats["draw_key"])):
+        raise ValueError("Fewer non-zero entries in p than size")
+    return stats["draw_rows"]
 
 
 def _seed(random_state: np.random.RandomState) -> int:
@@ -116,15 +167,31 @@ def _seed(random_state: np.random.RandomState) -> int:
 
 # ----------------------------------------------------------------- seedings
 def random_data_centers(
-    data: RowBlocks, n_clusters: int, random_state: np.random.RandomState
+    data: RowBlocks,
+    n_clusters: int,
+    random_state: np.random.RandomState,
+    *,
+    sample_weight=None,
 ) -> np.ndarray:
     """K distinct rows drawn uniformly (scikit-learn's ``random_from_data``).
+
+    With ``sample_weight``, rows are drawn with probabilities proportional
+    to their weights, without replacement (scikit-learn's KMeans
+    ``init='random'``): the same draws as scikit-learn for numpy input; one
+    pass (an exponential race keyed by row number) for dask input.
 
     Returns
     -------
     centers : ndarray of shape (n_clusters, n_features), float64
     """
-    if data.is_dask:
+    if sample_weight is not None and data.is_dask:
+        return _weighted_draw(data, n_clusters, random_state, sample_weight)
+    if sample_weight is not None:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+        indices = random_state.choice(
+            data.n_samples, size=n_clusters, replace=False, p=weights / weights.sum()
+        )
+    elif data.is_dask:
         # ``choice(replace=False)`` permutes every row index: fine in memory for
         # numpy input (and then identical to scikit-learn), not for a billion rows
         indices = np.unique(random_state.randint(0, data.n_samples, 4 * n_clusters))
@@ -144,6 +211,7 @@ def kmeans_plusplus_centers(
     random_state: np.random.RandomState,
     *,
     n_local_trials: int | None = None,
+    sample_weight=None,
 ) -> np.ndarray:
     """K rows chosen by greedy k-means++ seeding (D^2 sampling).
 
@@ -162,6 +230,10 @@ def kmeans_plusplus_centers(
     random_state : RandomState
     n_local_trials : int, optional
         Trials per centre; ``2 + int(log(n_clusters))`` by default.
+    sample_weight : ndarray or dask array of shape (n_samples,), optional
+        Row weights: the first centre is drawn in proportion to them, the
+        others in proportion to ``w d^2`` (scikit-learn's weighted variant;
+        for dask input the first draw costs one more pass).
 
     Returns
     -------
@@ -171,15 +243,17 @@ def kmeans_plusplus_centers(
         centers, _ = kmeans_plusplus(
             data.arrays[0],
             n_clusters,
+            sample_weight=sample_weight,
             random_state=random_state,
             n_local_trials=n_local_trials,
         )
         return np.asarray(centers, dtype=np.float64)
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
-    chosen = [_random_row(data, random_state)[0]]
+    chosen = [_random_row(data, random_state, sample_weight)[0]]
     trials = None
-    indexed = data.with_row_index()
+    indexed = with_weights(data, sample_weight).with_row_index()
+    kernel = trial_kernel if sample_weight is None else weighted_trial_kernel
     tile_rows = _tile_rows(data, n_clusters + n_local_trials**2)
     while len(chosen) < n_clusters:
         # after this pass, one trial joins ``chosen``: draw more only if needed
@@ -188,8 +262,8 @@ def kmeans_plusplus_centers(
         plan = make_trial_plan(
             np.array(chosen), trials, data.dtype, n_draws, _seed(random_state)
         )
-        stats = indexed.map_reduce(trial_kernel, plan, tile_rows)
-        check_pass(Stats(loglik=-stats["potential"].sum()), data)
+        stats = indexed.map_reduce(kernel, plan, tile_rows)
+        check_finite(indexed, stats["potential"])
         best = int(np.argmin(stats["potential"]))
         if trials is not None:
             chosen.append(trials[best])
@@ -204,6 +278,7 @@ def kmeans_parallel_centers(
     *,
     oversampling_factor: float = 2.0,
     n_rounds: int = KMEANS_PARALLEL_ROUNDS,
+    sample_weight=None,
 ) -> np.ndarray:
     """k-means|| seeding (Bahmani et al. 2012): few passes, any K.
 
@@ -226,19 +301,27 @@ def kmeans_parallel_centers(
     n_rounds : int, default=KMEANS_PARALLEL_ROUNDS (2)
         Oversampling rounds (passes). Stops early when every row sits on a
         candidate.
+    sample_weight : ndarray or dask array of shape (n_samples,), optional
+        Row weights: the first row is drawn in proportion to them (one more
+        pass for dask input), rows are kept with probability
+        ``min(1, l w d^2 / phi)`` with ``phi`` the weighted cost, and each
+        candidate weighs the summed weight of the rows nearest to it.
 
     Returns
     -------
     centers : ndarray of shape (n_clusters, n_features), float64
     """
-    candidates = _random_row(data, random_state)
+    candidates = _random_row(data, random_state, sample_weight)
     ell = oversampling_factor * n_clusters
-    indexed = data.with_row_index()
+    rows = with_weights(data, sample_weight)
+    indexed = rows.with_row_index()
+    weighted = sample_weight is not None
+    kernel = weighted_oversample_kernel if weighted else oversample_kernel
     for _ in range(n_rounds):
         tile_rows = _tile_rows(data, candidates.shape[0])
         plan = make_oversample_plan(candidates, data.dtype, ell, _seed(random_state))
-        stats = indexed.map_reduce(oversample_kernel, plan, tile_rows)
-        check_pass(Stats(loglik=-stats["phi"]), data)
+        stats = indexed.map_reduce(kernel, plan, tile_rows)
+        check_finite(indexed, stats["phi"])
         order = np.argsort(stats["cand_index"], kind="stable")
         candidates = np.vstack([candidates, stats["cand_rows"][order]])
         if stats["phi"] == 0.0:
@@ -249,8 +332,12 @@ def kmeans_parallel_centers(
         extra = random_data_centers(data, n_clusters - n_candidates, random_state)
         return np.vstack([candidates, extra]) if extra.size else candidates
     plan = make_lloyd_plan(candidates, data.dtype)
-    stats = data.map_reduce(lloyd_kernel, plan, _tile_rows(data, n_candidates))
-    check_pass(Stats(loglik=-stats["inertia"]), data)
+    stats = rows.map_reduce(
+        weighted_lloyd_kernel if weighted else lloyd_kernel,
+        plan,
+        _tile_rows(data, n_candidates),
+    )
+    check_finite(rows, stats["inertia"])
     return reduce_weighted(candidates, stats["counts"], n_clusters, random_state)
 
 
