@@ -36,7 +36,8 @@ import dask.array as da
 import numpy as np
 
 from daskmix._core import engine
-from daskmix._core.engine import RowBlocks, _block_stats
+from daskmix._core.blocks import _block_stats
+from daskmix._core.engine import RowBlocks
 from daskmix._core.stats import Stats, add_all
 from daskmix.gaussian.kernels import em_kernel, make_plan
 from daskmix.gaussian.params import GaussianParams

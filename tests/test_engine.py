@@ -118,7 +118,8 @@ def test_tile_rows_bounded():
 # ------------------------------------------------ dask passes: reused graphs
 def legacy_map_reduce(data, kernel, params, tile_rows):
     """The dask pass as built before graph reuse: ``to_delayed`` every pass."""
-    from daskmix._core.engine import SPLIT_EVERY, _block_stats
+    from daskmix._core.blocks import _block_stats
+    from daskmix._core.engine import SPLIT_EVERY
     from daskmix._core.stats import add_all
 
     split_every = SPLIT_EVERY
@@ -233,7 +234,7 @@ def test_malloc_thresholds_are_restored_only_where_dask_froze_them():
     import subprocess
     import sys
 
-    code = "from daskmix._core.engine import restore_malloc_thresholds as r;print(r())"
+    code = "from daskmix._core.threads import restore_malloc_thresholds as r;print(r())"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     plain = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True

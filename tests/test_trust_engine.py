@@ -214,7 +214,7 @@ import json, sys, threading
 import numpy as np
 from threadpoolctl import threadpool_info
 from daskmix import GaussianMixture
-from daskmix._core.engine import one_blas_thread
+from daskmix._core.threads import one_blas_thread
 
 
 def blas():

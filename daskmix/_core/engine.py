@@ -30,29 +30,40 @@ floating-point warnings silenced so that the error comes first).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import math
-import os
-import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
-from functools import lru_cache
-from itertools import chain
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 
 import dask
 import dask.array as da
 import dask.threaded
 import numpy as np
 import scipy.sparse as sp
-from dask._task_spec import DataNode, GraphNode, Task, TaskRef
-from dask.delayed import Delayed
-from threadpoolctl import ThreadpoolController
+from dask._task_spec import DataNode, Task, TaskRef
 
-from .stats import Stats, add_all, tree_sum
+from .blocks import (
+    SPARSE_MESSAGE,
+    _block_rows,
+    _block_stats,
+    _check_dense,
+    _dask_block_rows,
+    _slices,
+    _take_local_rows,
+    is_finite_block,
+)
+from .dask_pass import (
+    _add_runs,
+    _add_stats,
+    _is_materialised,
+    _locations,
+    _PassTemplate,
+    _run_stats,
+    _schedule,
+    _scheduler_threads,
+)
+from .stats import Stats, tree_sum
+from .threads import _thread_pool, n_threads, one_blas_thread
 
 #: rows per numpy block are at least this many (fewer blocks, less overhead)
 MIN_BLOCK_ROWS = 4096
@@ -72,26 +83,7 @@ BLOCKS_PER_BATCH = 32
 #: rows of a tile (see default_tile_rows)
 TILE_BUDGET_BYTES = 5 * 2**20
 
-SPARSE_MESSAGE = (
-    "Sparse input is not supported: {name} is a dask array of sparse blocks "
-    "({kind}). Convert it to dense blocks first, e.g. "
-    "{name}.map_blocks(lambda b: b.toarray()), if it fits in memory block by block."
-)
-
 Kernel = Callable[..., Stats]
-
-
-def n_threads() -> int:
-    """Threads used for numpy input: one per core this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return max(1, os.cpu_count() or 1)
-
-
-@lru_cache(maxsize=1)
-def _thread_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=n_threads(), thread_name_prefix="daskmix")
 
 
 def default_tile_rows(row_width: int, budget_bytes: int = TILE_BUDGET_BYTES) -> int:
@@ -121,193 +113,9 @@ def default_tile_rows(row_width: int, budget_bytes: int = TILE_BUDGET_BYTES) -> 
     return int(np.clip(budget_bytes // (8 * max(row_width, 1)), 1, 16384))
 
 
-def _slices(n_rows: int, step: int) -> list[slice]:
-    return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
-
-
-def _array_name(position: int) -> str:
-    return ("X", "y")[position] if position < 2 else f"array {position}"
-
-
-def _check_dense(block_arrays: Sequence) -> None:
-    """Raise a TypeError for sparse blocks (a dask array of scipy.sparse chunks)."""
-    for position, array in enumerate(block_arrays):
-        if sp.issparse(array) or type(array).__module__.split(".")[0] == "sparse":
-            raise TypeError(
-                SPARSE_MESSAGE.format(
-                    name=_array_name(position), kind=type(array).__name__
-                )
-            )
-
-
-def is_finite_block(array: np.ndarray) -> bool:
-    """Whether every value is finite, without floating-point warnings.
-
-    One sum over the array decides in the common case (NaN and infinity
-    propagate through it); only when the sum is not finite, which also
-    happens when finite values overflow, are the values tested one by one.
-    """
-    if array.dtype.kind not in "fc":
-        return True
-    with np.errstate(all="ignore"):
-        if np.isfinite(np.sum(array)):
-            return True
-    return bool(np.isfinite(array).all())
-
-
-def _block_stats(
-    kernel: Kernel, block_arrays: Sequence[np.ndarray], params, tile_rows: int
-) -> Stats:
-    """Run ``kernel`` over the tiles of one block and add the tile results.
-
-    NaN or infinity in the block give non-finite statistics, which the
-    drivers report with the array's name (``check_pass``): the kernel runs
-    with floating-point warnings silenced, so that this error is the first
-    thing a user sees, not numpy's RuntimeWarnings.
-    """
-    _check_dense(block_arrays)
-    n_rows = block_arrays[0].shape[0]
-    with np.errstate(all="ignore"):
-        # a generator: one tile's statistics alive at a time besides the total
-        return add_all(
-            kernel(*(array[tile] for array in block_arrays), params)
-            for tile in _slices(n_rows, tile_rows)
-        )
-
-
-def _block_rows(
-    block_arrays: Sequence[np.ndarray],
-    fn,
-    params,
-    tile_rows: int,
-    n_columns: int | None = None,
-    dtype=np.float64,
-):
-    """Apply a per-row function over the tiles of one block and stack the rows.
-
-    An empty block gives an empty result of shape (0,) or (0, n_columns).
-    """
-    n_rows = block_arrays[0].shape[0]
-    if n_rows == 0:
-        shape = (0,) if n_columns is None else (0, n_columns)
-        return np.empty(shape, dtype=dtype)
-    pieces = [
-        fn(*(array[tile] for array in block_arrays), params)
-        for tile in _slices(n_rows, tile_rows)
-    ]
-    return np.concatenate(pieces, axis=0)
-
-
-def _dask_block_rows(*args):
-    """``map_blocks`` adapter: check the blocks, then run :func:`_block_rows`.
-
-    Row-aligned 1-D arrays travel as (n, 1) so that their blocks line up with
-    X's; ``flat`` says which ones to give back to ``fn`` as 1-D. A block with
-    NaN or infinity raises the ValueError that numpy input gets from
-    validation, naming the array.
-    """
-    *block_arrays, params, fn, tile_rows, flat, n_columns, dtype = args
-    _check_dense(block_arrays)
-    for position, array in enumerate(block_arrays):
-        if not is_finite_block(array):
-            raise ValueError(f"Input {_array_name(position)} contains NaN or infinity.")
-    block_arrays = [
-        array[:, 0] if is_flat else array for array, is_flat in zip(block_arrays, flat)
-    ]
-    return _block_rows(block_arrays, fn, params, tile_rows, n_columns, dtype)
-
-
-def _take_local_rows(
-    block_arrays: Sequence[np.ndarray], local_rows: Sequence[np.ndarray]
-) -> list[list[np.ndarray]]:
-    """Rows ``local_rows[b]`` of one block, for every batch ``b`` and array."""
-    _check_dense(block_arrays)
-    return [[np.asarray(array)[rows] for array in block_arrays] for rows in local_rows]
-
-
-@lru_cache(maxsize=1)
-def _blas_controller() -> ThreadpoolController:
-    return ThreadpoolController()
-
-
-class _BlasHold:
-    """Process-wide state of :func:`one_blas_thread`: holders, owner, saved limits."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.users = 0
-        self.owner: int | None = None
-        self.limiter = None
-        self.depth = threading.local()
-
-
-_blas_hold = _BlasHold()
-
-
-@contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """Context manager holding BLAS to one thread, process-wide.
-
-    BLAS thread counts are process-wide settings, so the hold is too: when no
-    hold is active, the entering thread becomes the owner, saves the current
-    settings and sets one thread; threads entering while a hold is active
-    only count themselves in, and nested entries in one thread count once.
-    The owner restores the saved settings exactly when it leaves, and only
-    the owner does: the OpenBLAS builds shipped with numpy and scipy (0.3.30
-    and 0.3.31 measured) ignore a thread's setting once the main thread has
-    made one, so a restore left to another thread could be lost. Holders
-    still inside then run with the caller's settings until they leave (a new
-    entrant takes the hold again). Two fits in concurrent threads therefore
-    leave BLAS as they found it.
-
-    Uses one cached ``ThreadpoolController``: ``threadpool_limits()`` rescans
-    the process's loaded libraries on every call (2 ms measured here), which
-    was 40% of a mini-batch fit made of many small steps.
-    """
-    hold = _blas_hold
-    me = threading.get_ident()
-    depth = getattr(hold.depth, "value", 0)
-    if depth == 0:
-        with hold.lock:
-            if hold.limiter is None:
-                hold.limiter = _blas_controller().limit(limits=1, user_api="blas")
-                hold.owner = me
-            hold.users += 1
-    hold.depth.value = depth + 1
-    try:
-        yield
-    finally:
-        hold.depth.value = depth
-        if depth == 0:
-            with hold.lock:
-                hold.users -= 1
-                if hold.owner == me and hold.limiter is not None:
-                    limiter, hold.limiter, hold.owner = hold.limiter, None, None
-                    limiter.restore_original_limits()
-
-
-def _after_fork_in_child() -> None:
-    """A forked child has only the forking thread: drop state tied to others.
-
-    The cached thread pool believes its worker threads exist (a fit in the
-    child would wait for them forever), and the BLAS hold's lock may have been
-    held by a thread that is gone. GNU OpenMP (scikit-learn's k-means, which
-    the k-means|| seeding runs) hangs in a forked child at its first parallel
-    region if the parent ran one, so the child runs OpenMP code on one thread.
-    """
-    global _blas_hold
-    _thread_pool.cache_clear()
-    _blas_controller.cache_clear()
-    _blas_hold = _BlasHold()
-    _blas_controller().limit(limits=1, user_api="openmp")
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
 def _scheduler_is_local_threads() -> bool:
-    return dask.base.get_scheduler() is dask.threaded.get
+    # the scheduler dask.compute would use now (threads when none is set)
+    return _schedule() is dask.threaded.get
 
 
 def _blas_guard():
@@ -778,131 +586,3 @@ class RowBlocks:
         checks = [da.isfinite(a).all() for a in self.arrays]
         with _blas_guard():
             return all(bool(c) for c in dask.compute(*checks))
-
-
-# ------------------------------------------------------------ dask passes
-# glibc mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
-#: the largest mmap threshold glibc's adaptive rule reaches on 64-bit Linux, and
-#: the trim threshold it pairs with it
-MMAP_THRESHOLD = 32 * 1024 * 1024
-TRIM_THRESHOLD = 2 * MMAP_THRESHOLD
-
-
-@lru_cache(maxsize=1)
-def restore_malloc_thresholds() -> bool:
-    """Give glibc back a mmap threshold that fits kernel temporaries.
-
-    dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_`` set, which
-    freezes glibc's adaptive mmap threshold at 128 KiB: every tile-sized
-    temporary of a kernel then becomes a fresh ``mmap`` whose pages fault in
-    on first touch, and kernels ran several times slower on workers than in a
-    plain process (docs/performance.rst). This sets the thresholds that
-    glibc's own adaptive rule would reach, once per process, unless the user
-    chose a mmap threshold through ``MALLOC_MMAP_THRESHOLD_``, or turned this
-    off with ``DASKMIX_MALLOPT=0``. It does nothing where the variable is unset
-    (the adaptive rule is still on) or off glibc.
-
-    Returns
-    -------
-    bool
-        Whether the thresholds were set.
-    """
-    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
-        return False
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ:
-        return False
-    if os.environ.get("DASKMIX_MALLOPT", "1") == "0":
-        return False
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError, TypeError):  # pragma: no cover - not glibc
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
-        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-    )
-
-
-def _run_stats(kernel, params, tile_rows, n_arrays, whole_group, *chunks):
-    """Block task of a dask pass: ``kernel`` on one or more blocks.
-
-    ``chunks`` holds ``n_arrays`` chunks per block, block after block. Returns
-    the left-to-right sum of the blocks' statistics when they make a whole
-    group of the reduction tree, else the list of them (the group's reduce
-    task adds all of the group's blocks in block order), so that the sum never
-    depends on how blocks were spread over tasks.
-    """
-    restore_malloc_thresholds()
-    parts = [
-        _block_stats(kernel, chunks[start : start + n_arrays], params, tile_rows)
-        for start in range(0, len(chunks), n_arrays)
-    ]
-    return add_all(parts) if whole_group else parts
-
-
-def _add_stats(*parts: Stats) -> Stats:
-    """Reduce task: add the statistics of consecutive groups, left to right."""
-    return add_all(parts)
-
-
-def _add_runs(blocks_per_run: list[list[int]], *runs: list[Stats]) -> Stats:
-    """Reduce task of a group whose blocks ran in several tasks: block order."""
-    by_block = dict(zip(chain.from_iterable(blocks_per_run), chain.from_iterable(runs)))
-    return add_all(by_block[block] for block in sorted(by_block))
-
-
-def _is_materialised(node) -> bool:
-    """Whether a graph value is data already (no computation to run)."""
-    return isinstance(node, (DataNode, TaskRef)) or not isinstance(node, GraphNode)
-
-
-@dataclass
-class _PassTemplate:
-    """What every dask pass over the same arrays shares, built once.
-
-    Attributes
-    ----------
-    graph : dict
-        The arrays' optimised graph (and the futures of persisted chunks).
-    block_keys : list of tuple
-        For each block, the key of its chunk in every array.
-    runs : list of (int, list of int, bool)
-        Block tasks: the reduction group, the blocks, whether they are the
-        whole group.
-    n_groups : int
-        Groups of :data:`SPLIT_EVERY` consecutive blocks (the tree's leaves).
-    """
-
-    graph: dict
-    block_keys: list
-    runs: list
-    n_groups: int
-
-
-def _schedule():
-    """The scheduler ``dask.compute`` would use now (threads by default)."""
-    return dask.base.get_scheduler(cls=Delayed)
-
-
-def _scheduler_threads(schedule) -> int:
-    client = getattr(schedule, "__self__", None)
-    if client is not None and hasattr(client, "nthreads"):
-        return max(1, sum(client.nthreads().values()))
-    return max(1, int(dask.config.get("num_workers", None) or os.cpu_count() or 1))
-
-
-def _locations(schedule, values: list) -> list:
-    """Workers holding each persisted chunk (a distributed client), else Nones."""
-    client = getattr(schedule, "__self__", None)
-    futures = [v for v in values if type(v).__name__ == "Future"]
-    if client is None or not hasattr(client, "who_has") or not futures:
-        return [None] * len(values)
-    who_has = client.who_has(futures)
-    return [
-        frozenset(who_has.get(v.key, ())) if type(v).__name__ == "Future" else None
-        for v in values
-    ]
