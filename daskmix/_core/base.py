@@ -328,7 +328,10 @@ class BaseMixture(BaseEstimator):
         data, plan, _ = self._fitted_rows(X, y)
         model = self._model(data.n_features)
         stats = data.map_reduce(
-            model.score_kernel, plan, model.tile_rows(data.n_features)
+            model.score_kernel,
+            plan,
+            model.tile_rows(data.n_features),
+            name=f"{model.name}-score",
         )
         return check_pass(stats, data, model.array_names)
 

@@ -127,7 +127,9 @@ def run_pass(model: MixtureModel, data: RowBlocks, params: Any) -> Stats:
     The statistics are checked for non-finite values (:func:`check_pass`).
     """
     plan = model.plan(params, data.dtype)
-    stats = data.map_reduce(model.kernel, plan, model.tile_rows(data.n_features))
+    stats = data.map_reduce(
+        model.kernel, plan, model.tile_rows(data.n_features), name=model.name
+    )
     return check_pass(stats, data, model.array_names)
 
 

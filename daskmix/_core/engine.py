@@ -422,6 +422,7 @@ class RowBlocks:
             dtype=dtype,
             chunks=chunks,
             meta=np.empty((0,) * len(chunks), dtype=dtype),
+            token="daskmix-predict",
             **kwargs,
         )
 

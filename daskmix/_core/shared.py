@@ -57,5 +57,5 @@ def shared_pass(
     plan = SweepPlan(tuple(kernels_and_plans))
     # each kernel tiles the block itself: the engine hands over whole blocks
     block_rows = max(max(data.row_chunks, default=1), 1)
-    stats = data.map_reduce(sweep_kernel, plan, block_rows)
+    stats = data.map_reduce(sweep_kernel, plan, block_rows, name="sweep")
     return split_stats(stats, len(plan.entries))

@@ -152,7 +152,7 @@ def lloyd(
             moments=tol_abs is None,
             previous=previous,
         )
-        stats = rows.map_reduce(kernel, plan, tile_rows)
+        stats = rows.map_reduce(kernel, plan, tile_rows, name="kmeans")
         check_finite(rows, stats["inertia"], stats["sums"])
         if tol_abs is None:
             n_rows = stats["n_rows"]

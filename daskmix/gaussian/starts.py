@@ -97,7 +97,7 @@ def params_from_method(
         plan = make_plan(
             frame, labelled.dtype, center=frame_center, resp_mode="nearest"
         )
-        stats = labelled.map_reduce(em_kernel, plan, tile_rows)
+        stats = labelled.map_reduce(em_kernel, plan, tile_rows, name="gmm-start")
     else:  # random responsibilities, indexed by global row number
         (first_rows,) = data.take_rows(np.arange(min(data.n_samples, 1000)))
         frame_center = np.asarray(first_rows, dtype=np.float64).mean(axis=0)
@@ -111,7 +111,9 @@ def params_from_method(
             seed=int(random_state.randint(np.iinfo(np.int32).max)),
         )
         indexed = data.with_row_index()
-        stats = indexed.map_reduce(random_resp_kernel, plan, tile_rows)
+        stats = indexed.map_reduce(
+            random_resp_kernel, plan, tile_rows, name="gmm-start"
+        )
     check_pass(stats, data)
     return m_step(
         stats,

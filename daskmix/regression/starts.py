@@ -192,7 +192,7 @@ def initial_params(
     )
     plan = make_plan(frame, config.fit_intercept, data.dtype, **init_fields)
     indexed = data.with_row_index()
-    stats = indexed.map_reduce(init_kernel, plan, tile_rows)
+    stats = indexed.map_reduce(init_kernel, plan, tile_rows, name="regression-start")
     check_pass(stats, data, names=("X", "y"))
     return m_step(stats, frame, config, refit_lines=refit)
 
