@@ -258,3 +258,17 @@ def test_minibatch_sweep_shares_batches():
     assert ic.best_estimator_.n_steps_ > 0
     # one read of each batch serves all six candidates
     assert shared.reads < alone.reads / 2
+
+
+def test_candidates_share_the_start_reads(blobs):
+    """The default kmeans start reads small data once for every candidate."""
+    source = CountingReads(blobs, 250)
+    with dask.config.set(scheduler="threads"):
+        ic = GaussianMixtureIC([2, 3, 4], random_state=0).fit(source.array)
+    longest = int(ic.criteria_["n_iter"].max())
+    # one read of every block for all the starts, then the shared passes
+    assert source.reads <= (longest + 2) * source.n_blocks
+    alone = GaussianMixture(3, covariance_type="tied", random_state=0).fit(blobs)
+    best = ic.criteria_
+    row = best[(best["n_components"] == 3) & (best["covariance_type"] == "tied")]
+    assert_allclose(row["log_likelihood"].iloc[0], alone.score(blobs) * len(blobs))

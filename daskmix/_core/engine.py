@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 
 import dask
 import dask.array as da
@@ -206,10 +206,16 @@ class RowBlocks:
         """
         if not self.is_dask:
             return self
+        cache = getattr(self, "_read_cache", None)
+        if cache is not None and "local" in cache:
+            return cache["local"]
         with _blas_guard():
             computed = dask.compute(*self.arrays)
         _check_dense(computed)
-        return RowBlocks([np.asarray(array) for array in computed])
+        in_memory = RowBlocks([np.asarray(array) for array in computed])
+        if cache is not None:
+            cache["local"] = in_memory
+        return in_memory
 
     def _numpy_blocks(self) -> list[tuple[np.ndarray, ...]]:
         bounds = np.concatenate([[0], np.cumsum(self.row_chunks)])
@@ -428,10 +434,60 @@ class RowBlocks:
 
     # ------------------------------------------------------------------ rows
     def take_rows(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Read the rows ``indices`` of every array, in the order given."""
+        """Read the rows ``indices`` of every array, in the order given.
+
+        With :meth:`sharing_reads` on, the same rows asked again come from
+        memory (the model-selection sweep: candidates' starts draw the same
+        samples).
+        """
         indices = np.asarray(indices, dtype=np.intp)
         if not self.is_dask:
             return tuple(array[indices] for array in self.arrays)
+        cache = getattr(self, "_read_cache", None)
+        key = indices.tobytes()
+        if cache is not None and key in cache:
+            return cache[key]
+        taken = self._read_rows(indices)
+        if cache is not None:
+            cache[key] = taken
+        return taken
+
+    @contextmanager
+    def sharing_reads(self) -> Iterator[RowBlocks]:
+        """Within the block, reads and random draws on these rows are reused.
+
+        :meth:`take_rows`, :meth:`local` and :meth:`shared_draw` keep their
+        results until the block ends: the model-selection sweep starts many
+        candidates whose starts read the same samples.
+        """
+        self._read_cache: dict | None = {}
+        try:
+            yield self
+        finally:
+            self._read_cache = None
+
+    def shared_draw(self, key, random_state: np.random.RandomState, compute):
+        """``compute()``, reused for the same ``key`` and generator state.
+
+        Outside :meth:`sharing_reads` this is ``compute()``. Inside, a second
+        call with the same ``key`` and the same state of ``random_state``
+        returns the first result and leaves ``random_state`` in the state the
+        first call left it in, exactly as if ``compute`` had run again.
+        """
+        cache = getattr(self, "_read_cache", None)
+        if cache is None:
+            return compute()
+        name, keys, position, has_gauss, gauss = random_state.get_state()
+        full_key = (key, keys.tobytes(), position, has_gauss, gauss)
+        if full_key in cache:
+            result, state_after = cache[full_key]
+            random_state.set_state(state_after)
+            return result
+        result = compute()
+        cache[full_key] = (result, random_state.get_state())
+        return result
+
+    def _read_rows(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
         order = np.argsort(indices, kind="stable")
         sorted_rows = indices[order]
         with _blas_guard():

@@ -144,7 +144,8 @@ def fit_sweep(
         ill-defined covariance, overflow) carries the error instead.
     """
     printer = _VerbosePrinter(verbose, 1)
-    runs = _start_runs(models, data, n_init, random_state)
+    with data.sharing_reads():
+        runs = _start_runs(models, data, n_init, random_state)
     n_passes = 0
     while max_iter > 0:
         active = [run for run in runs if not run.done]

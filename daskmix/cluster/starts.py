@@ -88,6 +88,16 @@ def kmeans_start(
         ``data`` itself (read into memory once, in one ``compute``, for dask
         input), or the in-memory sample.
     """
+    return data.shared_draw(
+        ("kmeans_start", n_clusters, n_restarts, resample, n_rows),
+        random_state,
+        lambda: _kmeans_start(
+            data, n_clusters, random_state, n_restarts, resample, n_rows
+        ),
+    )
+
+
+def _kmeans_start(data, n_clusters, random_state, n_restarts, resample, n_rows):
     n_draw = kmeans_sample_size(n_clusters) if n_rows is None else int(n_rows)
     if data.n_samples > n_draw:
         data = RowBlocks([sample_rows(data, n_draw, random_state)])
