@@ -150,13 +150,7 @@ def warn_degenerate(model: MixtureModel, components: list[int]) -> None:
     """Warn that the kept run has collapsed components, naming them."""
     if components:
         warnings.warn(
-            f"The fitted {model.name} has degenerate component(s) "
-            f"{sorted(components)}: "
-            f"{getattr(model, 'degenerate_rule', 'they collapsed onto too few rows')}. "
-            "No restart avoided them; try more n_init, another init_params, or "
-            "fewer components.",
-            UserWarning,
-            stacklevel=4,
+            model.degenerate_message(sorted(components)), UserWarning, stacklevel=4
         )
 
 

@@ -113,6 +113,15 @@ class MixtureModel(ABC):
         """Components of a fitted run that collapsed (none by default).
 
         ``stats`` are the last pass's. The drivers prefer a run without
-        degenerate components when picking among ``n_init`` restarts.
+        degenerate components when picking among ``n_init`` restarts, and
+        warn (:meth:`degenerate_message`) when none avoided them.
         """
         return []
+
+    def degenerate_message(self, components: list[int]) -> str:
+        """The warning naming the degenerate ``components`` of the kept run."""
+        return (
+            f"Component(s) {components} of the fitted {self.name} collapsed; no "
+            "restart avoided them. Try more n_init, another init_params, or fewer "
+            "components."
+        )

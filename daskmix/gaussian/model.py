@@ -14,6 +14,7 @@ from .._core.model import MixtureModel
 from .._core.scoring import score_stats
 from .._core.stats import Stats
 from ..cluster.seeding import sample_indices
+from .covariance import covariance
 from .kernels import GaussianPlan, component_log_prob, em_kernel, make_plan
 from .params import GaussianParams, StatsFrame, m_step, reframe_stats
 from .starts import params_from_method, with_user_init
@@ -76,11 +77,7 @@ class GaussianModel(MixtureModel):
         return make_plan(params, dtype)
 
     def frame(self, params: GaussianParams, dtype) -> StatsFrame:
-        whiten = (
-            params.precisions_cholesky
-            if self.covariance_type in ("full", "tied")
-            else None
-        )
+        whiten = covariance(self.covariance_type).whitening(params.precisions_cholesky)
         # the shift the kernels apply is the mixture mean rounded to the dtype
         center = np.asarray(params.weights @ params.means, dtype=dtype)
         return StatsFrame(params.means, whiten, center.astype(np.float64))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .covariance import covariance
 from .params import GaussianParams
 
 
@@ -31,15 +32,7 @@ def sample_mixture(
             "requires at least one sample."
         )
     counts = rng.multinomial(n_samples, params.weights)
-    n_features = params.means.shape[1]
-    cov_type = params.covariance_type
-    pieces = []
-    for k, (mean, count) in enumerate(zip(params.means, counts)):
-        if cov_type in ("full", "tied"):
-            cov = params.covariances[k] if cov_type == "full" else params.covariances
-            pieces.append(rng.multivariate_normal(mean, cov, int(count)))
-        else:
-            scale = np.sqrt(params.covariances[k])
-            pieces.append(mean + rng.standard_normal((count, n_features)) * scale)
-    labels = np.repeat(np.arange(params.n_components), counts)
-    return np.vstack(pieces), labels
+    X = covariance(params.covariance_type).sample(
+        rng, params.means, params.covariances, counts
+    )
+    return X, np.repeat(np.arange(params.n_components), counts)

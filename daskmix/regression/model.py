@@ -9,6 +9,7 @@ import numpy as np
 from .._core.engine import RowBlocks, default_tile_rows, one_blas_thread
 from .._core.model import MixtureModel
 from .._core.stats import Stats
+from .degenerate import degenerate_components, degenerate_message
 from .kernels import (
     RegressionPlan,
     conditional_loglik_kernel,
@@ -85,6 +86,14 @@ class RegressionModel(MixtureModel):
 
     def reframe(self, stats: Stats, old_frame, new_frame) -> Stats:
         return reframe_stats(stats, old_frame, new_frame, self.config)
+
+    def degenerate(self, params: RegressionParams, stats: Stats) -> list[int]:
+        # the rule and why: daskmix.regression.degenerate
+        n_coef = n_coefficients(params.n_features, self.config.fit_intercept)
+        return degenerate_components(params.noise_variance, stats["nk"], n_coef)
+
+    def degenerate_message(self, components: list[int]) -> str:
+        return degenerate_message(components)
 
     def initialize(
         self, data: RowBlocks, random_state, restart: int = 0
