@@ -149,6 +149,7 @@ intersphinx_timeout = 10
 #: examples that take more than a few seconds: shown, but run only with
 #: DASKMIX_DOCS_EXAMPLES=all. Add a file name here when an example is slow.
 SLOW_EXAMPLES = {
+    "plot_cluster_zarr.py",
     "plot_choosing_k.py",
     "plot_minibatch_convergence.py",
     "plot_regression_curves.py",
