@@ -34,10 +34,10 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import linalg
 from scipy.special import betaln, digamma, gammaln
 
 from .._core.stats import Stats
+from .covariance import covariance
 from .kernels import (
     GaussianPlan,
     accumulate,
@@ -235,7 +235,6 @@ def posterior(
         The variational posterior.
     """
     cov_type = priors.covariance_type
-    n_components = xk.shape[0]
     if priors.weight_concentration_prior_type == "dirichlet_process":
         concentration = (
             1.0 + nk,
@@ -247,35 +246,9 @@ def posterior(
     mean_precision = beta0 + nk
     means = (beta0 * m0 + nk[:, None] * xk) / mean_precision[:, None]
     diff = xk - m0
-    if cov_type == "full":
-        dof = priors.degrees_of_freedom + nk
-        shrink = nk * beta0 / mean_precision
-        covariances = (
-            cov0
-            + nk[:, None, None] * sk
-            + shrink[:, None, None] * np.einsum("ki,kj->kij", diff, diff)
-        )
-        covariances /= dof[:, None, None]
-    elif cov_type == "tied":
-        dof = priors.degrees_of_freedom + nk.sum() / n_components
-        covariances = (
-            cov0
-            + sk * nk.sum() / n_components
-            + beta0 / n_components * np.dot((nk / mean_precision) * diff.T, diff)
-        )
-        covariances /= dof
-    elif cov_type == "diag":
-        dof = priors.degrees_of_freedom + nk
-        covariances = cov0 + nk[:, None] * (
-            sk + (beta0 / mean_precision)[:, None] * np.square(diff)
-        )
-        covariances /= dof[:, None]
-    else:
-        dof = priors.degrees_of_freedom + nk
-        covariances = cov0 + nk * (
-            sk + beta0 / mean_precision * np.mean(np.square(diff), 1)
-        )
-        covariances /= dof
+    covariances, dof = covariance(cov_type).wishart_posterior(
+        nk, sk, diff, cov0, priors.degrees_of_freedom, beta0, mean_precision
+    )
     gaussian = GaussianParams(
         cov_type,
         mean_weights(priors.weight_concentration_prior_type, concentration),
@@ -302,10 +275,8 @@ def stats_frame(params: BayesianParams, dtype) -> StatsFrame:
         Means, whitening factors (full, tied) and common shift.
     """
     gaussian = params.gaussian
-    whiten = (
+    whiten = covariance(gaussian.covariance_type).whitening(
         gaussian.precisions_cholesky
-        if gaussian.covariance_type in ("full", "tied")
-        else None
     )
     center = make_plan(gaussian, dtype).center.astype(np.float64)
     return StatsFrame(gaussian.means, whiten, center)
@@ -348,64 +319,18 @@ def variational_m_step(
 def ml_moments(stats: Stats, frame: StatsFrame, covariance_type: str, reg_covar: float):
     """Means and covariances of the responsibilities, from shifted statistics.
 
-    The moments of :func:`daskmix.gaussian.params.m_step` without its
-    Cholesky factorisation: a component's own covariance may be singular
-    (two points, ``reg_covar=0``) while the posterior's, with the Wishart
-    prior added, is not.
-
-    Parameters
-    ----------
-    stats : Stats
-        ``nk``, ``s1``, ``s2`` of the Gaussian kernel.
-    frame : StatsFrame
-        The frame they were taken in.
-    covariance_type : str
-        One of 'full', 'tied', 'diag', 'spherical'.
-    reg_covar : float
-        Added to the diagonal of the covariances.
+    The M-step's estimates without its factorisation
+    (:meth:`daskmix.gaussian.covariance.Covariance.moments`): a component's
+    covariance may be singular here (``reg_covar=0``, two rows) while the
+    posterior, which adds the prior, is not.
 
     Returns
     -------
     means : ndarray of shape (K, D)
-        The responsibilities' means.
     covariances : ndarray
         Shape per covariance type, ``reg_covar`` added to the diagonal.
     """
-    nk = stats["nk"] + NK_EPS
-    n_features = frame.center.shape[0]
-    eye = np.eye(n_features)
-    s1, s2 = stats["s1"], stats["s2"]
-    if covariance_type in ("full", "tied"):
-        whiten = frame.whiten
-        inv_u = (
-            linalg.solve_triangular(whiten, eye, lower=False)
-            if covariance_type == "tied"
-            else np.stack(
-                [linalg.solve_triangular(u, eye, lower=False) for u in whiten]
-            )
-        )
-    if covariance_type == "full":
-        shift_w = s1 / nk[:, None]
-        scatter_w = s2 / nk[:, None, None] - np.einsum("ki,kj->kij", shift_w, shift_w)
-        means = frame.means + np.einsum("kd,kde->ke", shift_w, inv_u)
-        covariances = np.swapaxes(inv_u, 1, 2) @ scatter_w @ inv_u
-        covariances = 0.5 * (covariances + np.swapaxes(covariances, 1, 2))
-        covariances += reg_covar * eye
-    elif covariance_type == "tied":
-        means_w = s1 / nk[:, None]
-        scatter_w = (s2 - (nk[:, None] * means_w).T @ means_w) / nk.sum()
-        means = frame.center + means_w @ inv_u
-        covariances = inv_u.T @ scatter_w @ inv_u
-        covariances = 0.5 * (covariances + covariances.T) + reg_covar * eye
-    else:
-        shift = s1 / nk[:, None]
-        means = frame.center + shift
-        if covariance_type == "diag":
-            variances = s2 / nk[:, None] - shift**2
-        else:
-            variances = (s2 / nk - (shift**2).sum(axis=1)) / n_features
-        covariances = np.maximum(variances, 0.0) + reg_covar
-    return means, covariances
+    return covariance(covariance_type).moments(stats, frame, reg_covar)
 
 
 # ------------------------------------------------------------------ E-step
@@ -534,12 +459,9 @@ def global_terms(params: BayesianParams, n_features: int) -> float:
     log_det = log_det_cholesky(
         gaussian.precisions_cholesky, gaussian.covariance_type, n_features
     ) - 0.5 * n_features * np.log(dof)
-    if gaussian.covariance_type == "tied":
-        log_wishart = gaussian.n_components * np.sum(
-            log_wishart_norm(dof, log_det, n_features)
-        )
-    else:
-        log_wishart = np.sum(log_wishart_norm(dof, log_det, n_features))
+    log_wishart = np.sum(log_wishart_norm(dof, log_det, n_features))
+    if covariance(gaussian.covariance_type).shared:
+        log_wishart *= gaussian.n_components  # one Wishart term per component
     concentration = params.weight_concentration
     if isinstance(concentration, tuple):
         log_norm_weight = -np.sum(betaln(concentration[0], concentration[1]))

@@ -16,6 +16,7 @@ from .._core.stats import Stats
 from ..cluster.seeding import kmeans_plusplus_centers, random_data_centers
 from ..cluster.starts import kmeans_start
 from .bayesian import Priors, ml_moments
+from .covariance import covariance
 from .kernels import (
     GaussianPlan,
     accumulate,
@@ -379,7 +380,7 @@ def start_moments(
             joint = RowBlocks([data.arrays[0], resp], block_rows=data.row_chunks[0])
             stats = joint.map_reduce(resp_kernel, plan, tile_rows)
     check_pass(stats, data)
-    whiten = identity if cov_type in ("full", "tied") else None
+    whiten = covariance(cov_type).whitening(identity)
     xk, sk = ml_moments(
         stats,
         StatsFrame(centers, whiten, plan.center.astype(np.float64)),

@@ -225,7 +225,40 @@ class Covariance:
         means, covariances = self._estimate(stats, nk, frame, reg_covar)
         return weights, means, covariances
 
+    def moments(
+        self, stats: Stats, frame: StatsFrame, reg_covar: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Means and covariances of the responsibilities, no factorisation.
+
+        The M-step's estimates (``NK_EPS`` on every count, ``reg_covar`` on
+        every variance) for models that use them otherwise (the variational
+        posterior), where a covariance may be singular without harm.
+        """
+        return self._estimate(stats, stats["nk"] + NK_EPS, frame, reg_covar)
+
     def _estimate(self, stats, nk, frame, reg_covar):
+        raise NotImplementedError
+
+    #: whether one covariance serves every component (tied)
+    shared = False
+
+    def wishart_posterior(
+        self,
+        nk: np.ndarray,
+        sk: np.ndarray,
+        diff: np.ndarray,
+        prior_covariance,
+        prior_dof: float,
+        prior_precision: float,
+        mean_precision: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray | float]:
+        """The variational posterior's covariances and degrees of freedom.
+
+        ``sk`` are the responsibilities' covariances, ``diff`` (K, D) their
+        means less the prior mean; the covariances are the posterior Wishart
+        scale's inverse divided by its degrees of freedom (scikit-learn's
+        ``covariances_``).
+        """
         raise NotImplementedError
 
     def reframe(self, stats: Stats, old: StatsFrame, new: StatsFrame) -> Stats:
@@ -416,6 +449,18 @@ class Full(_Matrix):
     def _component_covariance(self, covariances, k):
         return covariances[k]
 
+    def wishart_posterior(
+        self, nk, sk, diff, prior_covariance, prior_dof, prior_precision, mean_precision
+    ):
+        dof = prior_dof + nk
+        shrink = nk * prior_precision / mean_precision
+        covariances = (
+            prior_covariance
+            + nk[:, None, None] * sk
+            + shrink[:, None, None] * np.einsum("ki,kj->kij", diff, diff)
+        )
+        return covariances / dof[:, None, None], dof
+
 
 class Tied(_Matrix):
     """One (D, D) covariance shared by all components.
@@ -494,6 +539,22 @@ class Tied(_Matrix):
 
     def _component_covariance(self, covariances, k):
         return covariances
+
+    shared = True
+
+    def wishart_posterior(
+        self, nk, sk, diff, prior_covariance, prior_dof, prior_precision, mean_precision
+    ):
+        n_components = nk.shape[0]
+        dof = prior_dof + nk.sum() / n_components
+        covariances = (
+            prior_covariance
+            + sk * nk.sum() / n_components
+            + prior_precision
+            / n_components
+            * np.dot((nk / mean_precision) * diff.T, diff)
+        )
+        return covariances / dof, dof
 
 
 class _Vector(Covariance):
@@ -604,6 +665,15 @@ class Diag(_Vector):
     def _move_s2(self, s1, s2, nk, shift):
         return s2 + 2.0 * s1 * shift + nk[:, None] * shift**2
 
+    def wishart_posterior(
+        self, nk, sk, diff, prior_covariance, prior_dof, prior_precision, mean_precision
+    ):
+        dof = prior_dof + nk
+        covariances = prior_covariance + nk[:, None] * (
+            sk + (prior_precision / mean_precision)[:, None] * np.square(diff)
+        )
+        return covariances / dof[:, None], dof
+
 
 class Spherical(_Vector):
     """One variance per component.
@@ -643,6 +713,15 @@ class Spherical(_Vector):
 
     def _move_s2(self, s1, s2, nk, shift):
         return s2 + 2.0 * (s1 @ shift) + nk * (shift @ shift)
+
+    def wishart_posterior(
+        self, nk, sk, diff, prior_covariance, prior_dof, prior_precision, mean_precision
+    ):
+        dof = prior_dof + nk
+        covariances = prior_covariance + nk * (
+            sk + prior_precision / mean_precision * np.mean(np.square(diff), 1)
+        )
+        return covariances / dof, dof
 
 
 #: the covariance object of each ``covariance_type``
