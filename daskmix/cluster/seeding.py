@@ -49,12 +49,8 @@ method                  cost
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from sklearn.cluster import KMeans as _SKLearnKMeans
 from sklearn.cluster import kmeans_plusplus
-from sklearn.exceptions import ConvergenceWarning
 
 from .._core.engine import RowBlocks, default_tile_rows
 from .kernels import (
@@ -364,10 +360,58 @@ def reduce_weighted(
     seeds, _ = kmeans_plusplus(
         points, n_clusters, sample_weight=weights, random_state=random_state
     )
-    with warnings.catch_warnings():
-        # duplicated candidates may leave fewer distinct points than clusters
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        reduced = _SKLearnKMeans(
-            n_clusters, init=seeds, n_init=1, random_state=random_state
-        ).fit(points, sample_weight=weights)
-    return np.asarray(reduced.cluster_centers_, dtype=np.float64)
+    return weighted_lloyd(points, weights, np.asarray(seeds, dtype=np.float64))
+
+
+def weighted_lloyd(
+    points: np.ndarray,
+    weights: np.ndarray,
+    centers: np.ndarray,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+) -> np.ndarray:
+    """Weighted Lloyd iterations on a few points held in memory.
+
+    scikit-learn's stopping rule: no label changed, or the squared shift of
+    the centres at most ``tol`` times the mean weighted variance of the
+    points. A centre that attracts no weight stays where it is. (Not
+    scikit-learn's KMeans: its own BLAS thread limit, entered from a fit's
+    threads, could undo daskmix's restoring of the caller's BLAS settings.)
+
+    Parameters
+    ----------
+    points : ndarray of shape (M, D)
+    weights : ndarray of shape (M,)
+    centers : ndarray of shape (K, D)
+        Starting centres.
+    max_iter : int, default=300
+    tol : float, default=1e-4
+
+    Returns
+    -------
+    centers : ndarray of shape (K, D), float64
+    """
+    points = np.asarray(points, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    total = weights.sum()
+    mean = weights @ points / total
+    variance = weights @ (points - mean) ** 2 / total
+    tol_abs = tol * float(np.mean(variance))
+    labels = None
+    for _ in range(max_iter):
+        squared = ((points[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+        new_labels = squared.argmin(axis=1)
+        if labels is not None and np.array_equal(new_labels, labels):
+            break
+        labels = new_labels
+        mass = np.bincount(labels, weights=weights, minlength=centers.shape[0])
+        sums = np.zeros_like(centers)
+        np.add.at(sums, labels, weights[:, None] * points)
+        moved = centers.copy()
+        filled = mass > 0
+        moved[filled] = sums[filled] / mass[filled, None]
+        shift = float(((moved - centers) ** 2).sum())
+        centers = moved
+        if shift <= tol_abs:
+            break
+    return centers
