@@ -35,6 +35,7 @@ from .outputs import wrap_rows
 from .stats import Stats
 from .stepwise import (
     MIN_SMOOTHING,
+    StepwiseResult,
     StepwiseState,
     check_first_batch,
     clip_batch_size,
@@ -174,8 +175,22 @@ class BaseMixture(BaseEstimator):
             warm_params=warm,
             warm_lower_bound=self.lower_bound_ if warm is not None else -np.inf,
         )
+        return self._record_fit(result, data)
+
+    def _record_fit(self, result, data: RowBlocks):
+        """Set the fitted attributes from a driver's result on ``data``.
+
+        ``result`` is a batch :class:`~daskmix._core.em.EMResult` or a
+        :class:`~daskmix._core.stepwise.StepwiseResult`; the model-selection
+        sweep records its candidates through this too.
+        """
         self._set_params(result.params, data.dtype)
         self._fitted_structure = self._structure(data.n_features)
+        if isinstance(result, StepwiseResult):
+            record_stepwise(
+                self, result.state, result.lower_bound, result.n_iter, result.converged
+            )
+            return self
         self.converged_ = result.converged
         self.n_iter_ = result.n_iter
         self.lower_bound_ = result.lower_bound
@@ -209,12 +224,7 @@ class BaseMixture(BaseEstimator):
             verbose_interval=self.verbose_interval,
             warm_params=warm,
         )
-        self._set_params(result.params, data.dtype)
-        self._fitted_structure = self._structure(data.n_features)
-        record_stepwise(
-            self, result.state, result.lower_bound, result.n_iter, result.converged
-        )
-        return self
+        return self._record_fit(result, data)
 
     @fit_all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)

@@ -97,11 +97,7 @@ def check_finite(rows: RowBlocks, *values) -> None:
     """
     if all(np.all(np.isfinite(value)) for value in values):
         return
-    for name, array in zip(("X", "sample_weight"), rows.arrays):
-        if not RowBlocks(
-            [array.reshape(-1, 1) if array.ndim == 1 else array]
-        ).all_finite():
-            raise ValueError(f"Input {name} contains NaN or infinity.")
+    rows.raise_if_not_finite(("X", "sample_weight"))
     raise ValueError(
         "Squared distances overflowed to a non-finite value: the data are too "
         "large in magnitude for float64 arithmetic. Scale the input data, e.g. "

@@ -26,7 +26,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._core.base import BaseMixture
-from .._core.stepwise import clip_batch_size, record_stepwise, schedule_of
+from .._core.stepwise import clip_batch_size, schedule_of
 from .._core.sweep import fit_sweep, fit_sweep_stepwise, score_candidates
 
 CRITERIA = ("bic", "aic", "icl")
@@ -150,27 +150,10 @@ class _MixtureIC(BaseEstimator):
                 row.update(error=result.error)
                 rows.append(row)
                 continue
-            candidate._set_params(result.result.params, data.dtype)
+            candidate._record_fit(result.result, data)
             candidate.n_features_in_ = self.n_features_in_
             if hasattr(self, "feature_names_in_"):
                 candidate.feature_names_in_ = self.feature_names_in_
-            candidate._fitted_structure = candidate._structure(data.n_features)
-            fit_result = result.result
-            if self.algorithm == "minibatch":
-                record_stepwise(
-                    candidate,
-                    fit_result.state,
-                    fit_result.lower_bound,
-                    fit_result.n_iter,
-                    fit_result.converged,
-                )
-            else:
-                candidate.converged_ = fit_result.converged
-                candidate.n_iter_ = fit_result.n_iter
-                candidate.lower_bound_ = fit_result.lower_bound
-                candidate.lower_bounds_ = fit_result.lower_bounds
-                candidate.n_steps_ = 0
-                candidate._stepwise_state = None
             stats = score_of[index]
             loglik = float(stats["loglik"])
             n_params = candidate._n_parameters()
