@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 
@@ -62,7 +63,7 @@ from .dask_pass import (
     _schedule,
     _scheduler_threads,
 )
-from .stats import Stats, tree_sum
+from .stats import Stats, StreamingTreeSum
 from .threads import _thread_pool, n_threads, one_blas_thread
 
 #: rows per numpy block are at least this many (fewer blocks, less overhead)
@@ -136,6 +137,28 @@ def _without_empty_blocks(arrays: Sequence[da.Array]) -> tuple[da.Array, ...]:
         (a if a.chunks[0] == row_chunks else a.rechunk({0: row_chunks})).blocks[keep]
         for a in arrays
     )
+
+
+def _sum_numpy_blocks(blocks, kernel: Kernel, params, tile_rows: int) -> Stats:
+    """Run ``kernel`` over numpy blocks on the pool and tree-sum the results.
+
+    Blocks are submitted a few ahead of the one being added, and their
+    statistics are added in block order as they come: at most
+    ``n_threads() + 1`` block results wait at a time, however many blocks
+    there are (statistics can be as large as the parameters, ``K * D * D``
+    values for full covariances).
+    """
+    pool = _thread_pool()
+    window = n_threads() + 1
+    tree = StreamingTreeSum(SPLIT_EVERY)
+    pending: deque = deque()
+    for block in blocks:
+        pending.append(pool.submit(_block_stats, kernel, block, params, tile_rows))
+        if len(pending) >= window:
+            tree.add(pending.popleft().result(), owned=True)
+    while pending:
+        tree.add(pending.popleft().result(), owned=True)
+    return tree.total()
 
 
 class RowBlocks:
@@ -250,15 +273,10 @@ class RowBlocks:
             distributed cluster give bit-identical sums for the same blocks.
         """
         if not self.is_dask:
-            blocks = self._numpy_blocks()
             with one_blas_thread():
-                parts = list(
-                    _thread_pool().map(
-                        lambda block: _block_stats(kernel, block, params, tile_rows),
-                        blocks,
-                    )
+                return _sum_numpy_blocks(
+                    self._numpy_blocks(), kernel, params, tile_rows
                 )
-            return tree_sum(parts, SPLIT_EVERY)
 
         schedule = _schedule()
         graph, final_key = self._pass_graph(schedule, kernel, params, tile_rows, name)

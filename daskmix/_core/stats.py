@@ -29,12 +29,48 @@ class Stats(dict):
             )
         return Stats({name: self[name] + other[name] for name in self})
 
+    def add_in_place(self, other: Mapping) -> Stats:
+        """The sum with ``other``, built in these statistics where it can be.
+
+        Array fields that already have the sum's shape and dtype are updated
+        in place (the same additions as ``+``, without a new array); the
+        others, scalars included, are replaced by the sum. Statistics with an
+        addition of their own (k-means' selected rows) return ``self + other``.
+        Use the returned object, and only on statistics nothing else holds.
+        """
+        if type(self).__add__ is not Stats.__add__:
+            return self + other
+        if self.keys() != other.keys():
+            raise ValueError(
+                f"cannot add statistics with fields {sorted(self)} and {sorted(other)}"
+            )
+        for name, value in self.items():
+            addend = other[name]
+            if (
+                isinstance(value, np.ndarray)
+                and value.ndim > 0
+                and value.flags.writeable
+                and np.shape(addend) == value.shape
+                and np.result_type(value, addend) == value.dtype
+            ):
+                np.add(value, addend, out=value)
+            else:
+                self[name] = value + addend
+        return self
+
     def scale(self, factor: float) -> Stats:
         """Return the statistics multiplied by ``factor`` (stepwise EM)."""
         return Stats({name: value * factor for name, value in self.items()})
 
     def copy(self) -> Stats:
-        return Stats({name: np.array(value, copy=True) for name, value in self.items()})
+        return type(self)(
+            {
+                name: np.array(value, copy=True)
+                if isinstance(value, np.ndarray)
+                else value
+                for name, value in self.items()
+            }
+        )
 
 
 def tree_sum(parts: list[Stats], split_every: int = 8) -> Stats:
@@ -55,10 +91,76 @@ def tree_sum(parts: list[Stats], split_every: int = 8) -> Stats:
     return level[0]
 
 
+class StreamingTreeSum:
+    """:func:`tree_sum` of parts that arrive one at a time, in order.
+
+    Each level of the tree keeps one running group total, so at most one
+    total per level is alive instead of every part: for statistics the size
+    of the parameters (``K * D * D`` values for full covariances) the parts
+    no longer pile up until the last block is done. The grouping and the
+    order of additions are :func:`tree_sum`'s, so the total is bit-identical.
+
+    Parameters
+    ----------
+    split_every : int
+        Fan-in of the tree, as in :func:`tree_sum`.
+    """
+
+    def __init__(self, split_every: int):
+        self.split_every = split_every
+        # per level: [running total of the open group, parts in it]
+        self._levels: list[list] = []
+
+    def add(self, part: Stats, owned: bool = False) -> None:
+        """Add the next part (in order) to the tree.
+
+        ``owned=True`` says nothing else holds ``part``'s arrays, so the tree
+        may add into them instead of copying the first part of a group.
+        """
+        self._add(part, 0, owned)
+
+    def _add(self, part: Stats, level: int, owned: bool) -> None:
+        if level == len(self._levels):
+            self._levels.append([None, 0])
+        group = self._levels[level]
+        if group[0] is None:
+            group[0] = part if owned else part.copy()
+        else:
+            group[0] = group[0].add_in_place(part)
+        group[1] += 1
+        if group[1] == self.split_every:
+            total, group[0], group[1] = group[0], None, 0
+            self._add(total, level + 1, owned=True)
+
+    def total(self) -> Stats:
+        """The sum of every part added (call once: it adds into the groups)."""
+        carried = None
+        for level, (total, count) in enumerate(self._levels):
+            if carried is not None:
+                if total is None:
+                    total = carried
+                else:
+                    total = total.add_in_place(carried)
+                count += 1
+            # a level holding a single element passes it up unchanged, and the
+            # top level's single element is the answer
+            carried = total if count else None
+            if count and level == len(self._levels) - 1:
+                return total
+        if carried is None:
+            raise ValueError("no statistics to add")
+        return carried
+
+
 def add_all(parts: Iterable[Stats]) -> Stats:
-    """Sum a short sequence of statistics left to right."""
+    """Sum a short sequence of statistics left to right.
+
+    The parts are not modified: the running total starts as a copy of the
+    first and the others are added into it in place (bit-identical to
+    ``a + b``, without a new array per addition).
+    """
     iterator = iter(parts)
-    total = next(iterator)
+    total = next(iterator).copy()
     for part in iterator:
-        total = total + part
+        total = total.add_in_place(part)
     return total
