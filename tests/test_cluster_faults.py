@@ -153,7 +153,7 @@ def test_worker_restarted_mid_fit_gives_the_undisturbed_result(fault_cluster, tm
             for _ in range(600):
                 if (flags / "restart").exists():
                     address = (flags / "restart").read_text()
-                    client.restart_workers([address])
+                    client.restart_workers([address], timeout=120)
                     restarted.append(address)
                     return
                 time.sleep(0.05)
@@ -164,7 +164,7 @@ def test_worker_restarted_mid_fit_gives_the_undisturbed_result(fault_cluster, tm
         model = _gmm().fit(watched)
         print(f"fit with a restarted worker: {time.perf_counter() - start:.1f} s")
         helper.join()
-        client.wait_for_workers(2, timeout=30)
+        client.wait_for_workers(2, timeout=120)
     assert restarted, "the fit never reached the read that asks for a restart"
     _assert_same_fit(model, reference)
 
