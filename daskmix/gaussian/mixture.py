@@ -140,7 +140,8 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
         calls so far); 0 after a batch fit.
     lower_bound_ : float
         Mean log-likelihood of the training data at the last iteration of the
-        best run (under the parameters that entered that iteration). Minibatch
+        best run (under the parameters that entered that iteration); with
+        ``sample_weight``, the weighted mean (over the sum of the weights). Minibatch
         fit and ``partial_fit``: the mean of the batches' mean log-likelihoods
         over the last 10 steps (see Notes); ``score(X)`` gives the exact value.
         A minibatch fit with ``n_init > 1`` compares its restarts by their

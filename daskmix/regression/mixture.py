@@ -200,7 +200,8 @@ class RegressionMixture(RegressorMixin, BaseMixture):
     lower_bound_ : float
         Mean log-likelihood of the training data at the last iteration of the
         best run: of the joint ``log p(x, y)`` with ``gating='gaussian'``, of
-        ``log p(y | x)`` with ``gating='none'``. Minibatch fit and
+        ``log p(y | x)`` with ``gating='none'``; with ``sample_weight``, the
+        weighted mean (over the sum of the weights). Minibatch fit and
         ``partial_fit``: the mean of the batches' mean log-likelihoods over
         the last 10 steps, each under the parameters that entered its step;
         with ``n_init > 1``, the exact mean log-likelihood of the kept run's
