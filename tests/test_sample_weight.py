@@ -341,3 +341,24 @@ def test_minibatch_with_weights_raises(estimator):
     x, y, weights = _lines(6, n=40)
     with pytest.raises(ValueError, match="algorithm='batch' only"):
         estimator(2, algorithm="minibatch").fit(x, y, sample_weight=weights)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_weighted_fits_on_a_distributed_cluster_match_numpy(client):
+    """Weighted kernels and the weighted start run on worker processes."""
+    X, weights = _blobs(11)
+    params = dict(covariance_type="tied", max_iter=5, random_state=0)
+    numpy_fit = GaussianMixture(3, **params).fit(X, sample_weight=weights)
+    cluster_fit = GaussianMixture(3, **params).fit(
+        da.from_array(X, chunks=130), sample_weight=da.from_array(weights, chunks=130)
+    )
+    assert abs(cluster_fit.lower_bound_ - numpy_fit.lower_bound_) < 1e-10
+    x, y, w = _lines(12)
+    params = dict(init_params="random", max_iter=5, random_state=0)
+    lines = RegressionMixture(2, **params).fit(
+        da.from_array(x, chunks=(120, 2)),
+        da.from_array(y, chunks=120),
+        sample_weight=da.from_array(w, chunks=120),
+    )
+    reference = RegressionMixture(2, **params).fit(x, y, sample_weight=w)
+    assert abs(lines.lower_bound_ - reference.lower_bound_) < 1e-10
