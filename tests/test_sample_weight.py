@@ -362,3 +362,37 @@ def test_weighted_fits_on_a_distributed_cluster_match_numpy(client):
     )
     reference = RegressionMixture(2, **params).fit(x, y, sample_weight=w)
     assert abs(lines.lower_bound_ - reference.lower_bound_) < 1e-10
+
+
+@pytest.mark.parametrize("kind", ["numpy", "dask"])
+def test_almost_all_zero_weights_fall_back_to_a_weighted_draw(kind):
+    """A uniform sample with too few weighted rows: the start draws by weight."""
+    rng = np.random.default_rng(13)
+    X = rng.normal(0, 1, (200_000, 2))
+    weights = np.zeros(len(X))
+    # 6 weighted rows in two tight groups; the 20,000-row sample of the
+    # k-means start holds fewer than K of them
+    picked = rng.choice(len(X), 6, replace=False)
+    X[picked] = np.repeat([[20.0, 20.0], [-20.0, 20.0]], 3, axis=0)
+    X[picked] += rng.normal(0, 0.1, (6, 2))
+    weights[picked] = 1.0
+    reference = GaussianMixture(2, random_state=0).fit(X[picked])
+    if kind == "dask":
+        X, weights = da.from_array(X, chunks=50_000), da.from_array(weights, 50_000)
+    model = GaussianMixture(2, random_state=0).fit(X, sample_weight=weights)
+    assert abs(model.lower_bound_ - reference.lower_bound_) < 1e-8
+
+
+def test_regression_start_with_few_weighted_rows_in_its_sample():
+    rng = np.random.default_rng(14)
+    x = rng.uniform(-3, 3, (100_000, 1))
+    y = rng.normal(0, 50, len(x))
+    weights = np.zeros(len(x))
+    picked = rng.choice(len(x), 40, replace=False)
+    y[picked] = np.where(np.arange(40) < 20, 3.0, -3.0) * x[picked, 0]
+    y[picked] += rng.normal(0, 0.05, 40)
+    weights[picked] = 1.0
+    model = RegressionMixture(2, gating="none", random_state=0).fit(
+        x, y, sample_weight=weights
+    )
+    np.testing.assert_allclose(np.sort(model.coef_.ravel()), [-3.0, 3.0], atol=0.1)
