@@ -128,6 +128,18 @@ def _full_covariances(model):
 # ------------------------------------------------------- scikit-learn contract
 
 
+#: scikit-learn's own wording for estimators it marks so. A randomised start
+#: draws rows: the same draws on the weighted rows (shuffled by the check)
+#: and on the repeated rows pick different rows, so the two fits can end in
+#: different optima. From the same start (warm start) weights and repeats
+#: agree to rounding: tests/test_sample_weight.py.
+SAMPLE_WEIGHT_XFAIL = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "sample_weight is not equivalent to removing/repeating samples."
+    ),
+}
+
+
 @parametrize_with_checks(
     [
         RegressionMixture(random_state=0),
@@ -145,7 +157,8 @@ def _full_covariances(model):
             fit_intercept=False,
             random_state=0,
         ),
-    ]
+    ],
+    expected_failed_checks=lambda estimator: SAMPLE_WEIGHT_XFAIL,
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
@@ -157,7 +170,9 @@ def test_sklearn_checks_gating_none():
     Without y there is nothing to score: that model does not describe x.
     """
     results = check_estimator(
-        RegressionMixture(gating="none", random_state=0), on_fail=None
+        RegressionMixture(gating="none", random_state=0),
+        on_fail=None,
+        expected_failed_checks=SAMPLE_WEIGHT_XFAIL,
     )
     failed = {
         r["check_name"]: r["exception"] for r in results if r["status"] == "failed"

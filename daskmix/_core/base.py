@@ -44,7 +44,7 @@ from .stepwise import (
     schedule_of,
     stepwise_update,
 )
-from .validation import InputInfo, check_X
+from .validation import InputInfo, check_sample_weight, check_X
 
 #: whether a minibatch fit ends with a full pass to report an exact lower bound
 MINIBATCH_FINAL_PASS = False
@@ -111,11 +111,20 @@ class BaseMixture(BaseEstimator):
         """
 
     def _validate(
-        self, X, y=None, *, reset: bool, ensure_min_samples: int = 1
+        self,
+        X,
+        y=None,
+        *,
+        reset: bool,
+        ensure_min_samples: int = 1,
+        sample_weight=None,
     ) -> tuple[RowBlocks, InputInfo]:
-        """Validated row blocks of the inputs, and where X came from."""
+        """Validated row blocks of the inputs, and where X came from.
+
+        Validated ``sample_weight``, when given, is the last array.
+        """
         X, info = check_X(self, X, reset=reset, ensure_min_samples=ensure_min_samples)
-        return RowBlocks([X]), info
+        return RowBlocks([X, *weight_arrays(sample_weight, X)]), info
 
     def _check_y_given(self, y) -> None:
         """scikit-learn's error for a regressor fitted without targets."""
@@ -150,15 +159,39 @@ class BaseMixture(BaseEstimator):
         self : object
             The fitted estimator.
         """
+        return self._fit(X, y)
+
+    def _fit(self, X, y=None, sample_weight=None):
+        """``fit``, with row weights for the estimators whose ``fit`` takes them.
+
+        ``sample_weight`` (batch EM only) travels as the last array of the
+        row blocks and the model's weighted kernel multiplies every row's
+        contribution to the statistics, to the log-likelihood and to the row
+        count by its weight; ``None`` runs the unweighted kernel.
+        """
         self._check_y_given(y)
-        data, _ = self._validate(X, y, reset=True, ensure_min_samples=2)
+        if sample_weight is not None and self.algorithm == "minibatch":
+            raise ValueError(
+                "sample_weight is supported with algorithm='batch' only, got "
+                "algorithm='minibatch'. Fit with algorithm='batch', or repeat "
+                "rows instead of weighting them."
+            )
+        data, _ = self._validate(
+            X, y, reset=True, ensure_min_samples=2, sample_weight=sample_weight
+        )
         if data.n_samples < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {data.n_samples}"
             )
+        weighted = sample_weight is not None
+        if weighted:
+            check_enough_weights(data, self.n_components)
         self._prepare_fit(data)
         model = self._model(data.n_features, fitting=True)
+        if weighted:
+            # the weights are the data's last array: the model weighs every row
+            model.weighted = True
         warm = self._warm_start_params(data.n_features)
         random_state = check_random_state(self.random_state)
         if self.algorithm == "minibatch":
@@ -449,3 +482,35 @@ def float_dtype(dtype) -> np.dtype:
     """The float dtype fitted attributes and outputs take for data of ``dtype``."""
     dtype = np.dtype(dtype)
     return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+def weight_arrays(sample_weight, X) -> list:
+    """``[validated sample_weight]`` for ``X``, or ``[]`` without weights.
+
+    :func:`~daskmix._core.validation.check_sample_weight`'s rules and
+    messages (non-negative, finite, 1-D of X's length, not all zero; dask
+    weights rechunked to X's row blocks).
+    """
+    weight = check_sample_weight(sample_weight, X)
+    return [] if weight is None else [weight]
+
+
+def _count_positive(weight: np.ndarray, plan) -> Stats:
+    return Stats(n_positive=np.float64(np.count_nonzero(weight)))
+
+
+def check_enough_weights(data: RowBlocks, n_components: int) -> None:
+    """Raise unless at least ``n_components`` rows have a non-zero weight.
+
+    The weights are the last array of ``data``; counting them reads the
+    weights only (one small pass for dask input).
+    """
+    weight = data.arrays[-1]
+    column = RowBlocks([weight.reshape(-1, 1)])
+    n_positive = int(column.map_reduce(_count_positive, None, 1 << 16)["n_positive"])
+    if n_positive < n_components:
+        raise ValueError(
+            f"sample_weight has {n_positive} non-zero values; a mixture of "
+            f"n_components={n_components} needs at least as many rows of non-zero "
+            "weight."
+        )

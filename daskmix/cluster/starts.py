@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.engine import RowBlocks
+from .._core.engine import RowBlocks, default_tile_rows
+from .kernels import DrawPlan, draw_kernel
 from .lloyd import fit_kmeans
-from .seeding import sample_rows
+from .seeding import sample_indices, sample_rows
 
 #: the mixtures' ``'kmeans'`` start clusters a uniform sample of at least this
 #: many rows, and ``KMEANS_ROWS_PER_CLUSTER`` per component (see kmeans_start)
@@ -34,6 +35,83 @@ def kmeans_sample_size(n_clusters: int) -> int:
     return max(KMEANS_SAMPLE_ROWS, KMEANS_ROWS_PER_CLUSTER * n_clusters)
 
 
+def split_weight(data: RowBlocks, weighted: bool) -> tuple[RowBlocks, object]:
+    """The data arrays without their row weights, and the weights (or None).
+
+    A weighted fit carries ``sample_weight`` as the last array of its row
+    blocks, so that it reaches the kernels with the rows it weighs. The rows
+    keep the blocks of ``data``.
+    """
+    if not weighted:
+        return data, None
+    arrays = data.arrays[:-1]
+    if data.is_dask:
+        return RowBlocks(arrays), data.arrays[-1]
+    return RowBlocks(arrays, block_rows=data.row_chunks[0]), data.arrays[-1]
+
+
+def weighted_sample(
+    data: RowBlocks,
+    n_draw: int,
+    random_state: np.random.RandomState,
+    n_clusters: int,
+) -> RowBlocks:
+    """About ``n_draw`` rows of weighted ``data`` and their weights, in memory.
+
+    ``data`` holds the row weights as its last array. The sample is uniform
+    (as for unweighted data) and keeps the rows' weights, less the rows of
+    weight zero, which count for nothing. When that leaves fewer than
+    ``n_clusters`` rows (weights that are almost all zero), the sample is
+    instead ``n_draw`` distinct rows drawn in proportion to their weights
+    (one pass): every row of non-zero weight when there are no more, kept
+    with its weight; otherwise the draw stands for the weights, and its rows
+    get weight one.
+
+    Returns
+    -------
+    RowBlocks
+        numpy arrays of ``data`` (float64 for ``X``), the weights last.
+    """
+    indices = sample_indices(data.n_samples, n_draw, random_state)
+    *arrays, weight = data.take_rows(indices)
+    keep = np.asarray(weight) > 0
+    if np.count_nonzero(keep) < min(n_clusters, len(indices)) and len(indices) < (
+        data.n_samples
+    ):
+        indexed = data.with_row_index()
+        plan = DrawPlan(int(n_draw), int(random_state.randint(np.iinfo(np.int32).max)))
+        stats = indexed.map_reduce(
+            draw_kernel_of(len(arrays)), plan, default_tile_rows(data.n_features + 1)
+        )
+        drawn = np.isfinite(stats["draw_key"])
+        indices = np.sort(stats["draw_index"][drawn].astype(np.intp))
+        *arrays, weight = data.take_rows(indices)
+        if drawn.all():
+            weight = np.ones(len(indices))
+        keep = np.ones(len(indices), dtype=bool)
+    arrays = [np.asarray(a)[keep] for a in arrays]
+    arrays[0] = arrays[0].astype(np.float64, copy=False)
+    return RowBlocks([*arrays, np.asarray(weight, dtype=np.float64)[keep]])
+
+
+def draw_kernel_of(n_arrays: int):
+    """:func:`~daskmix.cluster.kernels.draw_kernel` on rows of (arrays..., w, rows)."""
+    if n_arrays == 1:
+        return draw_kernel
+    return _DrawFirst(n_arrays)
+
+
+class _DrawFirst:
+    """``draw_kernel`` on X, the weights and the row numbers of longer rows."""
+
+    def __init__(self, n_arrays: int):
+        self.n_arrays = n_arrays
+
+    def __call__(self, *tiles):
+        *arrays, weight, rows, plan = tiles
+        return draw_kernel(arrays[0], weight, rows, plan)
+
+
 def kmeans_start(
     data: RowBlocks,
     n_clusters: int,
@@ -42,6 +120,7 @@ def kmeans_start(
     *,
     resample: bool = False,
     n_rows: int | None = None,
+    weighted: bool = False,
 ) -> tuple[np.ndarray, RowBlocks]:
     """k-means centres for a mixture's start, and the rows to label with them.
 
@@ -68,6 +147,12 @@ def kmeans_start(
     then gives a genuinely different start, one read of the drawn rows for
     dask input.
 
+    With ``weighted=True`` the last array of ``data`` is the row weights
+    (``sample_weight``) and k-means is weighted: weighted seeding and Lloyd
+    on all rows, or on a uniform sample with the sampled rows' weights
+    (:func:`weighted_sample`: rows of weight zero never become centres), or,
+    for the bootstrap resample, rows drawn in proportion to their weights.
+
     Parameters
     ----------
     data : RowBlocks
@@ -80,25 +165,34 @@ def kmeans_start(
         Rows of the sample (default :func:`kmeans_sample_size`). A small
         ``n_rows`` gives k-means partitions that vary from draw to draw: the
         variety that restarts of a mixture need.
+    weighted : bool, default=False
+        Whether the last array of ``data`` holds row weights.
 
     Returns
     -------
     centers : ndarray of shape (n_clusters, n_features)
     rows : RowBlocks
         ``data`` itself (read into memory once, in one ``compute``, for dask
-        input), or the in-memory sample.
+        input), or the in-memory sample; weighted like ``data`` (the weights
+        last).
     """
     return data.shared_draw(
-        ("kmeans_start", n_clusters, n_restarts, resample, n_rows),
+        ("kmeans_start", n_clusters, n_restarts, resample, n_rows, weighted),
         random_state,
         lambda: _kmeans_start(
-            data, n_clusters, random_state, n_restarts, resample, n_rows
+            data, n_clusters, random_state, n_restarts, resample, n_rows, weighted
         ),
     )
 
 
-def _kmeans_start(data, n_clusters, random_state, n_restarts, resample, n_rows):
+def _kmeans_start(
+    data, n_clusters, random_state, n_restarts, resample, n_rows, weighted
+):
     n_draw = kmeans_sample_size(n_clusters) if n_rows is None else int(n_rows)
+    if weighted:
+        return _weighted_kmeans_start(
+            data, n_clusters, random_state, n_restarts, resample, n_draw
+        )
     if data.n_samples > n_draw:
         data = RowBlocks([sample_rows(data, n_draw, random_state)])
     elif resample:
@@ -112,5 +206,33 @@ def _kmeans_start(data, n_clusters, random_state, n_restarts, resample, n_rows):
     # the pass measuring the final inertia would be wasted
     best = fit_kmeans(
         data, n_clusters, random_state, n_init=n_restarts, measure_last=False
+    )
+    return best.centers, data
+
+
+def _weighted_kmeans_start(
+    data, n_clusters, random_state, n_restarts, resample, n_draw
+):
+    """:func:`_kmeans_start` for data whose last array is the row weights."""
+    if data.n_samples > n_draw:
+        data = weighted_sample(data, n_draw, random_state, n_clusters)
+    elif resample:
+        local = data.local()
+        weight = np.asarray(local.arrays[-1], dtype=np.float64)
+        drawn = random_state.choice(
+            data.n_samples, data.n_samples, p=weight / weight.sum()
+        )
+        (rows,) = local.take_rows(np.sort(drawn))[:1]
+        data = RowBlocks([np.asarray(rows, dtype=np.float64), np.ones(len(drawn))])
+    else:
+        data = data.local()
+    rows, weight = split_weight(data, True)
+    best = fit_kmeans(
+        rows,
+        n_clusters,
+        random_state,
+        n_init=n_restarts,
+        measure_last=False,
+        sample_weight=weight,
     )
     return best.centers, data

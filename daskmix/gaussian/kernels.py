@@ -209,6 +209,65 @@ def em_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
     return stats
 
 
+def weigh_resp(resp: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+    """``resp * w`` for the rows' weights ``w`` (tile,), in ``resp``'s dtype.
+
+    Every statistic of the kernels is linear in each row's responsibilities,
+    so weighted responsibilities give weighted statistics: a row of integer
+    weight w counts as w copies of it. In place when ``resp`` is writeable.
+    """
+    weights = sample_weight.reshape(-1).astype(resp.dtype, copy=False)
+    if resp.flags.writeable:
+        resp *= weights
+        return resp
+    return resp * weights
+
+
+def weighted_totals(stats: Stats, log_norm: np.ndarray, sample_weight) -> Stats:
+    """``loglik`` and ``n_rows`` of a weighted tile: weighted sums, float64."""
+    weights = sample_weight.reshape(-1).astype(np.float64, copy=False)
+    stats["loglik"] = weights @ log_norm.astype(np.float64, copy=False)
+    stats["n_rows"] = weights.sum()
+    return stats
+
+
+def weighted_tied_scatter(
+    stats: Stats, frame: np.ndarray, sample_weight: np.ndarray
+) -> Stats:
+    """Replace ``s2`` of a ``tied`` tile by the weighted scatter ``sum w y y^T``.
+
+    The tied type takes ``s2`` over every row without responsibilities
+    (``sum_k r_k = 1``), so weighting the responsibilities does not reach it.
+    ``frame`` is the whitened tile (D, tile).
+    """
+    weights = sample_weight.reshape(-1).astype(frame.dtype, copy=False)
+    stats["s2"] = ((frame * weights) @ frame.T).astype(np.float64, copy=False)
+    return stats
+
+
+def weighted_em_kernel(
+    x: np.ndarray, sample_weight: np.ndarray, plan: GaussianPlan
+) -> Stats:
+    """:func:`em_kernel` with row weights ``sample_weight`` (tile,).
+
+    Each row's contribution to every statistic, to ``loglik`` and to
+    ``n_rows`` is multiplied by its weight (``n_rows`` is the summed weight).
+    """
+    with workspace() as work:
+        xs = _shifted(x, plan, work)
+        weighted_log_prob, frame = component_log_prob(xs, plan, work)
+        resp, log_norm = normalize_log_prob(weighted_log_prob, work)
+        if plan.resp_mode == "nearest":
+            labels = weighted_log_prob.argmax(axis=0)
+            resp = np.zeros_like(weighted_log_prob)
+            resp[labels, np.arange(x.shape[0])] = 1.0
+        resp = weigh_resp(resp, sample_weight)
+        stats = plan.covariance.accumulate(xs, frame, resp, work)
+        if plan.covariance_type == "tied":
+            weighted_tied_scatter(stats, frame, sample_weight)
+    return weighted_totals(stats, log_norm, sample_weight)
+
+
 def random_resp_kernel(x: np.ndarray, rows: np.ndarray, plan: GaussianPlan) -> Stats:
     """Statistics of one tile under random responsibilities (``init='random'``)."""
     with workspace() as work:
@@ -218,6 +277,23 @@ def random_resp_kernel(x: np.ndarray, rows: np.ndarray, plan: GaussianPlan) -> S
         stats = plan.covariance.accumulate(xs, frame, resp, work)
     stats["loglik"] = np.float64(0.0)
     stats["n_rows"] = np.float64(x.shape[0])
+    return stats
+
+
+def weighted_random_resp_kernel(
+    x: np.ndarray, sample_weight: np.ndarray, rows: np.ndarray, plan: GaussianPlan
+) -> Stats:
+    """:func:`random_resp_kernel` with row weights ``sample_weight`` (tile,)."""
+    with workspace() as work:
+        xs = _shifted(x, plan, work)
+        _, frame = component_log_prob(xs, plan, work)
+        resp = random_resp(rows, plan.n_components, plan.seed, xs.dtype)
+        resp = weigh_resp(resp, sample_weight)
+        stats = plan.covariance.accumulate(xs, frame, resp, work)
+        if plan.covariance_type == "tied":
+            weighted_tied_scatter(stats, frame, sample_weight)
+    stats["loglik"] = np.float64(0.0)
+    stats["n_rows"] = sample_weight.sum(dtype=np.float64)
     return stats
 
 

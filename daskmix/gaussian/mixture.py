@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import StrOptions
 
+from .._core.atomic import fit_all_or_nothing
 from .._core.base import BaseMixture, float_dtype
 from .init_checks import check_means, check_precisions, check_weights
 from .model import GaussianModel
@@ -138,7 +140,8 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
         calls so far); 0 after a batch fit.
     lower_bound_ : float
         Mean log-likelihood of the training data at the last iteration of the
-        best run (under the parameters that entered that iteration). Minibatch
+        best run (under the parameters that entered that iteration); with
+        ``sample_weight``, the weighted mean (over the sum of the weights). Minibatch
         fit and ``partial_fit``: the mean of the batches' mean log-likelihoods
         over the last 10 steps (see Notes); ``score(X)`` gives the exact value.
         A minibatch fit with ``n_init > 1`` compares its restarts by their
@@ -259,6 +262,77 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
         self.learning_offset = learning_offset
         self.learning_decay = learning_decay
         self.max_no_improvement = max_no_improvement
+
+    # ------------------------------------------------------------------ fit
+    @fit_all_or_nothing
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters with EM, one pass over the data per iteration.
+
+        With ``algorithm='minibatch'``, stepwise EM on random mini-batches.
+        ``warm_start=True`` continues from the fitted parameters while the
+        number of components and features and the covariance type are
+        unchanged; after such a change the fit starts afresh.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored.
+        sample_weight : array-like or dask array of shape (n_samples,), \
+                default=None
+            Weight of each row (frequency weights): every EM iteration
+            multiplies the row's contribution to the statistics and to the
+            log-likelihood by its weight, so an integer weight ``w`` fits as
+            ``w`` copies of the row and weight 0 leaves the row out.
+            ``lower_bound_`` is then the weighted mean log-likelihood (over
+            the sum of the weights) and ``tol`` applies to it. The start
+            uses the weights too (see the user guide, "Sample weights").
+            Non-negative, finite, with at least ``n_components`` non-zero
+            values; numpy, or for dask ``X`` also a dask array (rechunked to
+            X's row blocks). ``algorithm='batch'`` only. None: unweighted.
+
+        Returns
+        -------
+        self : GaussianMixture
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the most probable component of each sample.
+
+        Equivalent to ``fit(X, sample_weight=sample_weight).predict(X)`` (one
+        more pass over X).
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored.
+        sample_weight : array-like or dask array of shape (n_samples,), \
+                default=None
+            Weight of each row (frequency weights): every EM iteration
+            multiplies the row's contribution to the statistics and to the
+            log-likelihood by its weight, so an integer weight ``w`` fits as
+            ``w`` copies of the row and weight 0 leaves the row out.
+            ``lower_bound_`` is then the weighted mean log-likelihood (over
+            the sum of the weights) and ``tol`` applies to it. The start
+            uses the weights too (see :meth:`fit`).
+            Non-negative, finite, with at least ``n_components`` non-zero
+            values; numpy, or for dask ``X`` also a dask array (rechunked to
+            X's row blocks). ``algorithm='batch'`` only. None: unweighted.
+
+        Returns
+        -------
+        labels : ndarray, dask array or DataArray of shape (n_samples,)
+            Component labels.
+        """
+        return self.fit(X, y, sample_weight=sample_weight).predict(X)
 
     # ------------------------------------------------------------- the model
     def _model(self, n_features: int, *, fitting: bool = False) -> GaussianModel:

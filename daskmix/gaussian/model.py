@@ -14,8 +14,15 @@ from .._core.model import MixtureModel
 from .._core.scoring import score_stats
 from .._core.stats import Stats
 from ..cluster.seeding import sample_indices
+from ..cluster.starts import weighted_sample
 from .covariance import covariance
-from .kernels import GaussianPlan, component_log_prob, em_kernel, make_plan
+from .kernels import (
+    GaussianPlan,
+    component_log_prob,
+    em_kernel,
+    make_plan,
+    weighted_em_kernel,
+)
 from .params import GaussianParams, StatsFrame, m_step, reframe_stats
 from .starts import params_from_method, with_user_init
 
@@ -56,6 +63,9 @@ class GaussianModel(MixtureModel):
     user_init : dict
         Validated ``weights``, ``means``, ``precisions`` given by the user;
         each replaces what the start method finds.
+    weighted : bool
+        Whether the data carry row weights (``sample_weight``) as their last
+        array: the kernel and the start then weigh every row.
     """
 
     n_components: int
@@ -64,11 +74,18 @@ class GaussianModel(MixtureModel):
     init_params: str = "kmeans"
     tol: float = 1e-3
     user_init: dict = field(default_factory=dict)
+    weighted: bool = False
 
     name = "gmm"
-    array_names = ("X",)
-    kernel = staticmethod(em_kernel)
     score_kernel = staticmethod(loglik_kernel)
+
+    @property
+    def kernel(self):
+        return weighted_em_kernel if self.weighted else em_kernel
+
+    @property
+    def array_names(self) -> tuple[str, ...]:
+        return ("X", "sample_weight") if self.weighted else ("X",)
 
     def tile_rows(self, n_features: int) -> int:
         return gaussian_tile_rows(self.n_components, n_features)
@@ -109,6 +126,7 @@ class GaussianModel(MixtureModel):
                 covariance_type=self.covariance_type,
                 reg_covar=self.reg_covar,
                 tol=self.tol,
+                weighted=self.weighted,
             )
         elif len(self.user_init) < 3:
             found = params_from_method(
@@ -120,6 +138,7 @@ class GaussianModel(MixtureModel):
                 reg_covar=self.reg_covar,
                 tile_rows=self.tile_rows(data.n_features),
                 restart=restart,
+                weighted=self.weighted,
             )
         return with_user_init(found, self.user_init, self.covariance_type)
 
@@ -136,6 +155,7 @@ def fit_on_sample(
     n_restarts: int = GMM_RESTARTS,
     n_rows: int = GMM_SAMPLE_ROWS,
     joint: bool = False,
+    weighted: bool = False,
 ) -> GaussianParams:
     """A Gaussian mixture fitted on a uniform random sample of rows (``'gmm'``).
 
@@ -156,24 +176,35 @@ def fit_on_sample(
     joint : bool, default=False
         Fit the joint space of all the arrays of ``data`` (``X`` and ``y``,
         for regression mixtures) instead of ``X`` alone.
+    weighted : bool, default=False
+        The last array of ``data`` is the row weights: the sample keeps
+        them (:func:`~daskmix.cluster.starts.weighted_sample`, rows of
+        weight zero left out) and the mixture fitted on it is weighted.
 
     Returns
     -------
     GaussianParams
         Of ``n_features`` or, when ``joint``, all columns.
     """
-    indices = sample_indices(data.n_samples, n_rows, random_state)
-    taken = data.take_rows(indices)
+    if weighted:
+        *taken, weight = weighted_sample(
+            data, n_rows, random_state, n_components
+        ).arrays
+    else:
+        taken = data.take_rows(sample_indices(data.n_samples, n_rows, random_state))
     arrays = taken if joint else taken[:1]
+    n_taken = len(arrays[0])
     rows = np.hstack(
-        [np.asarray(a, dtype=np.float64).reshape(len(indices), -1) for a in arrays]
+        [np.asarray(a, dtype=np.float64).reshape(n_taken, -1) for a in arrays]
     )
-    model = GaussianModel(n_components, covariance_type, reg_covar, "kmeans", tol)
+    model = GaussianModel(
+        n_components, covariance_type, reg_covar, "kmeans", tol, weighted=weighted
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         result = fit_em(
             model,
-            RowBlocks([rows]),
+            RowBlocks([rows, weight] if weighted else [rows]),
             n_init=n_restarts,
             max_iter=max_iter,
             tol=tol,

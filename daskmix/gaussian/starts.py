@@ -10,8 +10,14 @@ from ..cluster.seeding import (
     kmeans_plusplus_centers,
     random_data_centers,
 )
-from ..cluster.starts import RESTART_ROWS_PER_CLUSTER, kmeans_start
-from .kernels import em_kernel, make_plan, random_resp_kernel
+from ..cluster.starts import RESTART_ROWS_PER_CLUSTER, kmeans_start, split_weight
+from .kernels import (
+    em_kernel,
+    make_plan,
+    random_resp_kernel,
+    weighted_em_kernel,
+    weighted_random_resp_kernel,
+)
 from .params import (
     GaussianParams,
     covariances_from_cholesky,
@@ -53,13 +59,21 @@ def params_from_method(
     reg_covar: float,
     tile_rows: int,
     restart: int = 0,
+    weighted: bool = False,
 ) -> GaussianParams:
     """Starting parameters by the named ``init_params`` method.
 
     Every method but ``'gmm'``, which fits the model itself on a sample
     (:func:`daskmix.gaussian.model.fit_on_sample`).
+
+    With ``weighted=True`` the last array of ``data`` holds the row weights
+    (``sample_weight``): 'k-means++' and 'random_from_data' draw rows in
+    proportion to them (a row of weight zero is never drawn), 'kmeans' is
+    weighted k-means (:func:`~daskmix.cluster.starts.kmeans_start`), and
+    the statistics of the first M-step ('kmeans', 'random') are weighted.
     """
     K, D = n_components, data.n_features
+    rows_only, weight = split_weight(data, weighted)
     cov_type = covariance_type
     identity = identity_precisions_cholesky(cov_type, K, D)
     if method in ("random_from_data", "k-means++"):
@@ -68,7 +82,7 @@ def params_from_method(
             if method == "random_from_data"
             else kmeans_plusplus_centers
         )
-        means = pick(data, K, random_state)
+        means = pick(rows_only, K, random_state, sample_weight=weight)
         # one point per component: what the M-step gives for one-hot
         # responsibilities on those points, reg_covar on every variance
         covariances = covariances_from_cholesky(identity, cov_type) * reg_covar
@@ -89,17 +103,19 @@ def params_from_method(
                 1,
                 resample=True,
                 n_rows=RESTART_ROWS_PER_CLUSTER * K,
+                weighted=weighted,
             )
         else:
-            centers, labelled = kmeans_start(data, K, random_state)
+            centers, labelled = kmeans_start(data, K, random_state, weighted=weighted)
         frame_center = centers.mean(axis=0)
         frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)
         plan = make_plan(
             frame, labelled.dtype, center=frame_center, resp_mode="nearest"
         )
-        stats = labelled.map_reduce(em_kernel, plan, tile_rows, name="gmm-start")
+        kernel = weighted_em_kernel if weighted else em_kernel
+        stats = labelled.map_reduce(kernel, plan, tile_rows, name="gmm-start")
     else:  # random responsibilities, indexed by global row number
-        (first_rows,) = data.take_rows(np.arange(min(data.n_samples, 1000)))
+        (first_rows,) = data.take_rows(np.arange(min(data.n_samples, 1000)))[:1]
         frame_center = np.asarray(first_rows, dtype=np.float64).mean(axis=0)
         centers = np.tile(frame_center, (K, 1))
         frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)
@@ -111,10 +127,9 @@ def params_from_method(
             seed=int(random_state.randint(np.iinfo(np.int32).max)),
         )
         indexed = data.with_row_index()
-        stats = indexed.map_reduce(
-            random_resp_kernel, plan, tile_rows, name="gmm-start"
-        )
-    check_pass(stats, data)
+        kernel = weighted_random_resp_kernel if weighted else random_resp_kernel
+        stats = indexed.map_reduce(kernel, plan, tile_rows, name="gmm-start")
+    check_pass(stats, data, ("X", "sample_weight") if weighted else ("X",))
     return m_step(
         stats,
         centers,

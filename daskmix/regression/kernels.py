@@ -41,6 +41,9 @@ from ..gaussian.kernels import (
     component_log_prob,
     normalize_log_prob,
     random_resp,
+    weigh_resp,
+    weighted_tied_scatter,
+    weighted_totals,
 )
 from ..gaussian.kernels import make_plan as make_gate_plan
 from ..gaussian.params import GaussianParams
@@ -238,6 +241,16 @@ def _statistics(
     return stats
 
 
+def _weighted_statistics(xs, frame, phi, residuals, resp, sample_weight, plan):
+    """:func:`_statistics` with each row's responsibilities times its weight."""
+    stats = _statistics(
+        xs, frame, phi, residuals, weigh_resp(resp, sample_weight), plan
+    )
+    if plan.gate is not None and plan.gate.covariance_type == "tied":
+        weighted_tied_scatter(stats, frame, sample_weight)
+    return stats
+
+
 def _posterior(x: np.ndarray, y: np.ndarray, plan: RegressionPlan):
     """Shared front of the E-step: frame, design, residuals, joint log-probs."""
     xs = x - plan.center
@@ -272,6 +285,21 @@ def em_kernel(x: np.ndarray, y: np.ndarray, plan: RegressionPlan) -> Stats:
     stats["loglik"] = log_norm.sum(dtype=np.float64)
     stats["n_rows"] = np.float64(x.shape[0])
     return stats
+
+
+def weighted_em_kernel(
+    x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, plan: RegressionPlan
+) -> Stats:
+    """:func:`em_kernel` with row weights ``sample_weight`` (tile,).
+
+    Each row's contribution to every statistic, to ``loglik`` and to
+    ``n_rows`` is multiplied by its weight (``n_rows`` is the summed weight).
+    """
+    y = y.reshape(-1)
+    xs, frame, phi, residuals, weighted_log_prob = _posterior(x, y, plan)
+    resp, log_norm = normalize_log_prob(weighted_log_prob)
+    stats = _weighted_statistics(xs, frame, phi, residuals, resp, sample_weight, plan)
+    return weighted_totals(stats, log_norm, sample_weight)
 
 
 def _init_resp(x, xs, y, rows, plan: RegressionPlan) -> np.ndarray:
@@ -314,6 +342,26 @@ def init_kernel(
     # zero, unless NaN/inf in the tile: then NaN, for ``check_pass`` to report
     stats["loglik"] = 0.0 * (stats["q"].sum() + stats["A"].sum())
     stats["n_rows"] = np.float64(x.shape[0])
+    return stats
+
+
+def weighted_init_kernel(
+    x: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray,
+    rows: np.ndarray,
+    plan: RegressionPlan,
+) -> Stats:
+    """:func:`init_kernel` with row weights ``sample_weight`` (tile,)."""
+    y = y.reshape(-1)
+    xs = x - plan.center
+    _, frame = _gate_log_prob(xs, plan)
+    phi = _design(x, xs, plan)
+    residuals = _residuals(phi, y, plan)
+    resp = _init_resp(x, xs, y, rows.reshape(-1), plan)
+    stats = _weighted_statistics(xs, frame, phi, residuals, resp, sample_weight, plan)
+    stats["loglik"] = 0.0 * (stats["q"].sum() + stats["A"].sum())
+    stats["n_rows"] = sample_weight.sum(dtype=np.float64)
     return stats
 
 

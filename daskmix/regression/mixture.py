@@ -17,14 +17,15 @@ import warnings
 from numbers import Real
 
 import numpy as np
-from sklearn.base import RegressorMixin
+from sklearn.base import RegressorMixin, _fit_context
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._core.base import BaseMixture, float_dtype
+from .._core.atomic import fit_all_or_nothing
+from .._core.base import BaseMixture, float_dtype, weight_arrays
 from .._core.em import check_pass
 from .._core.engine import RowBlocks
 from .._core.outputs import wrap_rows
@@ -199,7 +200,8 @@ class RegressionMixture(RegressorMixin, BaseMixture):
     lower_bound_ : float
         Mean log-likelihood of the training data at the last iteration of the
         best run: of the joint ``log p(x, y)`` with ``gating='gaussian'``, of
-        ``log p(y | x)`` with ``gating='none'``. Minibatch fit and
+        ``log p(y | x)`` with ``gating='none'``; with ``sample_weight``, the
+        weighted mean (over the sum of the weights). Minibatch fit and
         ``partial_fit``: the mean of the batches' mean log-likelihoods over
         the last 10 steps, each under the parameters that entered its step;
         with ``n_init > 1``, the exact mean log-likelihood of the kept run's
@@ -319,6 +321,45 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         self.learning_decay = learning_decay
         self.max_no_improvement = max_no_improvement
 
+    # ------------------------------------------------------------------ fit
+    @fit_all_or_nothing
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters with EM, one pass over (X, y) per iteration.
+
+        With ``algorithm='minibatch'``, stepwise EM on random mini-batches.
+        ``warm_start=True`` continues from the fitted parameters while the
+        number of features, ``n_components``, ``gating``,
+        ``covariance_type`` and ``fit_intercept`` are unchanged; after such a
+        change the fit starts afresh.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Inputs.
+        y : array-like or dask array of shape (n_samples,)
+            Targets.
+        sample_weight : array-like or dask array of shape (n_samples,), \
+                default=None
+            Weight of each row (frequency weights): every EM iteration
+            multiplies the row's contribution to the statistics and to the
+            log-likelihood by its weight, so an integer weight ``w`` fits as
+            ``w`` copies of the row and weight 0 leaves the row out.
+            ``lower_bound_`` is then the weighted mean log-likelihood (over
+            the sum of the weights) and ``tol`` applies to it. The start
+            uses the weights too (see the user guide, "Sample weights").
+            Non-negative, finite, with at least ``n_components`` non-zero
+            values; numpy, or for dask ``X`` also a dask array (rechunked to
+            X's row blocks). ``algorithm='batch'`` only. None: unweighted.
+
+        Returns
+        -------
+        self : RegressionMixture
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
     # ------------------------------------------------------------- the model
     _requires_y = True
 
@@ -345,8 +386,16 @@ class RegressionMixture(RegressorMixin, BaseMixture):
             "fit_intercept": bool(self.fit_intercept),
         }
 
-    def _validate(self, X, y=None, *, reset: bool, ensure_min_samples: int = 1):
-        """Validated rows of X (and y when given)."""
+    def _validate(
+        self,
+        X,
+        y=None,
+        *,
+        reset: bool,
+        ensure_min_samples: int = 1,
+        sample_weight=None,
+    ):
+        """Validated rows of X (and y when given; the weights, when given, last)."""
         X, info = check_X(self, X, reset=reset, ensure_min_samples=ensure_min_samples)
         if y is None:
             return RowBlocks([X]), info
@@ -357,7 +406,8 @@ class RegressionMixture(RegressorMixin, BaseMixture):
                 DataConversionWarning,
                 stacklevel=3,
             )
-        return RowBlocks([X, check_y(y, X, info)]), info
+        y = check_y(y, X, info)
+        return RowBlocks([X, y, *weight_arrays(sample_weight, X)]), info
 
     # ------------------------------------------------------------ attributes
     def _params(self) -> RegressionParams:

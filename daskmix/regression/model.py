@@ -16,6 +16,7 @@ from .kernels import (
     em_kernel,
     loglik_kernel,
     make_plan,
+    weighted_em_kernel,
 )
 from .params import (
     RegressionConfig,
@@ -49,15 +50,26 @@ class RegressionModel(MixtureModel):
         Gating, noise model, intercept, gate covariance type, regularisation.
     init_params : str
         The start method (:mod:`daskmix.regression.starts`).
+    weighted : bool
+        Whether the data carry row weights (``sample_weight``) as their last
+        array: the kernel and the start then weigh every row.
     """
 
     n_components: int
     config: RegressionConfig
     init_params: str = "kmeans"
+    weighted: bool = False
 
     name = "regression"
-    array_names = ("X", "y")
-    kernel = staticmethod(em_kernel)
+
+    @property
+    def kernel(self):
+        return weighted_em_kernel if self.weighted else em_kernel
+
+    @property
+    def array_names(self) -> tuple[str, ...]:
+        return ("X", "y", "sample_weight") if self.weighted else ("X", "y")
+
     score_kernel = staticmethod(loglik_kernel)
     #: a scoring pass on ``log p(y | x)`` whatever the gating
     conditional_score_kernel = staticmethod(conditional_loglik_kernel)
@@ -108,6 +120,7 @@ class RegressionModel(MixtureModel):
                     config=self.config,
                     reg_covar=self.config.reg_covar,
                     tile_rows=self.tile_rows(data.n_features),
+                    weighted=self.weighted,
                 )
             except ValueError as exc:
                 # centre pickers see the joint (x, y) as their "X": say which

@@ -48,12 +48,19 @@ from ..cluster.seeding import (
     random_data_centers,
     sample_indices,
 )
-from ..cluster.starts import kmeans_start
+from ..cluster.starts import kmeans_start, split_weight, weighted_sample
 from ..gaussian.kernels import make_plan as make_gate_plan
 from ..gaussian.model import fit_on_sample
 from ..gaussian.params import GaussianParams, precisions_cholesky_from_covariances
 from .degenerate import degenerate_components
-from .kernels import em_kernel, identity_gate, init_kernel, make_plan
+from .kernels import (
+    em_kernel,
+    identity_gate,
+    init_kernel,
+    make_plan,
+    weighted_em_kernel,
+    weighted_init_kernel,
+)
 from .params import (
     RegressionConfig,
     RegressionParams,
@@ -104,12 +111,22 @@ def initial_params(
     config: RegressionConfig,
     reg_covar: float,
     tile_rows: int,
+    weighted: bool = False,
 ) -> RegressionParams:
     """Starting parameters: one initialisation pass over (X, y), then an M-step.
 
     Every method yields responsibilities for all rows and, for some,
     lines; the pass accumulates the usual statistics under them. Methods
     that choose lines keep them and only estimate noise, weights and gate.
+
+    With ``weighted=True`` the last array of ``data`` is the row weights
+    (``sample_weight``): k-means (and the k-means of 'kmeans-chain' and
+    'kmeans-pairs') is weighted, 'k-means++' and 'random_from_data' draw
+    rows in proportion to the weights (never a row of weight zero), 'gmm'
+    and 'short-em' fit a weighted sample, and the statistics of the
+    initialisation pass are weighted. The frame centre and the noise floor
+    come from the first rows whatever their weights (they only fix
+    coordinates and a floor).
     """
     K = n_components
     if method == "short-em":
@@ -120,8 +137,10 @@ def initial_params(
             config=config,
             reg_covar=reg_covar,
             tile_rows=tile_rows,
+            weighted=weighted,
         )
-    head_x, head_y = data.take_rows(np.arange(min(data.n_samples, HEAD_ROWS)))
+    rows_only, weight = split_weight(data, weighted)
+    head_x, head_y = data.take_rows(np.arange(min(data.n_samples, HEAD_ROWS)))[:2]
     x_center = np.asarray(head_x, dtype=np.float64).mean(axis=0)
     x_center = x_center.astype(data.dtype).astype(np.float64)
     y_center = float(np.mean(head_y))
@@ -131,20 +150,30 @@ def initial_params(
     intercept = np.full(K, y_center if config.fit_intercept else 0.0)
     init_fields: dict = {"y_center": y_center}
     refit = True
-    if method in ("kmeans", "k-means++", "random_from_data"):
+
+    def joint_rows(with_weight: bool) -> RowBlocks:
+        # the joint (x, y) rows the centre pickers see; weights last if asked
+        joint = rows_only.joined()
+        return RowBlocks([*joint.arrays, weight]) if with_weight else joint
+
+    if method == "kmeans":
+        centers = kmeans_start(
+            joint_rows(weighted), K, random_state, 1, resample=True, weighted=weighted
+        )[0]
+        init_fields.update(mode="nearest", centers=_shift(centers, x_center, y_center))
+    elif method in ("k-means++", "random_from_data"):
         pick = {
-            "kmeans": lambda *args: kmeans_start(*args, 1, resample=True)[0],
             "k-means++": kmeans_plusplus_centers,
             "random_from_data": random_data_centers,
         }[method]
-        centers = pick(data.joined(), K, random_state)
+        centers = pick(joint_rows(False), K, random_state, sample_weight=weight)
         init_fields.update(mode="nearest", centers=_shift(centers, x_center, y_center))
     elif method == "random":
         init_fields.update(
             mode="random", seed=int(random_state.randint(np.iinfo(np.int32).max))
         )
     elif method == "gmm":
-        gmm = joint_gmm(data, n_components, random_state, reg_covar)
+        gmm = joint_gmm(data, n_components, random_state, reg_covar, weighted)
         coef, intercept = conditional_lines(gmm, config.fit_intercept)
         init_fields.update(
             mode="joint_posterior", joint_gate=make_gate_plan(gmm, np.float64)
@@ -158,7 +187,12 @@ def initial_params(
                 f"there are only {data.n_samples} samples."
             )
         centers, rows = kmeans_start(
-            data.joined(), n_centers, random_state, 1, resample=True
+            joint_rows(weighted),
+            n_centers,
+            random_state,
+            1,
+            resample=True,
+            weighted=weighted,
         )
         if method == "kmeans-chain":
             segments = chain_segments(centers)
@@ -192,8 +226,9 @@ def initial_params(
     )
     plan = make_plan(frame, config.fit_intercept, data.dtype, **init_fields)
     indexed = data.with_row_index()
-    stats = indexed.map_reduce(init_kernel, plan, tile_rows, name="regression-start")
-    check_pass(stats, data, names=("X", "y"))
+    kernel = weighted_init_kernel if weighted else init_kernel
+    stats = indexed.map_reduce(kernel, plan, tile_rows, name="regression-start")
+    check_pass(stats, data, names=("X", "y", "sample_weight"))
     return m_step(stats, frame, config, refit_lines=refit)
 
 
@@ -202,8 +237,12 @@ def joint_gmm(
     n_components: int,
     random_state: np.random.RandomState,
     reg_covar: float,
+    weighted: bool = False,
 ) -> GaussianParams:
-    """A full-covariance Gaussian mixture on a sample of joint (x, y) rows."""
+    """A full-covariance Gaussian mixture on a sample of joint (x, y) rows.
+
+    ``weighted``: the last array of ``data`` is the row weights.
+    """
     return fit_on_sample(
         data,
         n_components,
@@ -211,6 +250,7 @@ def joint_gmm(
         covariance_type="full",
         reg_covar=max(reg_covar, 1e-6),
         joint=True,
+        weighted=weighted,
     )
 
 
@@ -228,6 +268,7 @@ def short_em_params(
     config: RegressionConfig,
     reg_covar: float,
     tile_rows: int,
+    weighted: bool = False,
 ) -> RegressionParams:
     """``init_params='short-em'``: the best of many short EM runs on a sample.
 
@@ -245,17 +286,36 @@ def short_em_params(
     global row number, so the start depends on ``random_state`` only, not on
     the chunking, and every restart is a different draw. The parameters are
     the sample fit's, in the data's frame (its ``x_center`` and noise floor).
+
+    With ``weighted=True`` (the last array of ``data`` is the row weights)
+    the sample keeps its rows' weights
+    (:func:`~daskmix.cluster.starts.weighted_sample`, rows of weight zero
+    left out) and every start and EM run on it is weighted; effective row
+    counts (the degeneracy rule) are sums of weights.
     """
     K = n_components
-    head_x, head_y = data.take_rows(np.arange(min(data.n_samples, HEAD_ROWS)))
+    head_x, head_y = data.take_rows(np.arange(min(data.n_samples, HEAD_ROWS)))[:2]
     x_center = np.asarray(head_x, dtype=np.float64).mean(axis=0)
     x_center = x_center.astype(data.dtype).astype(np.float64)
-    picked = sample_indices(data.n_samples, SHORT_EM_SAMPLE_ROWS, random_state)
-    x_rows, y_rows = data.take_rows(picked)
+    if weighted:
+        x_rows, y_rows, w_rows = weighted_sample(
+            data, SHORT_EM_SAMPLE_ROWS, random_state, K
+        ).arrays
+        extra = [np.asarray(w_rows, np.float64)]
+    else:
+        picked = sample_indices(data.n_samples, SHORT_EM_SAMPLE_ROWS, random_state)
+        x_rows, y_rows = data.take_rows(picked)
+        extra = []
     sample = RowBlocks(
-        [np.asarray(x_rows, np.float64), np.asarray(y_rows, np.float64).reshape(-1)]
+        [
+            np.asarray(x_rows, np.float64),
+            np.asarray(y_rows, np.float64).reshape(-1),
+            *extra,
+        ]
     )
     n_rows = sample.n_samples
+    # effective rows for the degeneracy rule: the sample's summed weight
+    mass = float(extra[0].sum()) if weighted else n_rows
     n_coef = n_coefficients(data.n_features, config.fit_intercept)
     starts = []
     for method, count in SHORT_EM_CANDIDATES:
@@ -272,6 +332,7 @@ def short_em_params(
                     config=config,
                     reg_covar=reg_covar,
                     tile_rows=tile_rows,
+                    weighted=weighted,
                 )
             )
     frame = starts[0]
@@ -281,18 +342,18 @@ def short_em_params(
         _sample_em(sample, params, config, SHORT_EM_STEPS, 0.0, tile_rows)
         for params in starts
     ]
-    finalists = sorted(runs, key=lambda run: _rank(run, n_rows, n_coef))[
+    finalists = sorted(runs, key=lambda run: _rank(run, mass, n_coef))[
         :SHORT_EM_FINALISTS
     ]
     finished = [
         _sample_em(sample, params, config, SHORT_EM_LONG_STEPS, SHORT_EM_TOL, tile_rows)
         for params, _ in finalists
     ]
-    best, _ = min(finished, key=lambda run: _rank(run, n_rows, n_coef))
+    best, _ = min(finished, key=lambda run: _rank(run, mass, n_coef))
     return replace(best, x_center=x_center, noise_floor=noise_floor_from_sample(head_y))
 
 
-def _rank(run, n_rows: int, n_coef: int) -> tuple[bool, float]:
+def _rank(run, n_rows: float, n_coef: int) -> tuple[bool, float]:
     """Sort key: proper fits first, then the higher log-likelihood."""
     params, loglik = run
     degenerate = bool(
@@ -311,14 +372,14 @@ def _sample_em(
 ) -> tuple[RegressionParams, float]:
     """EM on the in-memory sample; the parameters and their mean log-likelihood."""
     loglik = -np.inf
-    x, y = sample.arrays
+    kernel = em_kernel if len(sample.arrays) == 2 else weighted_em_kernel
     for _ in range(n_steps):
         plan = make_plan(params, config.fit_intercept, sample.dtype)
         if sample.n_samples <= tile_rows:
             # one tile: no thread pool round trip for a millisecond of work
-            stats = em_kernel(x, y, plan)
+            stats = kernel(*sample.arrays, plan)
         else:
-            stats = sample.map_reduce(em_kernel, plan, tile_rows)
+            stats = sample.map_reduce(kernel, plan, tile_rows)
         previous, loglik = loglik, float(stats["loglik"] / stats["n_rows"])
         if not np.isfinite(loglik):
             return params, -np.inf
@@ -344,9 +405,11 @@ def random_lines(
     true line starts tight even among outliers, and (``gating='gaussian'``)
     the same gate, the Gaussian of all sample rows, so that the first E-step
     from them assigns rows by their residuals alone. ``frame`` supplies
-    ``x_center`` and the noise floor.
+    ``x_center`` and the noise floor. A weighted sample (row weights as its
+    third array) weighs the rows in the lines' weights and the gate.
     """
-    x, y = sample.arrays
+    x, y = sample.arrays[:2]
+    row_weight = sample.arrays[2] if len(sample.arrays) > 2 else None
     n_rows, n_features = x.shape
     n_coef = n_coefficients(n_features, config.fit_intercept)
     design = np.column_stack([x, np.ones(n_rows)]) if config.fit_intercept else x
@@ -377,10 +440,15 @@ def random_lines(
         ]
     )
     variance = np.maximum(variance + config.reg_covar, frame.noise_floor)
-    weights = (counts + 1.0) / (counts + 1.0).sum()
+    mass = counts
+    if row_weight is not None:
+        # weighted shares, scaled to the rows: the same +1 prior per line
+        mass = np.bincount(nearest, weights=row_weight, minlength=n_components)
+        mass = mass * (n_rows / row_weight.sum())
+    weights = (mass + 1.0) / (mass + 1.0).sum()
     gate = None
     if config.gating == "gaussian":
-        gate = _flat_gate(x, weights, config)
+        gate = _flat_gate(x, weights, config, row_weight)
     return RegressionParams(
         weights=weights,
         coef=coef,
@@ -392,12 +460,15 @@ def random_lines(
     )
 
 
-def _flat_gate(x: np.ndarray, weights: np.ndarray, config: RegressionConfig):
-    """K gates of the same Gaussian, of all rows (mean, covariance)."""
+def _flat_gate(
+    x: np.ndarray, weights: np.ndarray, config: RegressionConfig, row_weight=None
+):
+    """K gates of the same Gaussian, of all rows (mean, covariance; weighted)."""
     n_components = weights.shape[0]
     cov_type = config.covariance_type
     n_features = x.shape[1]
-    cov = np.atleast_2d(np.cov(x, rowvar=False)) + config.reg_covar * np.eye(n_features)
+    cov = np.atleast_2d(np.cov(x, rowvar=False, aweights=row_weight))
+    cov = cov + config.reg_covar * np.eye(n_features)
     covariances = {
         "full": np.tile(cov, (n_components, 1, 1)),
         "tied": cov,
@@ -407,7 +478,7 @@ def _flat_gate(x: np.ndarray, weights: np.ndarray, config: RegressionConfig):
     return GaussianParams(
         cov_type,
         weights,
-        np.tile(x.mean(axis=0), (n_components, 1)),
+        np.tile(np.average(x, axis=0, weights=row_weight), (n_components, 1)),
         covariances,
         precisions_cholesky_from_covariances(covariances, cov_type),
     )
