@@ -87,6 +87,14 @@ def test_empty_block_contributes_nothing(data):
 
     km = KMeans(2, random_state=0).fit(Xe)
     assert km.predict(Xe).compute().shape == (3000,)
+    weights = np.random.default_rng(2).uniform(0.5, 2.0, X.shape[0])
+    weighted = KMeans(2, random_state=0).fit(
+        Xe, sample_weight=_with_empty_block(weights)
+    )
+    weighted_ref = KMeans(2, random_state=0).fit(
+        Xd, sample_weight=da.from_array(weights, chunks=1000)
+    )
+    assert weighted.inertia_ == pytest.approx(weighted_ref.inertia_, rel=1e-10)
 
     ye = _with_empty_block(y)
     assert ye.chunks[0] == Xe.chunks[0]

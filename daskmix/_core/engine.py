@@ -618,6 +618,17 @@ class RowBlocks:
             for b in range(len(batches))
         ]
 
+    def with_array(self, array) -> RowBlocks:
+        """These arrays plus one more row-aligned array, blocked the same way.
+
+        ``array`` has a row for every row of the input (empty dask blocks
+        included), as validation returns it: it is paired with the input's
+        arrays before their empty blocks are dropped, so that rows line up.
+        """
+        if self.is_dask:
+            return RowBlocks([*self._row_arrays, array])
+        return RowBlocks([*self.arrays, array], block_rows=self.row_chunks[0])
+
     def with_row_index(self) -> RowBlocks:
         """These arrays plus their global row numbers, blocked the same way.
 

@@ -83,7 +83,7 @@ def with_weights(data: RowBlocks, sample_weight) -> RowBlocks:
     """``data`` (``X`` only), with the row weights as a second array if any."""
     if sample_weight is None:
         return data
-    return RowBlocks([data.arrays[0], sample_weight])
+    return data.with_array(sample_weight)
 
 
 def check_finite(rows: RowBlocks, *values) -> None:
