@@ -598,3 +598,22 @@ def test_bad_usage():
         RegressionMixture(5).fit(X[:4], y[:4])
     with pytest.raises(ValueError, match="needs 6 k-means centres"):
         RegressionMixture(3, init_params="kmeans-pairs").fit(X[:5], y[:5])
+
+
+def test_wide_designs_take_per_component_grams_with_the_same_fit(monkeypatch):
+    from daskmix.regression import kernels
+    from daskmix.regression.model import regression_tile_rows
+
+    # P = 76 coefficients: 2926 pairwise products per row, past the narrow path
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 75))
+    y = X[:, :3].sum(axis=1) + np.where(X[:, 0] > 0, 3.0, -3.0)
+    y = y + 0.1 * rng.standard_normal(600)
+    assert not kernels.uses_pairwise_products(76)
+    # D = 1000: tiles keep hundreds of rows instead of one
+    assert regression_tile_rows(2, 1000, True) >= 256
+    wide = RegressionMixture(2, random_state=0, max_iter=5, tol=0).fit(X, y)
+    monkeypatch.setattr(kernels, "PAIRWISE_MAX_WIDTH", 10**6)
+    narrow = RegressionMixture(2, random_state=0, max_iter=5, tol=0).fit(X, y)
+    np.testing.assert_allclose(wide.coef_, narrow.coef_, rtol=1e-8, atol=1e-10)
+    assert wide.lower_bound_ == pytest.approx(narrow.lower_bound_, rel=1e-10)

@@ -58,6 +58,12 @@ from .params import (
 INIT_MODES = ("nearest", "random", "joint_posterior")
 
 
+#: most pairwise products per row the narrow-design statistics build: tiles of
+#: at least 256 rows within the engine's 5 MiB per-thread tile budget
+#: (``TILE_BUDGET_BYTES``); see uses_pairwise_products
+PAIRWISE_MAX_WIDTH = 5 * 2**20 // (8 * 256)
+
+
 @dataclass
 class RegressionPlan:
     """Everything a kernel needs for one pass, precomputed on the client.
@@ -218,6 +224,33 @@ def _upper_products(phi: np.ndarray) -> np.ndarray:
     return products
 
 
+def uses_pairwise_products(n_coef: int) -> bool:
+    """Whether :func:`_packed_grams` builds ``A`` from pairwise products.
+
+    The products' temporary holds ``P(P+1)/2`` values per row; beyond
+    :data:`PAIRWISE_MAX_WIDTH` it would force tiles of under 256 rows (one
+    row for ``P = 1001``), so wide designs take one GEMM per component.
+    """
+    return n_coef * (n_coef + 1) // 2 <= PAIRWISE_MAX_WIDTH
+
+
+def _packed_grams(phi: np.ndarray, resp: np.ndarray, plan: RegressionPlan):
+    """Upper triangles of ``Phi^T diag(r_k) Phi`` for every k, (K, P(P+1)/2).
+
+    Narrow designs: one GEMM of the responsibilities against the pairwise
+    products of the columns. Wide designs: one ``(P, tile) @ (tile, P)`` GEMM
+    per component, whose temporaries grow with ``P`` per row, not ``P^2``.
+    """
+    n_coef = phi.shape[1]
+    if uses_pairwise_products(n_coef):
+        return resp @ _upper_products(phi).T
+    packed = np.empty((resp.shape[0], plan.rows.size), dtype=phi.dtype)
+    for k, resp_k in enumerate(resp):
+        gram = (phi.T * resp_k) @ phi
+        packed[k] = gram[plan.rows, plan.cols]
+    return packed
+
+
 def _statistics(
     xs: np.ndarray,
     frame,
@@ -235,7 +268,7 @@ def _statistics(
     else:
         stats = Stats(nk=resp.sum(axis=1, dtype=f64))
     weighted = resp * residuals
-    stats["A"] = (resp_d @ _upper_products(phi).T).astype(f64, copy=False)
+    stats["A"] = _packed_grams(phi, resp_d, plan).astype(f64, copy=False)
     stats["b"] = (weighted.astype(dtype, copy=False) @ phi).astype(f64, copy=False)
     stats["q"] = np.einsum("kn,kn->k", weighted, residuals)
     return stats

@@ -16,6 +16,7 @@ from .kernels import (
     em_kernel,
     loglik_kernel,
     make_plan,
+    uses_pairwise_products,
     weighted_em_kernel,
 )
 from .params import (
@@ -32,11 +33,11 @@ from .starts import initial_params
 def regression_tile_rows(n_components: int, n_features: int, fit_intercept: bool):
     """Rows per tile of the regression kernels (gate and design temporaries)."""
     n_coef = n_coefficients(n_features, fit_intercept)
-    width = max(
-        n_components * max(n_features, 2),
-        n_coef * (n_coef + 1) // 2 + 2 * n_components,
-    )
-    return default_tile_rows(width)
+    if uses_pairwise_products(n_coef):
+        design = n_coef * (n_coef + 1) // 2 + 2 * n_components
+    else:
+        design = 2 * n_coef + 2 * n_components  # scaled design, per component
+    return default_tile_rows(max(n_components * max(n_features, 2), design))
 
 
 @dataclass

@@ -317,39 +317,49 @@ def short_em_params(
     # effective rows for the degeneracy rule: the sample's summed weight
     mass = float(extra[0].sum()) if weighted else n_rows
     n_coef = n_coefficients(data.n_features, config.fit_intercept)
-    starts = []
+    # each start runs as soon as it is drawn (the runs draw nothing), and only
+    # the best SHORT_EM_FINALISTS runs are kept: wide data's parameters are
+    # large (a full gate holds K x D x D values)
+    finalists: list = []
+
+    def run_short(position: int, params: RegressionParams) -> None:
+        run = _sample_em(sample, params, config, SHORT_EM_STEPS, 0.0, tile_rows)
+        finalists.append(((_rank(run, mass, n_coef), position), run))
+        finalists.sort(key=lambda entry: entry[0])
+        del finalists[SHORT_EM_FINALISTS:]
+
+    frame = None
+    position = 0
     for method, count in SHORT_EM_CANDIDATES:
         needed = {"kmeans-pairs": 2 * K, "kmeans-chain": K + 1}.get(method, K)
         if n_rows < needed:
             continue
         for _ in range(count):
-            starts.append(
-                initial_params(
-                    sample,
-                    random_state,
-                    n_components=K,
-                    method=method,
-                    config=config,
-                    reg_covar=reg_covar,
-                    tile_rows=tile_rows,
-                    weighted=weighted,
-                )
+            params = initial_params(
+                sample,
+                random_state,
+                n_components=K,
+                method=method,
+                config=config,
+                reg_covar=reg_covar,
+                tile_rows=tile_rows,
+                weighted=weighted,
             )
-    frame = starts[0]
+            frame = params if frame is None else frame
+            run_short(position, params)
+            position += 1
     for _ in range(SHORT_EM_RANDOM_LINES):
-        starts.append(random_lines(sample, frame, K, config, random_state))
-    runs = [
-        _sample_em(sample, params, config, SHORT_EM_STEPS, 0.0, tile_rows)
-        for params in starts
-    ]
-    finalists = sorted(runs, key=lambda run: _rank(run, mass, n_coef))[
-        :SHORT_EM_FINALISTS
-    ]
-    finished = [
-        _sample_em(sample, params, config, SHORT_EM_LONG_STEPS, SHORT_EM_TOL, tile_rows)
-        for params, _ in finalists
-    ]
-    best, _ = min(finished, key=lambda run: _rank(run, mass, n_coef))
+        run_short(position, random_lines(sample, frame, K, config, random_state))
+        position += 1
+    best, best_rank = None, None
+    while finalists:
+        _, (params, _) = finalists.pop(0)
+        run = _sample_em(
+            sample, params, config, SHORT_EM_LONG_STEPS, SHORT_EM_TOL, tile_rows
+        )
+        rank = _rank(run, mass, n_coef)
+        if best_rank is None or rank < best_rank:  # the first of equals, as min()
+            best, best_rank = run[0], rank
     return replace(best, x_center=x_center, noise_floor=noise_floor_from_sample(head_y))
 
 
