@@ -54,14 +54,12 @@ from ..gaussian.model import fit_on_sample
 from ..gaussian.params import GaussianParams, precisions_cholesky_from_covariances
 from .degenerate import degenerate_components
 from .kernels import em_kernel, identity_gate, init_kernel, make_plan
+from .pairing import chain_segments, line_through, matched_pairs
 from .params import (
     RegressionConfig,
     RegressionParams,
-    chain_segments,
     conditional_lines,
-    line_through,
     m_step,
-    matched_pairs,
     n_coefficients,
     noise_floor_from_sample,
     replace,
