@@ -10,12 +10,8 @@ dimensions, with their coordinates, lazily for dask-backed data.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-import pandas as pd
-import xarray as xr
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.utils import get_tags
 from sklearn.utils._available_if import available_if
@@ -23,34 +19,17 @@ from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
 from ._core.outputs import (
-    chunked_like,
     complete_rows,
     complete_rows_and_means,
     fill_incomplete,
-    from_rows,
     is_lazy,
     mark_incomplete,
     scatter_complete,
     take_complete,
-    to_rows,
 )
-
-#: name of the dimension that a Dataset's variables become, by default
-DATASET_FEATURE_DIM = "variable"
-#: name of the extra dimension of 2-D per-sample results (probabilities)
-COMPONENT_DIM = "component"
-
-
-@dataclass
-class _Rows:
-    """A labeled input stacked into rows, and what it takes to unstack."""
-
-    rows: Any  # ndarray or dask array (n_rows, n_features)
-    sample_dims: tuple[Hashable, ...]
-    sample_shape: tuple[int, ...]
-    sample_chunks: tuple[tuple[int, ...], ...] | None
-    coords: dict[Hashable, xr.DataArray]
-    stacked: xr.DataArray  # the input, feature dim last
+from ._core.stacking import COMPONENT_DIM as COMPONENT_DIM  # kept importable here
+from ._core.stacking import DATASET_FEATURE_DIM as DATASET_FEATURE_DIM
+from ._core.stacking import FeatureLayout, Rows, stack, stack_y, unstack
 
 
 def _estimator_has(name: str):
@@ -187,182 +166,20 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         self.skipna = skipna
 
     # ------------------------------------------------------------- inputs
-    def _feature_array(self, X, *, fitting: bool) -> xr.DataArray:
-        """X as one DataArray with the feature dimension last, checked."""
-        if isinstance(X, xr.Dataset):
-            return self._dataset_array(X, fitting=fitting)
-        if not isinstance(X, xr.DataArray):
-            raise TypeError(
-                "Labeled takes an xarray DataArray or Dataset as X; got "
-                f"{type(X).__name__}. Pass a plain array of shape "
-                "(n_samples, n_features) to the wrapped estimator directly."
-            )
-        if self.feature_dim is not None:
-            feature_dim = self.feature_dim
-        elif fitting:
-            feature_dim = X.dims[-1] if X.ndim else None
-        else:
-            feature_dim = self.feature_dim_
-        if feature_dim not in X.dims:
-            raise ValueError(
-                f"feature_dim {feature_dim!r} is not a dimension of X; X has dims "
-                f"{X.dims}. Set feature_dim to the dimension that holds the "
-                "features."
-            )
-        if X.ndim < 2:
-            raise ValueError(
-                f"X has dims {X.dims}: Labeled needs the feature dimension "
-                f"{feature_dim!r} and at least one sample dimension."
-            )
-        X = X.transpose(..., feature_dim)
-        if not fitting:
-            X = self._match_features(X)
-        return X
+    def _stack(self, X, y=None, *, fitting: bool = False):
+        """X stacked into :class:`Rows`, and y as rows aligned with them (or None).
 
-    def _dataset_array(self, X: xr.Dataset, *, fitting: bool) -> xr.DataArray:
-        names = list(X.data_vars)
-        if not names:
-            raise ValueError("X is a Dataset with no data variables: no features.")
-        if not fitting and hasattr(self, "feature_names_in_"):
-            fitted = list(self.feature_names_in_)
-            missing = [n for n in fitted if n not in names]
-            extra = [n for n in names if n not in fitted]
-            if missing or extra:
-                raise ValueError(
-                    "The Dataset's variables must be those seen at fit, "
-                    f"{fitted}; missing: {missing}, unexpected: {extra}."
-                )
-            names = fitted
-        dims = X[names[0]].dims
-        other = {n: X[n].dims for n in names if set(X[n].dims) != set(dims)}
-        if other:
-            raise ValueError(
-                "The variables of the Dataset X must share their (sample) "
-                f"dimensions: {names[0]!r} has dims {dims}, but "
-                + ", ".join(f"{n!r} has {d}" for n, d in other.items())
-                + "."
-            )
-        feature_dim = (
-            self.feature_dim
-            if self.feature_dim is not None
-            else (self.feature_dim_ if not fitting else DATASET_FEATURE_DIM)
-        )
-        if feature_dim in dims:
-            raise ValueError(
-                f"feature_dim {feature_dim!r} is a dimension of the Dataset's "
-                f"variables (dims {dims}); for a Dataset it names the new "
-                "dimension of the variables: choose another name."
-            )
-        if not dims:
-            raise ValueError(
-                "The variables of the Dataset X have no dimension: Labeled "
-                "needs at least one sample dimension."
-            )
-        array = X[names].to_dataarray(dim=feature_dim).transpose(*dims, feature_dim)
-        if not fitting:
-            self._check_n_features(array)
-        return array
-
-    def _check_n_features(self, X: xr.DataArray) -> None:
-        n_features = X.sizes[X.dims[-1]]
-        if n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {n_features} values along the feature dimension "
-                f"{X.dims[-1]!r}, but {type(self).__name__} was fitted with "
-                f"{self.n_features_in_}."
-            )
-
-    def _match_features(self, X: xr.DataArray) -> xr.DataArray:
-        """Check the feature dimension against the fit; reorder it by label."""
-        self._check_n_features(X)
-        feature_dim = X.dims[-1]
-        fitted = self._feature_values
-        if fitted is None or feature_dim not in X.indexes:
-            return X
-        index = X.indexes[feature_dim]
-        if index.equals(pd.Index(fitted)):
-            return X
-        if index.is_unique and set(index) == set(fitted):
-            return X.sel({feature_dim: fitted})
-        raise ValueError(
-            f"The coordinate values of the feature dimension {feature_dim!r} "
-            f"differ from those seen at fit: got {list(index)}, expected "
-            f"{list(fitted)}."
-        )
-
-    def _stack(self, X, *, fitting: bool = False) -> _Rows:
-        array = self._feature_array(X, fitting=fitting)
-        data = array.data
-        if is_lazy(data):
-            data = data.rechunk({data.ndim - 1: -1})
-        sample_dims = array.dims[:-1]
-        coords = {
-            name: coord
-            for name, coord in array.coords.items()
-            if set(coord.dims) <= set(sample_dims)
-        }
-        return _Rows(
-            rows=to_rows(data),
-            sample_dims=sample_dims,
-            sample_shape=tuple(array.shape[:-1]),
-            sample_chunks=tuple(data.chunks[:-1]) if is_lazy(data) else None,
-            coords=coords,
-            stacked=array,
-        )
-
-    def _stack_y(self, y, rows: _Rows):
-        """y as rows aligned with the rows of X (dask like X)."""
-        if isinstance(y, xr.Dataset):
-            raise TypeError(
-                "y must be a DataArray over the sample dimensions of X, not a Dataset."
-            )
-        if isinstance(y, xr.DataArray):
-            if set(y.dims) != set(rows.sample_dims):
-                raise ValueError(
-                    f"y has dims {y.dims}; expected the sample dimensions of X, "
-                    f"{rows.sample_dims} (in any order)."
-                )
-            y = y.transpose(*rows.sample_dims)
-            X = rows.stacked
-            for dim in rows.sample_dims:
-                if y.sizes[dim] != X.sizes[dim] and not (
-                    dim in y.indexes and dim in X.indexes
-                ):
-                    raise ValueError(
-                        f"y has {y.sizes[dim]} values along {dim!r}, X has "
-                        f"{X.sizes[dim]}."
-                    )
-                if dim not in y.indexes or dim not in X.indexes:
-                    continue
-                x_index, y_index = X.indexes[dim], y.indexes[dim]
-                if x_index.equals(y_index):
-                    continue
-                if y_index.is_unique and x_index.isin(y_index).all():
-                    y = y.sel({dim: x_index})
-                    continue
-                n_missing = int((~x_index.isin(y_index)).sum())
-                raise ValueError(
-                    f"The coordinate values of y along {dim!r} do not match those "
-                    f"of X: {n_missing} of X's {len(x_index)} values are missing "
-                    f"from y's (first of y: {list(y_index[:3])}, of X: "
-                    f"{list(x_index[:3])})."
-                )
-            data = y.data
-        else:
-            data = y if is_lazy(y) else np.asarray(y)
-            if tuple(data.shape) != rows.sample_shape:
-                raise ValueError(
-                    f"y has shape {tuple(data.shape)}; expected the shape of X's "
-                    f"sample dimensions {rows.sample_dims}, {rows.sample_shape}. "
-                    "Pass y as a DataArray to align it by dimension name."
-                )
-        return to_rows(chunked_like(data, rows.sample_chunks)[..., None])[:, 0]
+        While fitting, the feature dimension is taken from ``X``; afterwards
+        ``X`` is checked against the fit's :class:`FeatureLayout`.
+        """
+        layout = None if fitting else self._layout
+        rows = stack(X, self.feature_dim, layout)
+        return rows, None if y is None else stack_y(y, rows)
 
     # ------------------------------------------------------------------ fit
     def _fit_rows(self, X, y):
         """Stacked (rows, y rows) for fitting, incomplete rows left out if asked."""
-        rows = self._stack(X, fitting=True)
-        y_rows = None if y is None else self._stack_y(y, rows)
+        rows, y_rows = self._stack(X, y, fitting=True)
         X_fit, y_fit = rows.rows, y_rows
         fill = [None, None]
         if self.skipna:
@@ -379,20 +196,14 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
             fill = [means[0], means[1] if len(means) > 1 else None]
         return rows, X_fit, y_fit, fill
 
-    def _record(self, rows: _Rows) -> None:
-        array = rows.stacked
-        feature_dim = array.dims[-1]
-        self.feature_dim_ = feature_dim
+    def _record(self, rows: Rows) -> None:
+        layout = FeatureLayout.of(rows, type(self).__name__)
+        self._layout = layout
+        self.feature_dim_ = layout.dim
         self.sample_dims_ = tuple(rows.sample_dims)
-        self.n_features_in_ = int(array.sizes[feature_dim])
-        values = (
-            np.asarray(array.indexes[feature_dim])
-            if feature_dim in array.indexes
-            else None
-        )
-        self._feature_values = values
-        if values is not None and all(isinstance(v, str) for v in values):
-            self.feature_names_in_ = np.asarray(values, dtype=object)
+        self.n_features_in_ = layout.n_features
+        if layout.names is not None:
+            self.feature_names_in_ = layout.names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
 
@@ -458,8 +269,7 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
             self._record(rows)
             self._fill = fill
         else:
-            rows = self._stack(X)
-            y_rows = None if y is None else self._stack_y(y, rows)
+            rows, y_rows = self._stack(X, y)
             X_fit, y_fit = rows.rows, y_rows
             if self.skipna:
                 others = () if y_rows is None else (y_rows,)
@@ -476,8 +286,7 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
     def _per_sample(self, method: str, X, y=None, *, name, **kwargs):
         """Call ``estimator_.method`` on the rows of X and unstack the result(s)."""
         check_is_fitted(self)
-        rows = self._stack(X)
-        y_rows = None if y is None else self._stack_y(y, rows)
+        rows, y_rows = self._stack(X, y)
         arrays = [rows.rows] + ([] if y_rows is None else [y_rows])
         fn = getattr(self.estimator_, method)
         valid = None
@@ -501,7 +310,7 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
                     one = scatter_complete(one, valid)
                 else:
                     one = mark_incomplete(one, valid)
-            out.append(self._unstack(one, rows, one_name))
+            out.append(unstack(one, rows, one_name))
         return tuple(out) if isinstance(result, tuple) else out[0]
 
     def _y_fills(self, y_rows):
@@ -509,15 +318,6 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         if y_rows is not None and fill_y is None:
             fill_y = 0.0  # the fit had no y: any finite value
         return [fill_x, fill_y]
-
-    def _unstack(self, result, rows: _Rows, name) -> xr.DataArray:
-        values = from_rows(result, rows.sample_shape, rows.sample_chunks)
-        dims = tuple(rows.sample_dims)
-        coords = dict(rows.coords)
-        if values.ndim == len(dims) + 1:
-            dims += (COMPONENT_DIM,)
-            coords[COMPONENT_DIM] = np.arange(values.shape[-1])
-        return xr.DataArray(values, dims=dims, coords=coords, name=name)
 
     @available_if(_estimator_has("predict"))
     def predict(self, X, **predict_params):
@@ -642,8 +442,7 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
     def _complete_rows(self, X, y):
         """The stacked rows of X (and y) with the incomplete ones left out."""
         check_is_fitted(self)
-        rows = self._stack(X)
-        y_rows = None if y is None else self._stack_y(y, rows)
+        rows, y_rows = self._stack(X, y)
         arrays = [rows.rows] + ([] if y_rows is None else [y_rows])
         if self.skipna:
             valid = complete_rows(*arrays)

@@ -61,14 +61,12 @@ from .kernels import (
     weighted_em_kernel,
     weighted_init_kernel,
 )
+from .pairing import chain_segments, line_through, matched_pairs
 from .params import (
     RegressionConfig,
     RegressionParams,
-    chain_segments,
     conditional_lines,
-    line_through,
     m_step,
-    matched_pairs,
     n_coefficients,
     noise_floor_from_sample,
     replace,
