@@ -157,6 +157,7 @@ class BaseMixture(BaseEstimator):
                 "Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {data.n_samples}"
             )
+        data = data.small_in_memory()
         self._prepare_fit(data)
         model = self._model(data.n_features, fitting=True)
         warm = self._warm_start_params(data.n_features)
