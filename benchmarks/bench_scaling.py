@@ -30,9 +30,9 @@ Run::
     # only the N sweep, 1e7 and 1e8 rows, float32 (4 GB), stores kept in DIR
     # for a later run (delete DIR afterwards):
     python benchmarks/bench_scaling.py --sizes 10000000 100000000 --sweep-only \
-        --dtype float32 --store-dir DIR --skip alloc --passes 2
+        --dtype float32 --store-dir DIR --skip alloc --passes 2 --warmup 0
 
-Best of ``--passes`` passes after one warm-up pass.
+Best of ``--passes`` passes after ``--warmup`` (default 1) untimed passes.
 """
 
 from __future__ import annotations
@@ -113,8 +113,9 @@ def one_pass(data: RowBlocks, params: GaussianParams, n_features: int):
     return middle - begin, time.perf_counter() - middle
 
 
-def best(data, params, n_features, passes):
-    one_pass(data, params, n_features)
+def best(data, params, n_features, passes, warmup=1):
+    for _ in range(warmup):
+        one_pass(data, params, n_features)
     runs = [one_pass(data, params, n_features) for _ in range(passes)]
     return min(r[0] for r in runs), min(r[1] for r in runs)
 
@@ -158,7 +159,9 @@ def store_bandwidth(store: str) -> float:
     return X.nbytes / seconds / 1e9
 
 
-def run_grid(label, cases, tmp, passes, rates, task_overhead, dtype=np.float64):
+def run_grid(
+    label, cases, tmp, passes, rates, task_overhead, dtype=np.float64, warmup=1
+):
     print(
         f"{'where':9s} {'N':>10s} {'D':>3s} {'K':>3s} {'blocks':>6s} "
         f"{'pass s':>8s} {'M-step ms':>9s} {'kernel s':>8s} {'read s':>7s} "
@@ -171,7 +174,7 @@ def run_grid(label, cases, tmp, passes, rates, task_overhead, dtype=np.float64):
         store = write_store(tmp, n_rows, n_features, block_rows, dtype)
         data = RowBlocks([da.from_zarr(store)])
         params = start_params(n_components, n_features)
-        t_pass, t_m = best(data, params, n_features, passes)
+        t_pass, t_m = best(data, params, n_features, passes, warmup)
         gflops, gbps = rates[label]
         t_kernel = kernel_flops(n_rows, n_features, n_components) / gflops / 1e9
         t_read = n_rows * n_features * itemsize / gbps / 1e9
@@ -245,6 +248,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--max-rows", type=int, default=10_000_000)
     parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="untimed passes first (grid only)"
+    )
     parser.add_argument("--skip", nargs="*", default=[], help="sections: grid alloc")
     parser.add_argument(
         "--sizes", type=int, nargs="*", help="rows of the N sweep (default 1e5-1e8)"
@@ -315,7 +321,16 @@ def main() -> None:
                 with cluster, Client(cluster):
                     overhead[label] = scheduler_overhead(args.passes)
                     rates[label] = (rate * n_workers, gbps * n_workers / threads)
-                    run_grid(label, cases, tmp, args.passes, rates, overhead, dtype)
+                    run_grid(
+                        label,
+                        cases,
+                        tmp,
+                        args.passes,
+                        rates,
+                        overhead,
+                        dtype,
+                        args.warmup,
+                    )
             print(
                 "scheduler seconds per task (trivial pass, 1,000 persisted blocks): "
                 + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in overhead.items())
