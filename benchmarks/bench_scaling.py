@@ -19,12 +19,20 @@ LocalCluster with the engine's malloc thresholds (default), without them
 (``DASKMIX_MALLOPT=0``: glibc as dask's nanny leaves it), and with them again
 (the spread between the two default runs is the machine's noise).
 
+Every row also prints rows/s and the store read rate of the pass (the
+store's uncompressed bytes over the pass time; the on-disk size of each store
+is printed when it is written).
+
 Run::
 
     python benchmarks/bench_scaling.py --quick      # about 3 minutes
     python benchmarks/bench_scaling.py --max-rows 100000000   # 8 GB of zarr
+    # only the N sweep, 1e7 and 1e8 rows, float32 (4 GB), stores kept in DIR
+    # for a later run (delete DIR afterwards):
+    python benchmarks/bench_scaling.py --sizes 10000000 100000000 --sweep-only \
+        --dtype float32 --store-dir DIR --skip alloc --passes 2 --warmup 0
 
-Best of ``--passes`` passes after one warm-up pass.
+Best of ``--passes`` passes after ``--warmup`` (default 1) untimed passes.
 """
 
 from __future__ import annotations
@@ -62,17 +70,36 @@ def start_params(n_components: int, n_features: int, seed: int = 0):
     )
 
 
-def write_store(path: str, n_rows: int, n_features: int, block_rows: int) -> str:
-    """A zarr store of Gaussian blobs, written block by block."""
-    store = os.path.join(path, f"X-{n_rows}-{n_features}-{block_rows}.zarr")
+def write_store(
+    path: str, n_rows: int, n_features: int, block_rows: int, dtype=np.float64
+) -> str:
+    """A zarr store of Gaussian blobs, written block by block (reused if there)."""
+    name = f"X-{n_rows}-{n_features}-{block_rows}-{np.dtype(dtype).name}.zarr"
+    store = os.path.join(path, name)
     if os.path.exists(store):
         return store
     rng = da.random.default_rng(0)
     X = rng.standard_normal((n_rows, n_features), chunks=(block_rows, n_features))
-    X = X + (da.arange(n_rows, chunks=block_rows) % 8)[:, None] * 3.0
+    X = (X + (da.arange(n_rows, chunks=block_rows) % 8)[:, None] * 3.0).astype(dtype)
+    begin = time.perf_counter()
     with dask.config.set(scheduler="threads"):
         X.to_zarr(store)
+    seconds = time.perf_counter() - begin
+    if n_rows >= 10_000_000:
+        print(
+            f"wrote {store}: {X.nbytes / 1e9:.2f} GB of {np.dtype(dtype).name}, "
+            f"{disk_bytes(store) / 1e9:.2f} GB on disk, in {seconds:.0f} s",
+            flush=True,
+        )
     return store
+
+
+def disk_bytes(store: str) -> int:
+    return sum(
+        os.path.getsize(os.path.join(root, name))
+        for root, _, names in os.walk(store)
+        for name in names
+    )
 
 
 def one_pass(data: RowBlocks, params: GaussianParams, n_features: int):
@@ -86,8 +113,9 @@ def one_pass(data: RowBlocks, params: GaussianParams, n_features: int):
     return middle - begin, time.perf_counter() - middle
 
 
-def best(data, params, n_features, passes):
-    one_pass(data, params, n_features)
+def best(data, params, n_features, passes, warmup=1):
+    for _ in range(warmup):
+        one_pass(data, params, n_features)
     runs = [one_pass(data, params, n_features) for _ in range(passes)]
     return min(r[0] for r in runs), min(r[1] for r in runs)
 
@@ -131,29 +159,33 @@ def store_bandwidth(store: str) -> float:
     return X.nbytes / seconds / 1e9
 
 
-def run_grid(label, cases, tmp, passes, rates, task_overhead):
+def run_grid(
+    label, cases, tmp, passes, rates, task_overhead, dtype=np.float64, warmup=1
+):
     print(
         f"{'where':9s} {'N':>10s} {'D':>3s} {'K':>3s} {'blocks':>6s} "
         f"{'pass s':>8s} {'M-step ms':>9s} {'kernel s':>8s} {'read s':>7s} "
-        f"{'sched s':>7s} {'pred/meas':>9s} {'Mrows/s':>8s}",
+        f"{'sched s':>7s} {'pred/meas':>9s} {'Mrows/s':>8s} {'GB/s':>6s}",
         flush=True,
     )
+    itemsize = np.dtype(dtype).itemsize
     for n_rows, n_features, n_components, n_blocks in cases:
         block_rows = -(-n_rows // n_blocks)
-        store = write_store(tmp, n_rows, n_features, block_rows)
+        store = write_store(tmp, n_rows, n_features, block_rows, dtype)
         data = RowBlocks([da.from_zarr(store)])
         params = start_params(n_components, n_features)
-        t_pass, t_m = best(data, params, n_features, passes)
+        t_pass, t_m = best(data, params, n_features, passes, warmup)
         gflops, gbps = rates[label]
         t_kernel = kernel_flops(n_rows, n_features, n_components) / gflops / 1e9
-        t_read = n_rows * n_features * 8 / gbps / 1e9
+        t_read = n_rows * n_features * itemsize / gbps / 1e9
         t_sched = task_overhead[label] * len(data._template[1].runs)
         predicted = t_kernel + t_read + t_sched + t_m
         print(
             f"{label:9s} {n_rows:10d} {n_features:3d} {n_components:3d} "
             f"{n_blocks:6d} {t_pass:8.3f} {t_m * 1e3:9.2f} {t_kernel:8.3f} "
             f"{t_read:7.3f} {t_sched:7.3f} {predicted / (t_pass + t_m):9.2f} "
-            f"{n_rows / t_pass / 1e6:8.2f}",
+            f"{n_rows / t_pass / 1e6:8.2f} "
+            f"{n_rows * n_features * itemsize / t_pass / 1e9:6.2f}",
             flush=True,
         )
 
@@ -216,37 +248,67 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--max-rows", type=int, default=10_000_000)
     parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="untimed passes first (grid only)"
+    )
     parser.add_argument("--skip", nargs="*", default=[], help="sections: grid alloc")
+    parser.add_argument(
+        "--sizes", type=int, nargs="*", help="rows of the N sweep (default 1e5-1e8)"
+    )
+    parser.add_argument(
+        "--sweep-only", action="store_true", help="N sweep only: no K, D, blocks"
+    )
+    parser.add_argument(
+        "--where",
+        nargs="*",
+        default=["threads", "cluster1", "cluster2"],
+        help="schedulers: threads cluster1 cluster2",
+    )
+    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    parser.add_argument(
+        "--store-dir",
+        help="write the stores here and keep them (default: a temporary "
+        "directory, deleted at the end)",
+    )
     args = parser.parse_args()
-    sizes = [n for n in (100_000, 1_000_000, 10_000_000, 100_000_000)]
-    sizes = [n for n in sizes if n <= args.max_rows]
+    dtype = np.dtype(args.dtype)
+    sizes = args.sizes or [n for n in (100_000, 1_000_000, 10_000_000, 100_000_000)]
+    sizes = [n for n in sizes if n <= args.max_rows or args.sizes]
     if args.quick:
         sizes = sizes[:2]
         args.passes = 2
     mid = sizes[min(1, len(sizes) - 1)]
     cases = [(n, 10, 8, max(4, n // 250_000)) for n in sizes]
-    cases += [(mid, 10, k, max(4, mid // 250_000)) for k in (4, 16)]
-    cases += [(mid, d, 8, max(4, mid // 250_000)) for d in (5, 20)]
-    cases += [(mid, 10, 8, b) for b in (40, 400) if not args.quick or b == 40]
-    tmp = tempfile.mkdtemp(prefix="daskmix-scaling-")
+    if not args.sweep_only:
+        cases += [(mid, 10, k, max(4, mid // 250_000)) for k in (4, 16)]
+        cases += [(mid, d, 8, max(4, mid // 250_000)) for d in (5, 20)]
+        cases += [(mid, 10, 8, b) for b in (40, 400) if not args.quick or b == 40]
+    if args.store_dir:
+        os.makedirs(args.store_dir, exist_ok=True)
+    tmp = args.store_dir or tempfile.mkdtemp(prefix="daskmix-scaling-")
     try:
         threads = engine.n_threads()
-        store = write_store(tmp, sizes[-1], 10, 250_000)
+        store = write_store(tmp, sizes[-1], 10, 250_000, dtype)
         gbps = store_bandwidth(store)
         rate = gemm_rate(10, 8, 1)
         print(
             f"machine: {threads} cores; GEMM (8192 x 10) @ (10 x 80) on one thread: "
-            f"{rate:.1f} GFLOP/s; zarr read ({sizes[-1]} x 10 float64, threads): "
-            f"{gbps:.2f} GB/s; timings are best of {args.passes} passes"
+            f"{rate:.1f} GFLOP/s; zarr read ({sizes[-1]} x 10 {dtype.name}, "
+            f"threads): {gbps:.2f} GB/s; timings are best of {args.passes} passes",
+            flush=True,
         )
         if "grid" not in args.skip:
-            with dask.config.set(scheduler="threads"):
-                overhead = {"threads": scheduler_overhead(args.passes)}
-                rates = {"threads": (rate * threads, gbps)}
-                run_grid("threads", cases, tmp, args.passes, rates, overhead)
+            overhead, rates = {}, {}
+            if "threads" in args.where:
+                with dask.config.set(scheduler="threads"):
+                    overhead["threads"] = scheduler_overhead(args.passes)
+                    rates["threads"] = (rate * threads, gbps)
+                    run_grid("threads", cases, tmp, args.passes, rates, overhead, dtype)
             from distributed import Client, LocalCluster
 
             for n_workers in (1, 2):
+                if f"cluster{n_workers}" not in args.where:
+                    continue
                 label = f"cluster{n_workers}"
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -259,7 +321,16 @@ def main() -> None:
                 with cluster, Client(cluster):
                     overhead[label] = scheduler_overhead(args.passes)
                     rates[label] = (rate * n_workers, gbps * n_workers / threads)
-                    run_grid(label, cases, tmp, args.passes, rates, overhead)
+                    run_grid(
+                        label,
+                        cases,
+                        tmp,
+                        args.passes,
+                        rates,
+                        overhead,
+                        dtype,
+                        args.warmup,
+                    )
             print(
                 "scheduler seconds per task (trivial pass, 1,000 persisted blocks): "
                 + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in overhead.items())
@@ -267,7 +338,8 @@ def main() -> None:
         if "alloc" not in args.skip:
             alloc_section(args.passes)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.store_dir:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,16 @@ distributed = pytest.importorskip("distributed")
 FAULT_READ = 4
 
 
+@pytest.fixture(autouse=True)
+def streamed_every_pass():
+    """These small arrays are read every pass, not fitted in memory.
+
+    (``daskmix.small-data-bytes``: a fit reads dask data under 1 MiB once.)
+    """
+    with dask.config.set({"daskmix.small-data-bytes": 0}):
+        yield
+
+
 @pytest.fixture(scope="module")
 def fault_cluster():
     """2 worker processes with nannies, which bring killed workers back."""

@@ -170,7 +170,9 @@ def test_one_pass_and_one_compute_per_iteration():
         load, dtype=X.dtype, meta=np.empty((0, 0))
     )
     kwargs = dict(_start(X, "full", 2), tol=0.0, max_iter=6)
-    with dask.config.set(scheduler="threads"), warnings.catch_warnings():
+    # streamed, as larger data are: small data would be read into memory once
+    streamed = {"scheduler": "threads", "daskmix.small-data-bytes": 0}
+    with dask.config.set(streamed), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         GaussianMixture(2, **kwargs).fit(Xd)
     assert len(reads) == 6 * Xd.numblocks[0]

@@ -169,7 +169,10 @@ def test_gmm_kmeans_start_is_the_kmeans_partition():
 def test_gmm_kmeans_plusplus_and_random_from_data_starts():
     X, _ = make_blobs(1500, 2, 3, seed=7)
     data = da.from_array(X, chunks=(300, -1))
-    plusplus = _start(n_components=3, init_params="k-means++", random_state=4).fit(data)
+    # streamed (not read into memory): k-means++ on dask data, pass by pass
+    with dask.config.set({"daskmix.small-data-bytes": 0}):
+        plusplus = _start(n_components=3, init_params="k-means++", random_state=4)
+        plusplus.fit(data)
     expected = seeding.kmeans_plusplus_centers(
         RowBlocks([data]), 3, check_random_state(4)
     )
@@ -258,7 +261,9 @@ def test_bad_init_params():
 def test_mixture_starts_cost_their_documented_passes():
     X, _ = make_blobs(3000, 3, 4, seed=12, spread=8.0)
     data, n_blocks = counted(X, 500, "mixture")
-    with dask.config.set(scheduler="threads"):
+    # streamed, as larger data are: small data would be read into memory once
+    streamed = {"scheduler": "threads", "daskmix.small-data-bytes": 0}
+    with dask.config.set(streamed):
         reads = {}
         for method in ("kmeans", "k-means++", "random_from_data", "gmm"):
             _READS["mixture"] = 0

@@ -184,6 +184,7 @@ class BaseMixture(BaseEstimator):
                 "Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {data.n_samples}"
             )
+        data = data.small_in_memory()
         weighted = sample_weight is not None
         if weighted:
             check_enough_weights(data, self.n_components)

@@ -42,6 +42,7 @@ import dask.threaded
 import numpy as np
 import scipy.sparse as sp
 from dask._task_spec import DataNode, Task, TaskRef
+from dask.utils import parse_bytes
 
 from .blocks import (
     SPARSE_MESSAGE,
@@ -79,6 +80,14 @@ MIN_TASKS_PER_THREAD = 4
 #: 8 blocks ended 0.33-0.55 nats short of batch EM, 16 blocks 0.008-0.020 and
 #: 32 blocks 0.006-0.007 (seeds 0-2) in the same time.
 BLOCKS_PER_BATCH = 32
+
+#: dask data of at most this many bytes (all arrays) are fitted in memory: read
+#: in one ``compute``, then passed over on the client's threads (see
+#: RowBlocks.small_in_memory). Below it one pass over the rows on numpy threads
+#: costs less than one scheduler round trip (15-40 ms per ``compute`` on a
+#: 2-worker LocalCluster, bench_gridsearch.py). The dask config key
+#: ``daskmix.small-data-bytes`` overrides it (0 streams every dask array).
+SMALL_DATA_BYTES = 2**20
 
 #: per-thread budget, in bytes, for a kernel's temporaries that grow with the
 #: rows of a tile (see default_tile_rows)
@@ -182,6 +191,10 @@ class RowBlocks:
         no rows and would only give kernels nothing to work on).
     is_dask : bool
         Whether the data are dask arrays (lazy, streamed every pass).
+    from_dask : bool
+        Whether the data came in as dask arrays: True also for the in-memory
+        copy :meth:`local` reads (so that checks of companion arrays, which
+        must be dask for dask input, do not depend on the data's size).
     n_samples, n_features : int
     row_chunks : tuple of int
         Rows of each (non-empty) block, in order.
@@ -193,6 +206,7 @@ class RowBlocks:
         self._row_arrays = self.arrays
         X = self.arrays[0]
         self.is_dask = isinstance(X, da.Array)
+        self.from_dask = self.is_dask
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
         if self.is_dask:
@@ -225,7 +239,8 @@ class RowBlocks:
 
         For small dask data that several steps read in turn (a start that
         clusters the rows, then labels them), reading once beats streaming
-        the data for each step. numpy input returns ``self``.
+        the data for each step. The in-memory blocks are dask's row blocks.
+        numpy input returns ``self``.
         """
         if not self.is_dask:
             return self
@@ -236,9 +251,30 @@ class RowBlocks:
             computed = dask.compute(*self.arrays)
         _check_dense(computed)
         in_memory = RowBlocks([np.asarray(array) for array in computed])
+        in_memory.row_chunks = self.row_chunks
+        in_memory.from_dask = True
         if cache is not None:
             cache["local"] = in_memory
         return in_memory
+
+    def small_in_memory(self) -> RowBlocks:
+        """Small dask data in memory, read in one ``compute``; else ``self``.
+
+        Data are small when all the arrays hold at most
+        :data:`SMALL_DATA_BYTES` bytes (the dask config key
+        ``daskmix.small-data-bytes``, when set, overrides it). A fit on such
+        data reads them once (:meth:`local`) and runs every pass on the
+        client's threads, instead of one ``compute`` (a scheduler round trip)
+        per pass. The in-memory blocks are dask's row blocks, so passes add
+        the same block statistics in the same order as streaming would
+        (bit-identical results). numpy input, and larger dask data, return
+        ``self``.
+        """
+        if not self.is_dask:
+            return self
+        limit = dask.config.get("daskmix.small-data-bytes", None)
+        limit = SMALL_DATA_BYTES if limit is None else parse_bytes(limit)
+        return self if self.nbytes > limit else self.local()
 
     def _numpy_blocks(self) -> list[tuple[np.ndarray, ...]]:
         bounds = np.concatenate([[0], np.cumsum(self.row_chunks)])
@@ -639,8 +675,9 @@ class RowBlocks:
         if self.is_dask:
             rows = da.arange(self.n_samples, chunks=(self.row_chunks,))
             return RowBlocks([*self.arrays, rows])
-        rows = np.arange(self.n_samples)
-        return RowBlocks([*self.arrays, rows], block_rows=self.row_chunks[0])
+        indexed = RowBlocks([*self.arrays, np.arange(self.n_samples)])
+        indexed.row_chunks = self.row_chunks
+        return indexed
 
     def joined(self) -> RowBlocks:
         """All arrays side by side as one float64 array of columns, same blocks.
@@ -652,7 +689,9 @@ class RowBlocks:
         if self.is_dask:
             joint = da.concatenate([c.astype(np.float64) for c in columns], axis=1)
             return RowBlocks([joint.rechunk({1: -1})])
-        return RowBlocks([np.column_stack(columns).astype(np.float64, copy=False)])
+        joint = RowBlocks([np.column_stack(columns).astype(np.float64, copy=False)])
+        joint.row_chunks = self.row_chunks
+        return joint
 
     def raise_if_not_finite(self, names: Sequence[str]) -> None:
         """Raise ``ValueError("Input <name> contains NaN or infinity.")`` if so.

@@ -247,13 +247,12 @@ def check_resp(resp, data: RowBlocks, n_components: int):
         of ``data``.
     """
     expected = (data.n_samples, n_components)
-    if data.is_dask:
-        if not RowBlocks([resp]).is_dask:
-            raise TypeError(
-                "init_params: responsibilities for dask input X must be a "
-                f"dask array; got {type(resp).__name__}."
-            )
-    else:
+    if data.from_dask and not RowBlocks([resp]).is_dask:
+        raise TypeError(
+            "init_params: responsibilities for dask input X must be a "
+            f"dask array; got {type(resp).__name__}."
+        )
+    if not data.is_dask:  # small dask X is fitted in memory: so are these
         resp = check_array(resp, dtype=np.float64, input_name="init_params")
     if resp.shape != expected:
         raise ValueError(

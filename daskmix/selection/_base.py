@@ -111,6 +111,7 @@ class _MixtureIC(BaseEstimator):
             for grid_point in self._grid()
         ]
         models = [c._model(data.n_features, fitting=True) for c in candidates]
+        data = data.small_in_memory()
         if self.algorithm == "minibatch":
             results = fit_sweep_stepwise(
                 models,

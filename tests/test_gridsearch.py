@@ -1,0 +1,106 @@
+"""scikit-learn's GridSearchCV over dask arrays on a real LocalCluster; small data.
+
+GridSearchCV cuts its folds from a dask array with numpy row numbers (lazy
+dask arrays of known chunks) and calls ``fit`` and ``score`` on them. A fit of
+small dask data reads them once (``RowBlocks.small_in_memory``) and a score is
+one pass, so a search makes about two ``compute`` calls per candidate and fold,
+and finds what the same search finds on numpy.
+"""
+
+from __future__ import annotations
+
+import dask
+import dask.array as da
+import numpy as np
+import pytest
+from conftest import make_blobs
+from distributed.diagnostics.plugin import SchedulerPlugin
+from sklearn.model_selection import GridSearchCV
+
+from daskmix import GaussianMixture
+from daskmix._core.engine import SMALL_DATA_BYTES, RowBlocks
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+class GraphCounter(SchedulerPlugin):
+    """Counts the graphs the scheduler receives: one per ``compute``."""
+
+    name = "daskmix-test-graph-counter"
+
+    def __init__(self):
+        self.n = 0
+
+    def update_graph(self, scheduler, **kwargs):
+        self.n += 1
+
+
+def _graphs(dask_scheduler) -> int:
+    return dask_scheduler.plugins[GraphCounter.name].n
+
+
+@pytest.fixture
+def counted(client):
+    """The test's client, and a function returning the graphs received so far."""
+    client.register_plugin(GraphCounter())
+    try:
+        yield lambda: client.run_on_scheduler(_graphs)
+    finally:
+        client.unregister_scheduler_plugin(GraphCounter.name)
+
+
+def test_grid_search_on_dask_matches_numpy_in_few_computes(counted):
+    X, _ = make_blobs(3000, 3, 2, seed=5)
+    grid = {"n_components": [1, 2]}
+    estimator = GaussianMixture(random_state=0)
+    on_numpy = GridSearchCV(estimator, grid, cv=2).fit(X)
+    Xd = da.from_array(X, chunks=(1000, -1))
+    on_dask = GridSearchCV(estimator, grid, cv=2).fit(Xd)
+    n_graphs = counted()
+    assert on_dask.best_params_ == on_numpy.best_params_ == {"n_components": 2}
+    for name in ("split0_test_score", "split1_test_score", "mean_test_score"):
+        np.testing.assert_allclose(
+            on_dask.cv_results_[name], on_numpy.cv_results_[name], rtol=1e-10
+        )
+    # 2 candidates x 2 folds: 4 fits (one read each) and 4 scores (one pass
+    # each), and the refit on all rows (one read)
+    assert n_graphs <= 9
+    # the refitted estimator keeps dask in, dask out
+    assert isinstance(on_dask.best_estimator_.predict(Xd), da.Array)
+
+
+def test_small_fit_reads_once_and_equals_the_streamed_fit(counted):
+    X, _ = make_blobs(4000, 3, 3, seed=6)
+    Xd = da.from_array(X, chunks=(700, -1))
+    assert X.nbytes <= SMALL_DATA_BYTES
+    before = counted()
+    in_memory = GaussianMixture(3, random_state=0).fit(Xd)
+    reads = counted() - before
+    with dask.config.set({"daskmix.small-data-bytes": 0}):
+        before = counted()
+        streamed = GaussianMixture(3, random_state=0).fit(Xd)
+        passes = counted() - before
+    assert reads == 1
+    assert passes >= streamed.n_iter_ + 1
+    # the in-memory passes add the same blocks in the same order: bit-identical
+    for name in ("weights_", "means_", "covariances_", "lower_bound_"):
+        np.testing.assert_array_equal(getattr(in_memory, name), getattr(streamed, name))
+    assert in_memory.n_iter_ == streamed.n_iter_
+
+
+def test_small_in_memory_keeps_dask_blocks_and_honours_the_limit():
+    X = np.random.default_rng(0).standard_normal((5000, 4))
+    Xd = da.from_array(X, chunks=(1200, -1))
+    local = RowBlocks([Xd]).small_in_memory()
+    assert not local.is_dask
+    assert local.row_chunks == (1200, 1200, 1200, 1200, 200)
+    np.testing.assert_array_equal(local.arrays[0], X)
+    assert local.with_row_index().row_chunks == local.row_chunks
+    with dask.config.set({"daskmix.small-data-bytes": X.nbytes - 1}):
+        assert RowBlocks([Xd]).small_in_memory().is_dask
+    with dask.config.set({"daskmix.small-data-bytes": "1 MiB"}):
+        assert not RowBlocks([Xd]).small_in_memory().is_dask
+    big = da.zeros((SMALL_DATA_BYTES // 8 + 1, 1), chunks=(10_000, 1))
+    assert RowBlocks([big]).small_in_memory().is_dask
+    numpy_data = RowBlocks([X])
+    assert numpy_data.small_in_memory() is numpy_data
