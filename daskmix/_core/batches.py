@@ -1,0 +1,281 @@
+"""Mini-batches of random rows: drawn on the client, read in short windows.
+
+A stepwise fit draws its mini-batches a group at a time (:func:`draw_batches`)
+and reads a group in one ``compute`` (:func:`read_batches`). For numpy input
+every row costs the same to read, and a batch is ``batch_size`` rows drawn
+uniformly from all of them. For dask input, whose rows may sit on disk, a
+batch is :data:`WINDOWS_PER_BATCH` *windows*: runs of consecutive rows at
+random places of randomly chosen blocks. A dask array read straight from a
+chunked store (``da.from_zarr``, or ``da.from_array`` of an object with a
+``chunks`` attribute, such as an HDF5 dataset) is read window by window from
+the store, which reads only the store chunks the windows overlap; any other
+dask array (persisted, derived, wrapped numpy) is read a block at a time, each
+block that holds rows of the group once, with only those rows travelling back.
+
+Draws happen on the client from ``random_state`` alone, so the same state and
+chunking give the same batches on any scheduler; how the rows are read does
+not change which rows a batch holds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import dask
+import dask.array as da
+import numpy as np
+
+from .blocks import _check_dense
+from .engine import RowBlocks, _blas_guard
+
+#: windows (runs of rows of randomly chosen blocks) each batch of dask input
+#: is made of. On 2M rows sorted by component in 40 blocks
+#: (bench_minibatch.py), batches spread over 8 blocks ended 0.33-0.55 nats
+#: short of batch EM, over 16 blocks 0.008-0.020 and over 32 blocks
+#: 0.006-0.007 (seeds 0-2) in the same time. Windows shared by several
+#: batches lose that: see docs/user_guide/minibatch.rst.
+WINDOWS_PER_BATCH = 32
+
+
+@dataclass(frozen=True)
+class BatchDraw:
+    """The rows of a group of mini-batches.
+
+    Attributes
+    ----------
+    rows : list of ndarray
+        Per batch, its global row numbers, sorted (repeats possible).
+    """
+
+    rows: list[np.ndarray]
+
+    def pooled(self, unique: bool = False) -> BatchDraw:
+        """All the batches' rows as one batch (sorted; ``unique``: no repeats)."""
+        rows = np.sort(np.concatenate(self.rows))
+        return BatchDraw([np.unique(rows) if unique else rows])
+
+
+def draw_batches(
+    data: RowBlocks,
+    n_batches: int,
+    batch_size: int,
+    random_state: np.random.RandomState,
+    windows_per_batch: int = WINDOWS_PER_BATCH,
+) -> BatchDraw:
+    """Draw ``n_batches`` mini-batches of ``batch_size`` rows, on the client.
+
+    numpy input: each batch is ``batch_size`` rows drawn uniformly with
+    replacement from all rows.
+
+    dask input: each batch is made of ``m = min(windows_per_batch,
+    batch_size)`` windows of its own. Window ``i`` lies in a block ``k`` picked
+    with probability ``n_k / n_samples`` (blocks of ``n_k`` rows; picks
+    independent, with replacement), starts at a uniform row ``o`` of the block
+    and runs circularly over ``s_i`` rows: rows ``o, o + 1, ...`` modulo
+    ``n_k`` (``s_i`` is ``batch_size / m``, rounded so that the windows add up
+    to ``batch_size``; a block shorter than ``s_i`` is wrapped round more than
+    once).
+
+    Why the batch statistics stay unbiased: given the block and a uniform
+    start, every row of the block is expected in a circular window of
+    ``s_i`` rows ``s_i / n_k`` times, the same for every row; the block is
+    picked with probability ``n_k / n_samples``, so every row of the data is
+    expected ``batch_size / n_samples`` times in a batch, and a batch's
+    statistics scaled by ``n_samples / batch_size`` have the full-data
+    statistics as expectation. Windows make rows next to each other travel
+    together, which adds variance when neighbouring rows are alike (sorted
+    data), never bias; ``m`` windows of independently chosen blocks per batch
+    are what keeps that variance small. Rows are never taken as whole
+    consecutive blocks: data that arrive sorted (by class, by time) would make
+    those biased batches.
+
+    Parameters
+    ----------
+    data : RowBlocks
+    n_batches : int
+        Batches in the group (read together by :func:`read_batches`).
+    batch_size : int
+        Rows per batch, at most ``data.n_samples``.
+    random_state : RandomState
+        Drawn from on the client only.
+    windows_per_batch : int
+        Windows per batch of dask input.
+
+    Returns
+    -------
+    BatchDraw
+    """
+    if not data.is_dask:
+        return BatchDraw(
+            [
+                np.sort(random_state.randint(0, data.n_samples, size=batch_size))
+                for _ in range(n_batches)
+            ]
+        )
+    block_rows = np.asarray(data.row_chunks, dtype=np.int64)
+    block_starts = np.concatenate([[0], np.cumsum(block_rows)[:-1]])
+    n_windows = min(windows_per_batch, batch_size)
+    width = -(-batch_size // n_windows)
+    steps = np.arange(width)
+    strata = np.arange(n_windows)
+    rows = []
+    for _ in range(n_batches):
+        starts = np.floor(
+            (strata + random_state.random_sample(n_windows))
+            * (data.n_samples / n_windows)
+        ).astype(np.int64)
+        starts = np.minimum(starts, data.n_samples - 1)  # rounding at the end
+        blocks = np.searchsorted(block_starts, starts, side="right") - 1
+        sizes = block_rows[blocks][:, None]
+        local = (starts[:, None] - block_starts[blocks][:, None] + steps) % sizes
+        batch = (block_starts[blocks][:, None] + local).ravel()
+        if batch.size > batch_size:
+            batch = batch[random_state.permutation(batch.size)[:batch_size]]
+        rows.append(np.sort(batch).astype(np.intp, copy=False))
+    return BatchDraw(rows)
+
+
+def storage_of(array: da.Array):
+    """The chunked store a dask array reads its blocks from, when only that.
+
+    ``da.from_zarr(...)`` and ``da.from_array(store)`` of an object with
+    integer ``chunks`` (a zarr array, a chunked HDF5 dataset) give a graph of
+    two layers: the store itself and one read per block. Such an array can be
+    read by row slices of the store directly. Anything else (a persisted or
+    derived array, wrapped numpy, ``inline_array=True``) returns None.
+    """
+    graph = array.__dask_graph__()
+    layers = getattr(graph, "layers", None)
+    if layers is None or len(layers) != 2:
+        return None
+    (source_name,) = graph.dependencies.get(array.name, {None})
+    if source_name not in layers or graph.dependencies.get(source_name):
+        return None
+    values = list(dict(layers[source_name]).values())
+    if len(values) != 1:
+        return None
+    store = getattr(values[0], "value", values[0])  # a DataNode's value
+    chunks = getattr(store, "chunks", None)
+    if (
+        not isinstance(chunks, tuple)
+        or not chunks
+        or not all(isinstance(c, (int, np.integer)) for c in chunks)
+        or tuple(getattr(store, "shape", ())) != array.shape
+        or np.dtype(getattr(store, "dtype", object)) != array.dtype
+    ):
+        return None
+    return store
+
+
+def _read_range(store, start: int, stop: int) -> np.ndarray:
+    return np.asarray(store[start:stop])
+
+
+def _take_rows(block, local_rows: np.ndarray) -> np.ndarray:
+    _check_dense([block])
+    return np.asarray(block)[local_rows]
+
+
+def _ranges(rows: np.ndarray, merge_gap: int) -> np.ndarray:
+    """``[start, stop)`` ranges covering sorted unique ``rows``.
+
+    Ranges closer than ``merge_gap`` rows are joined: with store chunks of
+    ``merge_gap`` rows, the rows between them lie in chunks that the two
+    ranges read anyway, so the join reads no more chunks and reads each
+    shared chunk once.
+    """
+    breaks = np.flatnonzero(np.diff(rows) > max(merge_gap, 1)) + 1
+    starts = rows[np.concatenate([[0], breaks])]
+    stops = rows[np.concatenate([breaks - 1, [rows.size - 1]])] + 1
+    return np.column_stack([starts, stops])
+
+
+def read_batches(data: RowBlocks, draw: BatchDraw) -> list[tuple[np.ndarray, ...]]:
+    """Read the rows of a group of mini-batches (one ``compute`` for dask input).
+
+    Parameters
+    ----------
+    data : RowBlocks
+    draw : BatchDraw
+        From :func:`draw_batches` on the same ``data``.
+
+    Returns
+    -------
+    list of tuple of ndarray
+        For each batch, its rows of every array (numpy, in the order of
+        ``draw.rows``). For dask input an array read straight from a chunked
+        store (:func:`storage_of`) is read as row ranges of the store (ranges
+        closer than one store chunk joined); any other array block by block,
+        each block holding rows of the group computed once and only those rows
+        sent back.
+    """
+    if not data.is_dask:
+        return [tuple(array[rows] for array in data.arrays) for rows in draw.rows]
+    needed = np.unique(np.concatenate(draw.rows))
+    block_starts = np.concatenate([[0], np.cumsum(data.row_chunks)])
+    block_of = np.searchsorted(block_starts, needed, side="right") - 1
+    token = uuid.uuid4().hex
+    tasks, buffer_rows = [], []
+    for position, array in enumerate(data.arrays):
+        store = storage_of(array)
+        if store is not None:
+            source = dask.delayed(store, name=f"daskmix-store-{position}-{token}")
+            ranges = _ranges(needed, int(store.chunks[0]))
+            tasks.append(
+                [
+                    dask.delayed(_read_range, pure=False)(source, start, stop)
+                    for start, stop in ranges
+                ]
+            )
+            buffer_rows.append(
+                np.concatenate([np.arange(start, stop) for start, stop in ranges])
+            )
+            continue
+        blocks = array.to_delayed().ravel()
+        cuts = np.flatnonzero(np.diff(block_of)) + 1
+        pieces = []
+        for chunk in np.split(np.arange(needed.size), cuts):
+            block = block_of[chunk[0]]
+            local = needed[chunk] - block_starts[block]
+            pieces.append(dask.delayed(_take_rows, pure=False)(blocks[block], local))
+        tasks.append(pieces)
+        buffer_rows.append(needed)
+    with _blas_guard():
+        (taken,) = dask.compute(tasks)
+    buffers = []
+    for pieces in taken:
+        _check_dense(pieces)
+        buffers.append(np.concatenate([np.asarray(piece) for piece in pieces]))
+    return [
+        tuple(
+            buffer[np.searchsorted(read, rows)]
+            for buffer, read in zip(buffers, buffer_rows)
+        )
+        for rows in draw.rows
+    ]
+
+
+def next_batches(
+    data: RowBlocks,
+    n_batches: int,
+    batch_size: int,
+    random_state: np.random.RandomState,
+) -> list[tuple[np.ndarray, ...]]:
+    """:func:`read_batches` of :func:`draw_batches`: a group of batches, read."""
+    return read_batches(data, draw_batches(data, n_batches, batch_size, random_state))
+
+
+def read_pooled(
+    data: RowBlocks,
+    n_batches: int,
+    batch_size: int,
+    random_state: np.random.RandomState,
+    unique: bool = False,
+) -> tuple[np.ndarray, ...]:
+    """The rows of ``n_batches`` batches drawn as training batches are, as one.
+
+    Sorted by row number; ``unique`` drops repeated rows.
+    """
+    draw = draw_batches(data, n_batches, batch_size, random_state)
+    return read_batches(data, draw.pooled(unique))[0]
