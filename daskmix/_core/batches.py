@@ -4,13 +4,14 @@ A stepwise fit draws its mini-batches a group at a time (:func:`draw_batches`)
 and reads a group in one ``compute`` (:func:`read_batches`). For numpy input
 every row costs the same to read, and a batch is ``batch_size`` rows drawn
 uniformly from all of them. For dask input, whose rows may sit on disk, a
-batch is :data:`WINDOWS_PER_BATCH` *windows*: runs of consecutive rows at
-random places of randomly chosen blocks. A dask array read straight from a
-chunked store (``da.from_zarr``, or ``da.from_array`` of an object with a
-``chunks`` attribute, such as an HDF5 dataset) is read window by window from
-the store, which reads only the store chunks the windows overlap; any other
-dask array (persisted, derived, wrapped numpy) is read a block at a time, each
-block that holds rows of the group once, with only those rows travelling back.
+batch is :data:`WINDOWS_PER_BATCH` *windows*: runs of consecutive rows, one
+starting at a random row of each of that many equal strata of the data. A
+dask array read straight from a chunked store (``da.from_zarr``, or
+``da.from_array`` of an object with a ``chunks`` attribute, such as an HDF5
+dataset) is read window by window from the store, which reads only the store
+chunks the windows overlap; any other dask array (persisted, derived, wrapped
+numpy) is read a block at a time, each block that holds rows of the group
+once, with only those rows travelling back.
 
 Draws happen on the client from ``random_state`` alone, so the same state and
 chunking give the same batches on any scheduler; how the rows are read does
@@ -29,12 +30,9 @@ import numpy as np
 from .blocks import _check_dense
 from .engine import RowBlocks, _blas_guard
 
-#: windows (runs of rows of randomly chosen blocks) each batch of dask input
-#: is made of. On 2M rows sorted by component in 40 blocks
-#: (bench_minibatch.py), batches spread over 8 blocks ended 0.33-0.55 nats
-#: short of batch EM, over 16 blocks 0.008-0.020 and over 32 blocks
-#: 0.006-0.007 (seeds 0-2) in the same time. Windows shared by several
-#: batches lose that: see docs/user_guide/minibatch.rst.
+#: windows (runs of consecutive rows) each batch of dask input is made of;
+#: fewer windows are noisier on sorted data, longer ones read less per row
+#: used (docs/user_guide/minibatch.rst gives the measurements)
 WINDOWS_PER_BATCH = 32
 
 
@@ -69,26 +67,28 @@ def draw_batches(
     replacement from all rows.
 
     dask input: each batch is made of ``m = min(windows_per_batch,
-    batch_size)`` windows of its own. Window ``i`` lies in a block ``k`` picked
-    with probability ``n_k / n_samples`` (blocks of ``n_k`` rows; picks
-    independent, with replacement), starts at a uniform row ``o`` of the block
-    and runs circularly over ``s_i`` rows: rows ``o, o + 1, ...`` modulo
-    ``n_k`` (``s_i`` is ``batch_size / m``, rounded so that the windows add up
-    to ``batch_size``; a block shorter than ``s_i`` is wrapped round more than
-    once).
+    batch_size)`` windows of its own, one per stratum: the rows are cut into
+    ``m`` equal strata, and window ``i`` starts at row
+    ``floor((i + u_i) * n_samples / m)`` with ``u_i`` uniform in [0, 1), then
+    runs circularly within the block (of ``n_k`` rows) holding its start over
+    ``w = ceil(batch_size / m)`` rows: local rows ``o, o + 1, ...`` modulo
+    ``n_k`` (a block shorter than ``w`` is wrapped round more than once).
+    When ``m * w > batch_size``, a uniformly random ``batch_size`` of the
+    ``m * w`` rows are kept.
 
-    Why the batch statistics stay unbiased: given the block and a uniform
-    start, every row of the block is expected in a circular window of
-    ``s_i`` rows ``s_i / n_k`` times, the same for every row; the block is
-    picked with probability ``n_k / n_samples``, so every row of the data is
-    expected ``batch_size / n_samples`` times in a batch, and a batch's
-    statistics scaled by ``n_samples / batch_size`` have the full-data
-    statistics as expectation. Windows make rows next to each other travel
-    together, which adds variance when neighbouring rows are alike (sorted
-    data), never bias; ``m`` windows of independently chosen blocks per batch
-    are what keeps that variance small. Rows are never taken as whole
-    consecutive blocks: data that arrive sorted (by class, by time) would make
-    those biased batches.
+    Why the batch statistics stay unbiased: the strata tile the rows, so every
+    row is the start of some window with probability ``m / n_samples``
+    exactly (summing over strata), hence every row of a block starts a window
+    with the same probability; a circular window of ``w`` rows then contains
+    each row of its block as often, on average, whatever the row's place in
+    the block; so every row is expected ``m * w / n_samples`` times among the
+    windows, and ``batch_size / n_samples`` times after the uniform thinning.
+    A batch's statistics scaled by ``n_samples / batch_size`` therefore have
+    the full-data statistics as expectation. Windows make neighbouring rows
+    travel together, which adds variance where neighbours are alike, never
+    bias; the strata make every batch span the whole data evenly, so data
+    that arrive sorted (by class, by time) give batches with the right mix,
+    where whole consecutive blocks would give biased ones.
 
     Parameters
     ----------
