@@ -112,20 +112,39 @@ def test_minibatch_fit_reads_a_few_times_the_rows_it_uses(sorted_store):
     assert model.score(X) > batch.score(X) - 0.02
 
 
-def test_same_batches_on_threads_and_synchronously(sorted_store):
-    path, _ = sorted_store
-    results = []
-    for scheduler in ("threads", "sync"):
-        _, lazy = open_counted(path)
-        with dask.config.set(scheduler=scheduler), warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            results.append(
-                GaussianMixture(
-                    4, algorithm="minibatch", batch_size=BATCH_SIZE, random_state=3
-                ).fit(lazy)
-            )
-    first, second = results
-    assert first.n_steps_ == second.n_steps_
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory):
+    """16k rows of 3 blobs in zarr chunks of 64 rows, read in 2048-row blocks."""
+    X, _ = make_blobs(n_samples=16_384, n_features=N_FEATURES, seed=5)
+    path = tmp_path_factory.mktemp("minibatch_small") / "X.zarr"
+    zarr.create_array(str(path), data=X, chunks=(64, N_FEATURES))
+    return path
+
+
+def _fit_small(path, scheduler=None):
+    lazy = da.from_zarr(str(path), chunks=(2048, N_FEATURES))
+    model = GaussianMixture(
+        3, algorithm="minibatch", batch_size=1024, max_iter=1, random_state=3
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if scheduler is None:
+            return model.fit(lazy)
+        with dask.config.set(scheduler=scheduler):
+            return model.fit(lazy)
+
+
+def _assert_same(first, second):
+    assert first.n_steps_ == second.n_steps_ > 0
     assert_array_equal(first.means_, second.means_)
     assert_array_equal(first.covariances_, second.covariances_)
     assert first.lower_bounds_ == second.lower_bounds_
+
+
+def test_same_batches_on_threads_and_synchronously(small_store):
+    _assert_same(_fit_small(small_store, "threads"), _fit_small(small_store, "sync"))
+
+
+def test_same_fit_on_a_cluster_reading_the_store(small_store, client):
+    """Worker processes read the windows from the store; the fit is unchanged."""
+    _assert_same(_fit_small(small_store), _fit_small(small_store, "threads"))

@@ -220,7 +220,9 @@ def read_batches(data: RowBlocks, draw: BatchDraw) -> list[tuple[np.ndarray, ...
     for position, array in enumerate(data.arrays):
         store = storage_of(array)
         if store is not None:
-            source = dask.delayed(store, name=f"daskmix-store-{position}-{token}")
+            source = dask.delayed(
+                store, name=f"daskmix-store-{position}-{token}", traverse=False
+            )
             ranges = _ranges(needed, int(store.chunks[0]))
             tasks.append(
                 [
