@@ -168,8 +168,13 @@ def storage_of(array: da.Array):
     return store
 
 
-def _read_range(store, start: int, stop: int) -> np.ndarray:
-    return np.asarray(store[start:stop])
+def _read_store_rows(store, ranges: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Rows ``rows`` (sorted, global) of ``store``, read as the row ``ranges``."""
+    read = np.concatenate([np.asarray(store[start:stop]) for start, stop in ranges])
+    lengths = ranges[:, 1] - ranges[:, 0]
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    which = np.searchsorted(ranges[:, 0], rows, side="right") - 1
+    return read[offsets[which] + rows - ranges[which, 0]]
 
 
 def _take_rows(block, local_rows: np.ndarray) -> np.ndarray:
@@ -204,11 +209,12 @@ def read_batches(data: RowBlocks, draw: BatchDraw) -> list[tuple[np.ndarray, ...
     -------
     list of tuple of ndarray
         For each batch, its rows of every array (numpy, in the order of
-        ``draw.rows``). For dask input an array read straight from a chunked
-        store (:func:`storage_of`) is read as row ranges of the store (ranges
-        closer than one store chunk joined); any other array block by block,
-        each block holding rows of the group computed once and only those rows
-        sent back.
+        ``draw.rows``). For dask input, one task per block holding rows of
+        the group sends back only those rows. An array read straight from a
+        chunked store (:func:`storage_of`) is read there as row ranges of the
+        store (ranges of one block closer than one store chunk joined, so that
+        a chunk is read once); any other array's block is computed whole,
+        once.
     """
     if not data.is_dask:
         return [tuple(array[rows] for array in data.arrays) for rows in draw.rows]
@@ -216,33 +222,37 @@ def read_batches(data: RowBlocks, draw: BatchDraw) -> list[tuple[np.ndarray, ...
     block_starts = np.concatenate([[0], np.cumsum(data.row_chunks)])
     block_of = np.searchsorted(block_starts, needed, side="right") - 1
     token = uuid.uuid4().hex
-    tasks, buffer_rows = [], []
+    cuts = np.flatnonzero(np.diff(block_of)) + 1
+    per_block = [
+        (block_of[chunk[0]], needed[chunk])
+        for chunk in np.split(np.arange(needed.size), cuts)
+    ]
+    tasks = []
     for position, array in enumerate(data.arrays):
         store = storage_of(array)
-        if store is not None:
-            source = dask.delayed(
-                store, name=f"daskmix-store-{position}-{token}", traverse=False
-            )
-            ranges = _ranges(needed, int(store.chunks[0]))
+        if store is None:
+            blocks = array.to_delayed().ravel()
             tasks.append(
                 [
-                    dask.delayed(_read_range, pure=False)(source, start, stop)
-                    for start, stop in ranges
+                    dask.delayed(_take_rows, pure=False)(
+                        blocks[block], rows - block_starts[block]
+                    )
+                    for block, rows in per_block
                 ]
             )
-            buffer_rows.append(
-                np.concatenate([np.arange(start, stop) for start, stop in ranges])
-            )
             continue
-        blocks = array.to_delayed().ravel()
-        cuts = np.flatnonzero(np.diff(block_of)) + 1
-        pieces = []
-        for chunk in np.split(np.arange(needed.size), cuts):
-            block = block_of[chunk[0]]
-            local = needed[chunk] - block_starts[block]
-            pieces.append(dask.delayed(_take_rows, pure=False)(blocks[block], local))
-        tasks.append(pieces)
-        buffer_rows.append(needed)
+        source = dask.delayed(
+            store, name=f"daskmix-store-{position}-{token}", traverse=False
+        )
+        chunk_rows = int(store.chunks[0])
+        tasks.append(
+            [
+                dask.delayed(_read_store_rows, pure=False)(
+                    source, _ranges(rows, chunk_rows), rows
+                )
+                for _, rows in per_block
+            ]
+        )
     with _blas_guard():
         (taken,) = dask.compute(tasks)
     buffers = []
@@ -250,10 +260,7 @@ def read_batches(data: RowBlocks, draw: BatchDraw) -> list[tuple[np.ndarray, ...
         _check_dense(pieces)
         buffers.append(np.concatenate([np.asarray(piece) for piece in pieces]))
     return [
-        tuple(
-            buffer[np.searchsorted(read, rows)]
-            for buffer, read in zip(buffers, buffer_rows)
-        )
+        tuple(buffer[np.searchsorted(needed, rows)] for buffer in buffers)
         for rows in draw.rows
     ]
 
