@@ -149,7 +149,10 @@ def storage_of(array: da.Array):
     layers = getattr(graph, "layers", None)
     if layers is None or len(layers) != 2:
         return None
-    (source_name,) = graph.dependencies.get(array.name, {None})
+    sources = graph.dependencies.get(array.name, set())
+    if len(sources) != 1:
+        return None
+    (source_name,) = sources
     if source_name not in layers or graph.dependencies.get(source_name):
         return None
     values = list(dict(layers[source_name]).values())
