@@ -299,7 +299,7 @@ def test_minibatch_is_reproducible(blobs_4k):
 
 def test_minibatch_same_on_cluster_as_on_threads(blobs_4k, client):
     X, _ = blobs_4k
-    X_dask = da.from_array(X, chunks=(250, 3))  # 16 blocks: batches read 8 of them
+    X_dask = da.from_array(X, chunks=(250, 3))  # 16 blocks, rows taken on workers
     kwargs = {"algorithm": "minibatch", "batch_size": 200, "random_state": 2}
     on_cluster = GaussianMixture(3, **kwargs).fit(X_dask)
     with dask.config.set(scheduler="threads"):
