@@ -11,6 +11,12 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import linear_sum_assignment
 
 from daskmix import GaussianMixture
+from daskmix._core.batches import (
+    WINDOWS_PER_BATCH,
+    draw_batches,
+    read_batches,
+    storage_of,
+)
 from daskmix._core.engine import RowBlocks
 from daskmix._core.model import MixtureModel
 from daskmix._core.stats import Stats
@@ -45,33 +51,81 @@ def blobs_4k():
 
 
 # ------------------------------------------------------------------ engine
-def test_batch_indices_use_few_blocks_and_are_uniform():
+def test_draws_are_windows_and_every_row_is_equally_likely():
     X = da.zeros((40_000, 2), chunks=(1000, 2))
     data = RowBlocks([X])
     rs = np.random.RandomState(0)
-    counts = np.zeros(data.n_blocks)
-    for _ in range(2000):
-        rows = data.batch_indices(100, rs, blocks_per_batch=4)
+    draw = draw_batches(data, 2000, 100, rs)
+    counts = np.zeros(40_000)
+    for rows in draw.rows:
         assert rows.shape == (100,)
         assert np.all(np.diff(rows) >= 0)
-        blocks = np.unique(rows // 1000)
-        assert blocks.size <= 4
-        counts += np.bincount(rows // 1000, minlength=data.n_blocks)
-    # every block is drawn about equally often (rows are uniform overall)
-    share = counts / counts.mean()
-    assert share.min() > 0.75 and share.max() < 1.25
+        # 32 windows of consecutive rows, each cut in two at most (wrapping
+        # round its block, or thinned to exactly batch_size rows)
+        assert np.count_nonzero(np.diff(rows) > 1) < 3 * WINDOWS_PER_BATCH
+        counts += np.bincount(rows, minlength=40_000)
+    by_block = counts.reshape(40, 1000).sum(axis=1)
+    assert np.ptp(by_block / by_block.mean()) < 0.2
+    # rows at the edges of blocks are drawn as often as the others
+    by_place = counts.reshape(40, 1000).sum(axis=0)
+    expected = 2000 * 100 / 1000
+    for place in (0, 1, 2, 500, 997, 998, 999):
+        assert 0.7 * expected < by_place[place] < 1.3 * expected
 
 
-def test_read_batches_returns_the_chosen_rows_numpy_and_dask():
+def test_batches_of_sorted_data_cover_every_stratum():
+    """Every batch holds rows from each 1/32 of the data, whatever the blocks."""
+    X = da.zeros((64_000, 2), chunks=(16_000, 2))
+    draw = draw_batches(RowBlocks([X]), 50, 3200, np.random.RandomState(3))
+    for rows in draw.rows:
+        assert np.unique(rows // 2000).size == WINDOWS_PER_BATCH
+
+
+def test_numpy_draws_are_uniform_rows():
+    rs = np.random.RandomState(4)
+    rows = draw_batches(RowBlocks([np.zeros((5000, 2))]), 2, 300, rs).rows
+    expected = np.random.RandomState(4)
+    assert_array_equal(rows[0], np.sort(expected.randint(0, 5000, 300)))
+    assert_array_equal(rows[1], np.sort(expected.randint(0, 5000, 300)))
+
+
+def _save(path, array, chunks):
+    import zarr
+
+    zarr.create_array(str(path), data=array, chunks=chunks)
+
+
+def test_read_batches_returns_the_chosen_rows_numpy_and_dask(tmp_path):
     X = np.arange(20_000, dtype=np.float64).reshape(-1, 2)
     y = np.arange(10_000, dtype=np.float64)
-    rs = np.random.RandomState(1)
+    _save(tmp_path / "X.zarr", X, (64, 2))
+    _save(tmp_path / "y.zarr", y, (100,))
     lazy = RowBlocks([da.from_array(X, chunks=(700, 2)), da.from_array(y, chunks=700)])
-    batches = [lazy.batch_indices(300, rs) for _ in range(3)]
-    for data in (lazy, RowBlocks([X, y])):
-        for rows, (xb, yb) in zip(batches, data.read_batches(batches)):
+    stored = RowBlocks(
+        [
+            da.from_zarr(str(tmp_path / "X.zarr"), chunks=(700, 2)),
+            da.from_zarr(str(tmp_path / "y.zarr"), chunks=700),
+        ]
+    )
+    assert all(storage_of(a) is not None for a in stored.arrays)
+    assert not any(storage_of(a) is not None for a in lazy.arrays)
+    draw = draw_batches(lazy, 3, 300, np.random.RandomState(1))
+    for data in (lazy, stored, RowBlocks([X, y])):
+        for rows, (xb, yb) in zip(draw.rows, read_batches(data, draw)):
             assert_array_equal(xb[:, 0], 2 * rows)
             assert_array_equal(yb, rows)
+    pooled = draw.pooled(unique=True)
+    (xb, yb) = read_batches(stored, pooled)[0]
+    assert_array_equal(yb, np.unique(np.concatenate(draw.rows)))
+
+
+def test_storage_of_only_plain_store_reads(tmp_path):
+    _save(tmp_path / "X.zarr", np.ones((1000, 3)), (100, 3))
+    X = da.from_zarr(str(tmp_path / "X.zarr"), chunks=(500, 3))
+    assert storage_of(X).chunks == (100, 3)
+    assert storage_of(X * 2) is None
+    assert storage_of(X[:, :2]) is None
+    assert storage_of(X.persist(scheduler="sync")) is None
 
 
 # ---------------------------------------------------------- frame changes
@@ -245,7 +299,7 @@ def test_minibatch_is_reproducible(blobs_4k):
 
 def test_minibatch_same_on_cluster_as_on_threads(blobs_4k, client):
     X, _ = blobs_4k
-    X_dask = da.from_array(X, chunks=(250, 3))  # 16 blocks: batches read 8 of them
+    X_dask = da.from_array(X, chunks=(250, 3))  # 16 blocks, rows taken on workers
     kwargs = {"algorithm": "minibatch", "batch_size": 200, "random_state": 2}
     on_cluster = GaussianMixture(3, **kwargs).fit(X_dask)
     with dask.config.set(scheduler="threads"):

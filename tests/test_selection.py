@@ -242,7 +242,6 @@ def test_minibatch_sweep_shares_batches():
     common = dict(
         algorithm="minibatch",
         batch_size=500,
-        init_params="random_from_data",
         random_state=0,
     )
     grid = dict(n_components=[2, 3, 4], covariance_type=["full", "diag"])

@@ -115,11 +115,3 @@ def _dask_block_rows(*args):
         array[:, 0] if is_flat else array for array, is_flat in zip(block_arrays, flat)
     ]
     return _block_rows(block_arrays, fn, params, tile_rows, n_columns, dtype)
-
-
-def _take_local_rows(
-    block_arrays: Sequence[np.ndarray], local_rows: Sequence[np.ndarray]
-) -> list[list[np.ndarray]]:
-    """Rows ``local_rows[b]`` of one block, for every batch ``b`` and array."""
-    _check_dense(block_arrays)
-    return [[np.asarray(array)[rows] for array in block_arrays] for rows in local_rows]

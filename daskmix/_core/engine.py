@@ -9,9 +9,8 @@ arrays that never import dask. The engine
   (:meth:`RowBlocks.map_reduce`): one pass over the data, one ``compute``;
 * maps a per-row function over the blocks for predictions
   (:meth:`RowBlocks.map_rows`): numpy in, numpy out; dask in, lazy dask out;
-* reads a few chosen rows (:meth:`RowBlocks.take_rows`) for initialisers, and
-  draws and reads mini-batches of random rows from randomly chosen blocks
-  (:meth:`RowBlocks.batch_indices`, :meth:`RowBlocks.read_batches`).
+* reads a few chosen rows (:meth:`RowBlocks.take_rows`) for initialisers
+  (mini-batches are drawn and read by :mod:`daskmix._core.batches`).
 
 numpy input runs on a thread pool over row blocks with BLAS held to one thread
 per block; dask input runs on whatever scheduler dask would use (threads by
@@ -51,7 +50,6 @@ from .blocks import (
     _check_dense,
     _dask_block_rows,
     _slices,
-    _take_local_rows,
     is_finite_block,
 )
 from .dask_pass import (
@@ -75,12 +73,6 @@ SPLIT_EVERY = 16
 #: runs the kernel on up to SPLIT_EVERY blocks of one reduction group held by
 #: one worker per task, keeping at least this many tasks per scheduler thread
 MIN_TASKS_PER_THREAD = 4
-#: most blocks one mini-batch reads (dask input); see RowBlocks.batch_indices.
-#: On 2M rows sorted by component in 40 blocks (bench_minibatch.py), batches of
-#: 8 blocks ended 0.33-0.55 nats short of batch EM, 16 blocks 0.008-0.020 and
-#: 32 blocks 0.006-0.007 (seeds 0-2) in the same time.
-BLOCKS_PER_BATCH = 32
-
 #: dask data of at most this many bytes (all arrays) are fitted in memory: read
 #: in one ``compute``, then passed over on the client's threads (see
 #: RowBlocks.small_in_memory). Below it one pass over the rows on numpy threads
@@ -550,109 +542,6 @@ class RowBlocks:
         inverse = np.empty_like(order)
         inverse[order] = np.arange(order.size)
         return tuple(np.asarray(t)[inverse] for t in taken)
-
-    def batch_indices(
-        self,
-        batch_size: int,
-        random_state: np.random.RandomState,
-        blocks_per_batch: int = BLOCKS_PER_BATCH,
-    ) -> np.ndarray:
-        """Global row numbers of one mini-batch, sorted; drawn on the client.
-
-        Rows are drawn uniformly with replacement, so every draw is a uniform
-        row of the whole dataset and a batch's statistics, scaled by
-        ``n_samples / batch_size``, are unbiased for the full-data ones. When
-        the data have more than ``blocks_per_batch`` blocks, the draws are
-        confined to ``blocks_per_batch`` blocks picked with probability
-        proportional to their size (with replacement), and each pick receives
-        a multinomial share of the rows: a row's chance of being drawn is still
-        the same for every row, but a batch reads a few blocks, not all of
-        them. Blocks are never taken whole: data that arrive sorted (by class,
-        by time) would make whole consecutive blocks biased batches.
-
-        numpy input (in memory, where any row costs the same to read) and data
-        with few blocks draw from every row.
-
-        Parameters
-        ----------
-        batch_size : int
-            Rows to draw.
-        random_state : RandomState
-            Drawn from on the client only: the same state and chunking give
-            the same rows on any scheduler.
-        blocks_per_batch : int
-            Most blocks one batch reads (dask input).
-
-        Returns
-        -------
-        ndarray of shape (batch_size,)
-            Sorted row numbers (repeats possible).
-        """
-        if not self.is_dask or self.n_blocks <= blocks_per_batch:
-            rows = random_state.randint(0, self.n_samples, size=batch_size)
-            return np.sort(rows)
-        sizes = np.asarray(self.row_chunks, dtype=np.float64)
-        picks = random_state.choice(
-            self.n_blocks, size=blocks_per_batch, p=sizes / sizes.sum()
-        )
-        shares = random_state.multinomial(
-            batch_size, np.full(blocks_per_batch, 1.0 / blocks_per_batch)
-        )
-        per_block = np.bincount(picks, weights=shares, minlength=self.n_blocks)
-        starts = np.concatenate([[0], np.cumsum(self.row_chunks)[:-1]])
-        pieces = [
-            starts[block] + random_state.randint(0, self.row_chunks[block], int(n))
-            for block, n in enumerate(per_block.astype(np.int64))
-            if n > 0
-        ]
-        return np.sort(np.concatenate(pieces)).astype(np.intp, copy=False)
-
-    def read_batches(
-        self, batches: Sequence[np.ndarray]
-    ) -> list[tuple[np.ndarray, ...]]:
-        """Read the rows of several mini-batches in one go.
-
-        Parameters
-        ----------
-        batches : sequence of ndarray
-            Sorted global row numbers, one array per batch
-            (:meth:`batch_indices`).
-
-        Returns
-        -------
-        list of tuple of ndarray
-            For each batch, the chosen rows of every array (numpy, in the order
-            of the row numbers). For dask input only the blocks holding chosen
-            rows are read, each once for all the batches (one ``compute``), and
-            only the chosen rows travel back.
-        """
-        if not self.is_dask:
-            return [tuple(array[rows] for array in self.arrays) for rows in batches]
-        starts = np.concatenate([[0], np.cumsum(self.row_chunks)])
-        located = [
-            (np.searchsorted(starts, rows, side="right") - 1, rows) for rows in batches
-        ]
-        needed = np.unique(np.concatenate([blocks for blocks, _ in located]))
-        block_lists = [array.to_delayed().ravel() for array in self.arrays]
-        tasks = []
-        for block in needed:
-            local = [rows[blocks == block] - starts[block] for blocks, rows in located]
-            tasks.append(
-                dask.delayed(_take_local_rows, pure=True)(
-                    [blocks_of[block] for blocks_of in block_lists], local
-                )
-            )
-        with _blas_guard():
-            (taken,) = dask.compute(tasks)
-        # taken[i][b][a]: block needed[i], batch b, array a; blocks are in order,
-        # and so are the sorted rows of each batch
-        return [
-            tuple(
-                np.concatenate([np.asarray(part[b][a]) for part in taken])
-                for a in range(len(self.arrays))
-            )
-            for b in range(len(batches))
-        ]
 
     def with_array(self, array) -> RowBlocks:
         """These arrays plus one more row-aligned array, blocked the same way.

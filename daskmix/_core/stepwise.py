@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from .batches import next_batches, read_pooled
 from .em import _VerbosePrinter, blas_single_threaded, run_pass
 from .engine import RowBlocks
 from .model import MixtureModel
@@ -223,12 +224,7 @@ def warm_up_rows(
     n_batches = max(WARMUP_BATCHES, math.ceil(WARMUP_MIN_ROWS / batch_size))
     if n_batches * batch_size >= data.n_samples:
         return data
-    indices = np.sort(
-        np.concatenate(
-            [data.batch_indices(batch_size, random_state) for _ in range(n_batches)]
-        )
-    )
-    return batch_blocks(data.read_batches([indices])[0])
+    return batch_blocks(read_pooled(data, n_batches, batch_size, random_state))
 
 
 def warm_up_from(
@@ -270,8 +266,9 @@ def init_sample(
     """Rows to initialise a stepwise fit on: a few batches' worth, or all rows.
 
     ``max(WARMUP_BATCHES, ceil(WARMUP_MIN_ROWS / batch_size))`` batches, each
-    drawn as a training batch is (random rows of randomly chosen blocks), so
-    that the sample spans many blocks of sorted data; duplicates are dropped.
+    drawn as a training batch is (:func:`~daskmix._core.batches.draw_batches`:
+    rows of many randomly chosen blocks), so that the sample spans many blocks
+    of sorted data; duplicates are dropped.
     Every array of ``data`` (X and y) is sampled. Model-agnostic: a model's
     ``initialize`` runs its usual initialiser on this sample instead of on
     the whole dataset.
@@ -285,12 +282,8 @@ def init_sample(
     n_batches = max(WARMUP_BATCHES, math.ceil(WARMUP_MIN_ROWS / batch_size))
     if n_batches * batch_size >= data.n_samples:
         return data
-    indices = np.unique(
-        np.concatenate(
-            [data.batch_indices(batch_size, random_state) for _ in range(n_batches)]
-        )
-    )
-    return batch_blocks(data.read_batches([indices])[0])
+    rows = read_pooled(data, n_batches, batch_size, random_state, unique=True)
+    return batch_blocks(rows)
 
 
 def batch_blocks(arrays: tuple[np.ndarray, ...]) -> RowBlocks:
@@ -412,11 +405,11 @@ def fit_stepwise(
     """Stepwise (mini-batch) EM with restarts, model-agnostic.
 
     Each run starts from ``model.initialize`` on a sample of rows
-    (:func:`init_sample`). Each step draws a mini-batch of random rows from
-    randomly chosen blocks (:meth:`RowBlocks.batch_indices`), runs a pass on it
-    under the
+    (:func:`init_sample`). Each step draws a mini-batch of random rows
+    (:func:`~daskmix._core.batches.draw_batches`), runs a pass on it under the
     current parameters, and makes one :func:`stepwise_update`. Batches are
-    read :data:`PREFETCH_BATCHES` at a time (one ``compute`` for dask input);
+    drawn and read :data:`PREFETCH_BATCHES` at a time (one ``compute`` for
+    dask input, whose batches share the group's windows of rows);
     which rows a batch holds depends only on ``random_state`` and the
     chunking, so threads and a cluster give the same model.
 
@@ -477,10 +470,7 @@ def fit_stepwise(
         while state.n_steps < max_steps:
             if not pending:
                 n_draw = min(PREFETCH_BATCHES, max_steps - state.n_steps)
-                indices = [
-                    data.batch_indices(batch_size, random_state) for _ in range(n_draw)
-                ]
-                pending = data.read_batches(indices)[::-1]
+                pending = next_batches(data, n_draw, batch_size, random_state)[::-1]
             previous = state.smoothed
             stepwise_update(
                 model, state, batch_blocks(pending.pop()), schedule, smoothing

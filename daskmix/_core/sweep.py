@@ -24,6 +24,7 @@ import numpy as np
 from scipy import linalg
 from sklearn.utils import check_random_state
 
+from .batches import next_batches
 from .em import EMResult, _VerbosePrinter, better_run, blas_single_threaded
 from .engine import RowBlocks
 from .model import MixtureModel
@@ -287,11 +288,9 @@ def fit_sweep_stepwise(
     pending: list[tuple[np.ndarray, ...]] = []
     while going:
         if not pending:
-            indices = [
-                data.batch_indices(batch_size, random_state)
-                for _ in range(PREFETCH_BATCHES)
+            pending = next_batches(data, PREFETCH_BATCHES, batch_size, random_state)[
+                ::-1
             ]
-            pending = data.read_batches(indices)[::-1]
         batch = batch_blocks(pending.pop())
         for position, (index, state) in enumerate(going):
             try:

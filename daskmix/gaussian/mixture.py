@@ -95,8 +95,9 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
     algorithm : {'batch', 'minibatch'}, default='batch'
         'batch': EM, one pass over X per iteration (scikit-learn's algorithm).
         'minibatch': stepwise EM (Cappé & Moulines 2009). Each step reads
-        ``batch_size`` random rows of randomly chosen blocks (never whole
-        consecutive blocks, so sorted data give unbiased steps), updates
+        ``batch_size`` rows (numpy: random rows; dask: 32 windows of
+        consecutive rows, one at a random place in each 32nd of the data, so
+        every row is equally likely and sorted data give unbiased steps), updates
         running statistics ``s <- (1 - eta_t) s + eta_t s_B`` with
         ``eta_t = (t + learning_offset) ** -learning_decay`` and re-derives
         the parameters. ``init_params`` runs on a sample of three batches'
@@ -184,16 +185,14 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
     about 20% closer than 0.75 from a k-means start but 0.05 to 0.13 nats
     short from a poor one (early statistics are forgotten too slowly); 0.6 was
     40% further than 0.75. ``max_no_improvement=20`` halves the gap of 10 for
-    about 30% more time. Data sorted by component, as a dask array of 50k-row
-    chunks (each batch reads 32 of 40 blocks), end 0.006 to 0.007 nats short
-    at these settings (seeds 0, 1, 2; with 16 blocks per batch 0.008 to 0.020).
+    about 30% more time. Data sorted by component, as a dask array, are in
+    the mini-batch guide ("Mini-batches from disk").
 
     A minibatch fit does not end with a full pass. In the benchmark at the
     defaults the smoothed lower bound it reports was within 0.0025 nats of the
     exact mean log-likelihood (shuffled data and sorted numpy data), but up to
-    0.08 nats off on sorted dask data, whose batches (one component per
-    block) are lumpy. Ending every fit with one batch EM
-    iteration (exact lower bound, then an M-step on the full statistics;
+    0.08 nats off on sorted dask data with the earlier block-wise batches.
+    Ending every fit with one batch EM iteration (exact lower bound, then an M-step on the full statistics;
     ``fit_stepwise(final_pass=True)``) closed the gap to batch EM completely
     in all six cases measured, but took the fit from 0.17-0.48 to 0.46-0.67
     of the batch fit's wall time on shuffled data, past the half that makes

@@ -153,8 +153,8 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         'batch': EM, one pass over (X, y) per iteration. 'minibatch':
         stepwise EM (Cappé & Moulines 2009), as in
         :class:`~daskmix.GaussianMixture`: each step reads ``batch_size``
-        random rows of randomly chosen blocks (sorted data give unbiased
-        steps), updates running statistics ``s <- (1 - eta_t) s + eta_t s_B``
+        rows drawn so that every row is equally likely (sorted data give
+        unbiased steps), updates running statistics ``s <- (1 - eta_t) s + eta_t s_B``
         with ``eta_t = (t + learning_offset) ** -learning_decay`` and
         re-derives lines, noise and gate. ``init_params`` runs on a sample of
         three batches' worth of rows (at least 1000), not on the data; the
@@ -241,8 +241,8 @@ class RegressionMixture(RegressorMixin, BaseMixture):
     six lines (``benchmarks/bench_minibatch.py``, two cores, 'gmm' starts) a
     minibatch fit ended 0.0013 nats below batch EM in 0.16 of its time; data
     sorted by component, 0.0013 short as numpy and 0.0048 short as a dask
-    array of 50k-row chunks, whose batches (32 of 40 blocks, one component per
-    block) are lumpy (0.006 to 0.020 with 16 blocks per batch); 40
+    array of 50k-row chunks with the earlier block-wise batches (batches are
+    now windows of consecutive rows, see the mini-batch guide); 40
     ``partial_fit`` calls on 50k-row blocks, 0.00004 short. Like
     GaussianMixture's, a minibatch fit does not end with a full pass:
     ``score_samples`` gives the exact log-likelihood when wanted.
