@@ -192,12 +192,13 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
     defaults the smoothed lower bound it reports was within 0.0025 nats of the
     exact mean log-likelihood (shuffled data and sorted numpy data), but up to
     0.08 nats off on sorted dask data with the earlier block-wise batches.
-    Ending every fit with one batch EM iteration (exact lower bound, then an M-step on the full statistics;
-    ``fit_stepwise(final_pass=True)``) closed the gap to batch EM completely
-    in all six cases measured, but took the fit from 0.17-0.48 to 0.46-0.67
-    of the batch fit's wall time on shuffled data, past the half that makes
-    minibatch worth choosing, and its cost grows with n_samples while the
-    stepwise fit's does not. ``score(X)`` gives the exact figure when wanted.
+    Ending every fit with one batch EM iteration (exact lower bound, then an
+    M-step on the full statistics; ``fit_stepwise(final_pass=True)``) closed
+    the gap to batch EM completely in all six cases measured, but took the fit
+    from 0.17-0.48 to 0.46-0.67 of the batch fit's wall time on shuffled data,
+    past the half that makes minibatch worth choosing, and its cost grows with
+    n_samples while the stepwise fit's does not. ``score(X)`` gives the exact
+    figure when wanted.
 
     Examples
     --------
