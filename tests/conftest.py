@@ -1,9 +1,27 @@
-"""Shared fixtures: a real distributed cluster with worker processes, and data."""
+"""Shared fixtures: a real distributed cluster with worker processes, data, and
+streamed dask input."""
 
 from __future__ import annotations
 
+import dask
 import numpy as np
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def stream_small_dask_data(request):
+    """Dask input streams block by block in tests, as large data do.
+
+    A fit reads dask data under ``daskmix.small-data-bytes`` (1 MiB) into
+    memory once; the tests' arrays are small, so without this they would
+    never exercise the streamed passes that real (large) data take. Tests of
+    the in-memory path carry the ``small_data_in_memory`` marker.
+    """
+    if request.node.get_closest_marker("small_data_in_memory"):
+        yield
+        return
+    with dask.config.set({"daskmix.small-data-bytes": 0}):
+        yield
 
 
 @pytest.fixture(scope="session")

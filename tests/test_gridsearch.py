@@ -20,7 +20,10 @@ from sklearn.model_selection import GridSearchCV
 from daskmix import GaussianMixture
 from daskmix._core.engine import SMALL_DATA_BYTES, RowBlocks
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+    pytest.mark.small_data_in_memory,
+]
 
 
 class GraphCounter(SchedulerPlugin):
