@@ -1,5 +1,8 @@
 """sample_weight in GaussianMixture.fit and RegressionMixture.fit (batch EM).
 
+Stepwise EM with weights (``partial_fit``, ``algorithm='minibatch'``):
+tests/test_sample_weight_minibatch.py.
+
 Frequency weights: an integer weight w on a row must fit exactly as w copies
 of the row, weight 0 as the row left out. From the same start (``*_init``
 arrays, or a warm start) the EM trajectory, the parameters and
@@ -334,13 +337,6 @@ def test_dask_weights_with_numpy_X_raise_a_type_error():
     x, _, weights = _lines(5, n=40)
     with pytest.raises(TypeError, match="sample_weight is a dask array"):
         GaussianMixture(2).fit(x, sample_weight=da.from_array(weights, chunks=20))
-
-
-@pytest.mark.parametrize("estimator", [GaussianMixture, RegressionMixture])
-def test_minibatch_with_weights_raises(estimator):
-    x, y, weights = _lines(6, n=40)
-    with pytest.raises(ValueError, match="algorithm='batch' only"):
-        estimator(2, algorithm="minibatch").fit(x, y, sample_weight=weights)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

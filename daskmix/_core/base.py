@@ -164,18 +164,13 @@ class BaseMixture(BaseEstimator):
     def _fit(self, X, y=None, sample_weight=None):
         """``fit``, with row weights for the estimators whose ``fit`` takes them.
 
-        ``sample_weight`` (batch EM only) travels as the last array of the
-        row blocks and the model's weighted kernel multiplies every row's
-        contribution to the statistics, to the log-likelihood and to the row
-        count by its weight; ``None`` runs the unweighted kernel.
+        ``sample_weight`` travels as the last array of the row blocks (and
+        of every mini-batch drawn from them) and the model's weighted kernel
+        multiplies every row's contribution to the statistics, to the
+        log-likelihood and to the row count by its weight; ``None`` runs the
+        unweighted kernel.
         """
         self._check_y_given(y)
-        if sample_weight is not None and self.algorithm == "minibatch":
-            raise ValueError(
-                "sample_weight is supported with algorithm='batch' only, got "
-                "algorithm='minibatch'. Fit with algorithm='batch', or repeat "
-                "rows instead of weighting them."
-            )
         data, _ = self._validate(
             X, y, reset=True, ensure_min_samples=2, sample_weight=sample_weight
         )
@@ -186,8 +181,9 @@ class BaseMixture(BaseEstimator):
             )
         data = data.small_in_memory()
         weighted = sample_weight is not None
+        total_weight = None
         if weighted:
-            check_enough_weights(data, self.n_components)
+            total_weight = check_enough_weights(data, self.n_components)
         self._prepare_fit(data)
         model = self._model(data.n_features, fitting=True)
         if weighted:
@@ -196,7 +192,7 @@ class BaseMixture(BaseEstimator):
         warm = self._warm_start_params(data.n_features)
         random_state = check_random_state(self.random_state)
         if self.algorithm == "minibatch":
-            return self._fit_minibatch(model, data, warm, random_state)
+            return self._fit_minibatch(model, data, warm, random_state, total_weight)
         result = fit_em(
             model,
             data,
@@ -242,9 +238,18 @@ class BaseMixture(BaseEstimator):
         return self._params()
 
     def _fit_minibatch(
-        self, model: MixtureModel, data: RowBlocks, warm: Any, random_state
+        self,
+        model: MixtureModel,
+        data: RowBlocks,
+        warm: Any,
+        random_state,
+        total_weight: float | None = None,
     ):
-        """``fit`` with ``algorithm='minibatch'``: stepwise EM on random batches."""
+        """``fit`` with ``algorithm='minibatch'``: stepwise EM on random batches.
+
+        ``total_weight``: the summed row weights of weighted ``data``, which
+        the running statistics stand for (None: the number of rows).
+        """
         result = fit_stepwise(
             model,
             data,
@@ -257,6 +262,7 @@ class BaseMixture(BaseEstimator):
             verbose=self.verbose,
             verbose_interval=self.verbose_interval,
             warm_params=warm,
+            n_rows=total_weight,
         )
         return self._record_fit(result, data)
 
@@ -293,17 +299,35 @@ class BaseMixture(BaseEstimator):
         self : object
             The updated estimator.
         """
+        return self._partial_fit(X, y)
+
+    def _partial_fit(self, X, y=None, sample_weight=None):
+        """``partial_fit``, with row weights for the estimators that take them.
+
+        The weights are validated as ``fit``'s (the first call, which
+        initialises, needs ``n_components`` rows of non-zero weight) and
+        travel as the last array of the rows. The update divides the call's
+        weighted statistics by its summed weight, and the rows seen so far
+        (what the M-step scales the running statistics to) grow by it: a
+        call with integer weights is the same update as one on its rows
+        repeated (:func:`~daskmix._core.stepwise.stepwise_update`).
+        """
         self._check_y_given(y)
         fitted = hasattr(self, "weights_")
         if fitted:
             self._check_same_structure()
-        data, _ = self._validate(X, y, reset=not fitted)
+        data, _ = self._validate(X, y, reset=not fitted, sample_weight=sample_weight)
+        weighted = sample_weight is not None
         if not fitted:
             self._prepare_fit(data)
         model = self._model(data.n_features, fitting=not fitted)
+        if weighted:
+            model.weighted = True
         state = getattr(self, "_stepwise_state", None)
         if not fitted:
             check_first_batch(data.n_samples, self.n_components)
+            if weighted:
+                check_enough_weights(data, self.n_components)
             with one_blas_thread():
                 params = model.initialize(data, check_random_state(self.random_state))
             state = StepwiseState(params)
@@ -317,9 +341,10 @@ class BaseMixture(BaseEstimator):
                 model.frame(state.params, data.dtype),
             )
         state.dtype = data.dtype
-        state.n_rows += data.n_samples
         with one_blas_thread():
-            stepwise_update(model, state, data, schedule_of(self), MIN_SMOOTHING)
+            stepwise_update(
+                model, state, data, schedule_of(self), MIN_SMOOTHING, count_rows=True
+            )
         self._set_params(state.params, data.dtype)
         self._fitted_structure = self._structure(data.n_features)
         record_stepwise(self, state, state.smoothed, state.n_steps, converged=False)
@@ -497,21 +522,31 @@ def weight_arrays(sample_weight, X) -> list:
 
 
 def _count_positive(weight: np.ndarray, plan) -> Stats:
-    return Stats(n_positive=np.float64(np.count_nonzero(weight)))
+    return Stats(
+        n_positive=np.float64(np.count_nonzero(weight)),
+        total=weight.sum(dtype=np.float64),
+    )
 
 
-def check_enough_weights(data: RowBlocks, n_components: int) -> None:
+def check_enough_weights(data: RowBlocks, n_components: int) -> float:
     """Raise unless at least ``n_components`` rows have a non-zero weight.
 
     The weights are the last array of ``data``; counting them reads the
     weights only (one small pass for dask input).
+
+    Returns
+    -------
+    float
+        The summed weight (float64).
     """
     weight = data.arrays[-1]
     column = RowBlocks([weight.reshape(-1, 1)])
-    n_positive = int(column.map_reduce(_count_positive, None, 1 << 16)["n_positive"])
+    counts = column.map_reduce(_count_positive, None, 1 << 16)
+    n_positive = int(counts["n_positive"])
     if n_positive < n_components:
         raise ValueError(
             f"sample_weight has {n_positive} non-zero values; a mixture of "
             f"n_components={n_components} needs at least as many rows of non-zero "
             "weight."
         )
+    return float(counts["total"])

@@ -4,6 +4,12 @@ Stepwise EM (Cappé & Moulines 2009) keeps running statistics
 ``s <- (1 - eta_t) s + eta_t s_B`` and re-derives the parameters after every
 mini-batch; this module owns the schedule, the batch draws, the smoothed lower
 bound, the stopping rule and ``n_init`` selection for every model.
+
+Row weights (``sample_weight``) travel as the data's last array and the
+model's weighted kernel (``model.weighted``) returns weighted sums, with
+``n_rows`` the batch's summed weight. A batch's statistics are divided by
+that summed weight (:func:`stepwise_update`), so a weighted batch makes the
+update its rows repeated by their (integer) weights would make.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ MIN_SMOOTHING = 0.1
 WARMUP_BATCHES = 3
 #: ... and of at least this many rows, under the initial parameters
 WARMUP_MIN_ROWS = 1000
+#: a weighted start on the initialisation sample needs this many rows of
+#: non-zero weight per component; with fewer it runs on all the data
+WEIGHTED_START_ROWS_PER_COMPONENT = 10
 
 
 @dataclass(frozen=True)
@@ -86,9 +95,14 @@ class StepwiseState:
         Rows the running statistics stand for: the M-step sees them scaled
         to this many rows (``n_samples`` for a fit; rows seen so far for
         ``partial_fit``), which matters to penalties that do not scale with
-        the data (RegressionMixture's ``reg_weights``).
+        the data (RegressionMixture's ``reg_weights``). With row weights, the
+        summed weight (of the data, or seen so far), as the batch fit's
+        statistics sum to it.
     n_steps : int
         Updates done.
+    n_batches : int
+        Batches offered to :func:`stepwise_update`: ``n_steps`` plus the
+        batches of zero total weight it skipped.
     smoothed : float
         Mean of the batch mean log-likelihoods (each under the parameters that
         entered its step) over the last few steps; -inf before the first.
@@ -107,6 +121,7 @@ class StepwiseState:
     dtype: Any = None
     n_rows: float = 0.0
     n_steps: int = 0
+    n_batches: int = 0
     smoothed: float = -np.inf
     recent: list[float] = field(default_factory=list)
     best: float = -np.inf
@@ -151,6 +166,7 @@ def stepwise_update(
     batch: RowBlocks,
     schedule: StepSchedule,
     smoothing: float,
+    count_rows: bool = False,
 ) -> StepwiseState:
     """One stepwise EM update on the rows of ``batch``; updates ``state``.
 
@@ -160,6 +176,19 @@ def stepwise_update(
     design's ``(N / |B|) s_B`` is this update multiplied by ``N``; keeping
     per-row averages works for a stream of unknown length, and the M-step
     sees them scaled to ``state.n_rows``.
+
+    With row weights ``|B|`` is the batch's summed weight (the weighted
+    kernel's ``n_rows``) and ``N`` the data's: ``s_B / |B|`` is then exactly
+    the per-row average of the batch with its rows repeated by their integer
+    weights, so ``partial_fit`` with weights equals ``partial_fit`` on the
+    repeated rows call after call, and without weights nothing changes. (The
+    alternative, dividing weighted sums by the batch's row count, is unbiased
+    for uniform draws but gives each batch an influence that follows its
+    total weight, so it is not the update of the repeated rows.) In a
+    minibatch fit the ratio ``s_B / |B|`` estimates the weighted per-row
+    average ``S / W`` with a bias of order ``1 / batch_size``, small beside
+    the steps' own noise. A batch of zero total weight carries no rows: it is
+    skipped (no update, no step, no lower bound; ``n_batches`` counts it).
 
     Parameters
     ----------
@@ -173,6 +202,9 @@ def stepwise_update(
     schedule : StepSchedule
     smoothing : float
         ``1 / window`` of the moving mean that smooths the lower bound.
+    count_rows : bool
+        Add the batch's rows (summed weight) to ``state.n_rows`` before the
+        M-step (``partial_fit``: the rows seen so far).
 
     Returns
     -------
@@ -180,6 +212,11 @@ def stepwise_update(
     """
     batch_stats = run_pass(model, batch, state.params)
     n_rows = float(batch_stats["n_rows"])
+    state.n_batches += 1
+    if not n_rows > 0.0:
+        return state
+    if count_rows:
+        state.n_rows += n_rows
     step = state.n_steps + 1
     eta = schedule.step_size(step)
     if state.stats is None or eta >= 1.0:
@@ -214,17 +251,33 @@ def stepwise_update(
 
 
 def warm_up_rows(
-    data: RowBlocks, batch_size: int, random_state: np.random.RandomState
+    data: RowBlocks,
+    batch_size: int,
+    random_state: np.random.RandomState,
+    weighted: bool = False,
 ) -> RowBlocks:
     """The rows a stepwise run's running statistics start from.
 
     ``max(WARMUP_BATCHES, ceil(WARMUP_MIN_ROWS / batch_size))`` batches drawn
     as the training batches are (all rows when that is the whole dataset).
+    With ``weighted`` data (the weights last) the rows of non-zero weight
+    are what count: when the draw holds fewer than :data:`WARMUP_MIN_ROWS`
+    of them, it is drawn again, larger in proportion (all rows when that
+    would be the whole dataset), so that mostly-zero weights do not start
+    the running statistics from a handful of rows.
     """
     n_batches = max(WARMUP_BATCHES, math.ceil(WARMUP_MIN_ROWS / batch_size))
     if n_batches * batch_size >= data.n_samples:
         return data
-    return batch_blocks(read_pooled(data, n_batches, batch_size, random_state))
+    rows = read_pooled(data, n_batches, batch_size, random_state)
+    if weighted:
+        n_positive = np.count_nonzero(rows[-1])
+        if n_positive < WARMUP_MIN_ROWS:
+            n_batches = math.ceil(n_batches * WARMUP_MIN_ROWS / max(n_positive, 1))
+            if n_batches * batch_size >= data.n_samples:
+                return data
+            rows = read_pooled(data, n_batches, batch_size, random_state)
+    return batch_blocks(rows)
 
 
 def warm_up_from(
@@ -237,9 +290,13 @@ def warm_up_from(
     from that batch (sorted data, small batches) would get no mass and a
     ``reg_covar``-sized covariance, and never recover. The warm-up counts as
     no step, and its mean log-likelihood seeds the smoothed lower bound.
+    Rows of zero total weight leave the state as it was (the first update
+    then takes its batch whole).
     """
     stats = run_pass(model, rows, state.params)
     n_rows = float(stats["n_rows"])
+    if not n_rows > 0.0:
+        return state
     state.stats = stats.scale(1.0 / n_rows)
     state.dtype = rows.dtype
     state.smoothed = state.best = model.batch_bound(
@@ -257,11 +314,15 @@ def warm_up(
     random_state: np.random.RandomState,
 ) -> StepwiseState:
     """:func:`warm_up_from` the rows of :func:`warm_up_rows`."""
-    return warm_up_from(model, state, warm_up_rows(data, batch_size, random_state))
+    rows = warm_up_rows(data, batch_size, random_state, is_weighted(model))
+    return warm_up_from(model, state, rows)
 
 
 def init_sample(
-    data: RowBlocks, batch_size: int, random_state: np.random.RandomState
+    data: RowBlocks,
+    batch_size: int,
+    random_state: np.random.RandomState,
+    min_weighted_rows: int = 0,
 ) -> RowBlocks:
     """Rows to initialise a stepwise fit on: a few batches' worth, or all rows.
 
@@ -269,9 +330,21 @@ def init_sample(
     drawn as a training batch is (:func:`~daskmix._core.batches.draw_batches`:
     rows of many randomly chosen blocks), so that the sample spans many blocks
     of sorted data; duplicates are dropped.
-    Every array of ``data`` (X and y) is sampled. Model-agnostic: a model's
-    ``initialize`` runs its usual initialiser on this sample instead of on
-    the whole dataset.
+    Every array of ``data`` (X and y, and the row weights) is sampled.
+    Model-agnostic: a model's ``initialize`` runs its usual initialiser on
+    this sample instead of on the whole dataset.
+
+    Parameters
+    ----------
+    data : RowBlocks
+    batch_size : int
+    random_state : RandomState
+    min_weighted_rows : int
+        For weighted ``data`` (the weights last), the rows of non-zero weight
+        the sample must hold (:func:`start_rows`); with fewer (weights mostly
+        zero) the start gets ``data`` itself, as the batch fit's does, whose
+        weighted starts sample it with its weights and fall back to rows drawn
+        in proportion to their weights. 0: unweighted.
 
     Returns
     -------
@@ -283,7 +356,27 @@ def init_sample(
     if n_batches * batch_size >= data.n_samples:
         return data
     rows = read_pooled(data, n_batches, batch_size, random_state, unique=True)
+    if min_weighted_rows and np.count_nonzero(rows[-1]) < min_weighted_rows:
+        return data
     return batch_blocks(rows)
+
+
+def is_weighted(model: MixtureModel) -> bool:
+    """Whether ``model`` weighs rows by the data's last array (``sample_weight``)."""
+    return bool(getattr(model, "weighted", False))
+
+
+def start_rows(model: MixtureModel) -> int:
+    """Rows of non-zero weight a weighted start's sample needs (0: unweighted).
+
+    :data:`WEIGHTED_START_ROWS_PER_COMPONENT` per component: a start on a
+    handful of weighted rows (a sample of mostly zero weights) can place a
+    broad component over several clusters, which stepwise EM, moving by
+    small steps, does not undo.
+    """
+    if not is_weighted(model):
+        return 0
+    return WEIGHTED_START_ROWS_PER_COMPONENT * int(getattr(model, "n_components", 1))
 
 
 def batch_blocks(arrays: tuple[np.ndarray, ...]) -> RowBlocks:
@@ -370,9 +463,12 @@ def _best_run(
     distant cluster is missed, and must not decide between restarts.
     """
     if exact and max(run.state.n_steps for run in runs) > 0:
+        # weighted data: the weighted E-step kernel's loglik / n_rows is the
+        # weighted mean log-likelihood (the models have no weighted scorer)
+        kernel = model.kernel if is_weighted(model) else model.score_kernel
         entries = [
             (
-                model.score_kernel,
+                kernel,
                 model.plan(run.params, data.dtype),
                 model.tile_rows(data.n_features),
             )
@@ -401,6 +497,7 @@ def fit_stepwise(
     verbose: int = 0,
     verbose_interval: int = 10,
     warm_params: Any = None,
+    n_rows: float | None = None,
 ) -> StepwiseResult:
     """Stepwise (mini-batch) EM with restarts, model-agnostic.
 
@@ -441,12 +538,17 @@ def fit_stepwise(
     warm_params : object, optional
         Parameters to continue from (``warm_start``): a fresh schedule
         (running statistics start from the first batch) from these parameters.
+    n_rows : float, optional
+        What the running statistics stand for, in rows: the summed weight of
+        weighted data (``model.weighted``; the batch fit's statistics sum to
+        it). Default: ``data.n_samples``.
 
     Returns
     -------
     StepwiseResult
-        The best run; ``n_iter`` is the number of passes' worth of steps
-        (``ceil(n_steps * batch_size / N)``). A ConvergenceWarning is emitted
+        The best run; ``n_iter`` is the number of passes' worth of batches
+        (``ceil(n_batches * batch_size / N)``; batches of zero weight are
+        drawn but skipped). A ConvergenceWarning is emitted
         when it stopped at ``max_iter``.
     """
     printer = _VerbosePrinter(verbose, verbose_interval)
@@ -458,23 +560,27 @@ def fit_stepwise(
     for init in range(n_init if do_init else 1):
         printer.init_begin(init)
         if do_init:
-            sample = init_sample(data, batch_size, random_state)
+            sample = init_sample(data, batch_size, random_state, start_rows(model))
             params = model.initialize(sample, random_state, restart=init)
         else:
             params = warm_params
-        state = StepwiseState(params, n_rows=float(n_samples))
+        state = StepwiseState(
+            params, n_rows=float(n_samples if n_rows is None else n_rows)
+        )
         if max_steps > 0:
             warm_up(model, state, data, batch_size, random_state)
         converged = False
         pending: list[tuple[np.ndarray, ...]] = []
-        while state.n_steps < max_steps:
+        while state.n_batches < max_steps:
             if not pending:
-                n_draw = min(PREFETCH_BATCHES, max_steps - state.n_steps)
+                n_draw = min(PREFETCH_BATCHES, max_steps - state.n_batches)
                 pending = next_batches(data, n_draw, batch_size, random_state)[::-1]
-            previous = state.smoothed
+            previous, steps = state.smoothed, state.n_steps
             stepwise_update(
                 model, state, batch_blocks(pending.pop()), schedule, smoothing
             )
+            if state.n_steps == steps:
+                continue  # a batch of zero weight: skipped
             printer.iter_end(state.n_steps, state.smoothed - previous, state.smoothed)
             if (
                 schedule.max_no_improvement is not None
@@ -487,7 +593,7 @@ def fit_stepwise(
         else:
             lower_bound = state.smoothed
         printer.init_end(lower_bound, converged)
-        n_iter = math.ceil(state.n_steps * batch_size / n_samples)
+        n_iter = math.ceil(state.n_batches * batch_size / n_samples)
         runs.append(StepwiseResult(state, lower_bound, n_iter, converged))
     best = _best_run(model, runs, data, exact=len(runs) > 1 and not final_pass)
     if not best.converged and max_iter > 0:

@@ -351,7 +351,9 @@ class RegressionMixture(RegressorMixin, BaseMixture):
             uses the weights too (see the user guide, "Sample weights").
             Non-negative, finite, with at least ``n_components`` non-zero
             values; numpy, or for dask ``X`` also a dask array (rechunked to
-            X's row blocks). ``algorithm='batch'`` only. None: unweighted.
+            X's row blocks). With ``algorithm='minibatch'`` the weights travel
+            with the rows of every mini-batch (see the user guide). None:
+            unweighted.
 
         Returns
         -------
@@ -359,6 +361,48 @@ class RegressionMixture(RegressorMixin, BaseMixture):
             The fitted estimator.
         """
         return self._fit(X, y, sample_weight)
+
+    @fit_all_or_nothing
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One stepwise EM update on the rows of X (a mini-batch).
+
+        The first call (on an unfitted estimator) initialises on X with
+        ``init_params`` (and any ``*_init`` arrays), then updates. Later calls
+        continue the running statistics and the step-size schedule
+        (``learning_offset``, ``learning_decay``); after a ``fit``, they
+        continue from the fitted parameters. ``n_features_in_`` is set by the
+        first call and checked by the others. ``batch_size``,
+        ``max_no_improvement``, ``max_iter`` and ``n_init`` are not used: X is
+        the batch, and the caller decides when to stop. Changing a structural
+        parameter between calls raises a ValueError: call ``fit`` or clone the
+        estimator to start afresh.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_batch, n_features)
+            One mini-batch. A dask array is reduced on dask's scheduler (one
+            pass over its blocks).
+        y : array-like or dask array of shape (n_batch,)
+            Its targets.
+        sample_weight : array-like or dask array of shape (n_batch,), \
+                default=None
+            Weight of each row of the batch (frequency weights): the batch's
+            statistics are weighted sums divided by the batch's summed
+            weight, and the rows seen so far grow by that sum, so a call with
+            integer weights ``w`` makes the update of its rows repeated ``w``
+            times (weight 0 leaves a row out). The batch's lower bound is its
+            weighted mean log-likelihood. Rules as for :meth:`fit`; the first
+            call needs at least ``n_components`` non-zero weights. None:
+            unweighted.
+
+        Returns
+        -------
+        self : RegressionMixture
+            The updated estimator.
+        """
+        return self._partial_fit(X, y, sample_weight)
 
     # ------------------------------------------------------------- the model
     _requires_y = True
