@@ -18,7 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from daskmix import GaussianMixture, RegressionMixture
 from daskmix._core.engine import RowBlocks
-from daskmix._core.stepwise import StepSchedule, stepwise_update
+from daskmix._core.stepwise import StepSchedule, stepwise_update, warm_up_rows
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 GAUSSIAN_ATTRIBUTES = ("weights_", "means_", "covariances_", "precisions_cholesky_")
@@ -346,3 +346,35 @@ def test_minibatch_without_weights_is_unchanged_by_unit_weights():
     assert ones.n_steps_ == plain.n_steps_
     _assert_same(ones, plain, GAUSSIAN_ATTRIBUTES, atol=1e-8)
     np.testing.assert_allclose(ones.lower_bounds_, plain.lower_bounds_, atol=1e-8)
+
+
+def test_the_warm_up_holds_enough_weighted_rows():
+    rng = np.random.default_rng(13)
+    X = rng.normal(0, 1, (50_000, 2))
+    weights = (rng.random(len(X)) < 0.1).astype(float)
+    data = RowBlocks([X, weights])
+    plain = warm_up_rows(data, 100, np.random.RandomState(0))
+    assert plain.n_samples == 1000
+    rows = warm_up_rows(data, 100, np.random.RandomState(0), weighted=True)
+    assert np.count_nonzero(rows.arrays[-1]) > 800
+    # weights almost all zero: the warm-up is every row
+    sparse = RowBlocks([X, (np.arange(len(X)) < 300).astype(float)])
+    assert warm_up_rows(sparse, 100, np.random.RandomState(0), weighted=True) is sparse
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_weighted_minibatch_on_a_distributed_cluster_matches_threads(client):
+    """The weights travel with the batches' rows read on worker processes."""
+    import dask
+
+    X, weights = _blobs(14, n=(1500, 1000, 800))
+    Xd = da.from_array(X, chunks=(600, 3))
+    wd = da.from_array(weights * 1.0, chunks=600)
+    params = dict(algorithm="minibatch", batch_size=256, random_state=0, max_iter=3)
+    on_cluster = GaussianMixture(3, **params).fit(Xd, sample_weight=wd)
+    with dask.config.set(scheduler="threads"):
+        on_threads = GaussianMixture(3, **params).fit(Xd, sample_weight=wd)
+    _assert_same(on_cluster, on_threads, GAUSSIAN_ATTRIBUTES, atol=1e-10)
+    assert on_cluster.lower_bounds_ == pytest.approx(
+        on_threads.lower_bounds_, abs=1e-10
+    )

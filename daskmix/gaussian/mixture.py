@@ -144,9 +144,10 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
         best run (under the parameters that entered that iteration); with
         ``sample_weight``, the weighted mean (over the sum of the weights). Minibatch
         fit and ``partial_fit``: the mean of the batches' mean log-likelihoods
-        over the last 10 steps (see Notes); ``score(X)`` gives the exact value.
-        A minibatch fit with ``n_init > 1`` compares its restarts by their
-        exact mean log-likelihood (one shared full pass) and reports it.
+        (weighted means with ``sample_weight``) over the last 10 steps (see
+        Notes); ``score(X)`` gives the exact value. A minibatch fit with
+        ``n_init > 1`` compares its restarts by their exact (weighted) mean
+        log-likelihood (one shared full pass) and reports it.
     lower_bounds_ : list of float
         The lower bound at each iteration (minibatch: each step) of the best
         run.

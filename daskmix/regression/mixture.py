@@ -202,10 +202,11 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         best run: of the joint ``log p(x, y)`` with ``gating='gaussian'``, of
         ``log p(y | x)`` with ``gating='none'``; with ``sample_weight``, the
         weighted mean (over the sum of the weights). Minibatch fit and
-        ``partial_fit``: the mean of the batches' mean log-likelihoods over
-        the last 10 steps, each under the parameters that entered its step;
-        with ``n_init > 1``, the exact mean log-likelihood of the kept run's
-        parameters, by which the restarts were compared (one shared pass).
+        ``partial_fit``: the mean of the batches' (weighted) mean
+        log-likelihoods over the last 10 steps, each under the parameters that
+        entered its step; with ``n_init > 1``, the exact (weighted) mean
+        log-likelihood of the kept run's parameters, by which the restarts
+        were compared (one shared pass).
     lower_bounds_ : list of float
         The lower bound at each iteration (minibatch: each step).
     n_features_in_ : int
@@ -235,17 +236,18 @@ class RegressionMixture(RegressorMixin, BaseMixture):
     (:func:`daskmix.regression.params.reframe_stats`), so they stay residual-
     shifted about the current lines. The M-step sees them multiplied by the
     number of rows they stand for (n_samples, or the rows passed to
-    ``partial_fit`` so far), so that ``reg_weights`` weighs against the same
-    sums as in a batch fit. The minibatch defaults are GaussianMixture's
-    (measured there). On a cluster-weighted model of 2,000,000 x 8 rows with
-    six lines (``benchmarks/bench_minibatch.py``, two cores, 'gmm' starts) a
-    minibatch fit ended 0.0013 nats below batch EM in 0.16 of its time; data
-    sorted by component, 0.0013 short as numpy and 0.0048 short as a dask
-    array of 50k-row chunks with the earlier block-wise batches (batches are
-    now windows of consecutive rows, see the mini-batch guide); 40
-    ``partial_fit`` calls on 50k-row blocks, 0.00004 short. Like
-    GaussianMixture's, a minibatch fit does not end with a full pass:
-    ``score_samples`` gives the exact log-likelihood when wanted.
+    ``partial_fit`` so far; with ``sample_weight``, the summed weights), so
+    that ``reg_weights`` weighs against the same sums as in a batch fit. The
+    minibatch defaults are GaussianMixture's (measured there). On a
+    cluster-weighted model of 2,000,000 x 8 rows with six lines
+    (``benchmarks/bench_minibatch.py``, two cores, 'gmm' starts) a minibatch
+    fit ended 0.0013 nats below batch EM in 0.16 of its time; data sorted by
+    component, 0.0013 short as numpy and 0.0048 short as a dask array of
+    50k-row chunks with the earlier block-wise batches (batches are now
+    windows of consecutive rows, see the mini-batch guide); 40 ``partial_fit``
+    calls on 50k-row blocks, 0.00004 short. Like GaussianMixture's, a
+    minibatch fit does not end with a full pass: ``score_samples`` gives the
+    exact log-likelihood when wanted.
 
     ``score`` is R^2, the regressor contract of scikit-learn: it measures
     the mixture's mean prediction only and must not be used to choose
