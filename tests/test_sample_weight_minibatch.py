@@ -378,3 +378,17 @@ def test_weighted_minibatch_on_a_distributed_cluster_matches_threads(client):
     assert on_cluster.lower_bounds_ == pytest.approx(
         on_threads.lower_bounds_, abs=1e-10
     )
+
+
+def test_regression_minibatch_restarts_report_the_weighted_mean_loglik():
+    x, y, weights = _lines(15, n=3000)
+    mini = _quiet_fit(
+        RegressionMixture(
+            2, gating="none", algorithm="minibatch", batch_size=300, n_init=2
+        ).set_params(random_state=0),
+        x,
+        y,
+        sample_weight=weights,
+    )
+    exact = _weighted_mean_loglik(mini, x, weights, y)
+    assert abs(mini.lower_bound_ - exact) < 1e-9
