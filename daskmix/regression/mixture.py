@@ -192,8 +192,9 @@ class RegressionMixture(RegressorMixin, BaseMixture):
     converged_ : bool
     n_iter_ : int
         EM iterations of the best run. Minibatch fit: passes' worth of steps,
-        ``ceil(n_steps_ * batch_size / n_samples)``; after ``partial_fit``:
-        the number of updates.
+        ``ceil(n_steps_ * batch_size / n_samples)`` (with ``sample_weight``,
+        batches of zero weight drawn and skipped count too); after
+        ``partial_fit``: the number of updates.
     n_steps_ : int
         Stepwise updates (minibatch fit of the best run, or ``partial_fit``
         calls so far); 0 after a batch fit.
