@@ -71,9 +71,12 @@ def test_pieces_are_few_and_even():
     assert _pieces([3], 16) == [[3]]
 
 
-def test_units_of_groups_only_for_small_statistics():
-    assert unit_size(16, 7_000) == 256
-    assert unit_size(16, 16 * 30 * 30 * 8 * 100) == 16
+def test_units_grow_with_blocks_while_their_statistics_fit():
+    assert unit_size(16, 7_000, 8) == 16
+    assert unit_size(16, 7_000, 100) == 256
+    assert unit_size(16, 7_000, 1000) == 4096  # 4096 x 7 kB fit 32 MiB
+    assert unit_size(16, 12_800, 1000) == 256  # 4096 x 12.8 kB do not
+    assert unit_size(16, 16 * 30 * 30 * 8 * 100, 1000) == 16
 
 
 def _template_over(blocks, placed, caps, unit, split_every):
@@ -88,11 +91,12 @@ def _template_over(blocks, placed, caps, unit, split_every):
         [None] * len(runs),
         unit,
         -(-len(blocks) // unit),
+        True,
         (dask.threaded.get, split_every, unit),
     )
 
 
-@pytest.mark.parametrize("unit_groups", [1, 4])
+@pytest.mark.parametrize("unit_groups", [1, 4, 16])
 @pytest.mark.parametrize("seed", range(4))
 def test_any_placement_adds_in_the_tree_of_the_chunking(seed, unit_groups):
     rng = np.random.default_rng(seed)
@@ -155,15 +159,16 @@ def test_many_small_blocks_need_few_tasks(client):
     reference = RowBlocks([X], block_rows=10).map_reduce(moments_kernel, X[0], 8)
     assert_same_stats(total, reference)
     template = data._template[1]
-    assert template.unit_size == SPLIT_EVERY**2
-    # one task per worker and unit of 256 blocks
-    assert len(template.runs) <= 2 * template.n_units
+    assert template.unit_size == SPLIT_EVERY**3
+    # one unit for the whole pass: one task per worker
+    assert len(template.runs) == 2
 
 
 def test_large_statistics_keep_reduce_tasks_of_one_group(client):
     X = np.random.default_rng(5).standard_normal((3000, 3))
     Xd = client.persist(da.from_array(X, chunks=(30, 3)))  # 100 blocks
     distributed.wait(Xd)
+    # 2 MiB of parameters stand for statistics too large for units of 256 blocks
     wide = np.zeros(dask_pass.REDUCE_BUDGET_BYTES // 8 // SPLIT_EVERY)
     data = RowBlocks([Xd])
 

@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - older dask
     LLGExpr = None
 
 from .blocks import _block_stats
-from .stats import Stats, add_all
+from .stats import Stats, add_all, tree_sum
 from .threads import restore_malloc_thresholds
 
 #: a dask pass over materialised blocks (persisted, or numpy wrapped by dask)
@@ -47,6 +47,9 @@ REDUCE_BUDGET_BYTES = 32 * 2**20
 #: task of a pass (above it they travel once, as one key)
 INLINE_PARAMS_BYTES = 2**20
 
+#: a distributed client does a pass's last addition itself when the
+#: statistics are small (:func:`small_statistics`): one transfer between
+#: workers and one task less per pass
 CLIENT_FINISH = True
 
 #: a run's layout: for each group it touches, in order, (group, blocks, whole)
@@ -77,26 +80,29 @@ def _run_stats(kernel, params, tile_rows, n_arrays, layout, *chunks):
     return out
 
 
-def _run_unit(kernel, params, tile_rows, n_arrays, group_sizes, *chunks):
+def _run_unit(kernel, params, tile_rows, n_arrays, group_sizes, split_every, *chunks):
     """Block task that holds every block of its unit: the unit's sum.
 
     ``group_sizes`` are the numbers of blocks of the unit's groups, in order;
-    each group is added left to right, then the group sums.
+    each group is added left to right, then the group sums in the tree of fan-in
+    ``split_every`` (a unit starts at a multiple of its size, so this is the
+    tree of the whole pass restricted to the unit).
     """
     restore_malloc_thresholds()
     blocks = iter(
         _block_stats(kernel, chunks[start : start + n_arrays], params, tile_rows)
         for start in range(0, len(chunks), n_arrays)
     )
-    return add_all(add_all(next(blocks) for _ in range(size)) for size in group_sizes)
+    sums = [add_all(next(blocks) for _ in range(size)) for size in group_sizes]
+    return tree_sum(sums, split_every)
 
 
-def _add_unit(layouts: list[Layout], *outputs: list) -> Stats:
+def _add_unit(layouts: list[Layout], split_every: int, *outputs: list) -> Stats:
     """Reduce task of a unit spread over several tasks: its exact sum.
 
     ``outputs[i]`` is what the task of layout ``layouts[i]`` returned
     (:func:`_run_stats`). Each group is added left to right in block order,
-    then the group sums in group order.
+    then the group sums in the tree of fan-in ``split_every``.
     """
     group_sums: dict[int, Stats] = {}
     partial: dict[int, dict[int, Stats]] = {}
@@ -108,7 +114,7 @@ def _add_unit(layouts: list[Layout], *outputs: list) -> Stats:
                 partial.setdefault(group, {}).update(zip(members, value))
     for group, by_block in partial.items():
         group_sums[group] = add_all(by_block[block] for block in sorted(by_block))
-    return add_all(group_sums[group] for group in sorted(group_sums))
+    return tree_sum([group_sums[group] for group in sorted(group_sums)], split_every)
 
 
 def _add_stats(*parts: Stats) -> Stats:
@@ -160,9 +166,12 @@ class _PassTemplate:
         For each block task, the worker it should run on (a distributed
         scheduler may still choose another), or None to let it choose.
     unit_size : int
-        Blocks per reduction unit: ``split_every`` (a group) or
-        ``split_every ** 2`` (a group of groups), see :func:`unit_size`.
+        Blocks per reduction unit, a power of ``split_every``
+        (:func:`unit_size`).
     n_units : int
+    small : bool
+        Whether the statistics are small (:func:`small_statistics`): the
+        client then does the pass's last addition itself.
     key : tuple
         What the template depends on besides the arrays.
     """
@@ -174,6 +183,7 @@ class _PassTemplate:
     workers: list
     unit_size: int
     n_units: int
+    small: bool
     key: tuple
 
 
@@ -266,17 +276,27 @@ def params_nbytes(params) -> int:
     return 0
 
 
-def unit_size(split_every: int, stats_nbytes: int) -> int:
-    """Blocks per reduction unit: one group, or a group of groups if small.
+def unit_size(split_every: int, stats_nbytes: int, n_blocks: int) -> int:
+    """Blocks per reduction unit: a power of ``split_every``, larger if small.
 
-    The reduce task of a unit split over several tasks holds the statistics of
-    up to every block of the unit. Groups of groups (``split_every ** 2``
-    blocks) cut the reduce tasks of many small blocks by ``split_every``; they
-    are used when that many statistics fit :data:`REDUCE_BUDGET_BYTES`.
+    A unit is ``split_every ** j`` consecutive blocks, whose sum is one node
+    of the pass's tree; one reduce task adds a unit whose blocks ran in several
+    tasks, holding up to every block's statistics. Units grow (cutting the
+    reduce tasks, and letting a worker's blocks share fewer tasks) while that
+    many statistics fit :data:`REDUCE_BUDGET_BYTES`, up to one unit for the
+    whole pass; one group (``split_every`` blocks) at least.
     """
-    if split_every**2 * max(stats_nbytes, 1) <= REDUCE_BUDGET_BYTES:
-        return split_every**2
-    return split_every
+    unit = split_every
+    while unit < n_blocks and unit * split_every * max(stats_nbytes, 1) <= (
+        REDUCE_BUDGET_BYTES
+    ):
+        unit *= split_every
+    return unit
+
+
+def small_statistics(split_every: int, stats_nbytes: int) -> bool:
+    """Whether ``split_every ** 2`` block statistics fit the reduce budget."""
+    return split_every**2 * max(stats_nbytes, 1) <= REDUCE_BUDGET_BYTES
 
 
 def _pieces(blocks: list[int], cap: int) -> list[list[int]]:
@@ -358,7 +378,7 @@ def build_template(
     graph = {key: value for key, value in graph.items() if not _is_future(value)}
     block_keys = list(zip(*(_chunk_keys(array) for array in arrays)))
     n_blocks = len(block_keys)
-    unit = unit_size(split_every, stats_nbytes)
+    unit = unit_size(split_every, stats_nbytes, n_blocks)
     client = _client(schedule)
     placed: list = [None] * n_blocks
     caps: dict = {None: 1}
@@ -383,7 +403,10 @@ def build_template(
     runs, layouts, workers = _runs(placed, caps, unit, split_every)
     n_units = math.ceil(n_blocks / unit)
     key = (schedule, split_every, unit)
-    return _PassTemplate(graph, block_keys, runs, layouts, workers, unit, n_units, key)
+    small = small_statistics(split_every, stats_nbytes)
+    return _PassTemplate(
+        graph, block_keys, runs, layouts, workers, unit, n_units, small, key
+    )
 
 
 def _chunk_keys(array) -> list:
@@ -458,20 +481,36 @@ def pass_graph(
             placement[key] = worker
         chunks = [TaskRef(k) for b in blocks for k in template.block_keys[b]]
         if whole:
-            func, shape = _run_unit, tuple(len(members) for _, members, _ in layout)
+            sizes = tuple(len(members) for _, members, _ in layout)
+            graph[key] = Task(
+                key,
+                _run_unit,
+                kernel,
+                params_arg,
+                tile_rows,
+                n_arrays,
+                sizes,
+                split_every,
+                *chunks,
+            )
         else:
-            func, shape = _run_stats, layout
-        graph[key] = Task(
-            key, func, kernel, params_arg, tile_rows, n_arrays, shape, *chunks
-        )
+            graph[key] = Task(
+                key,
+                _run_stats,
+                kernel,
+                params_arg,
+                tile_rows,
+                n_arrays,
+                layout,
+                *chunks,
+            )
         by_unit[unit].append((key, layout))
-    # a distributed client does the last addition itself when the statistics
-    # are small: one transfer between workers and one task less
-    on_client = CLIENT_FINISH and template.unit_size > split_every
+    on_client = CLIENT_FINISH and template.small
     on_client = on_client and _client(template.key[0]) is not None
     if len(by_unit) == 1 and len(by_unit[0]) > 1 and on_client:
         keys, layouts = zip(*by_unit[0])
-        return _Pass(graph, list(keys), (_add_unit, (list(layouts),)), placement)
+        finish = (_add_unit, (list(layouts), split_every))
+        return _Pass(graph, list(keys), finish, placement)
     level = []
     for unit, members in enumerate(by_unit):
         if len(members) == 1:
@@ -479,7 +518,8 @@ def pass_graph(
             continue
         key = (reduce_name, 0, unit)
         layouts = [layout for _, layout in members]
-        graph[key] = Task(key, _add_unit, layouts, *(TaskRef(k) for k, _ in members))
+        refs = [TaskRef(k) for k, _ in members]
+        graph[key] = Task(key, _add_unit, layouts, split_every, *refs)
         level.append(key)
     depth = 1
     while len(level) > 1:

@@ -266,7 +266,7 @@ class RowBlocks:
         rebuilt when the scheduler, :data:`SPLIT_EVERY` or the reduction unit
         that the size of the parameters calls for changes.
         """
-        unit = unit_size(SPLIT_EVERY, params_bytes)
+        unit = unit_size(SPLIT_EVERY, params_bytes, self.n_blocks)
         cached = getattr(self, "_template", None)
         if cached is not None and cached[0] == (schedule, SPLIT_EVERY, unit):
             return cached[1]
