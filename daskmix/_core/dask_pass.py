@@ -427,7 +427,8 @@ class _Pass:
     finish : tuple
         ``(func, args)``: the pass's total is ``func(*args, *values)``, the
         last addition of the tree, done on the client when the statistics are
-        small (one transfer less than a reduce task on a worker).
+        small and it has at most ``split_every`` inputs (one transfer less
+        than a reduce task on a worker).
     placement : dict
         Block task -> the worker the template chose for it (empty unless the
         blocks are persisted on a distributed cluster).
@@ -507,7 +508,7 @@ def pass_graph(
         by_unit[unit].append((key, layout))
     on_client = CLIENT_FINISH and template.small
     on_client = on_client and _client(template.key[0]) is not None
-    if len(by_unit) == 1 and len(by_unit[0]) > 1 and on_client:
+    if len(by_unit) == 1 and 1 < len(by_unit[0]) <= split_every and on_client:
         keys, layouts = zip(*by_unit[0])
         finish = (_add_unit, (list(layouts), split_every))
         return _Pass(graph, list(keys), finish, placement)
