@@ -15,12 +15,25 @@ which cancels initialisation, validation and job start-up for every
 contender. Targets (issue 12): numpy
 at least 10x faster than Spark local[2], the LocalCluster at least 5x.
 
+For the LocalCluster the script also takes one iteration apart (median of
+``--anatomy`` passes, from the scheduler's task stream): the time from the
+client's submission to the first block task starting (graph submission and
+scheduling), the busiest worker's kernel time, the time from the last task's
+end to the statistics being on the client (result transfer and the last
+addition), and the client's M-step. The numpy kernel's time on one thread
+over all rows, and the floor a one-thread GEMM of the E-step's shape sets for
+the same flops, are printed next to them.
+
 pyspark is not a dependency of daskmix: ``pip install pyspark`` for this
 script (it needs Java 17 or newer). Without pyspark or Java the script says
 so and exits. Run::
 
     python benchmarks/bench_spark.py                       # 200k and 2M rows
     python benchmarks/bench_spark.py --sizes 200000 --m2 4 # quicker
+
+On machines whose environment pins an OpenBLAS kernel (``OPENBLAS_CORETYPE``),
+run it with ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE``, as a user's
+machine would (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -127,6 +140,86 @@ def daskmix_fit(X, max_iter: int) -> None:
         ).fit(X)
 
 
+def _model_and_params(data):
+    from daskmix.gaussian.model import GaussianModel
+
+    model = GaussianModel(N_COMPONENTS, "full", 1e-6, init_params="random_from_data")
+    params = model.initialize(data, np.random.RandomState(0), restart=0)
+    return model, params
+
+
+def gemm_floor(X: np.ndarray) -> tuple[float, float]:
+    """(one-thread kernel time over all rows, the GEMM-rate floor), seconds.
+
+    The E-step and statistics of full covariances cost about ``2DKD`` (the
+    whitening GEMM) + ``2KD^2`` (second moments) + ``4KD`` flops a row; the
+    floor is that at the rate one thread reaches on the whitening GEMM's shape.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from daskmix._core.blocks import _block_stats
+    from daskmix._core.engine import RowBlocks
+
+    data = RowBlocks([X])
+    model, params = _model_and_params(data)
+    plan = model.plan(params, X.dtype)
+    tile = model.tile_rows(X.shape[1])
+    n, d, k = X.shape[0], X.shape[1], N_COMPONENTS
+    flops = n * (2 * d * k * d + 2 * k * d * d + 4 * k * d)
+    a = np.random.default_rng(0).standard_normal((tile, d))
+    b = np.random.default_rng(1).standard_normal((k * d, d))
+    out = np.empty((k * d, tile))
+    kernel = gemm = np.inf
+    with threadpool_limits(1):
+        for _ in range(5):
+            start = time.perf_counter()
+            for first in range(0, n, tile):
+                _block_stats(model.kernel, (X[first : first + tile],), plan, tile)
+            kernel = min(kernel, time.perf_counter() - start)
+            start = time.perf_counter()
+            for _ in range(20):
+                np.matmul(b, a.T, out=out)
+            gemm = min(gemm, (time.perf_counter() - start) / 20)
+    rate = 2 * tile * d * k * d / gemm
+    return kernel, flops / rate
+
+
+def cluster_anatomy(lazy, passes: int) -> dict:
+    """Median parts of one EM iteration on the cluster, in seconds."""
+    from distributed import get_task_stream
+
+    from daskmix._core.em import run_pass
+    from daskmix._core.engine import RowBlocks, one_blas_thread
+
+    data = RowBlocks([lazy])
+    model, params = _model_and_params(data)
+    run_pass(model, data, params)  # builds the pass template
+    parts: dict = {"pass": [], "submit": [], "kernel": [], "return": [], "mstep": []}
+    for _ in range(passes):
+        begin = time.time()
+        with get_task_stream() as stream:
+            stats = run_pass(model, data, params)
+        end = time.time()
+        spans = [
+            (record["worker"], part["start"], part["stop"])
+            for record in stream.data
+            for part in record["startstops"]
+            if part["action"] == "compute"
+        ]
+        busy: dict = {}
+        for worker, start, stop in spans:
+            busy[worker] = busy.get(worker, 0.0) + stop - start
+        parts["pass"].append(end - begin)
+        parts["submit"].append(min(start for _, start, _ in spans) - begin)
+        parts["kernel"].append(max(busy.values()))
+        parts["return"].append(end - max(stop for _, _, stop in spans))
+        start = time.perf_counter()
+        with one_blas_thread():  # as in a fit (daskmix._core.em.fit_em)
+            model.m_step(stats, params, model.frame(params, data.dtype))
+        parts["mstep"].append(time.perf_counter() - start)
+    return {name: float(np.median(values)) for name, values in parts.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[200_000, 2_000_000])
@@ -134,6 +227,9 @@ def main() -> int:
     parser.add_argument("--m2", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=REPEATS)
     parser.add_argument("--skip-cluster", action="store_true")
+    parser.add_argument(
+        "--anatomy", type=int, default=7, help="passes taken apart (0: none)"
+    )
     args = parser.parse_args()
     globals()["REPEATS"] = args.repeats
     reason = spark_missing()
@@ -157,6 +253,7 @@ def main() -> int:
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
     rows = []
+    anatomies = []
     try:
         for n_samples in args.sizes:
             X = make_data(n_samples)
@@ -171,6 +268,10 @@ def main() -> int:
                 cluster_s = per_iteration(
                     lambda m, lazy=lazy: daskmix_fit(lazy, m), args.m1, args.m2
                 )
+                if args.anatomy:
+                    anatomy = cluster_anatomy(lazy, args.anatomy)
+                    anatomy["kernel 1 thread"], anatomy["GEMM floor"] = gemm_floor(X)
+                    anatomies.append((n_samples, anatomy))
                 del lazy
                 client.close()
             rows.append((n_samples, spark_s, numpy_s, cluster_s))
@@ -201,6 +302,20 @@ def main() -> int:
             f"{spark_s / numpy_s:>11.1f}x {spark_s / cluster_s:>13.1f}x"
         )
     print("Targets: Spark/numpy >= 10x, Spark/cluster >= 5x.")
+    if anatomies:
+        print()
+        print(
+            "One LocalCluster iteration taken apart (ms, median of "
+            f"{args.anatomy} passes): submit = submission to the first block task, "
+            "kernel = the busiest worker's block tasks, return = last task's end to "
+            "the statistics on the client; numpy kernel on one thread over all "
+            "rows, and the one-thread GEMM-rate floor of the same flops"
+        )
+        names = list(anatomies[0][1])
+        print(f"{'rows':>10} " + " ".join(f"{name:>15}" for name in names))
+        for n_samples, anatomy in anatomies:
+            values = " ".join(f"{anatomy[name] * 1e3:>15.1f}" for name in names)
+            print(f"{n_samples:>10,d} {values}")
     return 0
 
 

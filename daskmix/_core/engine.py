@@ -30,7 +30,6 @@ floating-point warnings silenced so that the error comes first).
 from __future__ import annotations
 
 import math
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -40,7 +39,6 @@ import dask.array as da
 import dask.threaded
 import numpy as np
 import scipy.sparse as sp
-from dask._task_spec import DataNode, Task, TaskRef
 from dask.utils import parse_bytes
 
 from .blocks import (
@@ -53,14 +51,13 @@ from .blocks import (
     is_finite_block,
 )
 from .dask_pass import (
-    _add_runs,
-    _add_stats,
-    _is_materialised,
-    _locations,
     _PassTemplate,
-    _run_stats,
     _schedule,
-    _scheduler_threads,
+    build_template,
+    compute_pass,
+    params_nbytes,
+    pass_graph,
+    unit_size,
 )
 from .stats import Stats, StreamingTreeSum
 from .threads import _thread_pool, n_threads, one_blas_thread
@@ -69,10 +66,6 @@ from .threads import _thread_pool, n_threads, one_blas_thread
 MIN_BLOCK_ROWS = 4096
 #: fan-in of the tree reduction of block statistics (see docs/performance.rst)
 SPLIT_EVERY = 16
-#: a dask pass over materialised blocks (persisted, or numpy wrapped by dask)
-#: runs the kernel on up to SPLIT_EVERY blocks of one reduction group held by
-#: one worker per task, keeping at least this many tasks per scheduler thread
-MIN_TASKS_PER_THREAD = 4
 #: dask data of at most this many bytes (all arrays) are fitted in memory: read
 #: in one ``compute``, then passed over on the client's threads (see
 #: RowBlocks.small_in_memory). Below it one pass over the rows on numpy threads
@@ -307,114 +300,40 @@ class RowBlocks:
                 )
 
         schedule = _schedule()
-        graph, final_key = self._pass_graph(schedule, kernel, params, tile_rows, name)
+        work = self._pass_graph(schedule, kernel, params, tile_rows, name)
         guard = one_blas_thread() if schedule is dask.threaded.get else nullcontext()
         with guard:
-            return schedule(graph, final_key)
+            return compute_pass(schedule, work)
 
-    def _pass_template(self, schedule) -> _PassTemplate:
+    def _pass_template(self, schedule, params_bytes: int) -> _PassTemplate:
         """The part of a dask pass's graph that every pass shares (cached).
 
-        Persisted blocks (and numpy wrapped by dask) are grouped: the blocks
-        of one group of the reduction tree (:data:`SPLIT_EVERY` consecutive
-        blocks) held by the same worker share tasks, keeping
-        :data:`MIN_TASKS_PER_THREAD` tasks per scheduler thread;
-        blocks still to be computed (read from a store, derived) get one task
-        each, so that a worker holds few blocks at a time.
+        See :func:`daskmix._core.dask_pass.build_template`; the template is
+        rebuilt when the scheduler, :data:`SPLIT_EVERY` or the reduction unit
+        that the size of the parameters calls for changes.
         """
+        unit = unit_size(SPLIT_EVERY, params_bytes, self.n_blocks)
         cached = getattr(self, "_template", None)
-        if cached is not None and cached[0] == schedule:
+        if cached is not None and cached[0] == (schedule, SPLIT_EVERY, unit):
             return cached[1]
-        graph: dict = {}
-        per_array = []
-        materialised = True
-        for array in self.arrays:
-            keys = list(array.__dask_keys__())
-            keys = [k[0] for k in keys] if array.ndim == 2 else keys
-            raw = array.__dask_graph__()
-            graph.update(array.__dask_optimize__(raw, array.__dask_keys__()))
-            for key, value in raw.items():
-                if isinstance(value, TaskRef) and key not in graph:
-                    graph[key] = value  # a persisted chunk's future
-            values = [graph[key] for key in keys]
-            materialised = materialised and all(_is_materialised(v) for v in values)
-            per_array.append((keys, values))
-        block_keys = list(zip(*(keys for keys, _ in per_array)))
-        n_blocks = len(block_keys)
-        run_cap = 1
-        if materialised:
-            per_task = n_blocks // (MIN_TASKS_PER_THREAD * _scheduler_threads(schedule))
-            run_cap = int(np.clip(per_task, 1, SPLIT_EVERY))
-        where = list(zip(*(_locations(schedule, values) for _, values in per_array)))
-        runs = []
-        n_groups = math.ceil(n_blocks / SPLIT_EVERY)
-        for group in range(n_groups):
-            members = range(
-                group * SPLIT_EVERY, min((group + 1) * SPLIT_EVERY, n_blocks)
-            )
-            # blocks held by the same worker share tasks (in block order), up
-            # to run_cap blocks per task; the group's reduce restores the order
-            by_place: dict = {}
-            for block in members:
-                by_place.setdefault(where[block], []).append(block)
-            pieces = [
-                blocks[start : start + run_cap]
-                for blocks in by_place.values()
-                for start in range(0, len(blocks), run_cap)
-            ]
-            whole = len(pieces) == 1
-            runs.extend((group, piece, whole) for piece in pieces)
-        template = _PassTemplate(graph, block_keys, runs, n_groups)
-        self._template = (schedule, template)
+        template = build_template(self.arrays, schedule, SPLIT_EVERY, params_bytes)
+        self._template = (template.key, template)
         return template
 
     def _pass_graph(self, schedule, kernel, params, tile_rows: int, name: str):
-        """The task graph of one dask pass and the key of its total.
-
-        Keys are new for every pass: a distributed scheduler keeps the old
-        task of a key it still knows, so reusing keys across passes with new
-        parameters could silently return the previous pass's statistics.
-        """
-        template = self._pass_template(schedule)
-        token = uuid.uuid4().hex
-        graph = dict(template.graph)
-        params_key = f"daskmix-params-{token}"
-        graph[params_key] = DataNode(params_key, params)
-        params_ref = TaskRef(params_key)
-        n_arrays = len(self.arrays)
-        block_name = f"daskmix-{name}-estep-{token}"
-        reduce_name = f"daskmix-reduce-{token}"
-        by_group: list[list] = [[] for _ in range(template.n_groups)]
-        by_group_blocks: list[list] = [[] for _ in range(template.n_groups)]
-        for index, (group, blocks, whole) in enumerate(template.runs):
-            key = (block_name, index)
-            chunks = [TaskRef(k) for b in blocks for k in template.block_keys[b]]
-            graph[key] = Task(
-                key, _run_stats, kernel, params_ref, tile_rows, n_arrays, whole, *chunks
-            )
-            by_group[group].append(key)
-            by_group_blocks[group].append(blocks)
-        level = []
-        for group, keys in enumerate(by_group):
-            if len(keys) == 1:
-                level.append(keys[0])
-                continue
-            key = (reduce_name, 0, group)
-            graph[key] = Task(
-                key, _add_runs, by_group_blocks[group], *(TaskRef(k) for k in keys)
-            )
-            level.append(key)
-        depth = 1
-        while len(level) > 1:
-            next_level = []
-            for start in range(0, len(level), SPLIT_EVERY):
-                key = (reduce_name, depth, start // SPLIT_EVERY)
-                refs = [TaskRef(k) for k in level[start : start + SPLIT_EVERY]]
-                graph[key] = Task(key, _add_stats, *refs)
-                next_level.append(key)
-            level = next_level
-            depth += 1
-        return graph, level[0]
+        """One dask pass (:class:`daskmix._core.dask_pass._Pass`)."""
+        params_bytes = params_nbytes(params)
+        template = self._pass_template(schedule, params_bytes)
+        return pass_graph(
+            template,
+            kernel,
+            params,
+            tile_rows,
+            len(self.arrays),
+            name,
+            SPLIT_EVERY,
+            params_bytes,
+        )
 
     def map_rows(
         self,
