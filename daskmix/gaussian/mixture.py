@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from .._core.atomic import fit_all_or_nothing
 from .._core.base import BaseMixture, float_dtype
+from .._core.docstrings import SAMPLE_WEIGHT_FIT, SAMPLE_WEIGHT_PARTIAL_FIT, fill_doc
 from .init_checks import check_means, check_precisions, check_weights
 from .model import GaussianModel
 from .outputs import GaussianOutputs
@@ -266,6 +267,7 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
         self.max_no_improvement = max_no_improvement
 
     # ------------------------------------------------------------------ fit
+    @fill_doc(sample_weight_fit=SAMPLE_WEIGHT_FIT)
     @fit_all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -285,18 +287,7 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
             Ignored.
         sample_weight : array-like or dask array of shape (n_samples,), \
                 default=None
-            Weight of each row (frequency weights): every EM iteration
-            multiplies the row's contribution to the statistics and to the
-            log-likelihood by its weight, so an integer weight ``w`` fits as
-            ``w`` copies of the row and weight 0 leaves the row out.
-            ``lower_bound_`` is then the weighted mean log-likelihood (over
-            the sum of the weights) and ``tol`` applies to it. The start
-            uses the weights too (see the user guide, "Sample weights").
-            Non-negative, finite, with at least ``n_components`` non-zero
-            values; numpy, or for dask ``X`` also a dask array (rechunked to
-            X's row blocks). With ``algorithm='minibatch'`` the weights travel
-            with the rows of every mini-batch (see the user guide). None:
-            unweighted.
+            {sample_weight_fit}
 
         Returns
         -------
@@ -305,6 +296,7 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
         """
         return self._fit(X, y, sample_weight)
 
+    @fill_doc(sample_weight_partial_fit=SAMPLE_WEIGHT_PARTIAL_FIT)
     @fit_all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -331,14 +323,7 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
             Ignored.
         sample_weight : array-like or dask array of shape (n_batch,), \
                 default=None
-            Weight of each row of the batch (frequency weights): the batch's
-            statistics are weighted sums divided by the batch's summed
-            weight, and the rows seen so far grow by that sum, so a call with
-            integer weights ``w`` makes the update of its rows repeated ``w``
-            times (weight 0 leaves a row out). The batch's lower bound is its
-            weighted mean log-likelihood. Rules as for :meth:`fit`; the first
-            call needs at least ``n_components`` non-zero weights. None:
-            unweighted.
+            {sample_weight_partial_fit}
 
         Returns
         -------
@@ -362,18 +347,7 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
             Ignored.
         sample_weight : array-like or dask array of shape (n_samples,), \
                 default=None
-            Weight of each row (frequency weights): every EM iteration
-            multiplies the row's contribution to the statistics and to the
-            log-likelihood by its weight, so an integer weight ``w`` fits as
-            ``w`` copies of the row and weight 0 leaves the row out.
-            ``lower_bound_`` is then the weighted mean log-likelihood (over
-            the sum of the weights) and ``tol`` applies to it. The start
-            uses the weights too (see :meth:`fit`).
-            Non-negative, finite, with at least ``n_components`` non-zero
-            values; numpy, or for dask ``X`` also a dask array (rechunked to
-            X's row blocks). With ``algorithm='minibatch'`` the weights travel
-            with the rows of every mini-batch (see the user guide). None:
-            unweighted.
+            As in :meth:`fit`.
 
         Returns
         -------

@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._core.atomic import fit_all_or_nothing
 from .._core.base import BaseMixture, float_dtype, weight_arrays
+from .._core.docstrings import SAMPLE_WEIGHT_FIT, SAMPLE_WEIGHT_PARTIAL_FIT, fill_doc
 from .._core.em import check_pass
 from .._core.engine import RowBlocks
 from .._core.outputs import wrap_rows
@@ -325,6 +326,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         self.max_no_improvement = max_no_improvement
 
     # ------------------------------------------------------------------ fit
+    @fill_doc(sample_weight_fit=SAMPLE_WEIGHT_FIT)
     @fit_all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -345,18 +347,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
             Targets.
         sample_weight : array-like or dask array of shape (n_samples,), \
                 default=None
-            Weight of each row (frequency weights): every EM iteration
-            multiplies the row's contribution to the statistics and to the
-            log-likelihood by its weight, so an integer weight ``w`` fits as
-            ``w`` copies of the row and weight 0 leaves the row out.
-            ``lower_bound_`` is then the weighted mean log-likelihood (over
-            the sum of the weights) and ``tol`` applies to it. The start
-            uses the weights too (see the user guide, "Sample weights").
-            Non-negative, finite, with at least ``n_components`` non-zero
-            values; numpy, or for dask ``X`` also a dask array (rechunked to
-            X's row blocks). With ``algorithm='minibatch'`` the weights travel
-            with the rows of every mini-batch (see the user guide). None:
-            unweighted.
+            {sample_weight_fit}
 
         Returns
         -------
@@ -365,6 +356,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         """
         return self._fit(X, y, sample_weight)
 
+    @fill_doc(sample_weight_partial_fit=SAMPLE_WEIGHT_PARTIAL_FIT)
     @fit_all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -391,14 +383,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
             Its targets.
         sample_weight : array-like or dask array of shape (n_batch,), \
                 default=None
-            Weight of each row of the batch (frequency weights): the batch's
-            statistics are weighted sums divided by the batch's summed
-            weight, and the rows seen so far grow by that sum, so a call with
-            integer weights ``w`` makes the update of its rows repeated ``w``
-            times (weight 0 leaves a row out). The batch's lower bound is its
-            weighted mean log-likelihood. Rules as for :meth:`fit`; the first
-            call needs at least ``n_components`` non-zero weights. None:
-            unweighted.
+            {sample_weight_partial_fit}
 
         Returns
         -------
