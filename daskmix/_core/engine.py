@@ -471,7 +471,7 @@ class RowBlocks:
         """
         if self.is_dask:
             return RowBlocks([*self._row_arrays, array])
-        return RowBlocks([*self.arrays, array], block_rows=self.row_chunks[0])
+        return self._blocked_alike([*self.arrays, array])
 
     def with_row_index(self) -> RowBlocks:
         """These arrays plus their global row numbers, blocked the same way.
@@ -483,9 +483,7 @@ class RowBlocks:
         if self.is_dask:
             rows = da.arange(self.n_samples, chunks=(self.row_chunks,))
             return RowBlocks([*self.arrays, rows])
-        indexed = RowBlocks([*self.arrays, np.arange(self.n_samples)])
-        indexed.row_chunks = self.row_chunks
-        return indexed
+        return self._blocked_alike([*self.arrays, np.arange(self.n_samples)])
 
     def joined(self) -> RowBlocks:
         """All arrays side by side as one float64 array of columns, same blocks.
@@ -497,9 +495,16 @@ class RowBlocks:
         if self.is_dask:
             joint = da.concatenate([c.astype(np.float64) for c in columns], axis=1)
             return RowBlocks([joint.rechunk({1: -1})])
-        joint = RowBlocks([np.column_stack(columns).astype(np.float64, copy=False)])
-        joint.row_chunks = self.row_chunks
-        return joint
+        return self._blocked_alike(
+            [np.column_stack(columns).astype(np.float64, copy=False)]
+        )
+
+    def _blocked_alike(self, arrays: Sequence[np.ndarray]) -> RowBlocks:
+        """numpy ``arrays`` of these rows, in these blocks (dask's, if read)."""
+        alike = RowBlocks(arrays)
+        alike.row_chunks = self.row_chunks
+        alike.from_dask = self.from_dask
+        return alike
 
     def raise_if_not_finite(self, names: Sequence[str]) -> None:
         """Raise ``ValueError("Input <name> contains NaN or infinity.")`` if so.
