@@ -506,7 +506,7 @@ def fit_stepwise(
     (:func:`~daskmix._core.batches.draw_batches`), runs a pass on it under the
     current parameters, and makes one :func:`stepwise_update`. Batches are
     drawn and read :data:`PREFETCH_BATCHES` at a time (one ``compute`` for
-    dask input, whose batches share the group's windows of rows);
+    dask input; each batch has windows of its own);
     which rows a batch holds depends only on ``random_state`` and the
     chunking, so threads and a cluster give the same model.
 
