@@ -473,6 +473,12 @@ class RowBlocks:
             return RowBlocks([*self._row_arrays, array])
         return self._blocked_alike([*self.arrays, array])
 
+    def without_last(self) -> RowBlocks:
+        """These rows without their last array (the row weights), same blocks."""
+        if self.is_dask:
+            return RowBlocks(self.arrays[:-1])
+        return self._blocked_alike(self.arrays[:-1])
+
     def with_row_index(self) -> RowBlocks:
         """These arrays plus their global row numbers, blocked the same way.
 

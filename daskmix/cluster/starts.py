@@ -44,10 +44,7 @@ def split_weight(data: RowBlocks, weighted: bool) -> tuple[RowBlocks, object]:
     """
     if not weighted:
         return data, None
-    arrays = data.arrays[:-1]
-    if data.is_dask:
-        return RowBlocks(arrays), data.arrays[-1]
-    return RowBlocks(arrays, block_rows=data.row_chunks[0]), data.arrays[-1]
+    return data.without_last(), data.arrays[-1]
 
 
 def weighted_sample(

@@ -376,7 +376,7 @@ def start_moments(
             )
         else:
             plan = make_plan(frame, data.dtype, center=center)
-            joint = RowBlocks([data.arrays[0], resp], block_rows=data.row_chunks[0])
+            joint = data.with_array(resp)
             stats = joint.map_reduce(resp_kernel, plan, tile_rows)
     check_pass(stats, data)
     whiten = covariance(cov_type).whitening(identity)
