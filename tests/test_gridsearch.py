@@ -17,7 +17,7 @@ from conftest import make_blobs
 from distributed.diagnostics.plugin import SchedulerPlugin
 from sklearn.model_selection import GridSearchCV
 
-from daskmix import GaussianMixture
+from daskmix import GaussianMixture, KMeans, RegressionMixture
 from daskmix._core.engine import SMALL_DATA_BYTES, RowBlocks
 
 pytestmark = [
@@ -89,6 +89,57 @@ def test_small_fit_reads_once_and_equals_the_streamed_fit(counted):
     for name in ("weights_", "means_", "covariances_", "lower_bound_"):
         np.testing.assert_array_equal(getattr(in_memory, name), getattr(streamed, name))
     assert in_memory.n_iter_ == streamed.n_iter_
+
+
+def _fitted(make, args, weight):
+    fitted = make().fit(*args, sample_weight=weight)
+    for name in ("cluster_centers_", "means_", "coef_"):
+        if hasattr(fitted, name):
+            return getattr(fitted, name)
+    raise AssertionError("no fitted centres")
+
+
+@pytest.mark.parametrize(
+    "make, with_y",
+    [
+        (lambda: KMeans(3, random_state=0), False),
+        (lambda: KMeans(3, init="k-means++", random_state=0), False),
+        (lambda: KMeans(3, init="random", n_init=2, random_state=0), False),
+        (lambda: GaussianMixture(3, init_params="k-means++", random_state=0), False),
+        (
+            lambda: GaussianMixture(3, init_params="random_from_data", random_state=0),
+            False,
+        ),
+        (
+            lambda: GaussianMixture(
+                3, algorithm="minibatch", batch_size=500, random_state=0
+            ),
+            False,
+        ),
+        (lambda: RegressionMixture(2, random_state=0), True),
+        (
+            lambda: RegressionMixture(
+                2, algorithm="minibatch", batch_size=500, random_state=0
+            ),
+            True,
+        ),
+    ],
+)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_in_memory_fits_draw_as_streamed_fits_do(make, with_y, weighted):
+    # random draws (seedings, mini-batch windows) follow the input's kind, not
+    # its size: a small dask array fitted in memory gives the streamed result
+    rng = np.random.default_rng(3)
+    X, _ = make_blobs(3000, 3, 3, seed=7)
+    Xd = da.from_array(X, chunks=(700, -1))
+    args = (Xd, da.from_array(X[:, 0] - X[:, 1], chunks=700)) if with_y else (Xd,)
+    weight = (
+        da.from_array(rng.uniform(0.2, 2.0, 3000), chunks=700) if weighted else None
+    )
+    in_memory = _fitted(make, args, weight)
+    with dask.config.set({"daskmix.small-data-bytes": 0}):
+        streamed = _fitted(make, args, weight)
+    np.testing.assert_array_equal(in_memory, streamed)
 
 
 def test_small_in_memory_keeps_dask_blocks_and_honours_the_limit():

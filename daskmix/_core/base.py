@@ -540,7 +540,7 @@ def check_enough_weights(data: RowBlocks, n_components: int) -> float:
         The summed weight (float64).
     """
     weight = data.arrays[-1]
-    column = RowBlocks([weight.reshape(-1, 1)])
+    column = data.same_blocks([weight.reshape(-1, 1)])
     counts = column.map_reduce(_count_positive, None, 1 << 16)
     n_positive = int(counts["n_positive"])
     if n_positive < n_components:

@@ -106,7 +106,7 @@ def draw_batches(
     -------
     BatchDraw
     """
-    if not data.is_dask:
+    if not data.from_dask:
         return BatchDraw(
             [
                 np.sort(random_state.randint(0, data.n_samples, size=batch_size))

@@ -178,8 +178,10 @@ class RowBlocks:
         Whether the data are dask arrays (lazy, streamed every pass).
     from_dask : bool
         Whether the data came in as dask arrays: True also for the in-memory
-        copy :meth:`local` reads (so that checks of companion arrays, which
-        must be dask for dask input, do not depend on the data's size).
+        copy :meth:`local` reads and the rows derived from it. Checks of
+        companion arrays and the choice of random draws (mini-batch windows,
+        k-means seedings) follow it rather than ``is_dask``, so that small
+        dask data fitted in memory give the streamed fit's result.
     n_samples, n_features : int
     row_chunks : tuple of int
         Rows of each (non-empty) block, in order.
@@ -471,13 +473,13 @@ class RowBlocks:
         """
         if self.is_dask:
             return RowBlocks([*self._row_arrays, array])
-        return self._blocked_alike([*self.arrays, array])
+        return self.same_blocks([*self.arrays, array])
 
     def without_last(self) -> RowBlocks:
         """These rows without their last array (the row weights), same blocks."""
         if self.is_dask:
             return RowBlocks(self.arrays[:-1])
-        return self._blocked_alike(self.arrays[:-1])
+        return self.same_blocks(self.arrays[:-1])
 
     def with_row_index(self) -> RowBlocks:
         """These arrays plus their global row numbers, blocked the same way.
@@ -489,7 +491,7 @@ class RowBlocks:
         if self.is_dask:
             rows = da.arange(self.n_samples, chunks=(self.row_chunks,))
             return RowBlocks([*self.arrays, rows])
-        return self._blocked_alike([*self.arrays, np.arange(self.n_samples)])
+        return self.same_blocks([*self.arrays, np.arange(self.n_samples)])
 
     def joined(self) -> RowBlocks:
         """All arrays side by side as one float64 array of columns, same blocks.
@@ -501,13 +503,20 @@ class RowBlocks:
         if self.is_dask:
             joint = da.concatenate([c.astype(np.float64) for c in columns], axis=1)
             return RowBlocks([joint.rechunk({1: -1})])
-        return self._blocked_alike(
+        return self.same_blocks(
             [np.column_stack(columns).astype(np.float64, copy=False)]
         )
 
-    def _blocked_alike(self, arrays: Sequence[np.ndarray]) -> RowBlocks:
-        """numpy ``arrays`` of these rows, in these blocks (dask's, if read)."""
+    def same_blocks(self, arrays: Sequence) -> RowBlocks:
+        """Other row-aligned ``arrays`` of these rows, in these blocks.
+
+        For numpy rows the blocks are these (dask's, for rows read from
+        dask); dask ``arrays`` keep their own chunks, which must be these.
+        Passes over the result add in the same tree as passes over ``self``.
+        """
         alike = RowBlocks(arrays)
+        if alike.is_dask:
+            return alike
         alike.row_chunks = self.row_chunks
         alike.from_dask = self.from_dask
         return alike

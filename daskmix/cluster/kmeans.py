@@ -231,7 +231,7 @@ class KMeans(
         weights = check_sample_weight(sample_weight, X)
         vars(self).pop("_labels_not_pickled", None)
         data = RowBlocks([X])
-        self._fit_blocks(data, weights)
+        self._fit_blocks(*_small_in_memory(data, weights))
         plan = self._plan(data.dtype)
         labels = data.map_rows(label_rows, plan, self._tile_rows(), None, np.int64)
         self.labels_ = wrap_rows(labels, info, name="label")
@@ -460,3 +460,17 @@ class KMeans(
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _small_in_memory(data: RowBlocks, sample_weight) -> tuple[RowBlocks, object]:
+    """``data`` and its weights, read once into memory when they are small.
+
+    :meth:`~daskmix._core.engine.RowBlocks.small_in_memory`'s rule, for the
+    rows and their weights together: the fit's passes then run on the
+    client's threads over dask's own blocks, with the streamed fit's result.
+    ``labels_`` stay lazy: they are mapped over the input, not these rows.
+    """
+    if sample_weight is None:
+        return data.small_in_memory(), None
+    rows = data.with_array(sample_weight).small_in_memory()
+    return rows.without_last(), rows.arrays[-1]

@@ -176,14 +176,14 @@ def random_data_centers(
     -------
     centers : ndarray of shape (n_clusters, n_features), float64
     """
-    if sample_weight is not None and data.is_dask:
+    if sample_weight is not None and data.from_dask:
         return _weighted_draw(data, n_clusters, random_state, sample_weight)
     if sample_weight is not None:
         weights = np.asarray(sample_weight, dtype=np.float64)
         indices = random_state.choice(
             data.n_samples, size=n_clusters, replace=False, p=weights / weights.sum()
         )
-    elif data.is_dask:
+    elif data.from_dask:
         # ``choice(replace=False)`` permutes every row index: fine in memory for
         # numpy input (and then identical to scikit-learn), not for a billion rows
         indices = np.unique(random_state.randint(0, data.n_samples, 4 * n_clusters))
@@ -231,7 +231,7 @@ def kmeans_plusplus_centers(
     -------
     centers : ndarray of shape (n_clusters, n_features), float64
     """
-    if not data.is_dask:
+    if not data.from_dask:
         centers, _ = kmeans_plusplus(
             data.arrays[0],
             n_clusters,
