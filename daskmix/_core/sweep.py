@@ -37,7 +37,9 @@ from .stepwise import (
     StepwiseState,
     batch_blocks,
     init_sample,
+    is_weighted,
     smoothing_weight,
+    start_rows,
     stepwise_update,
     warm_up_from,
     warm_up_rows,
@@ -233,6 +235,7 @@ def fit_sweep_stepwise(
     n_init: int,
     max_iter: int,
     random_state,
+    n_rows: float | None = None,
 ) -> list[SweepResult]:
     """Stepwise EM for every model on shared mini-batches; the best run of each.
 
@@ -255,6 +258,10 @@ def fit_sweep_stepwise(
         Passes' worth of steps at most.
     random_state : int, RandomState or None
         Drawn from for the samples, the batches and every start, in order.
+    n_rows : float, optional
+        What the running statistics stand for: the summed weight of weighted
+        data (the models' ``weighted``), as in
+        :func:`~daskmix._core.stepwise.fit_stepwise`; None: the rows.
 
     Returns
     -------
@@ -268,14 +275,20 @@ def fit_sweep_stepwise(
     smoothing = smoothing_weight(batch_size, n_samples)
     runs: list[tuple[int, StepwiseState]] = []
     errors: dict[int, str] = {}
+    weighted = any(is_weighted(model) for model in models)
+    min_start_rows = max(start_rows(model) for model in models)
     for restart in range(n_init):
-        sample = init_sample(data, batch_size, random_state)
-        warm_rows = warm_up_rows(data, batch_size, random_state) if max_steps else None
+        sample = init_sample(data, batch_size, random_state, min_start_rows)
+        warm_rows = (
+            warm_up_rows(data, batch_size, random_state, weighted)
+            if max_steps
+            else None
+        )
         for index, model in enumerate(models):
             try:
                 state = StepwiseState(
                     model.initialize(sample, random_state, restart=restart),
-                    n_rows=float(n_samples),
+                    n_rows=float(n_samples if n_rows is None else n_rows),
                 )
                 if warm_rows is not None:
                     warm_up_from(model, state, warm_rows)

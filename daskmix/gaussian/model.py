@@ -41,6 +41,18 @@ def loglik_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
     return score_stats(weighted_log_prob)
 
 
+def weighted_loglik_kernel(
+    x: np.ndarray, sample_weight: np.ndarray, plan: GaussianPlan
+) -> Stats:
+    """:func:`loglik_kernel` with every row's terms multiplied by its weight.
+
+    ``loglik``, ``entropy`` and ``n_rows`` are weighted sums: with integer
+    weights, those of the rows repeated.
+    """
+    weighted_log_prob, _ = component_log_prob(x - plan.center, plan)
+    return score_stats(weighted_log_prob, sample_weight)
+
+
 def gaussian_tile_rows(n_components: int, n_features: int) -> int:
     """Rows per tile of the Gaussian kernels (a (K * D, tile) temporary)."""
     return default_tile_rows(n_components * max(n_features, 2))
@@ -77,11 +89,14 @@ class GaussianModel(MixtureModel):
     weighted: bool = False
 
     name = "gmm"
-    score_kernel = staticmethod(loglik_kernel)
 
     @property
     def kernel(self):
         return weighted_em_kernel if self.weighted else em_kernel
+
+    @property
+    def score_kernel(self):
+        return weighted_loglik_kernel if self.weighted else loglik_kernel
 
     @property
     def array_names(self) -> tuple[str, ...]:

@@ -421,6 +421,31 @@ def conditional_loglik_kernel(
     return stats
 
 
+def weighted_loglik_kernel(
+    x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, plan: RegressionPlan
+) -> Stats:
+    """:func:`loglik_kernel` with every row's terms multiplied by its weight.
+
+    ``loglik``, ``entropy`` and ``n_rows`` are weighted sums: with integer
+    weights, those of the rows repeated.
+    """
+    *_, weighted_log_prob = _posterior(x, y.reshape(-1), plan)
+    return score_stats(weighted_log_prob, sample_weight)
+
+
+def weighted_conditional_loglik_kernel(
+    x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, plan: RegressionPlan
+) -> Stats:
+    """:func:`conditional_loglik_kernel` with weighted sums."""
+    stats = weighted_loglik_kernel(x, y, sample_weight, plan)
+    if plan.gate is not None:
+        weights = sample_weight.reshape(-1).astype(np.float64, copy=False)
+        positive = weights > 0
+        gate = gate_score_rows(x, plan)[positive] @ weights[positive]
+        stats["loglik"] = stats["loglik"] - gate
+    return stats
+
+
 def weighted_r2_kernel(
     x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, plan: RegressionPlan
 ) -> Stats:

@@ -17,7 +17,9 @@ from .kernels import (
     loglik_kernel,
     make_plan,
     uses_pairwise_products,
+    weighted_conditional_loglik_kernel,
     weighted_em_kernel,
+    weighted_loglik_kernel,
 )
 from .params import (
     RegressionConfig,
@@ -71,9 +73,16 @@ class RegressionModel(MixtureModel):
     def array_names(self) -> tuple[str, ...]:
         return ("X", "y", "sample_weight") if self.weighted else ("X", "y")
 
-    score_kernel = staticmethod(loglik_kernel)
-    #: a scoring pass on ``log p(y | x)`` whatever the gating
-    conditional_score_kernel = staticmethod(conditional_loglik_kernel)
+    @property
+    def score_kernel(self):
+        return weighted_loglik_kernel if self.weighted else loglik_kernel
+
+    @property
+    def conditional_score_kernel(self):
+        """A scoring pass on ``log p(y | x)`` whatever the gating."""
+        if self.weighted:
+            return weighted_conditional_loglik_kernel
+        return conditional_loglik_kernel
 
     def tile_rows(self, n_features: int) -> int:
         return regression_tile_rows(

@@ -25,11 +25,24 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._core.base import BaseMixture
+from .._core.base import BaseMixture, check_enough_weights
 from .._core.stepwise import clip_batch_size, schedule_of
 from .._core.sweep import fit_sweep, fit_sweep_stepwise, score_candidates
 
 CRITERIA = ("bic", "aic", "icl")
+
+SAMPLE_WEIGHT_SELECTION = """
+Weight of each row (frequency weights), for every candidate's fit and for
+the criteria: each candidate is fitted as its estimator's ``fit`` fits
+with ``sample_weight``, and the
+``log_likelihood`` and classification entropy of ``criteria_`` are weighted
+sums, with ``n`` the sum of the weights in BIC's (and ICL's)
+``p log n``; an integer weight ``w`` counts as ``w`` copies of the row and
+weight 0 leaves the row out. The candidates' own ``bic(X)`` and ``aic(X)``
+stay unweighted, as in scikit-learn. Non-negative, finite, with at least
+``max(n_components)`` non-zero values; numpy, or for dask ``X`` also a dask
+array. None: unweighted.
+"""
 #: K = 1..10 (a tuple: scikit-learn's checks want defaults of plain types)
 DEFAULT_COMPONENTS = tuple(range(1, 11))
 
@@ -99,9 +112,11 @@ class _MixtureIC(BaseEstimator):
             "reg_covar": self.reg_covar,
         }
 
-    def _sweep(self, X, y=None):
+    def _sweep(self, X, y=None, sample_weight=None):
         probe = self._estimator(**self._shared_params())
-        data, _ = probe._validate(X, y, reset=True, ensure_min_samples=2)
+        data, _ = probe._validate(
+            X, y, reset=True, ensure_min_samples=2, sample_weight=sample_weight
+        )
         self.n_features_in_ = probe.n_features_in_
         if hasattr(probe, "feature_names_in_"):
             self.feature_names_in_ = probe.feature_names_in_
@@ -112,6 +127,13 @@ class _MixtureIC(BaseEstimator):
         ]
         models = [c._model(data.n_features, fitting=True) for c in candidates]
         data = data.small_in_memory()
+        weighted = sample_weight is not None
+        total_weight = None
+        if weighted:
+            total_weight = check_enough_weights(data, max(self._checked_components))
+            for model in models:
+                # the weights are the data's last array: every candidate weighs rows
+                model.weighted = True
         if self.algorithm == "minibatch":
             results = fit_sweep_stepwise(
                 models,
@@ -121,6 +143,7 @@ class _MixtureIC(BaseEstimator):
                 n_init=self.n_init,
                 max_iter=self.max_iter,
                 random_state=self.random_state,
+                n_rows=total_weight,
             )
         else:
             results = fit_sweep(

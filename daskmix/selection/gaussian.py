@@ -6,9 +6,10 @@ from sklearn.base import DensityMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._core.docstrings import fill_doc
 from ..gaussian.mixture import INIT_METHODS, GaussianMixture
 from ..gaussian.params import COVARIANCE_TYPES
-from ._base import DEFAULT_COMPONENTS, _as_options, _MixtureIC
+from ._base import DEFAULT_COMPONENTS, SAMPLE_WEIGHT_SELECTION, _as_options, _MixtureIC
 
 
 class GaussianMixtureIC(DensityMixin, _MixtureIC):
@@ -133,7 +134,8 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         ]
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    @fill_doc(sample_weight=SAMPLE_WEIGHT_SELECTION)
+    def fit(self, X, y=None, sample_weight=None):
         """Fit every candidate in a shared sweep and keep the best.
 
         Parameters
@@ -143,13 +145,15 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
             Training data.
         y : None
             Ignored.
+        sample_weight : array-like or dask array of shape (n_samples,), optional
+            {sample_weight}
 
         Returns
         -------
         self : GaussianMixtureIC
             The fitted selector.
         """
-        self._sweep(X)
+        self._sweep(X, sample_weight=sample_weight)
         self.covariance_type_ = self.best_estimator_.covariance_type
         return self
 

@@ -6,9 +6,10 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._core.docstrings import fill_doc
 from ..regression.mixture import INIT_METHODS, RegressionMixture
 from ..regression.params import GATINGS, NOISE_MODELS
-from ._base import DEFAULT_COMPONENTS, _as_options, _MixtureIC
+from ._base import DEFAULT_COMPONENTS, SAMPLE_WEIGHT_SELECTION, _as_options, _MixtureIC
 
 
 class RegressionMixtureIC(RegressorMixin, _MixtureIC):
@@ -155,7 +156,8 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
         return "score_kernel"
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    @fill_doc(sample_weight=SAMPLE_WEIGHT_SELECTION)
+    def fit(self, X, y=None, sample_weight=None):
         """Fit every candidate in a shared sweep and keep the best.
 
         Parameters
@@ -165,6 +167,8 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
             Training data.
         y : array-like of shape (n_samples,)
             Targets.
+        sample_weight : array-like or dask array of shape (n_samples,), optional
+            {sample_weight}
 
         Returns
         -------
@@ -176,7 +180,7 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
-        self._sweep(X, y)
+        self._sweep(X, y, sample_weight=sample_weight)
         self.gating_ = self.best_estimator_.gating
         self.noise_ = self.best_estimator_.noise
         return self
