@@ -463,12 +463,11 @@ def _best_run(
     distant cluster is missed, and must not decide between restarts.
     """
     if exact and max(run.state.n_steps for run in runs) > 0:
-        # weighted data: the weighted E-step kernel's loglik / n_rows is the
-        # weighted mean log-likelihood (the models have no weighted scorer)
-        kernel = model.kernel if is_weighted(model) else model.score_kernel
+        # (weighted data: the weighted scorer's loglik / n_rows is the
+        # weighted mean log-likelihood)
         entries = [
             (
-                kernel,
+                model.score_kernel,
                 model.plan(run.params, data.dtype),
                 model.tile_rows(data.n_features),
             )
