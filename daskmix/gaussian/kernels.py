@@ -195,6 +195,11 @@ def em_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
         :mod:`daskmix.gaussian.covariance`), ``loglik`` (summed ``log p(x)``),
         ``n_rows``.
     """
+    return _em_statistics(x, plan)
+
+
+def _em_statistics(x: np.ndarray, plan: GaussianPlan, sample_weight=None) -> Stats:
+    """:func:`em_kernel`, or :func:`weighted_em_kernel` given ``sample_weight``."""
     with workspace() as work:
         xs = _shifted(x, plan, work)
         weighted_log_prob, frame = component_log_prob(xs, plan, work)
@@ -203,7 +208,13 @@ def em_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
             labels = weighted_log_prob.argmax(axis=0)
             resp = np.zeros_like(weighted_log_prob)
             resp[labels, np.arange(x.shape[0])] = 1.0
+        if sample_weight is not None:
+            resp = weigh_resp(resp, sample_weight)
         stats = plan.covariance.accumulate(xs, frame, resp, work)
+        if sample_weight is not None and plan.covariance_type == "tied":
+            weighted_tied_scatter(stats, frame, sample_weight)
+    if sample_weight is not None:
+        return weighted_totals(stats, log_norm, sample_weight)
     stats["loglik"] = log_norm.sum(dtype=np.float64)
     stats["n_rows"] = np.float64(x.shape[0])
     return stats
@@ -253,19 +264,7 @@ def weighted_em_kernel(
     Each row's contribution to every statistic, to ``loglik`` and to
     ``n_rows`` is multiplied by its weight (``n_rows`` is the summed weight).
     """
-    with workspace() as work:
-        xs = _shifted(x, plan, work)
-        weighted_log_prob, frame = component_log_prob(xs, plan, work)
-        resp, log_norm = normalize_log_prob(weighted_log_prob, work)
-        if plan.resp_mode == "nearest":
-            labels = weighted_log_prob.argmax(axis=0)
-            resp = np.zeros_like(weighted_log_prob)
-            resp[labels, np.arange(x.shape[0])] = 1.0
-        resp = weigh_resp(resp, sample_weight)
-        stats = plan.covariance.accumulate(xs, frame, resp, work)
-        if plan.covariance_type == "tied":
-            weighted_tied_scatter(stats, frame, sample_weight)
-    return weighted_totals(stats, log_norm, sample_weight)
+    return _em_statistics(x, plan, sample_weight)
 
 
 def random_resp_kernel(x: np.ndarray, rows: np.ndarray, plan: GaussianPlan) -> Stats:
