@@ -365,17 +365,7 @@ def init_kernel(
     ``rows`` are the tile's global row numbers (used by 'random' only). The
     statistics are those of :func:`em_kernel`, with ``loglik`` zero.
     """
-    y = y.reshape(-1)
-    xs = x - plan.center
-    _, frame = _gate_log_prob(xs, plan)
-    phi = _design(x, xs, plan)
-    residuals = _residuals(phi, y, plan)
-    resp = _init_resp(x, xs, y, rows.reshape(-1), plan)
-    stats = _statistics(xs, frame, phi, residuals, resp, plan)
-    # zero, unless NaN/inf in the tile: then NaN, for ``check_pass`` to report
-    stats["loglik"] = 0.0 * (stats["q"].sum() + stats["A"].sum())
-    stats["n_rows"] = np.float64(x.shape[0])
-    return stats
+    return _init_statistics(x, y, rows, plan)
 
 
 def weighted_init_kernel(
@@ -386,15 +376,28 @@ def weighted_init_kernel(
     plan: RegressionPlan,
 ) -> Stats:
     """:func:`init_kernel` with row weights ``sample_weight`` (tile,)."""
+    return _init_statistics(x, y, rows, plan, sample_weight)
+
+
+def _init_statistics(x, y, rows, plan: RegressionPlan, sample_weight=None) -> Stats:
+    """:func:`init_kernel`, or :func:`weighted_init_kernel` given weights."""
     y = y.reshape(-1)
     xs = x - plan.center
     _, frame = _gate_log_prob(xs, plan)
     phi = _design(x, xs, plan)
     residuals = _residuals(phi, y, plan)
     resp = _init_resp(x, xs, y, rows.reshape(-1), plan)
-    stats = _weighted_statistics(xs, frame, phi, residuals, resp, sample_weight, plan)
+    if sample_weight is None:
+        stats = _statistics(xs, frame, phi, residuals, resp, plan)
+        n_rows = np.float64(x.shape[0])
+    else:
+        stats = _weighted_statistics(
+            xs, frame, phi, residuals, resp, sample_weight, plan
+        )
+        n_rows = sample_weight.sum(dtype=np.float64)
+    # zero, unless NaN/inf in the tile: then NaN, for ``check_pass`` to report
     stats["loglik"] = 0.0 * (stats["q"].sum() + stats["A"].sum())
-    stats["n_rows"] = sample_weight.sum(dtype=np.float64)
+    stats["n_rows"] = n_rows
     return stats
 
 
