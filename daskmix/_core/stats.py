@@ -76,19 +76,17 @@ class Stats(dict):
 def tree_sum(parts: list[Stats], split_every: int = 8) -> Stats:
     """Add ``parts`` pairwise-in-groups, always in the same order.
 
+    Consecutive groups of ``split_every`` parts are added left to right, then
+    the group sums in groups of ``split_every``, and so on up to one total.
     The grouping depends only on ``len(parts)`` and ``split_every``, so numpy
     input, the threaded scheduler and a distributed cluster add the same block
-    statistics in the same order and give bit-identical totals.
+    statistics in the same order and give bit-identical totals. The parts are
+    not modified.
     """
-    if not parts:
-        raise ValueError("no statistics to add")
-    level = list(parts)
-    while len(level) > 1:
-        level = [
-            add_all(level[i : i + split_every])
-            for i in range(0, len(level), split_every)
-        ]
-    return level[0]
+    tree = StreamingTreeSum(split_every)
+    for part in parts:
+        tree.add(part)
+    return tree.total()
 
 
 class StreamingTreeSum:
@@ -97,8 +95,8 @@ class StreamingTreeSum:
     Each level of the tree keeps one running group total, so at most one
     total per level is alive instead of every part: for statistics the size
     of the parameters (``K * D * D`` values for full covariances) the parts
-    no longer pile up until the last block is done. The grouping and the
-    order of additions are :func:`tree_sum`'s, so the total is bit-identical.
+    need not pile up until the last block is done (numpy passes add block
+    results as they arrive). :func:`tree_sum` is this tree over a list.
 
     Parameters
     ----------
@@ -134,21 +132,17 @@ class StreamingTreeSum:
 
     def total(self) -> Stats:
         """The sum of every part added (call once: it adds into the groups)."""
-        carried = None
-        for level, (total, count) in enumerate(self._levels):
-            if carried is not None:
-                if total is None:
-                    total = carried
-                else:
-                    total = total.add_in_place(carried)
-                count += 1
-            # a level holding a single element passes it up unchanged, and the
-            # top level's single element is the answer
-            carried = total if count else None
-            if count and level == len(self._levels) - 1:
-                return total
-        if carried is None:
+        if not self._levels:
             raise ValueError("no statistics to add")
+        carried = None
+        for total, count in self._levels:
+            # an open group's total is the last element of the level above;
+            # a level left with one element passes it up unchanged
+            if carried is not None:
+                total = carried if total is None else total.add_in_place(carried)
+                count += 1
+            carried = total if count else None
+        # the top level always holds an element: the total
         return carried
 
 
