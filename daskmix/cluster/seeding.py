@@ -53,6 +53,7 @@ import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
 from .._core.engine import RowBlocks, default_tile_rows
+from .._core.stats import Stats
 from .kernels import (
     DrawPlan,
     draw_kernel,
@@ -140,14 +141,39 @@ def _random_row(
     return np.asarray(row, dtype=np.float64)
 
 
-def _weighted_draw(
+def weighted_race(
     data: RowBlocks, n_draws: int, random_state: np.random.RandomState, sample_weight
-) -> np.ndarray:
-    """``n_draws`` distinct rows drawn in proportion to weight: one pass."""
+) -> Stats:
+    """``n_draws`` distinct rows drawn in proportion to weight, in one pass.
+
+    Parameters
+    ----------
+    data : RowBlocks
+        ``X`` only.
+    n_draws : int
+    random_state : RandomState
+    sample_weight : ndarray or dask array of shape (n_samples,)
+
+    Returns
+    -------
+    Stats
+        The draw (:class:`~daskmix.cluster.kernels.DrawStats`): ``draw_key``
+        (n_draws,), infinite where fewer rows than ``n_draws`` have a non-zero
+        weight, ``draw_index`` (n_draws,) the rows' numbers and ``draw_rows``
+        (n_draws, n_features).
+    """
     indexed = with_weights(data, sample_weight).with_row_index()
     plan = DrawPlan(n_draws, _seed(random_state))
     stats = indexed.map_reduce(draw_kernel, plan, _tile_rows(data, 1))
     check_finite(indexed, stats["n_rows"])
+    return stats
+
+
+def _weighted_draw(
+    data: RowBlocks, n_draws: int, random_state: np.random.RandomState, sample_weight
+) -> np.ndarray:
+    """``n_draws`` distinct rows drawn in proportion to weight: one pass."""
+    stats = weighted_race(data, n_draws, random_state, sample_weight)
     if not np.all(np.isfinite(stats["draw_key"])):
         raise ValueError("Fewer non-zero entries in p than size")
     return stats["draw_rows"]

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.engine import RowBlocks, default_tile_rows
-from .kernels import DrawPlan, draw_kernel
+from .._core.engine import RowBlocks
 from .lloyd import fit_kmeans
-from .seeding import sample_indices, sample_rows
+from .seeding import sample_indices, sample_rows, weighted_race
 
 #: the mixtures' ``'kmeans'`` start clusters a uniform sample of at least this
 #: many rows, and ``KMEANS_ROWS_PER_CLUSTER`` per component (see kmeans_start)
@@ -75,10 +74,11 @@ def weighted_sample(
     if np.count_nonzero(keep) < min(n_clusters, len(indices)) and len(indices) < (
         data.n_samples
     ):
-        indexed = data.with_row_index()
-        plan = DrawPlan(int(n_draw), int(random_state.randint(np.iinfo(np.int32).max)))
-        stats = indexed.map_reduce(
-            draw_kernel_of(len(arrays)), plan, default_tile_rows(data.n_features + 1)
+        stats = weighted_race(
+            data.same_blocks([data.arrays[0]]),
+            int(n_draw),
+            random_state,
+            data.arrays[-1],
         )
         drawn = np.isfinite(stats["draw_key"])
         indices = np.sort(stats["draw_index"][drawn].astype(np.intp))
@@ -89,24 +89,6 @@ def weighted_sample(
     arrays = [np.asarray(a)[keep] for a in arrays]
     arrays[0] = arrays[0].astype(np.float64, copy=False)
     return RowBlocks([*arrays, np.asarray(weight, dtype=np.float64)[keep]])
-
-
-def draw_kernel_of(n_arrays: int):
-    """:func:`~daskmix.cluster.kernels.draw_kernel` on rows of (arrays..., w, rows)."""
-    if n_arrays == 1:
-        return draw_kernel
-    return _DrawFirst(n_arrays)
-
-
-class _DrawFirst:
-    """``draw_kernel`` on X, the weights and the row numbers of longer rows."""
-
-    def __init__(self, n_arrays: int):
-        self.n_arrays = n_arrays
-
-    def __call__(self, *tiles):
-        *arrays, weight, rows, plan = tiles
-        return draw_kernel(arrays[0], weight, rows, plan)
 
 
 def kmeans_start(
