@@ -40,15 +40,18 @@ class Setting:
     ----------
     default : object
         The value when nothing is configured.
-    kind : {'int', 'float', 'bytes', 'bool'}
+    kind : {'int', 'float', 'bytes', 'bool', 'choice'}
         How a configured value is read: 'bytes' accepts an int or a string
-        such as ``"5 MiB"`` (:func:`dask.utils.parse_bytes`).
+        such as ``"5 MiB"`` (:func:`dask.utils.parse_bytes`); 'choice' one of
+        ``choices``.
     minimum : float
         Smallest value accepted (ignored for 'bool').
     doc : str
         What the setting decides, for the documentation table.
     maximum : float
         Largest value accepted.
+    choices : tuple of str
+        The values a 'choice' accepts.
     """
 
     default: Any
@@ -56,6 +59,7 @@ class Setting:
     minimum: float
     doc: str
     maximum: float = math.inf
+    choices: tuple[str, ...] = ()
 
 
 #: every daskmix setting, by key (without the ``daskmix.`` prefix)
@@ -126,6 +130,23 @@ SETTINGS: dict[str, Setting] = {
         "Worker processes started with MALLOC_TRIM_THRESHOLD_ get glibc's "
         "adaptive mmap threshold back (read by each worker from its own "
         "configuration).",
+    ),
+    "kernels": Setting(
+        "auto",
+        "choice",
+        0,
+        "Block kernel backend: 'numpy' (the reference), 'compiled' (numba; "
+        "install daskmix[compiled]) or 'auto' (compiled when numba imports). "
+        "Read on the client and shipped with each pass's plan.",
+        choices=("auto", "numpy", "compiled"),
+    ),
+    "float32-compute": Setting(
+        False,
+        "bool",
+        0,
+        "float32 input with full covariances: shifted rows and the whitening "
+        "inner products in float32 (statistics still float64). Off: float32 "
+        "input is computed in float64, as exact as float64 input.",
     ),
     "progress": Setting(
         False,
@@ -293,17 +314,23 @@ def _invalid(key: str, setting: Setting, value: Any) -> ValueError:
         "float": "a number",
         "bytes": "a byte size (an integer or a string such as '5 MiB')",
         "bool": "a boolean",
+        "choice": "one of " + ", ".join(repr(c) for c in setting.choices),
     }
     bounds = f" >= {setting.minimum:g}"
     if setting.maximum < math.inf:
         bounds += f" and <= {setting.maximum:g}"
-    expected = kinds[setting.kind] + ("" if setting.kind == "bool" else bounds)
+    plain = setting.kind in ("bool", "choice")
+    expected = kinds[setting.kind] + ("" if plain else bounds)
     return ValueError(
         f"The dask config key '{NAMESPACE}.{key}' must be {expected}; got {value!r}."
     )
 
 
 def _read(key: str, setting: Setting, value: Any):
+    if setting.kind == "choice":
+        if isinstance(value, str) and value.lower() in setting.choices:
+            return value.lower()
+        raise _invalid(key, setting, value)
     if setting.kind == "bool":
         if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
             return value.lower() in ("true", "1")
@@ -340,8 +367,8 @@ def get(key: str) -> Any:
 
     Returns
     -------
-    int, float or bool
-        Byte sizes come back as integers.
+    int, float, bool or str
+        Byte sizes come back as integers, choices as lower-case strings.
 
     Raises
     ------

@@ -21,9 +21,21 @@ four. Tile-sized temporaries go to a per-thread workspace
 afresh; what a kernel returns is always its own array.
 
 ``X_s = X - m`` is the tile shifted by the mixture mean ``m`` of the previous
-parameters. It stays in the input dtype, so float32 data move as float32;
-statistics are returned in float64 and summed in float64 across tiles and
-blocks.
+parameters, in the plan's *compute dtype*: float64, whatever the input's, so
+that float32 data give the statistics of the same values in float64 (a
+float32 tile stays float32 in memory until it is shifted). The opt-in float32
+path (the config key ``daskmix.float32-compute``) keeps full-covariance tiles
+of float32 data in float32 up to the statistics; the other forms take their
+statistics around one common shift, where float32 squares would lose the
+digits of a component's spread, and always compute in float64. Statistics
+are returned in float64 and summed in float64 across tiles and blocks.
+
+Backends: every kernel here is the numpy reference. When the plan says
+``backend='compiled'`` (the config key ``daskmix.kernels``, read on the
+client), the kernels hand the tile to :mod:`daskmix.gaussian.compiled`, which
+computes the same statistics in one fused sweep, unless the tile has missing
+entries or the pass draws random responsibilities
+(:func:`daskmix.gaussian.compiled.supports`).
 
 The same kernels give the initial M-step: with identity whitening, equal
 weights and ``resp_mode='nearest'`` the responsibilities are hard nearest-
@@ -38,9 +50,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._engine.jit import float32_compute, kernel_backend
 from .._engine.stats import Stats
 from .._engine.tiles import Tile
 from .._engine.workspace import FRESH, workspace
+from . import compiled
 from .covariance import Covariance, covariance
 from .params import GaussianParams
 
@@ -55,7 +69,8 @@ class GaussianPlan:
     ----------
     covariance_type : str
     center : ndarray of shape (D,)
-        Common shift ``m``, in the block dtype.
+        Common shift ``m``: rounded to the block dtype, held in the compute
+        dtype (the dtype of every array of the plan).
     log_const : ndarray of shape (K,)
         ``log w_k + log det U_k - D/2 log(2 pi)``.
     transform : ndarray
@@ -68,6 +83,8 @@ class GaussianPlan:
         How responsibilities are formed (E-step, hard labels, random draws).
     seed : int
         Key of the counter-based generator for ``resp_mode='random'``.
+    backend : {'numpy', 'compiled'}
+        Which kernels run the pass (see :func:`daskmix._engine.jit.kernel_backend`).
     """
 
     covariance_type: str
@@ -77,6 +94,7 @@ class GaussianPlan:
     offsets: np.ndarray
     resp_mode: str = "posterior"
     seed: int = 0
+    backend: str = "numpy"
 
     @property
     def n_components(self) -> int:
@@ -88,6 +106,13 @@ class GaussianPlan:
         return covariance(self.covariance_type)
 
 
+def compute_dtype(dtype, cov: Covariance) -> np.dtype:
+    """The dtype the kernels compute in for blocks of ``dtype`` (see module doc)."""
+    if np.dtype(dtype) == np.float32 and cov.form == "full" and float32_compute():
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
 def make_plan(
     params: GaussianParams,
     dtype,
@@ -95,12 +120,18 @@ def make_plan(
     resp_mode: str = "posterior",
     seed: int = 0,
 ) -> GaussianPlan:
-    """Precompute the per-pass constants of ``params`` for blocks of ``dtype``."""
+    """Precompute the per-pass constants of ``params`` for blocks of ``dtype``.
+
+    Reads the kernel backend and the float32 setting from the caller's dask
+    configuration; they travel in the plan.
+    """
     cov = covariance(params.covariance_type)
+    work = compute_dtype(dtype, cov)
     n_features = params.means.shape[1]
     if center is None:
         center = params.weights @ params.means
-    center = np.asarray(center, dtype=dtype)
+    # the shift applied to the data is ``center`` rounded to the data's dtype
+    center = np.asarray(center, dtype=dtype).astype(work)
     # the shift actually applied to the data is the rounded ``center``
     rel_means = params.means - center.astype(np.float64)
     prec_chol = params.precisions_cholesky
@@ -115,11 +146,12 @@ def make_plan(
     return GaussianPlan(
         params.covariance_type,
         center,
-        np.asarray(log_const, dtype=dtype),
-        np.ascontiguousarray(transform, dtype=dtype),
-        np.ascontiguousarray(offsets, dtype=dtype),
+        np.asarray(log_const, dtype=work),
+        np.ascontiguousarray(transform, dtype=work),
+        np.ascontiguousarray(offsets, dtype=work),
         resp_mode,
         seed,
+        kernel_backend(),
     )
 
 
@@ -195,6 +227,8 @@ def em_kernel(tile: Tile, plan: GaussianPlan) -> Stats:
         :mod:`daskmix.gaussian.covariance`), ``loglik`` (summed ``log p(x)``),
         ``n_rows``.
     """
+    if compiled.supports(tile, plan):
+        return compiled.em_kernel(tile, plan)
     x, sample_weight = tile.X, tile.weight
     with workspace() as work:
         xs = _shifted(x, plan, work)
@@ -253,13 +287,24 @@ def weighted_shared_scatter(
 
 
 # ------------------------------------------------------------ per-row outputs
-def log_resp_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
-    """log p(k | x) of each row, (tile, K)."""
+def weighted_log_prob_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
+    """``log w_k + log N(x | mu_k, Sigma_k)`` of each row, (K, tile).
+
+    The compiled kernels' when the plan asks for them.
+    """
+    if compiled.supports(tile, plan):
+        return compiled.log_prob_rows(tile, plan)
     with workspace() as work:
         xs = _shifted(tile.X, plan, work)
         weighted_log_prob, _ = component_log_prob(xs, plan, work)
-        _, log_norm = normalize_log_prob(weighted_log_prob, work)
-        return (weighted_log_prob - log_norm).T.astype(np.float64)
+        return weighted_log_prob.copy()
+
+
+def log_resp_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
+    """log p(k | x) of each row, (tile, K)."""
+    weighted_log_prob = weighted_log_prob_rows(tile, plan)
+    _, log_norm = normalize_log_prob(weighted_log_prob)
+    return (weighted_log_prob - log_norm).T.astype(np.float64)
 
 
 def proba_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
@@ -270,15 +315,10 @@ def proba_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
 
 def score_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
     """log p(x) of each row, (tile,)."""
-    with workspace() as work:
-        xs = _shifted(tile.X, plan, work)
-        weighted_log_prob, _ = component_log_prob(xs, plan, work)
-        return normalize_log_prob(weighted_log_prob, work)[1].astype(np.float64)
+    weighted_log_prob = weighted_log_prob_rows(tile, plan)
+    return normalize_log_prob(weighted_log_prob)[1].astype(np.float64)
 
 
 def label_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
     """Most probable component of each row, (tile,)."""
-    with workspace() as work:
-        xs = _shifted(tile.X, plan, work)
-        weighted_log_prob, _ = component_log_prob(xs, plan, work)
-        return weighted_log_prob.argmax(axis=0)
+    return weighted_log_prob_rows(tile, plan).argmax(axis=0)

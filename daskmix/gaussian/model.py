@@ -17,6 +17,7 @@ from .._engine.stats import Stats
 from .._engine.tiles import Tile
 from ..cluster.seeding import sample_indices
 from ..cluster.starts import weighted_sample
+from . import compiled
 from .covariance import covariance
 from .kernels import GaussianPlan, component_log_prob, em_kernel, make_plan
 from .params import GaussianParams, StatsFrame, m_step, reframe_stats
@@ -29,6 +30,8 @@ def loglik_kernel(tile: Tile, plan: GaussianPlan) -> Stats:
     With row weights, weighted sums: with integer weights, those of the rows
     repeated. See :func:`daskmix._em.scoring.score_stats`.
     """
+    if compiled.supports(tile, plan):
+        return compiled.loglik_kernel(tile, plan)
     weighted_log_prob, _ = component_log_prob(tile.X - plan.center, plan)
     return score_stats(weighted_log_prob, tile.weight)
 

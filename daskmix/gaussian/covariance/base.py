@@ -83,6 +83,11 @@ class Covariance:
 
     #: the type's name, as in ``covariance_type``
     name: str = ""
+    #: the E-step form the model reuses, one of 'full', 'tied', 'diag',
+    #: 'spherical': it picks the block kernels (numpy and compiled) and the
+    #: shapes of ``transform``, ``offsets`` and the statistics; a model that
+    #: only changes the M-step keeps its form's
+    form: str = ""
     #: dimensions of the covariances / precisions array
     ndim: int = 0
 

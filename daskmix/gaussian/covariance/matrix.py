@@ -129,6 +129,7 @@ class Full(_Matrix):
     """
 
     name = "full"
+    form = "full"
     ndim = 3
 
     def shape(self, n_components, n_features):
@@ -232,6 +233,7 @@ class Tied(_Matrix):
     """
 
     name = "tied"
+    form = "tied"
     ndim = 2
 
     def shape(self, n_components, n_features):

@@ -101,6 +101,7 @@ class Diag(_Vector):
     """
 
     name = "diag"
+    form = "diag"
     ndim = 2
 
     def shape(self, n_components, n_features):
@@ -159,6 +160,7 @@ class Spherical(_Vector):
     """
 
     name = "spherical"
+    form = "spherical"
     ndim = 1
 
     def shape(self, n_components, n_features):

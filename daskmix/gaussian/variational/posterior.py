@@ -38,6 +38,7 @@ from scipy.special import betaln, digamma, gammaln
 
 from ..._engine.stats import Stats
 from ..._engine.tiles import Tile
+from .. import compiled
 from ..covariance import covariance
 from ..kernels import (
     GaussianPlan,
@@ -397,7 +398,7 @@ def variational_plan(params: BayesianParams, dtype) -> GaussianPlan:
     """
     plan = make_plan(params.gaussian, dtype)
     log_const = expected_log_const(params, params.gaussian.n_features)
-    return replace(plan, log_const=np.asarray(log_const, dtype=dtype))
+    return replace(plan, log_const=np.asarray(log_const, dtype=plan.log_const.dtype))
 
 
 def variational_kernel(tile: Tile, plan: GaussianPlan) -> Stats:
@@ -418,6 +419,8 @@ def variational_kernel(tile: Tile, plan: GaussianPlan) -> Stats:
         (the sum of ``r log r`` over the tile), ``loglik`` (summed
         ``log sum_k exp(E-step log-probability)``) and ``n_rows``.
     """
+    if compiled.supports(tile, plan):
+        return compiled.variational_kernel(tile, plan)
     x = tile.X
     xs = x - plan.center
     weighted_log_prob, frame = component_log_prob(xs, plan)
