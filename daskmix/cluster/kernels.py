@@ -32,8 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._engine.jit import kernel_backend
 from .._engine.stats import Stats
 from .._engine.tiles import Tile
+from . import compiled
 
 F64 = np.float64
 
@@ -161,6 +163,8 @@ class LloydPlan:
         frame: the pass then counts the rows whose label changed
         (``n_changed``), scikit-learn's strict convergence test, for one
         more small GEMM and argmin per tile.
+    backend : {'numpy', 'compiled'}
+        Which kernels run the pass (:mod:`daskmix.cluster.compiled`).
     """
 
     center: np.ndarray
@@ -169,6 +173,7 @@ class LloydPlan:
     n_far: int = 0
     moments: bool = False
     previous: np.ndarray | None = None
+    backend: str = "numpy"
 
     @property
     def n_clusters(self) -> int:
@@ -191,7 +196,9 @@ def make_lloyd_plan(
     old = None
     if previous is not None:
         old = make_scorer(np.asarray(previous - center.astype(F64), dtype=dtype))
-    return LloydPlan(center, shifted, make_scorer(shifted), n_far, moments, old)
+    return LloydPlan(
+        center, shifted, make_scorer(shifted), n_far, moments, old, kernel_backend()
+    )
 
 
 class LloydStats(Stats):
@@ -244,6 +251,8 @@ def lloyd_kernel(tile: Tile, plan: LloydPlan) -> LloydStats:
     -------
     LloydStats
     """
+    if compiled.supports(tile, plan):
+        return compiled.lloyd_kernel(tile, plan, LloydStats, _top_rows)
     x, w = tile.X, tile.weight
     xs1 = shift_rows(x, plan.center)
     xs = xs1[:, :-1]
@@ -293,6 +302,8 @@ def label_rows(tile: Tile, plan: LloydPlan) -> np.ndarray:
     """Nearest centre of each row, (tile,) int64."""
     x = tile.X
     require_finite(x)
+    if compiled.supports(tile, plan):
+        return compiled.nearest_rows(tile, plan)[0]
     labels, _, _ = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
     return labels.astype(np.int64)
 
@@ -318,6 +329,8 @@ def inertia_kernel(tile: Tile, plan: LloydPlan) -> Stats:
 
     Also ``members`` (K,): the rows nearest to each centre.
     """
+    if compiled.supports(tile, plan):
+        return compiled.inertia_kernel(tile, plan)
     x, w = tile.X, tile.weight
     labels, _, dist = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
     inertia = dist.sum() if w is None else dist @ w.astype(F64)

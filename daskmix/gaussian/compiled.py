@@ -30,6 +30,8 @@ import math
 
 import numpy as np
 
+from scipy.linalg import blas
+
 from .._engine.jit import c_rows, exp_inplace, jit, row_weights
 from .._engine.stats import Stats
 from .._engine.tiles import Tile
@@ -295,6 +297,116 @@ def _sweep(
     scalars[1] += extra
 
 
+@jit
+def _normalize(log_prob, weight, mode, resp, bits, scalars):
+    """Responsibilities of (K, n) log-probabilities, with the sweep's scalars.
+
+    The log-sum-exp, scoring and hard-label steps of :func:`_sweep` for
+    log-probabilities computed elsewhere (the BLAS path of wide full
+    covariances). ``resp`` (K, n) receives the (weighted) responsibilities.
+    """
+    n_components, n = log_prob.shape
+    weighted = weight.shape[0] > 0
+    top = np.empty(n)
+    inv_total = np.zeros(n)
+    log_norm = np.empty(n)
+    row_terms = np.zeros(n)
+    for b in range(n):
+        top[b] = log_prob[0, b]
+    for k in range(1, n_components):
+        for b in range(n):
+            v = log_prob[k, b]
+            if v > top[b]:
+                top[b] = v
+    for k in range(n_components):
+        for b in range(n):
+            resp[k, b] = log_prob[k, b] - top[b]
+    exp_inplace(resp.reshape(n_components * n), bits)
+    for k in range(n_components):
+        for b in range(n):
+            inv_total[b] += resp[k, b]
+    for b in range(n):
+        log_norm[b] = math.log(inv_total[b]) + top[b]
+        inv_total[b] = 1.0 / inv_total[b]
+    for k in range(n_components):
+        for b in range(n):
+            resp[k, b] *= inv_total[b]
+    loglik = 0.0
+    extra = 0.0
+    if mode == SCORE or mode == VARIATIONAL:
+        for k in range(n_components):
+            for b in range(n):
+                r = resp[k, b]
+                term = r * (log_prob[k, b] - log_norm[b])
+                row_terms[b] -= term if r > 0.0 else 0.0
+    if mode == NEAREST:
+        for b in range(n):
+            best = 0
+            for k in range(1, n_components):
+                if log_prob[k, b] > log_prob[best, b]:
+                    best = k
+            for k in range(n_components):
+                resp[k, b] = 1.0 if k == best else 0.0
+    for b in range(n):
+        w = weight[b] if weighted else 1.0
+        if mode == SCORE:
+            if w > 0.0:
+                loglik += w * log_norm[b]
+                extra += w * row_terms[b]
+        else:
+            loglik += w * log_norm[b]
+            extra -= row_terms[b]
+    if weighted and mode != SCORE:
+        for k in range(n_components):
+            for b in range(n):
+                resp[k, b] *= weight[b]
+    scalars[0] += loglik
+    scalars[1] += extra
+
+
+#: full covariances of at least this many features take the BLAS path
+BLAS_MIN_FEATURES = 24
+
+
+def _full_blas(x, weight, center, transform, offsets, log_const, mode):
+    """The full form through triangular BLAS: K ``trmm`` and K ``syrk`` a tile.
+
+    Wide factors (D >= :data:`BLAS_MIN_FEATURES`) make the whitening and the
+    second moments level-3 work that BLAS does best; the triangular routines
+    do half the multiply-adds of the dense GEMMs of the numpy kernel
+    (``s2_k = Z^T Z`` with ``Z = sqrt(r_k) y_k`` is a rank-n update).
+    """
+    n_components, n_features = offsets.shape
+    n = x.shape[0]
+    work = center.dtype
+    trmm = blas.strmm if work == np.float32 else blas.dtrmm
+    shifted_t = np.subtract(x, center, dtype=work).T  # (D, n), Fortran order
+    whitened = np.empty((n_components, n, n_features), dtype=work)
+    log_prob = np.empty((n_components, n))
+    for k in range(n_components):
+        # y_k^T = U_k^T xs^T, with transform[k] = U_k^T (C) = U_k (Fortran)
+        y_t = trmm(1.0, transform[k].T, shifted_t, lower=0, trans_a=1)
+        y = y_t.T
+        y -= offsets[k]
+        whitened[k] = y
+        log_prob[k] = log_const[k] - 0.5 * np.einsum("nd,nd->n", y, y, dtype=np.float64)
+    resp = np.empty((n_components, n))
+    scalars = np.zeros(2)
+    _normalize(log_prob, weight, mode, resp, np.empty(n_components * n, np.int64), scalars)
+    if mode in (SCORE, ROWS):
+        return None, None, None, scalars, log_prob
+    nk = resp.sum(axis=1)
+    s1 = np.empty((n_components, n_features))
+    s2 = np.empty((n_components, n_features, n_features))
+    root = np.sqrt(resp)
+    for k in range(n_components):
+        y = whitened[k].astype(np.float64, copy=False)
+        s1[k] = resp[k] @ y
+        scaled = y * root[k][:, None]
+        s2[k] = blas.dsyrk(1.0, scaled.T, trans=0, lower=0)
+    return nk, s1, s2, scalars, log_prob
+
+
 _NO_ROWS = np.empty((0, 0))
 
 
@@ -329,6 +441,13 @@ def _run(tile: Tile, plan, mode: int, weight=None):
             1 if form == SPHERICAL else n_features,
         )
     )
+    if form == FULL and n_features >= BLAS_MIN_FEATURES:
+        nk, s1, s2u, scalars, _ = _full_blas(
+            x, row_weights(weight), plan.center, transform, offsets, log_const, mode
+        )
+        if nk is None:
+            return nk, s1, s2u, scalars
+        return nk, s1, s2u + np.swapaxes(np.triu(s2u, 1), -1, -2), scalars
     scalars = np.zeros(2)
     _sweep(
         x,
@@ -448,6 +567,11 @@ def log_prob_rows(tile: Tile, plan) -> np.ndarray:
     x = c_rows(tile.X)
     form, transform, offsets, log_const = _kernel_arrays(plan)
     n_components, n_features = offsets.shape
+    if form == FULL and n_features >= BLAS_MIN_FEATURES:
+        *_, log_prob = _full_blas(
+            x, row_weights(None), plan.center, transform, offsets, log_const, ROWS
+        )
+        return log_prob
     out = np.empty((x.shape[0], n_components))
     _sweep(
         x,
