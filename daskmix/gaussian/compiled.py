@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 from scipy.linalg import blas
 
 from .._engine.jit import c_rows, exp_inplace, jit, row_weights
@@ -392,7 +391,8 @@ def _full_blas(x, weight, center, transform, offsets, log_const, mode):
         log_prob[k] = log_const[k] - 0.5 * np.einsum("nd,nd->n", y, y, dtype=np.float64)
     resp = np.empty((n_components, n))
     scalars = np.zeros(2)
-    _normalize(log_prob, weight, mode, resp, np.empty(n_components * n, np.int64), scalars)
+    bits = np.empty(n_components * n, np.int64)
+    _normalize(log_prob, weight, mode, resp, bits, scalars)
     if mode in (SCORE, ROWS):
         return None, None, None, scalars, log_prob
     nk = resp.sum(axis=1)
