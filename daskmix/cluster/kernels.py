@@ -298,21 +298,56 @@ def require_finite(x: np.ndarray) -> None:
         raise ValueError("Input X contains NaN or infinity.")
 
 
+def scaled_distances(x: np.ndarray, plan: LloydPlan) -> np.ndarray:
+    """Euclidean distances of rows to every centre, (rows, K) float64, no overflow.
+
+    For rows whose squared distances overflow float64 (finite values of
+    magnitude near 1e154 and above): each row and the centres are divided by
+    the row's largest magnitude before the differences are squared, and the
+    distances multiplied back, so they are finite (up to the largest float)
+    and their order is right.
+    """
+    centers = plan.center.astype(F64) + plan.shifted.astype(F64)
+    x = x.astype(F64)
+    scale = np.maximum(np.max(np.abs(x), axis=1), np.max(np.abs(centers)))
+    scale[scale == 0] = 1.0
+    diff = x[:, None, :] / scale[:, None, None] - centers[None] / scale[:, None, None]
+    return np.sqrt(np.einsum("ikd,ikd->ik", diff, diff)) * scale[:, None]
+
+
 def label_rows(tile: Tile, plan: LloydPlan) -> np.ndarray:
-    """Nearest centre of each row, (tile,) int64."""
+    """Nearest centre of each row, (tile,) int64.
+
+    Rows whose squared distances overflow float64 keep the label of their
+    scores ``|c|^2 - 2 x.c`` while those are finite (they are up to
+    magnitudes near 1e300), and are labelled from :func:`scaled_distances`
+    beyond.
+    """
     x = tile.X
     require_finite(x)
     if compiled.supports(tile, plan):
-        return compiled.nearest_rows(tile, plan)[0]
-    labels, _, _ = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
-    return labels.astype(np.int64)
+        labels, dist = compiled.nearest_rows(tile, plan)
+    else:
+        labels, _, dist = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
+    labels = labels.astype(np.int64)
+    overflow = np.flatnonzero(~np.isfinite(dist))
+    if overflow.size:
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = shift_rows(x[overflow], plan.center) @ plan.scorer
+        lost = ~np.isfinite(scores).all(axis=1)
+        labels[overflow] = scores.argmin(axis=1)
+        if lost.any():
+            far = overflow[lost]
+            labels[far] = scaled_distances(x[far], plan).argmin(axis=1)
+    return labels
 
 
 def distance_rows(tile: Tile, plan: LloydPlan) -> np.ndarray:
     """Euclidean distance of each row to every centre, (tile, K), X's dtype.
 
     Computed exactly (one subtraction per centre, no expanded form), as the
-    output is a result and not just a choice.
+    output is a result and not just a choice; rows whose squared distances
+    overflow take :func:`scaled_distances`.
     """
     x = tile.X
     require_finite(x)
@@ -321,7 +356,11 @@ def distance_rows(tile: Tile, plan: LloydPlan) -> np.ndarray:
     for k, center in enumerate(plan.shifted):
         diff = xs - center
         out[:, k] = np.einsum("ij,ij->i", diff, diff, dtype=F64)
-    return np.sqrt(out, out=out).astype(x.dtype, copy=False)
+    np.sqrt(out, out=out)
+    overflow = ~np.isfinite(out).all(axis=1)
+    if overflow.any():
+        out[overflow] = scaled_distances(x[overflow], plan)
+    return out.astype(x.dtype, copy=False)
 
 
 def inertia_kernel(tile: Tile, plan: LloydPlan) -> Stats:

@@ -65,6 +65,39 @@ def block_rows(n_components: int, n_features: int, form: int) -> int:
 
 
 @jit
+def _upper_products(left, right, nb, out):
+    """``out[e, f] += sum_b left[e, b] right[f, b]`` for ``e <= f``.
+
+    Two rows of each side at a time: four sums share four loads.
+    """
+    n_features = left.shape[0]
+    for e in range(0, n_features, 2):
+        e1 = min(e + 1, n_features - 1)
+        for f in range(e, n_features, 2):
+            f1 = min(f + 1, n_features - 1)
+            a = 0.0
+            b_ = 0.0
+            c = 0.0
+            d = 0.0
+            for b in range(nb):
+                le = left[e, b]
+                le1 = left[e1, b]
+                rf = right[f, b]
+                rf1 = right[f1, b]
+                a += le * rf
+                b_ += le * rf1
+                c += le1 * rf
+                d += le1 * rf1
+            out[e, f] += a
+            if f1 > f:
+                out[e, f1] += b_
+            if e1 > e and e1 <= f:
+                out[e1, f] += c
+            if e1 > e and f1 > f:
+                out[e1, f1] += d
+
+
+@jit
 def _sweep(
     x,
     weight,
@@ -80,6 +113,8 @@ def _sweep(
     s2,
     scalars,
     rows_out,
+    added,
+    resp_out,
 ):
     """E-step and statistics of the rows of ``x``, added into the outputs.
 
@@ -87,7 +122,9 @@ def _sweep(
     (K, 1, D) precisions (diag), (K, 1, 1) precisions (spherical);
     ``offsets`` (K, D) as in the plan. ``s2`` is (K, D, D) (upper triangle),
     (1, D, D) (upper triangle), (K, 1, D) or (K, 1, 1). ``scalars`` gets
-    ``[loglik, entropy or sum r log r]``.
+    ``[loglik, entropy or sum r log r]``. ``added`` (K, n), when not empty,
+    is added to the log-probabilities (a regression's lines); ``resp_out``
+    (K, n), when not empty, receives the (weighted) responsibilities.
     """
     n, n_features = x.shape
     n_components = offsets.shape[0]
@@ -111,6 +148,8 @@ def _sweep(
     scratch = np.empty((n_features, block))
     loglik = 0.0
     extra = 0.0
+    adding = added.shape[0] > 0
+    keep_resp = resp_out.shape[0] > 0
     for start in range(0, n, block):
         nb = min(block, n - start)
         for b in range(nb):
@@ -165,6 +204,9 @@ def _sweep(
             constant = log_const[k]
             for b in range(nb):
                 log_prob[k, b] = constant - 0.5 * maha[k, b]
+            if adding:
+                for b in range(nb):
+                    log_prob[k, b] += added[k, start + b]
         if mode == ROWS:
             for b in range(nb):
                 for k in range(n_components):
@@ -231,6 +273,10 @@ def _sweep(
             for k in range(n_components):
                 for b in range(nb):
                     resp[k, b] *= weight[start + b]
+        if keep_resp:
+            for k in range(n_components):
+                for b in range(nb):
+                    resp_out[k, start + b] = resp[k, b]
         # ------------------------------------------------------ statistics
         for k in range(n_components):
             total = 0.0
@@ -246,12 +292,7 @@ def _sweep(
                         scratch[e, b] = v
                         total += v
                     s1[k, e] += total
-                for e in range(n_features):
-                    for f in range(e, n_features):
-                        total = 0.0
-                        for b in range(nb):
-                            total += scratch[e, b] * whitened[k, f, b]
-                        s2[k, e, f] += total
+                _upper_products(scratch, whitened[k], nb, s2[k])
         elif form == TIED:
             for k in range(n_components):
                 for e in range(n_features):
@@ -263,12 +304,7 @@ def _sweep(
                 for b in range(nb):
                     w = weight[start + b] if weighted else 1.0
                     scratch[e, b] = w * whitened[0, e, b]
-            for e in range(n_features):
-                for f in range(e, n_features):
-                    total = 0.0
-                    for b in range(nb):
-                        total += scratch[e, b] * whitened[0, f, b]
-                    s2[0, e, f] += total
+            _upper_products(scratch, whitened[0], nb, s2[0])
         else:
             for b in range(nb):
                 row_terms[b] = 0.0
@@ -294,6 +330,17 @@ def _sweep(
                     s2[k, 0, 0] += total
     scalars[0] += loglik
     scalars[1] += extra
+
+
+def normalize(log_prob, weight, mode, resp, scalars):
+    """Responsibilities ``resp`` (K, n) of log-probabilities (K, n), float64.
+
+    The log-sum-exp of the compiled sweep for log-probabilities computed
+    elsewhere; ``weight`` from :func:`daskmix._engine.jit.row_weights`;
+    ``scalars`` gets ``[loglik, entropy or sum r log r]`` added.
+    """
+    bits = np.empty(log_prob.size, dtype=np.int64)
+    _normalize(log_prob, weight, mode, resp, bits, scalars)
 
 
 @jit
@@ -367,7 +414,9 @@ def _normalize(log_prob, weight, mode, resp, bits, scalars):
 BLAS_MIN_FEATURES = 24
 
 
-def _full_blas(x, weight, center, transform, offsets, log_const, mode):
+def _full_blas(
+    x, weight, center, transform, offsets, log_const, mode, added=None, resp_out=None
+):
     """The full form through triangular BLAS: K ``trmm`` and K ``syrk`` a tile.
 
     Wide factors (D >= :data:`BLAS_MIN_FEATURES`) make the whitening and the
@@ -389,7 +438,9 @@ def _full_blas(x, weight, center, transform, offsets, log_const, mode):
         y -= offsets[k]
         whitened[k] = y
         log_prob[k] = log_const[k] - 0.5 * np.einsum("nd,nd->n", y, y, dtype=np.float64)
-    resp = np.empty((n_components, n))
+    if added is not None:
+        log_prob += added
+    resp = np.empty((n_components, n)) if resp_out is None else resp_out
     scalars = np.zeros(2)
     bits = np.empty(n_components * n, np.int64)
     _normalize(log_prob, weight, mode, resp, bits, scalars)
@@ -427,8 +478,16 @@ def _kernel_arrays(plan):
     return form, c_rows(transform), c_rows(offsets), c_rows(log_const)
 
 
-def _run(tile: Tile, plan, mode: int, weight=None):
-    """One sweep over ``tile``: (nk, s1, s2 in its form's shape, scalars)."""
+def sweep_tile(tile: Tile, plan, mode: int, weight=None, added=None, resp_out=None):
+    """One sweep over ``tile``: (nk, s1, s2 in its form's shape, scalars).
+
+    ``mode`` is one of :data:`EM`, :data:`NEAREST`, :data:`SCORE`,
+    :data:`VARIATIONAL`; ``weight`` the rows' weights (tile,) or None.
+
+    ``added`` (K, tile) float64 is added to the log-probabilities, and
+    ``resp_out`` (K, tile) float64 receives the responsibilities (times the
+    row weights), when given.
+    """
     x = c_rows(tile.X)
     form, transform, offsets, log_const = _kernel_arrays(plan)
     n_components, n_features = offsets.shape
@@ -443,7 +502,15 @@ def _run(tile: Tile, plan, mode: int, weight=None):
     )
     if form == FULL and n_features >= BLAS_MIN_FEATURES:
         nk, s1, s2u, scalars, _ = _full_blas(
-            x, row_weights(weight), plan.center, transform, offsets, log_const, mode
+            x,
+            row_weights(weight),
+            plan.center,
+            transform,
+            offsets,
+            log_const,
+            mode,
+            added,
+            resp_out,
         )
         if nk is None:
             return nk, s1, s2u, scalars
@@ -464,6 +531,8 @@ def _run(tile: Tile, plan, mode: int, weight=None):
         s2,
         scalars,
         _NO_ROWS,
+        _NO_ROWS if added is None else c_rows(added),
+        _NO_ROWS if resp_out is None else resp_out,
     )
     if form in (FULL, TIED):
         s2 = s2 + np.swapaxes(np.triu(s2, 1), -1, -2)
@@ -493,7 +562,7 @@ def em_kernel(tile: Tile, plan) -> Stats:
         ``nk`` (K,), ``s1``, ``s2`` (shapes per form), ``loglik``, ``n_rows``.
     """
     mode = NEAREST if plan.resp_mode == "nearest" else EM
-    nk, s1, s2, scalars = _run(tile, plan, mode, tile.weight)
+    nk, s1, s2, scalars = sweep_tile(tile, plan, mode, tile.weight)
     return Stats(
         nk=nk,
         s1=s1,
@@ -518,7 +587,7 @@ def variational_kernel(tile: Tile, plan) -> Stats:
     Stats
         ``nk``, ``s1``, ``s2``, ``resp_log_resp``, ``loglik``, ``n_rows``.
     """
-    nk, s1, s2, scalars = _run(tile, plan, VARIATIONAL)
+    nk, s1, s2, scalars = sweep_tile(tile, plan, VARIATIONAL)
     return Stats(
         nk=nk,
         s1=s1,
@@ -543,7 +612,7 @@ def loglik_kernel(tile: Tile, plan) -> Stats:
     Stats
         ``loglik``, ``entropy`` and ``n_rows`` (weighted sums with weights).
     """
-    _, _, _, scalars = _run(tile, plan, SCORE, tile.weight)
+    _, _, _, scalars = sweep_tile(tile, plan, SCORE, tile.weight)
     return Stats(
         loglik=np.float64(scalars[0]),
         entropy=np.float64(scalars[1]),
@@ -588,5 +657,7 @@ def log_prob_rows(tile: Tile, plan) -> np.ndarray:
         np.zeros((1, 1, 1)),
         np.zeros(2),
         out,
+        _NO_ROWS,
+        _NO_ROWS,
     )
     return out.T

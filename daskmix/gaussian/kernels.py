@@ -287,17 +287,41 @@ def weighted_shared_scatter(
 
 
 # ------------------------------------------------------------ per-row outputs
+OVERFLOW_MESSAGE = (
+    "Input X has rows of values too large in magnitude for float64 arithmetic "
+    "(the first at row {row}, largest absolute value {value:.3g}): their squared "
+    "Mahalanobis distances overflow, so their log-likelihood, probabilities and "
+    "labels cannot be computed. Scale the input data, e.g. with "
+    "sklearn.preprocessing.StandardScaler, before fitting and predicting."
+)
+
+
 def weighted_log_prob_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
     """``log w_k + log N(x | mu_k, Sigma_k)`` of each row, (K, tile).
 
     The compiled kernels' when the plan asks for them.
+
+    Raises
+    ------
+    ValueError
+        If a row's squared distances overflow float64 for every component
+        (finite values of magnitude near 1e154 and above): its outputs would
+        be NaN.
     """
     if compiled.supports(tile, plan):
-        return compiled.log_prob_rows(tile, plan)
-    with workspace() as work:
-        xs = _shifted(tile.X, plan, work)
-        weighted_log_prob, _ = component_log_prob(xs, plan, work)
-        return weighted_log_prob.copy()
+        weighted_log_prob = compiled.log_prob_rows(tile, plan)
+    else:
+        with workspace() as work:
+            xs = _shifted(tile.X, plan, work)
+            weighted_log_prob, _ = component_log_prob(xs, plan, work)
+            weighted_log_prob = weighted_log_prob.copy()
+    with np.errstate(invalid="ignore"):
+        top = weighted_log_prob.max(axis=0, initial=-np.inf)
+    if not np.isfinite(top).all():
+        row = int(np.flatnonzero(~np.isfinite(top))[0])
+        value = float(np.max(np.abs(tile.X[row])))
+        raise ValueError(OVERFLOW_MESSAGE.format(row=tile.start + row, value=value))
+    return weighted_log_prob
 
 
 def log_resp_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:

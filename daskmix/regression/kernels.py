@@ -34,6 +34,7 @@ import numpy as np
 
 from .. import config
 from .._em.scoring import score_stats
+from .._engine.jit import kernel_backend
 from .._engine.stats import Stats
 from .._engine.tiles import Tile
 from ..gaussian.covariance import covariance
@@ -48,6 +49,7 @@ from ..gaussian.kernels import (
 )
 from ..gaussian.kernels import make_plan as make_gate_plan
 from ..gaussian.params import GaussianParams
+from . import compiled
 from .params import (
     RegressionParams,
     frame_weights,
@@ -93,6 +95,8 @@ class RegressionPlan:
         Plan of a Gaussian mixture on the joint (x, y) for 'joint_posterior'.
     seed : int
         Key of the counter-based generator for 'random'.
+    backend : {'numpy', 'compiled'}
+        Which kernels run the pass (:mod:`daskmix.regression.compiled`).
     """
 
     center: np.ndarray
@@ -110,6 +114,7 @@ class RegressionPlan:
     y_center: float = 0.0
     joint_gate: GaussianPlan | None = None
     seed: int = 0
+    backend: str = "numpy"
 
     @property
     def n_components(self) -> int:
@@ -147,6 +152,7 @@ def make_plan(
         rows=rows,
         cols=cols,
         pairwise=uses_pairwise_products(n_coef),
+        backend=kernel_backend(),
         **init_fields,
     )
 
@@ -320,6 +326,8 @@ def em_kernel(tile: Tile, plan: RegressionPlan) -> Stats:
         ``s1``/``s2`` for ``gating='gaussian'``, ``loglik`` (summed
         ``log p(x, y)``, or ``log p(y | x)`` for ``gating='none'``), ``n_rows``.
     """
+    if compiled.supports(tile, plan):
+        return compiled.em_kernel(tile, plan)
     x, y, sample_weight = tile.X, tile.y.reshape(-1), tile.weight
     xs, frame, phi, residuals, weighted_log_prob = _posterior(x, y, plan)
     resp, log_norm = normalize_log_prob(weighted_log_prob)
