@@ -54,7 +54,8 @@ def test_minibatch_fit_shows_steps(capsys):
             3, algorithm="minibatch", batch_size=500, max_iter=2, random_state=0
         ).fit(X)
     err = capsys.readouterr().err
-    assert "EM init 0" in err and "lower bound=" in err
+    assert "Stepwise EM init 0" in err and "smoothed bound=" in err
+    assert "rows seen=" in err and "step" in err and "pass=" not in err
 
 
 def test_off_by_default_and_restored_after_the_block(capsys):

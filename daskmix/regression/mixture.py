@@ -24,7 +24,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._em.batch import check_pass
+from .._em.run import check_pass
 from .._engine.rows import RowBlocks
 from .._estimator.all_or_nothing import fit_all_or_nothing
 from .._estimator.base import BaseMixture, float_dtype, weight_arrays

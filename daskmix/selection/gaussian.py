@@ -6,6 +6,7 @@ from sklearn.base import DensityMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._estimator.all_or_nothing import fit_all_or_nothing
 from .._estimator.docstrings import fill_doc
 from ..gaussian.mixture import INIT_METHODS, GaussianMixture
 from ..gaussian.params import COVARIANCE_TYPES
@@ -133,6 +134,7 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
             for k in self._checked_components
         ]
 
+    @fit_all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     @fill_doc(sample_weight=SAMPLE_WEIGHT_SELECTION)
     def fit(self, X, y=None, sample_weight=None):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_array
 
-from ..._em.batch import check_pass
+from ..._em.run import check_pass
 from ..._engine.rows import RowBlocks, default_tile_rows
 from ..._engine.stats import Stats
 from ...cluster.seeding import kmeans_plusplus_centers, random_data_centers
