@@ -12,6 +12,7 @@ the kept run did not converge.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,6 @@ from .run import (
     EMRun,
     best_result,
     blas_single_threaded,
-    run_pass,
     warn_outcome,
 )
 
@@ -46,8 +46,8 @@ def fit_em(
 ) -> EMResult:
     """Batch EM with restarts; the semantics of scikit-learn's ``BaseMixture``.
 
-    Each step of a run (:class:`~daskmix._em.run.EMRun`) is one pass
-    (:func:`~daskmix._em.run.run_pass`) and one M-step on the client.
+    Each step of a run (:meth:`~daskmix._em.run.EMRun.iterate`) is one pass
+    over the data and one M-step on the client.
 
     Parameters
     ----------
@@ -84,11 +84,8 @@ def fit_em(
         if run.done:  # max_iter=0: the start
             results.append(EMResult(run.params, -np.inf))
             continue
-        while not run.done:
-            run.step(run_pass(model, data, run.params), data.dtype)
-            report.step(run)
+        results.append(run.run_on(itertools.repeat(data), report))
         report.run_end(run)
-        results.append(run.result())
     best = best_result(results)
     warn_outcome(model, best, max_iter)
     return best

@@ -270,12 +270,11 @@ class RunReport:
 
     def step(self, run) -> None:
         """``run`` (an :class:`~daskmix._em.run.EMRun`) made a step."""
+        n_iter = run.n_iter
         if run.stepwise:
-            n_iter = run.state.n_steps
             rows = run.state.n_batches * self.batch_size
             self.progress.step(n_iter, run.lower_bound, f"rows seen={rows:,}")
         else:
-            n_iter = run.n_iter
             self.progress.step(n_iter, run.lower_bound)
         if n_iter % self.verbose_interval != 0:
             return

@@ -245,6 +245,8 @@ class EMResult:
         Collapsed components (:meth:`MixtureModel.degenerate`).
     state : StepwiseState or None
         Stepwise runs: where the run stands, for ``partial_fit`` to continue.
+    n_steps : int
+        Stepwise updates of the run (0 for batch EM).
     """
 
     params: Any
@@ -254,11 +256,7 @@ class EMResult:
     converged: bool = False
     degenerate: list[int] = field(default_factory=list)
     state: StepwiseState | None = None
-
-    @property
-    def n_steps(self) -> int:
-        """Stepwise updates of the run (0 for batch EM)."""
-        return 0 if self.state is None else self.state.n_steps
+    n_steps: int = 0
 
 
 # --------------------------------------------------------------------- the run
@@ -290,9 +288,15 @@ class EMRun:
     lower_bound : float
         Batch: the lower bound of the last iteration. Stepwise: the smoothed
         bound.
+    lower_bounds : list of float
+        ``lower_bound`` after every step.
+    n_iter : int
+        Steps taken (batch: iterations; stepwise: updates).
     change : float
         Change of the lower bound in the last step (NaN before the first).
     done, converged : bool
+    state : StepwiseState or None
+        Stepwise EM: the running statistics and the schedule's position.
     error : str or None
         Why the run failed (the model-selection sweep records it); None.
     """
@@ -310,35 +314,70 @@ class EMRun:
         self.model = model
         self.rule = rule
         self.stepwise = isinstance(rule, StepwiseRule)
+        self.state = None
         if self.stepwise:
-            self.state = (
-                state if state is not None else StepwiseState(params, n_rows=n_rows)
-            )
-        else:
-            self.state = None
-            self._params = params
-            self._lower_bound = lower_bound
-            self._lower_bounds: list[float] = []
-            self.n_iter = 0
-            self.stats: Stats | None = None
+            if state is None:
+                state = StepwiseState(params, n_rows=n_rows)
+            self.state = state
+            params, lower_bound = state.params, state.smoothed
+        self.params = params
+        self.lower_bound = lower_bound
+        self.lower_bounds: list[float] = state.lower_bounds if self.stepwise else []
+        self.n_iter = state.n_steps if self.stepwise else 0
+        self.stats: Stats | None = None
         self.change = np.nan
         self.converged = False
-        self.done = self._out_of_steps()
         self.error: str | None = None
         self.exact_lower_bound: float | None = None
-
-    @property
-    def params(self) -> Any:
-        return self.state.params if self.stepwise else self._params
-
-    @property
-    def lower_bound(self) -> float:
-        return self.state.smoothed if self.stepwise else self._lower_bound
+        self._entry: tuple[int, Any, int] | None = None
+        self.done = self._out_of_steps()
 
     def _out_of_steps(self) -> bool:
         if self.stepwise:
             return self.state.n_batches >= self.rule.max_batches
         return self.n_iter >= self.rule.max_iter
+
+    # ---------------------------------------------------------------- passes
+    def pass_entry(self, data: RowBlocks) -> tuple[Any, Any, int]:
+        """``(kernel, plan, tile_rows)`` of the next pass over ``data``."""
+        if self._entry is None or self._entry[0] != data.n_features:
+            model = self.model
+            self._entry = (
+                data.n_features,
+                model.kernel,
+                model.tile_rows(data.n_features),
+            )
+        _, kernel, tile_rows = self._entry
+        return kernel, self.model.plan(self.params, data.dtype), tile_rows
+
+    def pass_over(self, data: RowBlocks) -> Stats:
+        """The statistics of one pass over ``data`` under :attr:`params`, unchecked."""
+        kernel, plan, tile_rows = self.pass_entry(data)
+        return data.map_reduce(kernel, plan, tile_rows, name=self.model.name)
+
+    def iterate(self, data: RowBlocks) -> None:
+        """One pass over ``data`` (all rows, or a mini-batch), then a :meth:`step`.
+
+        Non-finite statistics raise (:func:`check_pass`).
+        """
+        stats = check_pass(self.pass_over(data), data, self.model.array_names)
+        self.step(stats, data.dtype)
+
+    def run_on(self, source: Iterable[RowBlocks], report=None) -> EMResult:
+        """Iterate on the rows ``source`` yields until the run ends; its result.
+
+        ``source`` gives the rows of every step: the data again and again
+        (batch EM), or mini-batches, drawn only when the run asks for one.
+        ``report.step(run)`` follows every step (not a skipped batch of zero
+        weight).
+        """
+        rows = iter(source)
+        while not self.done:
+            steps = self.n_iter
+            self.iterate(next(rows))
+            if report is not None and self.n_iter > steps:
+                report.step(self)
+        return self.result()
 
     # ---------------------------------------------------------------- steps
     def step(self, stats: Stats, dtype) -> None:
@@ -355,12 +394,12 @@ class EMRun:
             self.done = True
 
     def _batch_step(self, stats: Stats, dtype) -> None:
-        model, params = self.model, self._params
+        model, params = self.model, self.params
         new_params = model.m_step(stats, params, model.frame(params, dtype))
         lower_bound = model.lower_bound(stats, params, new_params)
-        self.change = lower_bound - self._lower_bound
-        self._params, self.stats, self._lower_bound = new_params, stats, lower_bound
-        self._lower_bounds.append(lower_bound)
+        self.change = lower_bound - self.lower_bound
+        self.params, self.stats, self.lower_bound = new_params, stats, lower_bound
+        self.lower_bounds.append(lower_bound)
         self.n_iter += 1
         if abs(self.change) < self.rule.tol:
             self.converged = self.done = True
@@ -408,6 +447,7 @@ class EMRun:
         state.recent, state.smoothed = recent, smoothed
         state.best, state.no_improvement = best, no_improvement
         state.lower_bounds.append(smoothed)
+        self.params, self.lower_bound, self.n_iter = new_params, smoothed, step
         patience = rule.schedule.max_no_improvement
         if patience is not None and no_improvement >= patience:
             self.converged = self.done = True
@@ -430,7 +470,7 @@ class EMRun:
         bound = self.model.batch_bound(stats, state.params, max(state.n_rows, n_rows))
         state.stats = stats.scale(1.0 / n_rows)
         state.dtype = dtype
-        state.smoothed = state.best = bound
+        state.smoothed = state.best = self.lower_bound = bound
         state.recent = [bound]
 
     def fail(self, error: str) -> None:
@@ -442,14 +482,14 @@ class EMRun:
         """The run's outcome (its state, for a stepwise run, not copied)."""
         if not self.stepwise:
             degenerate = (
-                self.model.degenerate(self._params, self.stats)
+                self.model.degenerate(self.params, self.stats)
                 if self.stats is not None
                 else []
             )
             return EMResult(
-                self._params,
-                self._lower_bound,
-                self._lower_bounds,
+                self.params,
+                self.lower_bound,
+                self.lower_bounds,
                 self.n_iter,
                 self.converged,
                 degenerate,
@@ -464,17 +504,16 @@ class EMRun:
             if state.stats is not None and state.n_steps > 0
             else []
         )
-        bound = (
-            state.smoothed if self.exact_lower_bound is None else self.exact_lower_bound
-        )
+        exact = self.exact_lower_bound
         return EMResult(
             state.params,
-            bound,
+            state.smoothed if exact is None else exact,
             state.lower_bounds,
             n_iter,
             self.converged,
             degenerate,
             state,
+            state.n_steps,
         )
 
 
@@ -590,20 +629,16 @@ def finite(stats: Stats) -> bool:
     return all(np.all(np.isfinite(value)) for value in stats.values())
 
 
-def pass_stats(model: MixtureModel, data: RowBlocks, params: Any) -> Stats:
-    """One pass over ``data`` under ``params``, unchecked (see :func:`run_pass`)."""
-    plan = model.plan(params, data.dtype)
-    return data.map_reduce(
-        model.kernel, plan, model.tile_rows(data.n_features), name=model.name
-    )
-
-
 def run_pass(model: MixtureModel, data: RowBlocks, params: Any) -> Stats:
     """One pass over ``data`` under ``params``: the model's kernel on every block.
 
     The statistics are checked for non-finite values (:func:`check_pass`).
     """
-    return check_pass(pass_stats(model, data, params), data, model.array_names)
+    plan = model.plan(params, data.dtype)
+    stats = data.map_reduce(
+        model.kernel, plan, model.tile_rows(data.n_features), name=model.name
+    )
+    return check_pass(stats, data, model.array_names)
 
 
 def blas_single_threaded(func: Callable) -> Callable:

@@ -191,6 +191,19 @@ def prefetch(data: RowBlocks, n_batches: int, batch_size: int, random_state):
     ][::-1]
 
 
+def _batches(data: RowBlocks, run: EMRun, batch_size: int, random_state):
+    """Mini-batches for ``run``, drawn a few at a time, never past its last."""
+    pending: list[RowBlocks] = []
+    while True:
+        if not pending:
+            n_draw = min(
+                config.get("minibatch.prefetch-batches"),
+                run.rule.max_batches - run.state.n_batches,
+            )
+            pending = prefetch(data, n_draw, batch_size, random_state)
+        yield pending.pop()
+
+
 def clip_batch_size(batch_size: int, n_samples: int) -> int:
     """``batch_size``, or ``n_samples`` with a UserWarning when it is larger."""
     if batch_size <= n_samples:
@@ -289,19 +302,7 @@ def fit_stepwise(
         run = EMRun(model, params, rule, n_rows=stands_for)
         if not run.done:
             warm_up(run, warm_up_rows(data, batch_size, random_state, weighted))
-        pending: list[RowBlocks] = []
-        while not run.done:
-            if not pending:
-                n_draw = min(
-                    config.get("minibatch.prefetch-batches"),
-                    rule.max_batches - run.state.n_batches,
-                )
-                pending = prefetch(data, n_draw, batch_size, random_state)
-            batch = pending.pop()
-            steps = run.state.n_steps
-            run.step(run_pass(model, batch, run.params), batch.dtype)
-            if run.state.n_steps > steps:  # not a batch of zero weight
-                report.step(run)
+        run.run_on(_batches(data, run, batch_size, random_state), report)
         report.run_end(run)
         runs.append(run)
     if len(runs) > 1:
@@ -362,8 +363,7 @@ def stepwise_update(
     StepwiseState
     """
     rule = StepwiseRule(schedule, smoothing, count_rows=count_rows)
-    run = EMRun(model, state.params, rule, state=state)
-    run.step(run_pass(model, batch, state.params), batch.dtype)
+    EMRun(model, state.params, rule, state=state).iterate(batch)
     return state
 
 
@@ -403,5 +403,5 @@ def partial_step(
         count_rows=True,
     )
     run = EMRun(model, state.params, rule, state=state)
-    run.step(run_pass(model, data, state.params), data.dtype)
+    run.iterate(data)
     return run.result()

@@ -46,7 +46,6 @@ from .run import (
     blas_single_threaded,
     candidate_failure,
     finite,
-    pass_stats,
     score_exactly,
 )
 from .stepwise import (
@@ -200,14 +199,7 @@ def _batch_sweep(jobs, data, verbose, progress, labels) -> list[list[EMRun]]:
         active = [run for group in runs for run in group if not run.done]
         if not active:
             break
-        entries = [
-            (
-                run.model.kernel,
-                run.model.plan(run.params, data.dtype),
-                run.model.tile_rows(data.n_features),
-            )
-            for run in active
-        ]
+        entries = [run.pass_entry(data) for run in active]
         for run, stats in zip(active, shared_pass(entries, data)):
             _step_checked(run, stats, data)
         n_passes += 1
@@ -257,7 +249,7 @@ def _stepwise_sweep(jobs, data, progress, labels) -> list[list[EMRun]]:
             )
         batch = pending.pop()
         for run in going:
-            _step_checked(run, pass_stats(run.model, batch, run.params), batch)
+            _step_checked(run, run.pass_over(batch), batch)
         going = [run for run in going if not run.done]
         n_batches += 1
         if progress is not None:

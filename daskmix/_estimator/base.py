@@ -43,6 +43,29 @@ from .validation import InputInfo, check_sample_weight, check_X
 
 
 @dataclass(frozen=True)
+class FittedRows:
+    """Validated rows for a fitted estimator's per-row outputs or scores.
+
+    Attributes
+    ----------
+    data : RowBlocks
+    info : InputInfo
+        Where X came from (outputs follow it).
+    model : MixtureModel
+    plan : object
+        The fitted parameters as the kernels read them.
+    tile_rows : int
+        The model's tile size for these rows.
+    """
+
+    data: RowBlocks
+    info: InputInfo
+    model: MixtureModel
+    plan: Any
+    tile_rows: int
+
+
+@dataclass(frozen=True)
 class TrainingRows:
     """Validated training data, ready for EM.
 
@@ -366,18 +389,17 @@ class BaseMixture(BaseEstimator):
         if not fitted:
             self._prepare_fit(data)
         model = self._model(data.n_features, fitting=not fitted)
+        if not fitted and data.n_samples < self.n_components:
+            raise ValueError(
+                "The first call to partial_fit initialises the model and needs "
+                f"n_samples >= n_components; got n_components = "
+                f"{self.n_components}, n_samples = {data.n_samples}"
+            )
         if weighted:
             model.weighted = True
+            check_enough_weights(data, 1 if fitted else self.n_components)
         state = getattr(self, "_stepwise_state", None)
         if not fitted:
-            if data.n_samples < self.n_components:
-                raise ValueError(
-                    "The first call to partial_fit initialises the model and needs "
-                    f"n_samples >= n_components; got n_components = "
-                    f"{self.n_components}, n_samples = {data.n_samples}"
-                )
-            if weighted:
-                check_enough_weights(data, self.n_components)
             with one_blas_thread():
                 params = model.initialize(data, check_random_state(self.random_state))
             state = StepwiseState(params)
@@ -404,42 +426,33 @@ class BaseMixture(BaseEstimator):
             )
 
     # ------------------------------------------------------- per-row outputs
-    def _fitted_rows(self, X, y=None) -> tuple[RowBlocks, Any, InputInfo]:
-        """Validated rows of X (and y), and the plan of the fitted parameters."""
+    def _fitted_rows(self, X, y=None) -> FittedRows:
+        """Validated rows of X (and y), the fitted model and its plan."""
         check_is_fitted(self)
         data, info = self._validate(X, y, reset=False)
         model = self._model(data.n_features)
-        return data, model.plan(self._params(), data.dtype), info
+        plan = model.plan(self._params(), data.dtype)
+        return FittedRows(data, info, model, plan, model.tile_rows(data.n_features))
 
     def _map_rows(
-        self,
-        data: RowBlocks,
-        plan: Any,
-        info: InputInfo,
-        fn,
-        n_columns: int | None,
-        name: str,
-        dtype=None,
+        self, rows: FittedRows, fn, n_columns: int | None, name: str, dtype=None
     ):
         """Per-row outputs in the input's type; floats in the input's float dtype."""
+        data = rows.data
         dtype = data.dtype if dtype is None else dtype
-        model = self._model(data.n_features)
         result = data.map_rows(
-            fn, plan, model.tile_rows(data.n_features), n_columns, kernel_dtype(dtype)
+            fn, rows.plan, rows.tile_rows, n_columns, kernel_dtype(dtype)
         )
-        return wrap_rows(result.astype(dtype, copy=False), info, name=name)
+        return wrap_rows(result.astype(dtype, copy=False), rows.info, name=name)
 
     def _score_pass(self, X, y=None) -> Stats:
         """``loglik``, ``entropy`` and ``n_rows`` of the data (one pass)."""
-        data, plan, _ = self._fitted_rows(X, y)
-        model = self._model(data.n_features)
-        stats = data.map_reduce(
-            model.score_kernel,
-            plan,
-            model.tile_rows(data.n_features),
-            name=f"{model.name}-score",
+        rows = self._fitted_rows(X, y)
+        model = rows.model
+        stats = rows.data.map_reduce(
+            model.score_kernel, rows.plan, rows.tile_rows, name=f"{model.name}-score"
         )
-        return check_pass(stats, data, model.array_names)
+        return check_pass(stats, rows.data, model.array_names)
 
     def _total_loglik(self, X, y=None) -> tuple[float, int]:
         """Summed log-likelihood of the rows and their number (one pass)."""
@@ -554,22 +567,27 @@ def weight_arrays(sample_weight, X) -> list:
     messages (non-negative, finite, 1-D of X's length, not all zero; dask
     weights rechunked to X's row blocks).
     """
-    weight = check_sample_weight(sample_weight, X)
-    return [] if weight is None else [weight]
+    if sample_weight is None:
+        return []
+    return [check_sample_weight(sample_weight, X, read_dask=False)]
 
 
-def _count_positive(weight: np.ndarray, plan) -> Stats:
+def _count_weights(weight: np.ndarray, plan) -> Stats:
     return Stats(
         n_positive=np.float64(np.count_nonzero(weight)),
         total=weight.sum(dtype=np.float64),
+        n_negative=np.float64(np.count_nonzero(weight < 0)),
+        n_not_finite=np.float64(weight.size - np.count_nonzero(np.isfinite(weight))),
     )
 
 
 def check_enough_weights(data: RowBlocks, n_components: int) -> float:
-    """Raise unless at least ``n_components`` rows have a non-zero weight.
+    """Check the row weights and that ``n_components`` rows have a non-zero one.
 
-    The weights are the last array of ``data``; counting them reads the
-    weights only (one small pass for dask input).
+    The weights are the last array of ``data``; one pass reads the weights
+    only (for dask weights, which validation checks for shape and dtype
+    only, it also finds NaN, infinity and negative values, with
+    scikit-learn's messages).
 
     Returns
     -------
@@ -578,8 +596,14 @@ def check_enough_weights(data: RowBlocks, n_components: int) -> float:
     """
     weight = data.arrays[-1]
     column = data.same_blocks([weight.reshape(-1, 1)])
-    counts = column.map_reduce(_count_positive, None, 1 << 16)
+    counts = column.map_reduce(_count_weights, None, 1 << 16)
+    if counts["n_not_finite"]:
+        raise ValueError("Input sample_weight contains NaN or infinity.")
+    if counts["n_negative"]:
+        raise ValueError("Negative values in data passed to `sample_weight`.")
     n_positive = int(counts["n_positive"])
+    if n_positive == 0:
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     if n_positive < n_components:
         raise ValueError(
             f"sample_weight has {n_positive} non-zero values; a mixture of "

@@ -373,7 +373,7 @@ def _align_on_samples(y, info: InputInfo):
     return y.isel({dim: positions})
 
 
-def check_sample_weight(sample_weight, X):
+def check_sample_weight(sample_weight, X, *, read_dask: bool = True):
     """Validate row weights for ``X`` with scikit-learn's rules and messages.
 
     Parameters
@@ -381,6 +381,11 @@ def check_sample_weight(sample_weight, X):
     sample_weight : None, float, array-like or dask array of shape (n_samples,)
     X : ndarray or dask.array.Array of shape (n_samples, n_features)
         The validated data (from :func:`check_X`).
+    read_dask : bool, default=True
+        Check the values of dask weights here, with one ``compute``. False:
+        only their shape and dtype; the caller checks the values in a pass
+        of its own (the mixtures count the rows of non-zero weight anyway:
+        :func:`~daskmix._estimator.base.check_enough_weights`).
 
     Returns
     -------
@@ -430,6 +435,8 @@ def check_sample_weight(sample_weight, X):
             f"sample_weight has dtype {sample_weight.dtype}; expected numeric values."
         )
     weights = sample_weight.astype(X.dtype).rechunk((X.chunks[0],))
+    if not read_dask:
+        return weights
     finite, smallest, any_nonzero = da.compute(
         da.isfinite(weights).all(), weights.min(), (weights != 0).any()
     )

@@ -59,8 +59,7 @@ class GaussianOutputs(DensityMixin):
             Component labels. Lazy for dask input; along the sample dimension
             for xarray input.
         """
-        data, plan, info = self._fitted_rows(X)
-        return self._map_rows(data, plan, info, label_rows, None, "label", np.int64)
+        return self._map_rows(self._fitted_rows(X), label_rows, None, "label", np.int64)
 
     def predict_proba(self, X):
         """Posterior probability of each component for each sample.
@@ -76,9 +75,8 @@ class GaussianOutputs(DensityMixin):
         resp : ndarray, dask array or DataArray of shape (n_samples, n_components)
             ``p(k | x)``. For xarray input, dims (sample dim, ``component``).
         """
-        data, plan, info = self._fitted_rows(X)
         return self._map_rows(
-            data, plan, info, proba_rows, self.n_components, "probability"
+            self._fitted_rows(X), proba_rows, self.n_components, "probability"
         )
 
     def score_samples(self, X):
@@ -95,8 +93,7 @@ class GaussianOutputs(DensityMixin):
         log_prob : ndarray, dask array or DataArray of shape (n_samples,)
             Log-density of each sample under the mixture.
         """
-        data, plan, info = self._fitted_rows(X)
-        return self._map_rows(data, plan, info, score_rows, None, "log_likelihood")
+        return self._map_rows(self._fitted_rows(X), score_rows, None, "log_likelihood")
 
     def score(self, X, y=None) -> float:
         """Mean log-likelihood of the samples of X (computed, also for dask).
