@@ -39,7 +39,7 @@ from .._engine.rows import RowBlocks, one_blas_thread
 from .._engine.stats import Stats
 from .all_or_nothing import fit_all_or_nothing
 from .outputs import wrap_rows
-from .validation import InputInfo, check_sample_weight, check_X
+from .validation import InputInfo, check_sample_weight, check_X, reject_booleans
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,11 @@ class BaseMixture(BaseEstimator):
     _requires_y = False
     #: whether bic, aic and icl exist (not for a variational posterior)
     _has_information_criteria = True
+
+    def _validate_params(self) -> None:
+        """scikit-learn's parameter validation, booleans refused as integers."""
+        super()._validate_params()
+        reject_booleans(self)
 
     # ------------------------------------------------------ subclass hooks
     @abstractmethod

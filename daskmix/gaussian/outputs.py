@@ -7,6 +7,7 @@ from sklearn.base import DensityMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .._estimator.validation import check_n_samples
 from .kernels import label_rows, proba_rows, score_rows
 from .params import GaussianParams
 from .sampling import sample_mixture
@@ -120,7 +121,8 @@ class GaussianOutputs(DensityMixin):
         Parameters
         ----------
         n_samples : int, default=1
-            Number of samples to draw.
+            Number of samples to draw, at least 1 (a float is truncated, as
+            scikit-learn's ``GaussianMixture.sample`` does).
 
         Returns
         -------
@@ -132,6 +134,8 @@ class GaussianOutputs(DensityMixin):
         """
         check_is_fitted(self)
         X, labels = sample_mixture(
-            self._gaussian_params(), n_samples, check_random_state(self.random_state)
+            self._gaussian_params(),
+            check_n_samples(n_samples),
+            check_random_state(self.random_state),
         )
         return X, labels

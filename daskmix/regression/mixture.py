@@ -34,7 +34,12 @@ from .._estimator.docstrings import (
     fill_doc,
 )
 from .._estimator.outputs import wrap_rows
-from .._estimator.validation import check_sample_weight, check_X, check_y
+from .._estimator.validation import (
+    check_n_samples,
+    check_sample_weight,
+    check_X,
+    check_y,
+)
 from ..gaussian.params import COVARIANCE_TYPES, GaussianParams, precisions_from_cholesky
 from ..gaussian.sampling import sample_mixture
 from .kernels import (
@@ -655,7 +660,8 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         Parameters
         ----------
         n_samples : int, default=1
-            Number of samples to draw.
+            Number of samples to draw, at least 1 (a float is truncated, as
+            :meth:`daskmix.GaussianMixture.sample` and scikit-learn's do).
 
         Returns
         -------
@@ -665,6 +671,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
             Their targets, drawn from each component's line and noise.
         """
         check_is_fitted(self)
+        n_samples = check_n_samples(n_samples)
         rng = check_random_state(self.random_state)
         X, labels = sample_mixture(self._params().gate, n_samples, rng)
         noise = np.sqrt(self.noise_variance_[labels]) * rng.standard_normal(n_samples)

@@ -19,6 +19,7 @@ import math
 import warnings
 from numbers import Integral, Real
 
+import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
@@ -28,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._em.progress import sweep_progress
 from .._em.sweep import fit_sweep, score_candidates
 from .._estimator.base import BaseMixture
+from .._estimator.validation import reject_booleans
 
 CRITERIA = ("bic", "aic", "icl")
 
@@ -65,9 +67,10 @@ def _as_options(value, name: str, allowed=None) -> list:
 def _check_components(n_components, n_samples: int) -> list[int]:
     options = _as_options(n_components, "n_components")
     for k in options:
-        if not isinstance(k, Integral) or isinstance(k, bool) or k < 1:
+        if not isinstance(k, Integral) or isinstance(k, (bool, np.bool_)) or k < 1:
             raise ValueError(
-                f"n_components must hold integers >= 1; got {k!r} in {options}."
+                "n_components must hold integers >= 1 (not booleans); got "
+                f"{k!r} in {options}."
             )
         if k > n_samples:
             raise ValueError(
@@ -95,6 +98,11 @@ class _MixtureIC(BaseEstimator):
 
     #: the estimator class the candidates are
     _estimator: type[BaseMixture]
+
+    def _validate_params(self) -> None:
+        """scikit-learn's parameter validation, booleans refused as integers."""
+        super()._validate_params()
+        reject_booleans(self)
 
     def _grid(self) -> list[dict]:
         """The candidates' own parameters (besides the shared ones)."""

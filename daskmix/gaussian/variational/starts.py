@@ -164,7 +164,10 @@ def data_priors(
         )
     if mean_prior is not None:
         mean_prior = check_array(
-            mean_prior, dtype=[np.float64, np.float32], ensure_2d=False
+            mean_prior,
+            dtype=[np.float64, np.float32],
+            ensure_2d=False,
+            input_name="mean_prior",
         )
         _check_shape(mean_prior, (n_features,), "means")
     if covariance_prior is not None:
@@ -208,7 +211,10 @@ def _check_covariance_prior(covariance_prior, covariance_type: str, n_features: 
     if covariance_type == "spherical":
         return covariance_prior
     prior = check_array(
-        covariance_prior, dtype=[np.float64, np.float32], ensure_2d=False
+        covariance_prior,
+        dtype=[np.float64, np.float32],
+        ensure_2d=False,
+        input_name="covariance_prior",
     )
     if covariance_type in ("full", "tied"):
         _check_shape(
