@@ -210,17 +210,26 @@ class SweepProgress:
 
     def __init__(self, name: str, unit: str):
         self._bar = _import_tqdm()(desc=name, unit=unit, leave=True, mininterval=0.2)
+        self._total = 0
+        self._best = "-"
 
     def step(self, n: int, going: int, total: int, best: str) -> None:
-        """After shared pass (or batch) ``n``: runs still going, the best so far."""
+        """After shared pass (or batch) ``n``: runs still going, the best so far.
+
+        ``best`` is the best lower bound so far and whose it is.
+        """
+        self._total, self._best = total, best
         self._bar.set_postfix_str(
             f"going={going}/{total} runs, best lower bound={best}", refresh=False
         )
         self._bar.update(n - self._bar.n)
 
-    def end(self, text: str) -> None:
-        """The sweep is over: ``text`` says what was chosen."""
-        self._bar.set_postfix_str(text, refresh=False)
+    def end(self, chosen: str) -> None:
+        """The sweep and the scoring are over: ``chosen`` says what was chosen."""
+        self._bar.set_postfix_str(
+            f"{self._total} runs, best lower bound={self._best}, chosen {chosen}",
+            refresh=False,
+        )
         self._bar.close()
 
     def close(self) -> None:

@@ -205,7 +205,7 @@ class _MixtureIC(BaseEstimator):
         )
         best = ranked[0]
         progress.end(
-            f"chosen {self._label(candidates[best])}, "
+            f"{self._label(candidates[best])}: "
             f"{self.criterion}={rows_out[best][self.criterion]:.6g}"
         )
         failed = [i for i, r in enumerate(results) if r.result is None]
