@@ -226,3 +226,39 @@ def test_partial_fit_interrupted_in_the_m_step_is_all_or_nothing(
     reference.partial_fit(X[300:600])
     assert_array_equal(model.means_, reference.means_)
     assert model._stepwise_state.n_rows == reference._stepwise_state.n_rows == 600
+
+
+@pytest.mark.parametrize("algorithm", ["batch", "minibatch"])
+def test_interrupted_selector_keeps_its_previous_fit(algorithm, monkeypatch):
+    """Ctrl-C in a candidate's M-step, mid-sweep: the previous fit stays whole."""
+    selector = GaussianMixtureIC(
+        [1, 2], covariance_type=["diag"], algorithm=algorithm, batch_size=200
+    )
+    selector.set_params(random_state=0).fit(X[::2])
+    snapshot = dict(vars(selector))
+    calls = []
+    m_step = GaussianModel.m_step
+
+    def interrupted(self, stats, params, frame):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return m_step(self, stats, params, frame)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(GaussianModel, "m_step", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            selector.fit(X)
+    _same_state(selector, snapshot)
+
+
+@pytest.mark.parametrize("algorithm", ["batch", "minibatch"])
+def test_nan_in_the_data_is_the_data_error_not_a_failed_candidate(algorithm):
+    bad = X.copy()
+    bad[1100, 1] = np.nan  # in the last block only
+    selector = GaussianMixtureIC(
+        [1, 2, 3], algorithm=algorithm, batch_size=200, random_state=0
+    )
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        selector.fit(da.from_array(bad, chunks=(BLOCK, -1)))
+    assert not hasattr(selector, "criteria_")

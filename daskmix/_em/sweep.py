@@ -77,39 +77,59 @@ class SweepResult:
     error: str | None = None
 
 
-def _attempt(run: EMRun, action: Callable[[], Any]) -> None:
-    """``action()``; a failure of the run's own numerics ends the run instead."""
-    try:
-        action()
-    except (ValueError, linalg.LinAlgError) as exc:
-        if not candidate_failure(exc):
-            raise
-        run.fail(str(exc))
+class _Guard:
+    """Records a run's own numerical failure; lets everything else propagate.
 
+    A failure counts as the run's only when :func:`candidate_failure` says
+    so and the data are finite: a start that meets NaN in a sample it read
+    fails on the client, but the error is the data's. The data are checked
+    once, at the first failure (one pass; none when nothing fails).
 
-def _start(model: MixtureModel, rule, start: Callable[[], EMRun]) -> EMRun:
-    """``start()``, or a failed run when the start fails on the model's numerics."""
-    try:
-        return start()
-    except (ValueError, linalg.LinAlgError) as exc:
-        if not candidate_failure(exc):
-            raise
-        run = EMRun(model, None, rule)
-        run.fail(str(exc))
-        return run
-
-
-def _step_checked(run: EMRun, stats: Stats, data: RowBlocks) -> None:
-    """Step ``run`` from a pass's ``stats`` on ``data``, or fail it on overflow.
-
-    Non-finite statistics with non-finite data raise (the data's error);
-    with finite data they come from the run's parameters: the run fails.
+    Parameters
+    ----------
+    data : RowBlocks
+        The training data.
     """
-    if not finite(stats):
-        data.raise_if_not_finite(run.model.array_names)
-        run.fail(OVERFLOW)
-        return
-    _attempt(run, lambda: run.step(stats, data.dtype))
+
+    def __init__(self, data: RowBlocks):
+        self.data = data
+        self._finite = False
+
+    def _record(self, run: EMRun, exc: BaseException) -> None:
+        if not candidate_failure(exc):
+            raise exc
+        if not self._finite:
+            self.data.raise_if_not_finite(run.model.array_names)
+            self._finite = True
+        run.fail(str(exc))
+
+    def attempt(self, run: EMRun, action: Callable[[], Any]) -> None:
+        """``action()``; a failure of the run's own numerics ends the run."""
+        try:
+            action()
+        except (ValueError, linalg.LinAlgError) as exc:
+            self._record(run, exc)
+
+    def start(self, model: MixtureModel, rule, start: Callable[[], EMRun]) -> EMRun:
+        """``start()``, or a failed run when the start fails on its numerics."""
+        try:
+            return start()
+        except (ValueError, linalg.LinAlgError) as exc:
+            run = EMRun(model, None, rule)
+            self._record(run, exc)
+            return run
+
+    def step(self, run: EMRun, stats: Stats, rows: RowBlocks) -> None:
+        """Step ``run`` from a pass's ``stats`` on ``rows``, or fail it on overflow.
+
+        Non-finite statistics with non-finite rows raise (the data's error);
+        with finite rows they come from the run's parameters: the run fails.
+        """
+        if not finite(stats):
+            rows.raise_if_not_finite(run.model.array_names)
+            run.fail(OVERFLOW)
+            return
+        self.attempt(run, lambda: run.step(stats, rows.dtype))
 
 
 def _best_lower_bound(runs: Sequence[EMRun], labels: Sequence[str]) -> str:
@@ -179,6 +199,7 @@ def fit_sweep(
 
 def _batch_sweep(jobs, data, verbose, progress, labels) -> list[list[EMRun]]:
     rule = BatchRule(jobs[0].max_iter, jobs[0].tol)
+    guard = _Guard(data)
     runs: list[list[EMRun]] = []
     with data.sharing_reads():
         for job in jobs:
@@ -189,7 +210,7 @@ def _batch_sweep(jobs, data, verbose, progress, labels) -> list[list[EMRun]]:
                     params = model.initialize(data, state, restart=restart)
                     return EMRun(model, params, rule)
 
-                group.append(_start(job.model, rule, start))
+                group.append(guard.start(job.model, rule, start))
                 if group[-1].error is not None:
                     break  # as a lone fit would raise: no later restart
             runs.append(group)
@@ -201,7 +222,7 @@ def _batch_sweep(jobs, data, verbose, progress, labels) -> list[list[EMRun]]:
             break
         entries = [run.pass_entry(data) for run in active]
         for run, stats in zip(active, shared_pass(entries, data)):
-            _step_checked(run, stats, data)
+            guard.step(run, stats, data)
         n_passes += 1
         if verbose:
             print(f"  Sweep pass {n_passes}: {len(active)} run(s) going")
@@ -217,6 +238,7 @@ def _stepwise_sweep(jobs, data, progress, labels) -> list[list[EMRun]]:
     rule = fit_rule(first.schedule, batch_size, data.n_samples, first.max_iter)
     stands_for = float(data.n_samples if first.n_rows is None else first.n_rows)
     min_start_rows = max(start_rows(job.model, first.weighted) for job in jobs)
+    guard = _Guard(data)
     runs: list[list[EMRun]] = [[] for _ in jobs]
     for restart in range(first.n_init):
         sample = init_sample(data, batch_size, random_state, min_start_rows)
@@ -234,7 +256,7 @@ def _stepwise_sweep(jobs, data, progress, labels) -> list[list[EMRun]]:
                     warm_up(run, rows)
                 return run
 
-            runs[index].append(_start(job.model, rule, start))
+            runs[index].append(guard.start(job.model, rule, start))
     n_runs = sum(len(group) for group in runs)
     going = [run for group in runs for run in group if not run.done]
     pending: list[RowBlocks] = []
@@ -249,7 +271,7 @@ def _stepwise_sweep(jobs, data, progress, labels) -> list[list[EMRun]]:
             )
         batch = pending.pop()
         for run in going:
-            _step_checked(run, run.pass_over(batch), batch)
+            guard.step(run, run.pass_over(batch), batch)
         going = [run for run in going if not run.done]
         n_batches += 1
         if progress is not None:
