@@ -19,7 +19,7 @@ import numpy as np
 
 from .._engine.rows import RowBlocks
 from .model import MixtureModel
-from .progress import RunReport
+from .progress import run_report
 from .run import (
     BatchRule,
     EMResult,
@@ -72,11 +72,12 @@ def fit_em(
         returns the start. A ConvergenceWarning is emitted when the best run
         did not converge and ``max_iter > 0``.
     """
-    report = RunReport(verbose, verbose_interval)
+    report = run_report(verbose, verbose_interval)
     rule = BatchRule(max_iter, tol)
     results = []
     for init in range(n_init if warm_params is None else 1):
-        report.run_begin(init)
+        if report is not None:
+            report.run_begin(init)
         if warm_params is None:
             run = EMRun(model, model.initialize(data, random_state, restart=init), rule)
         else:
@@ -85,7 +86,8 @@ def fit_em(
             results.append(EMResult(run.params, -np.inf))
             continue
         results.append(run.run_on(itertools.repeat(data), report))
-        report.run_end(run)
+        if report is not None:
+            report.run_end(run)
     best = best_result(results)
     warn_outcome(model, best, max_iter)
     return best

@@ -243,6 +243,17 @@ def sweep_progress(name: str, unit: str):
     return _NoProgress()
 
 
+def run_report(verbose: int, verbose_interval: int, batch_size=None):
+    """A :class:`RunReport`, or None when it would show nothing.
+
+    None (the default: ``verbose=0`` and progress off) lets the drivers skip
+    the report altogether.
+    """
+    if verbose <= 0 and not progress_enabled():
+        return None
+    return RunReport(verbose, verbose_interval, batch_size)
+
+
 class RunReport:
     """A lone fit's report on its runs: scikit-learn's messages and the bars.
 

@@ -574,7 +574,7 @@ def score_exactly(groups: Sequence[Sequence[EMRun]], data: RowBlocks) -> None:
 
 def warn_outcome(model: MixtureModel, result: EMResult, max_iter: int) -> None:
     """A lone fit's warnings: collapsed components, and no convergence."""
-    warn_degenerate(model, result.degenerate, stacklevel=6)
+    warn_degenerate(model, result.degenerate, stacklevel=7)
     if result.converged or max_iter == 0:
         return
     if result.state is None:
@@ -588,7 +588,7 @@ def warn_outcome(model: MixtureModel, result: EMResult, max_iter: int) -> None:
             "bound stopped improving. Increase max_iter, or lower "
             "max_no_improvement."
         )
-    warnings.warn(message, ConvergenceWarning, stacklevel=5)
+    warnings.warn(message, ConvergenceWarning, stacklevel=6)
 
 
 def warn_degenerate(

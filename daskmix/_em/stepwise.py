@@ -28,7 +28,7 @@ from .. import config
 from .._engine.batches import next_batches, read_pooled
 from .._engine.rows import RowBlocks
 from .model import MixtureModel
-from .progress import RunReport
+from .progress import run_report
 from .run import (
     EMResult,
     EMRun,
@@ -212,7 +212,7 @@ def clip_batch_size(batch_size: int, n_samples: int) -> int:
         f"batch_size={batch_size} is larger than n_samples={n_samples}; "
         f"using batch_size={n_samples}.",
         UserWarning,
-        stacklevel=5,
+        stacklevel=4,
     )
     return n_samples
 
@@ -286,12 +286,13 @@ def fit_stepwise(
         drawn but skipped). A ConvergenceWarning is emitted when it stopped
         at ``max_iter``.
     """
-    report = RunReport(verbose, verbose_interval, batch_size)
+    report = run_report(verbose, verbose_interval, batch_size)
     rule = fit_rule(schedule, batch_size, data.n_samples, max_iter)
     stands_for = float(data.n_samples if n_rows is None else n_rows)
     runs = []
     for init in range(n_init if warm_params is None else 1):
-        report.run_begin(init)
+        if report is not None:
+            report.run_begin(init)
         if warm_params is None:
             sample = init_sample(
                 data, batch_size, random_state, start_rows(model, weighted)
@@ -303,7 +304,8 @@ def fit_stepwise(
         if not run.done:
             warm_up(run, warm_up_rows(data, batch_size, random_state, weighted))
         run.run_on(_batches(data, run, batch_size, random_state), report)
-        report.run_end(run)
+        if report is not None:
+            report.run_end(run)
         runs.append(run)
     if len(runs) > 1:
         score_exactly([runs], data)
