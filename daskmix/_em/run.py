@@ -112,8 +112,6 @@ class EMJob:
     n_rows : float or None
         Rows the running statistics stand for: the summed weight of weighted
         data; None: the number of rows.
-    weighted : bool
-        Whether the data's last array is the row weights.
     """
 
     model: MixtureModel
@@ -128,7 +126,6 @@ class EMJob:
     batch_size: int | None = None
     schedule: StepSchedule | None = None
     n_rows: float | None = None
-    weighted: bool = False
 
 
 @dataclass(frozen=True)
@@ -360,7 +357,7 @@ class EMRun:
 
         Non-finite statistics raise (:func:`check_pass`).
         """
-        stats = check_pass(self.pass_over(data), data, self.model.array_names)
+        stats = check_pass(self.pass_over(data), data)
         self.step(stats, data.dtype)
 
     def run_on(self, source: Iterable[RowBlocks], report=None) -> EMResult:
@@ -606,7 +603,7 @@ def warn_degenerate(
 # ---------------------------------------------------------------- the passes
 
 
-def check_pass(stats: Stats, data: RowBlocks, names: tuple[str, ...] = ("X",)) -> Stats:
+def check_pass(stats: Stats, data: RowBlocks) -> Stats:
     """Raise a clear error when a pass produced non-finite statistics.
 
     That happens for two reasons only: NaN/inf in the data (which dask input
@@ -616,7 +613,7 @@ def check_pass(stats: Stats, data: RowBlocks, names: tuple[str, ...] = ("X",)) -
     """
     if finite(stats):
         return stats
-    data.raise_if_not_finite(names)
+    data.raise_if_not_finite()
     raise ValueError(
         "The log-likelihood overflowed to a non-finite value: the data are too "
         "large in magnitude for float64 arithmetic (squared distances overflow). "
@@ -638,7 +635,7 @@ def run_pass(model: MixtureModel, data: RowBlocks, params: Any) -> Stats:
     stats = data.map_reduce(
         model.kernel, plan, model.tile_rows(data.n_features), name=model.name
     )
-    return check_pass(stats, data, model.array_names)
+    return check_pass(stats, data)
 
 
 def blas_single_threaded(func: Callable) -> Callable:

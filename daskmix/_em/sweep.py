@@ -99,7 +99,7 @@ class _Guard:
         if not candidate_failure(exc):
             raise exc
         if not self._finite:
-            self.data.raise_if_not_finite(run.model.array_names)
+            self.data.raise_if_not_finite()
             self._finite = True
         run.fail(str(exc))
 
@@ -126,7 +126,7 @@ class _Guard:
         with finite rows they come from the run's parameters: the run fails.
         """
         if not finite(stats):
-            rows.raise_if_not_finite(run.model.array_names)
+            rows.raise_if_not_finite()
             run.fail(OVERFLOW)
             return
         self.attempt(run, lambda: run.step(stats, rows.dtype))
@@ -237,15 +237,13 @@ def _stepwise_sweep(jobs, data, progress, labels) -> list[list[EMRun]]:
     random_state, batch_size = first.random_state, first.batch_size
     rule = fit_rule(first.schedule, batch_size, data.n_samples, first.max_iter)
     stands_for = float(data.n_samples if first.n_rows is None else first.n_rows)
-    min_start_rows = max(start_rows(job.model, first.weighted) for job in jobs)
+    min_start_rows = max(start_rows(job.model, data) for job in jobs)
     guard = _Guard(data)
     runs: list[list[EMRun]] = [[] for _ in jobs]
     for restart in range(first.n_init):
         sample = init_sample(data, batch_size, random_state, min_start_rows)
         warm_rows = (
-            warm_up_rows(data, batch_size, random_state, first.weighted)
-            if rule.max_batches
-            else None
+            warm_up_rows(data, batch_size, random_state) if rule.max_batches else None
         )
         for index, job in enumerate(jobs):
 

@@ -37,6 +37,7 @@ from .._em.run import EMJob, EMResult, StepSchedule, StepwiseState, check_pass
 from .._em.stepwise import clip_batch_size, fit_stepwise, partial_step
 from .._engine.rows import RowBlocks, one_blas_thread
 from .._engine.stats import Stats
+from .._engine.tiles import Tile
 from .all_or_nothing import fit_all_or_nothing
 from .outputs import wrap_rows
 from .validation import InputInfo, check_sample_weight, check_X, reject_booleans
@@ -72,9 +73,8 @@ class TrainingRows:
     Attributes
     ----------
     data : RowBlocks
-        The rows (small dask data read into memory), the weights last.
-    weighted : bool
-        Whether ``sample_weight`` was given (the last array of ``data``).
+        The rows (small dask data read into memory), with their ``weight``
+        array when ``sample_weight`` was given.
     total_weight : float or None
         The summed weight of weighted data.
     batch_size : int or None
@@ -82,7 +82,6 @@ class TrainingRows:
     """
 
     data: RowBlocks
-    weighted: bool
     total_weight: float | None
     batch_size: int | None
 
@@ -166,7 +165,7 @@ class BaseMixture(BaseEstimator):
         Validated ``sample_weight``, when given, is the last array.
         """
         X, info = check_X(self, X, reset=reset, ensure_min_samples=ensure_min_samples)
-        return RowBlocks([X, *weight_arrays(sample_weight, X)]), info
+        return RowBlocks({"X": X, **weight_arrays(sample_weight, X)}), info
 
     def _check_y_given(self, y) -> None:
         """scikit-learn's error for a regressor fitted without targets."""
@@ -221,25 +220,25 @@ class BaseMixture(BaseEstimator):
                 "Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {data.n_samples}"
             )
-        rows = self._training_rows(data, self.n_components, sample_weight is not None)
+        rows = self._training_rows(data, self.n_components)
         result = self._run_em(self._em_job(rows), rows.data)
         return self._record_fit(result, rows.data)
 
-    def _training_rows(
-        self, data: RowBlocks, n_components: int, weighted: bool
-    ) -> TrainingRows:
+    def _training_rows(self, data: RowBlocks, n_components: int) -> TrainingRows:
         """Validated rows made ready for fits of up to ``n_components`` components.
 
-        Small dask data are read into memory; row weights (the last array
-        when ``weighted``) must leave ``n_components`` rows of non-zero
-        weight; the mini-batch size is clipped to the rows.
+        Small dask data are read into memory; row weights (``data.weight``)
+        must leave ``n_components`` rows of non-zero weight; the mini-batch
+        size is clipped to the rows.
         """
         data = data.small_in_memory()
-        total_weight = check_enough_weights(data, n_components) if weighted else None
+        total_weight = None
+        if data.weight is not None:
+            total_weight = check_enough_weights(data, n_components)
         batch_size = None
         if self.algorithm == "minibatch":
             batch_size = clip_batch_size(self.batch_size, data.n_samples)
-        return TrainingRows(data, weighted, total_weight, batch_size)
+        return TrainingRows(data, total_weight, batch_size)
 
     def _em_job(self, rows: TrainingRows) -> EMJob:
         """What EM is to do for this estimator on ``rows``.
@@ -250,9 +249,6 @@ class BaseMixture(BaseEstimator):
         data = rows.data
         self._prepare_fit(data)
         model = self._model(data.n_features, fitting=True)
-        if rows.weighted:
-            # the weights are the data's last array: the model weighs every row
-            model.weighted = True
         warm = self._warm_start_params(data.n_features)
         return EMJob(
             model,
@@ -267,7 +263,6 @@ class BaseMixture(BaseEstimator):
             batch_size=rows.batch_size,
             schedule=self._schedule() if rows.batch_size is not None else None,
             n_rows=rows.total_weight,
-            weighted=rows.weighted,
         )
 
     def _schedule(self) -> StepSchedule:
@@ -307,7 +302,6 @@ class BaseMixture(BaseEstimator):
             verbose_interval=job.verbose_interval,
             warm_params=job.warm_params,
             n_rows=job.n_rows,
-            weighted=job.weighted,
         )
 
     def _record_fit(self, result: EMResult, data: RowBlocks):
@@ -401,7 +395,6 @@ class BaseMixture(BaseEstimator):
                 f"{self.n_components}, n_samples = {data.n_samples}"
             )
         if weighted:
-            model.weighted = True
             check_enough_weights(data, 1 if fitted else self.n_components)
         state = getattr(self, "_stepwise_state", None)
         if not fitted:
@@ -457,7 +450,7 @@ class BaseMixture(BaseEstimator):
         stats = rows.data.map_reduce(
             model.score_kernel, rows.plan, rows.tile_rows, name=f"{model.name}-score"
         )
-        return check_pass(stats, rows.data, model.array_names)
+        return check_pass(stats, rows.data)
 
     def _total_loglik(self, X, y=None) -> tuple[float, int]:
         """Summed log-likelihood of the rows and their number (one pass)."""
@@ -565,19 +558,20 @@ def float_dtype(dtype) -> np.dtype:
     return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
-def weight_arrays(sample_weight, X) -> list:
-    """``[validated sample_weight]`` for ``X``, or ``[]`` without weights.
+def weight_arrays(sample_weight, X) -> dict:
+    """``{"weight": validated sample_weight}`` for ``X``, or ``{}`` without.
 
     :func:`~daskmix._estimator.validation.check_sample_weight`'s rules and
     messages (non-negative, finite, 1-D of X's length, not all zero; dask
     weights rechunked to X's row blocks).
     """
     if sample_weight is None:
-        return []
-    return [check_sample_weight(sample_weight, X, read_dask=False)]
+        return {}
+    return {"weight": check_sample_weight(sample_weight, X, read_dask=False)}
 
 
-def _count_weights(weight: np.ndarray, plan) -> Stats:
+def _count_weights(tile: Tile, plan) -> Stats:
+    weight = tile.X
     return Stats(
         n_positive=np.float64(np.count_nonzero(weight)),
         total=weight.sum(dtype=np.float64),
@@ -589,9 +583,9 @@ def _count_weights(weight: np.ndarray, plan) -> Stats:
 def check_enough_weights(data: RowBlocks, n_components: int) -> float:
     """Check the row weights and that ``n_components`` rows have a non-zero one.
 
-    The weights are the last array of ``data``; one pass reads the weights
-    only (for dask weights, which validation checks for shape and dtype
-    only, it also finds NaN, infinity and negative values, with
+    The weights are the ``weight`` array of ``data``; one pass reads the
+    weights only (for dask weights, which validation checks for shape and
+    dtype only, it also finds NaN, infinity and negative values, with
     scikit-learn's messages).
 
     Returns
@@ -599,8 +593,7 @@ def check_enough_weights(data: RowBlocks, n_components: int) -> float:
     float
         The summed weight (float64).
     """
-    weight = data.arrays[-1]
-    column = data.same_blocks([weight.reshape(-1, 1)])
+    column = data.same_blocks({"X": data.weight.reshape(-1, 1)})
     counts = column.map_reduce(_count_weights, None, 1 << 16)
     if counts["n_not_finite"]:
         raise ValueError("Input sample_weight contains NaN or infinity.")

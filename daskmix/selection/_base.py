@@ -137,9 +137,7 @@ class _MixtureIC(BaseEstimator):
         if hasattr(probe, "feature_names_in_"):
             self.feature_names_in_ = probe.feature_names_in_
         self._checked_components = _check_components(self.n_components, data.n_samples)
-        rows = probe._training_rows(
-            data, max(self._checked_components), sample_weight is not None
-        )
+        rows = probe._training_rows(data, max(self._checked_components))
         data = rows.data
         candidates = [
             self._estimator(**grid_point, **self._shared_params())
