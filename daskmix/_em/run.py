@@ -24,9 +24,10 @@ semantics:
 
 Runs return :class:`EMResult` objects; only the estimator
 (:class:`~daskmix._estimator.base.BaseMixture`) turns one into fitted
-attributes. The settings of a fit come to the drivers as an :class:`EMJob`,
-which the estimator builds, the same for a lone fit and for a selector's
-candidate.
+attributes. The settings of a fit are an :class:`EMJob`, which the estimator
+builds the same way for a lone fit (it hands them to ``fit_em`` or
+``fit_stepwise``) and for each of a selector's candidates (the sweep takes
+the jobs).
 """
 
 from __future__ import annotations

@@ -65,7 +65,11 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         One row per candidate: ``n_components``, ``covariance_type``,
         ``log_likelihood`` (total, training data, fitted parameters),
         ``n_parameters``, ``bic``, ``aic``, ``icl``, ``n_iter``, ``converged``
-        and ``error`` (the message of a candidate that failed, else None).
+        and ``error``: why a candidate failed (its own numerics: an
+        ill-defined covariance in its start or M-step), else None. A fit with
+        failed candidates warns with their number and reasons; an error
+        reading or computing the data is raised, never recorded here, and
+        leaves the selector as it was.
     best_index_ : int
         Row of the chosen candidate in ``criteria_``.
     n_iter_ : int

@@ -72,7 +72,9 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
     criteria_ : pandas.DataFrame
         One row per candidate: ``n_components``, ``gating``, ``noise``,
         ``log_likelihood``, ``n_parameters``, ``bic``, ``aic``, ``icl``,
-        ``n_iter``, ``converged`` and ``error``.
+        ``n_iter``, ``converged`` and ``error`` (as in
+        :class:`daskmix.GaussianMixtureIC`: a candidate's own numerical
+        failure, warned about; data errors are raised).
     best_index_ : int
         Row of the chosen candidate in ``criteria_``.
     n_iter_ : int
