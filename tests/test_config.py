@@ -50,6 +50,8 @@ def test_the_documented_table_is_the_settings():
         ("minibatch.min-smoothing", 2.0),
         ("mallopt", "maybe"),
         ("tile-budget-bytes", True),
+        ("kernels", "gpu"),
+        ("float32-compute", "sometimes"),
     ],
 )
 def test_a_bad_value_names_the_key(key, value):
