@@ -17,7 +17,9 @@ alternating the contenders), numpy input, default threads for everyone:
   data and the relative error of the fitted covariances on data offset by
   1e3, against a float64 fit.
 
-Run (quote the BLAS kernel it prints)::
+``OMP_WAIT_POLICY`` is PASSIVE unless set: scikit-learn's OpenMP threads then
+sleep between its parallel regions instead of spinning beside the next
+contender. Run (quote the BLAS kernel it prints)::
 
     python benchmarks/bench_kernels.py                  # 300k rows
     python benchmarks/bench_kernels.py --n-samples 100000 --repeats 1
@@ -30,14 +32,22 @@ import os
 import time
 import warnings
 
+# scikit-learn's OpenMP threads would otherwise spin for a while after each
+# parallel region, stealing the CPU from whatever is timed next
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import dask
 import numpy as np
 from sklearn import cluster, mixture
+from sklearn.cluster._k_means_lloyd import lloyd_iter_chunked_dense
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import daskmix
+from daskmix._engine.rows import RowBlocks
 from daskmix._engine.tiles import Tile
+from daskmix.cluster.kernels import lloyd_kernel, make_lloyd_plan
+from daskmix.cluster.lloyd import kmeans_tile_rows, update_centers
 from daskmix.gaussian.kernels import em_kernel, make_plan
 
 BACKENDS = ("numpy", "compiled")
@@ -216,9 +226,58 @@ def kmeans_ratios(n_samples, repeats):
             X,
             repeats,
             low=2,
-            high=6,
+            high=8,
         )
-        report(f"KMeans K={n_clusters} D=10", seconds)
+        report(f"KMeans K={n_clusters} D=10 (fits)", seconds)
+        report(
+            f"KMeans K={n_clusters} D=10 (one pass)", lloyd_passes(X, centers, repeats)
+        )
+
+
+def lloyd_passes(X, centers, repeats):
+    """Best time of one Lloyd iteration: scikit-learn's and daskmix's pass.
+
+    scikit-learn's ``lloyd_iter_chunked_dense`` (labels, centre sums and
+    shifts; OpenMP threads) against daskmix's pass (labels, sums, inertia,
+    label changes against the previous centres; engine threads) and M-step.
+    """
+    n_clusters = centers.shape[0]
+    previous = centers + 0.01
+    weights = np.ones(X.shape[0])
+    labels = np.zeros(X.shape[0], dtype=np.int32)
+    new, shift = np.empty_like(centers), np.empty(n_clusters)
+    in_clusters = np.empty(n_clusters)
+    threads = os.cpu_count()
+
+    def sk():
+        lloyd_iter_chunked_dense(
+            X, weights, centers, new, in_clusters, labels, shift, threads
+        )
+
+    rows = RowBlocks({"X": X})
+    tile_rows = kmeans_tile_rows(n_clusters, X.shape[1])
+    plans = {}
+    for backend in BACKENDS:
+        with dask.config.set({"daskmix.kernels": backend}):
+            plans[backend] = make_lloyd_plan(
+                centers, X.dtype, n_far=n_clusters, previous=previous
+            )
+
+    def dm(backend):
+        plan = plans[backend]
+        update_centers(rows.map_reduce(lloyd_kernel, plan, tile_rows), plan)
+
+    seconds = {"sklearn": np.inf, "numpy": np.inf, "compiled": np.inf}
+    sk(), dm("numpy"), dm("compiled")
+    for _ in range(3 * repeats):
+        for name, run in (("sklearn", sk), ("numpy", lambda: dm("numpy"))):
+            begin = time.perf_counter()
+            run()
+            seconds[name] = min(seconds[name], time.perf_counter() - begin)
+        begin = time.perf_counter()
+        dm("compiled")
+        seconds["compiled"] = min(seconds["compiled"], time.perf_counter() - begin)
+    return seconds
 
 
 def float32_path(n_samples, repeats):

@@ -252,7 +252,7 @@ def lloyd_kernel(tile: Tile, plan: LloydPlan) -> LloydStats:
     LloydStats
     """
     if compiled.supports(tile, plan):
-        return compiled.lloyd_kernel(tile, plan, LloydStats, _top_rows)
+        return compiled.lloyd_kernel(tile, plan, LloydStats)
     x, w = tile.X, tile.weight
     xs1 = shift_rows(x, plan.center)
     xs = xs1[:, :-1]
