@@ -91,6 +91,13 @@ SETTINGS: dict[str, Setting] = {
         "Per-thread budget of a kernel's widest temporary: sets the rows per "
         "tile inside a block.",
     ),
+    "device-tile-budget-bytes": Setting(
+        "256 MiB",
+        "bytes",
+        8,
+        "Budget of a kernel's widest temporary on a device (array-API input such "
+        "as cupy or torch arrays): larger tiles keep a GPU busy.",
+    ),
     "min-tasks-per-thread": Setting(
         4,
         "int",

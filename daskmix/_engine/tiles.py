@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
+from .namespaces import kernel_for, namespace, stats_to_host
 from .stats import Stats, add_all
 
 Kernel = Callable[..., Stats]
@@ -88,8 +89,9 @@ class Tile:
     def part(self, rows: slice) -> Tile:
         """The tile of rows ``rows`` (a slice of this tile's rows)."""
         first = rows.indices(self.n_rows)[0]
+        # (rows, ...): the array API indexes every axis explicitly
         return Tile(
-            {name: array[rows] for name, array in self.arrays.items()},
+            {name: array[rows, ...] for name, array in self.arrays.items()},
             self.start + first,
         )
 
@@ -141,9 +143,12 @@ def block_stats(kernel: Kernel, block: Tile, params, tile_rows: int) -> Stats:
     thing a user sees, not numpy's RuntimeWarnings.
     """
     _check_dense(block.arrays)
+    run = kernel_for(kernel, block)
     with np.errstate(all="ignore"):
         # a generator: one tile's statistics alive at a time besides the total
-        return add_all(kernel(tile, params) for tile in tiles_of(block, tile_rows))
+        return add_all(
+            stats_to_host(run(tile, params)) for tile in tiles_of(block, tile_rows)
+        )
 
 
 def block_rows(
@@ -161,7 +166,10 @@ def block_rows(
     if block.n_rows == 0:
         shape = (0,) if n_columns is None else (0, n_columns)
         return np.empty(shape, dtype=dtype)
-    pieces = [fn(tile, params) for tile in tiles_of(block, tile_rows)]
+    run = kernel_for(fn, block)
+    pieces = [run(tile, params) for tile in tiles_of(block, tile_rows)]
+    if not isinstance(pieces[0], np.ndarray):
+        return namespace(pieces[0]).concat(pieces, axis=0)
     return np.concatenate(pieces, axis=0)
 
 

@@ -40,11 +40,12 @@ from .._em.stepwise import (
     smoothing_weight,
     stepwise_update,
 )
+from .._engine.namespaces import astype, to_host
 from .._engine.rows import RowBlocks, one_blas_thread
 from .._engine.stats import Stats
 from .._engine.tiles import Tile
 from .all_or_nothing import fit_all_or_nothing
-from .outputs import wrap_rows
+from .outputs import keep_namespace, wrap_rows
 from .validation import InputInfo, check_sample_weight, check_X
 
 
@@ -76,6 +77,9 @@ class BaseMixture(BaseEstimator):
     _requires_y = False
     #: whether bic, aic and icl exist (not for a variational posterior)
     _has_information_criteria = True
+    #: whether fit and the outputs run on array-API input (cupy, torch...)
+    #: where it lives, with scikit-learn's array_api_dispatch on
+    _supports_array_api = False
 
     # ------------------------------------------------------ subclass hooks
     @abstractmethod
@@ -210,6 +214,7 @@ class BaseMixture(BaseEstimator):
         sweep records its candidates through this too.
         """
         self._set_params(result.params, data.dtype)
+        keep_namespace(self, data.X)
         self._fitted_structure = self._structure(data.n_features)
         if isinstance(result, StepwiseResult):
             record_stepwise(
@@ -343,6 +348,7 @@ class BaseMixture(BaseEstimator):
                 count_rows=True,
             )
         self._set_params(state.params, data.dtype)
+        keep_namespace(self, data.X)
         self._fitted_structure = self._structure(data.n_features)
         record_stepwise(self, state, state.smoothed, state.n_steps, converged=False)
         return self
@@ -387,7 +393,7 @@ class BaseMixture(BaseEstimator):
         result = data.map_rows(
             fn, plan, model.tile_rows(data.n_features), n_columns, kernel_dtype(dtype)
         )
-        return wrap_rows(result.astype(dtype, copy=False), info, name=name)
+        return wrap_rows(astype(result, dtype), info, name=name)
 
     def _score_pass(self, X, y=None) -> Stats:
         """``loglik``, ``entropy`` and ``n_rows`` of the data (one pass)."""
@@ -487,6 +493,7 @@ class BaseMixture(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.array_api_support = self._supports_array_api
         return tags
 
 
@@ -536,8 +543,12 @@ def check_enough_weights(data: RowBlocks, n_components: int) -> float:
     float
         The summed weight (float64).
     """
-    column = data.same_blocks({"X": data.weight.reshape(-1, 1)})
-    counts = column.map_reduce(_count_positive, None, 1 << 16)
+    if data.on_device:  # the weights alone, a vector, counted on the host
+        weight = to_host(data.weight)
+        counts = _count_positive(Tile({"X": weight}), None)
+    else:
+        column = data.same_blocks({"X": data.weight[:, None]})
+        counts = column.map_reduce(_count_positive, None, 1 << 16)
     n_positive = int(counts["n_positive"])
     if n_positive < n_components:
         raise ValueError(

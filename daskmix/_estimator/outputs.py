@@ -10,7 +10,8 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from .validation import InputInfo
+from .._engine.namespaces import device, is_device_array, like, namespace
+from .validation import InputInfo, array_api_dispatch
 
 
 def wrap_rows(result, info: InputInfo, name: str | None = None):
@@ -34,6 +35,59 @@ def wrap_rows(result, info: InputInfo, name: str | None = None):
     if result.ndim == 2:
         coords["component"] = np.arange(result.shape[1])
     return xr.DataArray(result, dims=dims, coords=coords, name=name)
+
+
+def check_same_namespace(estimator, X, method: str, fitted=None) -> None:
+    """Raise when X's namespace or device is not that of the fitted model.
+
+    With scikit-learn's array API dispatch on, a model fitted on cupy arrays
+    predicts on cupy arrays of the same device, a numpy-fitted model on numpy
+    (or dask) input: scikit-learn's rule and message. ``fitted`` is the
+    estimator holding the fitted attributes (a selector's chosen model), by
+    default ``estimator`` itself.
+    """
+    if not array_api_dispatch():
+        return
+    holder = estimator if fitted is None else fitted
+    reference = next(
+        (
+            value
+            for name, value in vars(holder).items()
+            if name.endswith("_")
+            and not name.startswith("_")
+            and (isinstance(value, np.ndarray) or is_device_array(value))
+        ),
+        None,
+    )
+    if reference is None:
+        return
+    on_device, x_on_device = is_device_array(reference), is_device_array(X)
+    if not (on_device or x_on_device):
+        return
+    if on_device and x_on_device:
+        if namespace(reference) is namespace(X) and device(reference) == device(X):
+            return
+    raise ValueError(
+        f"Inputs passed to {type(estimator).__name__}.{method}() must use the same "
+        "namespace and the same device as those passed to fit(): the model was "
+        f"fitted on {type(reference).__module__.split('.')[0]} arrays, X is a "
+        f"{type(X).__module__.split('.')[0]} array."
+    )
+
+
+def keep_namespace(estimator, X) -> None:
+    """Fitted array attributes in X's namespace and on its device.
+
+    For array-API input (cupy, torch...): the M-step's numpy results go back
+    where the data live, as scikit-learn's array API support has them. numpy
+    and dask input change nothing.
+    """
+    if not is_device_array(X):
+        return
+    for name, value in list(vars(estimator).items()):
+        if name.endswith("_") and not name.startswith("_"):
+            if isinstance(value, np.ndarray):
+                setattr(estimator, name, like(value, X))
 
 
 # ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.utils import check_array
 from sklearn.utils.validation import (
     _check_feature_names,
@@ -30,6 +31,15 @@ try:  # xarray is a dependency, but keep the import cheap and explicit
     import xarray as xr
 except ImportError:  # pragma: no cover
     xr = None
+
+from .._engine.namespaces import (
+    device,
+    is_device_array,
+    like,
+    namespace,
+    numpy_dtype,
+    to_host,
+)
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -128,6 +138,12 @@ def check_X(
     """
     if reset:  # the dim names of an earlier xarray fit no longer apply
         vars(estimator).pop("_xarray_dims", None)
+    if is_device_array(X):
+        if array_api_dispatch():
+            return _check_device_array(
+                estimator, X, reset=reset, ensure_min_samples=ensure_min_samples
+            )
+        X = _host_copy(X)
     if _is_xarray(X):
         return _check_xarray(
             estimator, X, reset=reset, ensure_min_samples=ensure_min_samples
@@ -373,6 +389,78 @@ def _align_on_samples(y, info: InputInfo):
     return y.isel({dim: positions})
 
 
+def array_api_dispatch() -> bool:
+    """Whether scikit-learn's array API dispatch is on (``sklearn.set_config``)."""
+    return bool(get_config().get("array_api_dispatch", False))
+
+
+def _host_copy(X) -> np.ndarray:
+    """An array-API ``X`` as numpy, as scikit-learn takes it without dispatch."""
+    try:
+        return np.asarray(X)
+    except (TypeError, RuntimeError, ValueError):
+        raise TypeError(
+            f"X is a {type(X).__module__.split('.')[0]} array that numpy cannot "
+            "read. daskmix fits it where it lives with scikit-learn's array API "
+            "dispatch on: sklearn.set_config(array_api_dispatch=True), or "
+            "sklearn.config_context(array_api_dispatch=True)."
+        ) from None
+
+
+def _check_device_array(estimator, X, *, reset: bool, ensure_min_samples: int):
+    """An array-API array (cupy, torch...) checked where it lives, not copied.
+
+    The checks of :func:`check_X` for numpy input: two dimensions, a numeric
+    dtype (integers become the namespace's widest float), enough rows,
+    finite values (one reduction on the device), the number of features.
+    """
+    if not getattr(estimator, "_supports_array_api", False):
+        raise TypeError(
+            f"{type(estimator).__name__} does not run on array-API input "
+            f"({type(X).__module__.split('.')[0]} arrays) yet; pass numpy or dask "
+            "input, or turn scikit-learn's array_api_dispatch off to have X "
+            "copied to numpy."
+        )
+    xp = namespace(X)
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected 2D array, got {X.ndim}D array instead (shape={X.shape}). "
+            "Reshape your data, e.g. with X.reshape(-1, 1) for a single feature."
+        )
+    if xp.isdtype(X.dtype, "complex floating"):
+        raise ValueError(f"Complex data not supported: X has dtype {X.dtype}.")
+    if not xp.isdtype(X.dtype, "real floating"):
+        if not xp.isdtype(X.dtype, ("integral", "bool")):
+            raise ValueError(f"X has dtype {X.dtype}; expected a numeric dtype.")
+        X = xp.astype(X, _widest_float(xp, X))
+    n_samples, n_features = X.shape
+    if n_samples < ensure_min_samples:
+        raise ValueError(
+            f"Found array with {n_samples} sample(s) (shape={X.shape}) while a "
+            f"minimum of {ensure_min_samples} is required."
+        )
+    if n_features < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 "
+            "is required."
+        )
+    if not bool(xp.all(xp.isfinite(X))):
+        raise ValueError("Input X contains NaN or infinity.")
+    _check_n_features(estimator, X, reset=reset)
+    if reset:
+        vars(estimator).pop("feature_names_in_", None)
+    return X, InputInfo("array_api")
+
+
+def _widest_float(xp, X):
+    """float64, unless the device has none (some GPUs): then float32."""
+    try:
+        xp.zeros(1, dtype=xp.float64, device=device(X))
+    except (TypeError, RuntimeError, ValueError):
+        return xp.float32
+    return xp.float64
+
+
 def check_sample_weight(sample_weight, X):
     """Validate row weights for ``X`` with scikit-learn's rules and messages.
 
@@ -394,6 +482,11 @@ def check_sample_weight(sample_weight, X):
     if sample_weight is None:
         return None
     n_samples = X.shape[0]
+    if is_device_array(X):
+        host = np.empty((n_samples, 0), dtype=numpy_dtype(X.dtype))
+        if not np.isscalar(sample_weight):
+            sample_weight = to_host(sample_weight)
+        return like(check_sample_weight(sample_weight, host), X)
     if not isinstance(sample_weight, da.Array):
         if isinstance(sample_weight, (pd.Series, pd.DataFrame)):
             sample_weight = sample_weight.to_numpy()

@@ -24,9 +24,10 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._engine.namespaces import astype, to_host
 from .._engine.rows import RowBlocks
 from .._estimator.all_or_nothing import fit_all_or_nothing
-from .._estimator.outputs import wrap_rows
+from .._estimator.outputs import check_same_namespace, keep_namespace, wrap_rows
 from .._estimator.validation import check_sample_weight, check_X
 from .kernels import (
     distance_rows,
@@ -159,6 +160,10 @@ class KMeans(
     array([1, 1, 1, 0, 0, 0])
     """
 
+    #: fit and the outputs run on array-API input (cupy, torch...) where it
+    #: lives, with scikit-learn's array_api_dispatch on; seedings use a host copy
+    _supports_array_api = True
+
     _parameter_constraints: dict = {
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
         "init": [StrOptions(set(INIT_METHODS)), "array-like"],
@@ -234,6 +239,7 @@ class KMeans(
         plan = self._plan(data.dtype)
         labels = data.map_rows(label_rows, plan, self._tile_rows(), None, np.int64)
         self.labels_ = wrap_rows(labels, info, name="label")
+        keep_namespace(self, X)
         return self
 
     def _fit_blocks(self, data: RowBlocks, sample_weight=None) -> KMeans:
@@ -301,7 +307,7 @@ class KMeans(
 
     def _plan(self, dtype):
         """Plan of a pass under the fitted centres, for blocks of ``dtype``."""
-        return make_lloyd_plan(self.cluster_centers_.astype(np.float64), dtype)
+        return make_lloyd_plan(to_host(self.cluster_centers_).astype(np.float64), dtype)
 
     def _tile_rows(self, n_features: int | None = None) -> int:
         n_features = self.n_features_in_ if n_features is None else n_features
@@ -319,7 +325,7 @@ class KMeans(
         result = data.map_rows(
             fn, self._plan(data.dtype), self._tile_rows(), n_columns, kernel_dtype
         )
-        return wrap_rows(result.astype(dtype, copy=False), info, name=name)
+        return wrap_rows(astype(result, dtype), info, name=name)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return ``labels_`` (no extra pass for dask input).
@@ -380,6 +386,7 @@ class KMeans(
             Index of the nearest centre of each sample. Lazy for dask input;
             along the sample dimension for xarray input.
         """
+        check_same_namespace(self, X, "predict")
         return self._map_rows(X, label_rows, None, np.int64, "label")
 
     def transform(self, X):
@@ -400,6 +407,7 @@ class KMeans(
             in X raises a ValueError when the result is computed; for xarray
             input, dims (sample dim, ``component``).
         """
+        check_same_namespace(self, X, "transform")
         return self._map_rows(X, distance_rows, self.n_clusters, None, "distance")
 
     def score(self, X, y=None, sample_weight=None) -> float:
@@ -422,6 +430,7 @@ class KMeans(
             Minus the sum of squared distances of the samples to their nearest
             centre (higher is better, as scikit-learn's scorers expect).
         """
+        check_same_namespace(self, X, "score")
         check_is_fitted(self)
         X, _ = check_X(self, X, reset=False)
         weights = check_sample_weight(sample_weight, X)
@@ -459,6 +468,7 @@ class KMeans(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.array_api_support = self._supports_array_api
         return tags
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from .._em.progress import fit_progress
 from .._engine.rows import RowBlocks, default_tile_rows
 from .._engine.stats import Stats
+from . import device_kernels as _device_kernels  # noqa: F401 (registers them)
 from .kernels import (
     LloydPlan,
     inertia_kernel,

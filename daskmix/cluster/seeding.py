@@ -53,6 +53,7 @@ import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
 from .. import config
+from .._engine.namespaces import to_host
 from .._engine.rows import RowBlocks, default_tile_rows
 from .._engine.stats import Stats
 from .kernels import (
@@ -75,6 +76,18 @@ def with_weights(data: RowBlocks, sample_weight) -> RowBlocks:
     if sample_weight is None:
         return data
     return data.with_array("weight", sample_weight)
+
+
+def on_host(data: RowBlocks, sample_weight=None) -> tuple[RowBlocks, object]:
+    """Device data (cupy, torch...) and weights copied to the host for seeding.
+
+    Seedings draw and compare a few rows at a time; their passes run on the
+    host, once, before the Lloyd or EM passes run where the data live. numpy
+    and dask data are returned as they are.
+    """
+    if not data.on_device:
+        return data, sample_weight
+    return data.local(), None if sample_weight is None else to_host(sample_weight)
 
 
 def check_finite(rows: RowBlocks, *values) -> None:
@@ -192,6 +205,7 @@ def random_data_centers(
     -------
     centers : ndarray of shape (n_clusters, n_features), float64
     """
+    data, sample_weight = on_host(data, sample_weight)
     if sample_weight is not None and data.from_dask:
         return _weighted_draw(data, n_clusters, random_state, sample_weight)
     if sample_weight is not None:
@@ -247,6 +261,7 @@ def kmeans_plusplus_centers(
     -------
     centers : ndarray of shape (n_clusters, n_features), float64
     """
+    data, sample_weight = on_host(data, sample_weight)
     if not data.from_dask:
         centers, _ = kmeans_plusplus(
             data.X,
@@ -319,6 +334,7 @@ def kmeans_parallel_centers(
     -------
     centers : ndarray of shape (n_clusters, n_features), float64
     """
+    data, sample_weight = on_host(data, sample_weight)
     candidates = _random_row(data, random_state, sample_weight)
     ell = oversampling_factor * n_clusters
     rows = with_weights(data, sample_weight)

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import StrOptions
 
+from .._engine.namespaces import is_device_array, to_host
 from .._estimator.all_or_nothing import fit_all_or_nothing
 from .._estimator.base import BaseMixture, float_dtype
 from .._estimator.docstrings import (
@@ -218,6 +219,8 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
            [5., 5.]])
     """
 
+    _supports_array_api = True
+
     _parameter_constraints: dict = {
         **BaseMixture._parameter_constraints,
         "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
@@ -382,21 +385,24 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
     def _check_user_init(self, n_features: int) -> dict:
         """Validated copies of the ``*_init`` arrays (never written back)."""
         K, cov_type = self.n_components, self.covariance_type
+        # array-API arrays (cupy, torch...) are read on the host: they are tiny
+        weights, means, precisions = (
+            to_host(a) if is_device_array(a) else a
+            for a in (self.weights_init, self.means_init, self.precisions_init)
+        )
         user = {}
-        if self.weights_init is not None:
-            user["weights"] = check_weights(self.weights_init, K)
-        if self.means_init is not None:
-            user["means"] = check_means(self.means_init, K, n_features)
-        if self.precisions_init is not None:
-            user["precisions"] = check_precisions(
-                self.precisions_init, cov_type, K, n_features
-            )
+        if weights is not None:
+            user["weights"] = check_weights(weights, K)
+        if means is not None:
+            user["means"] = check_means(means, K, n_features)
+        if precisions is not None:
+            user["precisions"] = check_precisions(precisions, cov_type, K, n_features)
         return user
 
     # ------------------------------------------------------------ attributes
     def _params(self) -> GaussianParams:
         def f64(a):
-            return np.asarray(a, dtype=np.float64)
+            return to_host(a).astype(np.float64, copy=False)
 
         return GaussianParams(
             self.covariance_type,

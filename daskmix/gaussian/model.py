@@ -12,12 +12,14 @@ from .. import config
 from .._em.batch import fit_em
 from .._em.model import MixtureModel
 from .._em.scoring import score_stats
+from .._engine.namespaces import register_device_kernel
 from .._engine.rows import RowBlocks, default_tile_rows
 from .._engine.stats import Stats
 from .._engine.tiles import Tile
 from ..cluster.seeding import sample_indices
 from ..cluster.starts import weighted_sample
 from .covariance import covariance
+from .device_kernels import loglik_kernel_device
 from .kernels import GaussianPlan, component_log_prob, em_kernel, make_plan
 from .params import GaussianParams, StatsFrame, m_step, reframe_stats
 from .starts import params_from_method, with_user_init
@@ -31,6 +33,9 @@ def loglik_kernel(tile: Tile, plan: GaussianPlan) -> Stats:
     """
     weighted_log_prob, _ = component_log_prob(tile.X - plan.center, plan)
     return score_stats(weighted_log_prob, tile.weight)
+
+
+register_device_kernel(loglik_kernel, loglik_kernel_device)
 
 
 def gaussian_tile_rows(n_components: int, n_features: int) -> int:

@@ -7,6 +7,8 @@ from sklearn.base import DensityMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .._engine.namespaces import like
+from .._estimator.outputs import check_same_namespace
 from .kernels import label_rows, proba_rows, score_rows
 from .params import GaussianParams
 from .sampling import sample_mixture
@@ -59,6 +61,7 @@ class GaussianOutputs(DensityMixin):
             Component labels. Lazy for dask input; along the sample dimension
             for xarray input.
         """
+        check_same_namespace(self, X, "predict")
         data, plan, info = self._fitted_rows(X)
         return self._map_rows(data, plan, info, label_rows, None, "label", np.int64)
 
@@ -76,6 +79,7 @@ class GaussianOutputs(DensityMixin):
         resp : ndarray, dask array or DataArray of shape (n_samples, n_components)
             ``p(k | x)``. For xarray input, dims (sample dim, ``component``).
         """
+        check_same_namespace(self, X, "predict_proba")
         data, plan, info = self._fitted_rows(X)
         return self._map_rows(
             data, plan, info, proba_rows, self.n_components, "probability"
@@ -95,6 +99,7 @@ class GaussianOutputs(DensityMixin):
         log_prob : ndarray, dask array or DataArray of shape (n_samples,)
             Log-density of each sample under the mixture.
         """
+        check_same_namespace(self, X, "score_samples")
         data, plan, info = self._fitted_rows(X)
         return self._map_rows(data, plan, info, score_rows, None, "log_likelihood")
 
@@ -114,6 +119,7 @@ class GaussianOutputs(DensityMixin):
         log_likelihood : float
             Mean of ``log p(x)`` over the samples.
         """
+        check_same_namespace(self, X, "score")
         loglik, n_samples = self._total_loglik(X)
         return loglik / n_samples
 
@@ -129,7 +135,9 @@ class GaussianOutputs(DensityMixin):
         -------
         X : ndarray of shape (n_samples, n_features)
             The samples, grouped by component; float64 whatever the dtype of
-            the fitted attributes, as in scikit-learn.
+            the fitted attributes, as in scikit-learn. In the namespace and on
+            the device of the fitted attributes (those of the training data for
+            array-API input, such as cupy or torch arrays).
         y : ndarray of shape (n_samples,)
             Component of each sample, sorted.
         """
@@ -137,4 +145,5 @@ class GaussianOutputs(DensityMixin):
         X, labels = sample_mixture(
             self._gaussian_params(), n_samples, check_random_state(self.random_state)
         )
-        return X, labels
+        # fitted on array-API input: the samples where the parameters live
+        return like(X, self.means_), like(labels, self.means_)
