@@ -358,3 +358,28 @@ def get(key: str) -> Any:
     setting = SETTINGS[key]
     value = dask.config.get(f"{NAMESPACE}.{key}", setting.default)
     return _read(key, setting, value)
+
+
+def settings_table() -> str:
+    """The rows of the documentation's settings table (``docs/configuration.rst``).
+
+    ``python -m daskmix.config`` prints them; a test keeps the page equal to them.
+
+    Returns
+    -------
+    str
+        reStructuredText list-table rows, one per key.
+    """
+    rows = []
+    for key, setting in SETTINGS.items():
+        default = setting.default
+        shown = f"``'{default}'``" if isinstance(default, str) else f"``{default!r}``"
+        rows.append(
+            f"   * - ``{NAMESPACE}.{key}``\n     - {shown}\n     - {setting.kind}\n"
+            f"     - {' '.join(setting.doc.split())}\n"
+        )
+    return "".join(rows)
+
+
+if __name__ == "__main__":
+    print(settings_table(), end="")
