@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._engine.namespaces import like
 from .._estimator.outputs import check_same_namespace
+from .._estimator.validation import check_n_samples
 from .kernels import label_rows, proba_rows, score_rows
 from .params import GaussianParams
 from .sampling import sample_mixture
@@ -62,8 +63,7 @@ class GaussianOutputs(DensityMixin):
             for xarray input.
         """
         check_same_namespace(self, X, "predict")
-        data, plan, info = self._fitted_rows(X)
-        return self._map_rows(data, plan, info, label_rows, None, "label", np.int64)
+        return self._map_rows(self._fitted_rows(X), label_rows, None, "label", np.int64)
 
     def predict_proba(self, X):
         """Posterior probability of each component for each sample.
@@ -80,9 +80,8 @@ class GaussianOutputs(DensityMixin):
             ``p(k | x)``. For xarray input, dims (sample dim, ``component``).
         """
         check_same_namespace(self, X, "predict_proba")
-        data, plan, info = self._fitted_rows(X)
         return self._map_rows(
-            data, plan, info, proba_rows, self.n_components, "probability"
+            self._fitted_rows(X), proba_rows, self.n_components, "probability"
         )
 
     def score_samples(self, X):
@@ -100,8 +99,7 @@ class GaussianOutputs(DensityMixin):
             Log-density of each sample under the mixture.
         """
         check_same_namespace(self, X, "score_samples")
-        data, plan, info = self._fitted_rows(X)
-        return self._map_rows(data, plan, info, score_rows, None, "log_likelihood")
+        return self._map_rows(self._fitted_rows(X), score_rows, None, "log_likelihood")
 
     def score(self, X, y=None) -> float:
         """Mean log-likelihood of the samples of X (computed, also for dask).
@@ -129,7 +127,8 @@ class GaussianOutputs(DensityMixin):
         Parameters
         ----------
         n_samples : int, default=1
-            Number of samples to draw.
+            Number of samples to draw, at least 1 (a float is truncated, as
+            scikit-learn's ``GaussianMixture.sample`` does).
 
         Returns
         -------
@@ -143,7 +142,9 @@ class GaussianOutputs(DensityMixin):
         """
         check_is_fitted(self)
         X, labels = sample_mixture(
-            self._gaussian_params(), n_samples, check_random_state(self.random_state)
+            self._gaussian_params(),
+            check_n_samples(n_samples),
+            check_random_state(self.random_state),
         )
         # fitted on array-API input: the samples where the parameters live
         return like(X, self.means_), like(labels, self.means_)
