@@ -517,10 +517,11 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
 
         Returns
         -------
-        xarray.DataArray of shape (*feature_shape,) or (K, *feature_shape)
-            Dims ``feature_dim_`` (a Dataset's variables first), after
-            ``'component'`` for 2-D values, with the coordinate values seen at
-            fit. ``.to_dataset("variable")`` makes a Dataset of it again.
+        xarray.DataArray
+            On the feature dimensions ``feature_dim_`` (a Dataset's variables
+            first), after ``'component'`` for 2-D values, with the coordinate
+            values seen at fit. ``.to_dataset("variable")`` makes a Dataset of
+            it again.
         """
         check_is_fitted(self)
         return unstack_features(values, self._layout, name)

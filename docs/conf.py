@@ -28,6 +28,9 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 # document the package of this source tree, installed or not
 sys.path.insert(0, str(DOCS.parent))
+sys.path.insert(0, str(DOCS / "_ext"))
+
+from markup import quote_fitted_attribute_names  # noqa: E402
 
 import daskmix  # noqa: E402
 
@@ -46,8 +49,15 @@ extensions = [
 ]
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "**/*.ipynb", "auto_examples/*.py"]
-html_theme = "alabaster"
-html_theme_options = {"page_width": "1100px", "sidebar_width": "230px"}
+# the theme of scikit-learn, dask and xarray; wide code blocks scroll instead
+# of being cut off
+html_theme = "pydata_sphinx_theme"
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+}
+html_title = f"daskmix {release}"
 default_role = "literal"
 
 # performance.rst is written on another branch; until it is merged the index's
@@ -91,23 +101,6 @@ numpydoc_xref_aliases = {
     "RegressionMixture": "daskmix.RegressionMixture",
     "KMeans": "daskmix.KMeans",
 }
-
-
-_BARE_ATTRIBUTE = re.compile(r"(?<![`\w.*])([A-Za-z]\w*_)(?![`\w])")
-
-
-def _quote_fitted_attribute_names(app, what, name, obj, options, lines):
-    """Quote bare fitted-attribute names: ``(n_samples, n_components_)``.
-
-    In reST a bare word ending in ``_`` is a link to a target of that name, so
-    a shape written as ``(n_features_in_,)`` in a numpydoc type fails the build
-    ("Unknown target name"). Docstrings never mean such links; doctest lines
-    are left as they are.
-    """
-    for i, line in enumerate(lines):
-        if line.lstrip().startswith((">>>", "...")):
-            continue
-        lines[i] = _BARE_ATTRIBUTE.sub(r"``\1``", line)
 
 
 # ------------------------------------------------------------- intersphinx
@@ -190,5 +183,5 @@ def _skip_scikit_learn_members(app, what, name, obj, skip, options):
 
 
 def setup(app):
-    app.connect("autodoc-process-docstring", _quote_fitted_attribute_names)
+    app.connect("autodoc-process-docstring", quote_fitted_attribute_names)
     app.connect("autodoc-skip-member", _skip_scikit_learn_members)
