@@ -19,6 +19,19 @@ def _quote_line(line: str) -> str:
     return _BARE_ATTRIBUTE.sub(r"``\1``", line)
 
 
+def _quote_text(text: str) -> str:
+    """Quote the bare names of ``text``, outside its ``.. math::`` blocks."""
+    out, math_indent = [], None
+    for line in text.split("\n"):
+        indent = len(line) - len(line.lstrip())
+        if math_indent is not None and (not line.strip() or indent > math_indent):
+            out.append(line)  # LaTeX: \sum_{k} is no link
+            continue
+        math_indent = indent if line.lstrip().startswith(".. math::") else None
+        out.append(_quote_line(line))
+    return "\n".join(out)
+
+
 def quote_fitted_attribute_names(app, what, name, obj, options, lines) -> None:
     """Quote bare fitted-attribute names: ``(n_samples, n_components_)``.
 
@@ -27,13 +40,10 @@ def quote_fitted_attribute_names(app, what, name, obj, options, lines) -> None:
     ("Unknown target name"). Docstrings never mean such links. Text already
     between backticks (an inline literal such as
     ``ceil(n_steps_ * batch_size / n_samples)``, a role's target) is left as
-    it is: quoting inside it nested one literal in another. Doctest lines are
-    left as they are. Connected to ``autodoc-process-docstring``; changes
-    ``lines`` in place.
+    it is: quoting inside it nested one literal in another. Doctest lines and
+    ``.. math::`` blocks are left as they are. Connected to
+    ``autodoc-process-docstring``; changes ``lines`` in place.
     """
     parts = _QUOTED.split("\n".join(lines))
-    text = "".join(
-        part if i % 2 else "\n".join(_quote_line(line) for line in part.split("\n"))
-        for i, part in enumerate(parts)
-    )
+    text = "".join(part if i % 2 else _quote_text(part) for i, part in enumerate(parts))
     lines[:] = text.split("\n")
