@@ -25,7 +25,7 @@ common shift of the tile, ``U`` the previous precision factors; see
 :class:`StatsFrame` and :mod:`daskmix.gaussian.kernels`.
 
 The E-step methods write their tile-sized temporaries into a workspace (see
-:mod:`daskmix._core.workspace`); pass :data:`~daskmix._core.workspace.FRESH`
+:mod:`daskmix._engine.workspace`); pass :data:`~daskmix._engine.workspace.FRESH`
 to get arrays of one's own.
 """
 

@@ -8,7 +8,7 @@ sample dimensions and n_features that of the feature dimensions. Every
 per-sample result of shape (n_samples,) or (n_samples, K) goes back onto the
 sample dimensions with their coordinates. Dask-backed data stay lazy: the
 stacking reshapes block by block and moves no data (see
-:func:`daskmix._core.outputs.to_rows`).
+:func:`daskmix._estimator.outputs.to_rows`).
 
 The feature dimensions seen at fit are kept as a :class:`FeatureLayout`; later
 inputs are checked against it (lengths, coordinate values, a Dataset's
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .outputs import chunked_like, from_rows, is_lazy, to_rows
+from .._estimator.outputs import chunked_like, from_rows, is_lazy, to_rows
 
 #: name of the dimension that a Dataset's variables become, by default
 DATASET_FEATURE_DIM = "variable"
