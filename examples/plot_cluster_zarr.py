@@ -3,9 +3,11 @@ A fit on a LocalCluster, streamed from a zarr store
 ===================================================
 
 Writes a zarr store of 200,000 rows in a temporary directory, starts a
-:class:`distributed.LocalCluster` of two worker processes, and fits
+:class:`distributed.LocalCluster` with one worker process of two threads (a
+real cluster has more workers; the code is the same, and each worker process
+takes seconds to start and import its libraries), and fits
 :class:`daskmix.GaussianMixture` on the store as it is on disk: every EM
-iteration streams the blocks through the workers (nothing is persisted), one
+iteration streams the blocks through the worker (nothing is persisted), one
 pass per iteration. The left panel draws the lower bound at each iteration,
 the right one a sample of the rows coloured by their predicted component
 (computed lazily on the cluster, then sampled). Writes ``cluster_zarr.png``.
@@ -35,7 +37,7 @@ if __name__ == "__main__":  # worker processes import this file too
         path = f"{tmp}/X.zarr"
         make_store(path)
         with LocalCluster(
-            n_workers=2, threads_per_worker=1, dashboard_address=None
+            n_workers=1, threads_per_worker=2, dashboard_address=None
         ) as cluster:
             with Client(cluster):
                 X = da.from_zarr(path)  # lazy: read block by block each pass
