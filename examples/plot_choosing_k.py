@@ -7,7 +7,9 @@ times the four covariance types, 28 mixtures) in one sweep whose passes are
 shared: each pass over the data runs the E-steps of all candidates still
 iterating. It keeps the candidate with the lowest BIC. The left panel draws
 BIC (solid) and ICL (dashed) against K for each covariance type; the right one
-the chosen model's 2-sigma ellipses over the data. Writes ``choosing_k.png``.
+the chosen model's 2-sigma ellipses over the data.
+
+Writes ``choosing_k.png``.
 """
 
 import matplotlib.pyplot as plt

@@ -10,7 +10,9 @@ takes seconds to start and import its libraries), and fits
 iteration streams the blocks through the worker (nothing is persisted), one
 pass per iteration. The left panel draws the lower bound at each iteration,
 the right one a sample of the rows coloured by their predicted component
-(computed lazily on the cluster, then sampled). Writes ``cluster_zarr.png``.
+(computed lazily on the cluster, then sampled).
+
+Writes ``cluster_zarr.png``.
 """
 
 import tempfile

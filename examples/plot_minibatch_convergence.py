@@ -3,7 +3,7 @@ Mini-batch (stepwise) EM against batch EM
 =========================================
 
 Log-likelihood of a Gaussian mixture against the number of passes over the
-data, for the two ``algorithm`` settings of :class:`daskmix.GaussianMixture`.
+data, for batch and mini-batch fits of :class:`daskmix.GaussianMixture`.
 
 * Batch EM reads every row each iteration: one point per pass, at the
   lower bound of that iteration (mean log-likelihood under the parameters

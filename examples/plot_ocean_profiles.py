@@ -3,7 +3,8 @@ Water masses from temperature and salinity profiles (N-D xarray)
 ================================================================
 
 Ocean data commonly come as an :class:`xarray.Dataset` of several variables,
-here temperature and salinity, each a cube ``time x depth x lat x lon``. Each
+here temperature and salinity, each a cube over time, depth, latitude and
+longitude. Each
 (time, lat, lon) point holds one profile of each variable over depth, and
 profiles of the same water mass look alike. An oceanographer classifies them
 with one feature per (variable, depth) pair, pyxpcm's convention.

@@ -5,7 +5,9 @@ Curves as a few lines, each with its region
 A cluster-weighted model (:class:`daskmix.RegressionMixture` with its default
 Gaussian gate) fits a 1-D curve piecewise linearly: every component is a line
 and a Gaussian region of x, and the prediction is the gate-weighted mean of
-the lines. Four curves with noise sd 0.1 (two parallel lines on separate x
+the lines.
+
+Four curves with noise sd 0.1 (two parallel lines on separate x
 ranges, a sigmoid, three quarters of a sine period, ``|x|``); the number of
 lines is chosen by 3-fold GridSearchCV on the training half, with k-means
 starts (``init_params="kmeans"``, a small fraction of the cost of the default

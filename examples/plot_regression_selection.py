@@ -3,8 +3,10 @@ Choosing the number of lines with RegressionMixtureIC
 =====================================================
 
 Three lines cross near the origin. :class:`daskmix.RegressionMixtureIC` fits
-mixtures of linear regressions (``gating="none"``) with K = 1..6 and both
-noise models in one shared sweep and keeps the lowest BIC. Every fit starts
+mixtures of linear regressions with K = 1..6 and both noise models in one
+shared sweep and keeps the lowest BIC.
+
+The weights are constant (``gating="none"``). Every fit starts
 from k-means (``init_params="kmeans"``), a small fraction of the cost of the
 default short-EM starts on data this small. The coefficient of
 determination R^2 cannot make this choice: the mixture's mean prediction is
