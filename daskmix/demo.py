@@ -161,7 +161,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--dashboard",
         action="store_true",
-        help="serve dask's dashboard and print its address (needs bokeh: "
+        help="serve dask's dashboard on this machine, print its address and "
+        "keep the cluster up until Enter is pressed (needs bokeh: "
         'pip install -e ".[dashboard]")',
     )
     args = parser.parse_args(argv)
@@ -177,12 +178,13 @@ def _cluster(processes: int, dashboard: bool):
     from distributed import LocalCluster
 
     cores = os.cpu_count() or 1
-    # ":0": any free port. Without a dashboard the scheduler still serves
-    # http (health checks), by default on port 8787, with a warning when
-    # another cluster has it.
+    # this machine only, any free port. Without a dashboard the scheduler
+    # still serves http (health checks), by default on port 8787 of every
+    # interface, with a warning when another cluster has it.
+    local = "127.0.0.1:0"
     common = {
-        "dashboard_address": ":0" if dashboard else None,
-        "scheduler_kwargs": {} if dashboard else {"dashboard_address": ":0"},
+        "dashboard_address": local if dashboard else None,
+        "scheduler_kwargs": {} if dashboard else {"dashboard_address": local},
     }
     if processes == 0:
         return LocalCluster(
@@ -227,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(started in {time.perf_counter() - started:.1f} s)"
         )
         if args.dashboard:
-            print(f"dashboard: {client.dashboard_link}")
+            print(f"dashboard: {_dashboard_link(client)}")
         X, _ = make_data(n_samples=args.samples)
         X = X.persist()
         print(f"data: dask array {X.shape}, {X.numblocks[0]} row chunks")
@@ -255,9 +257,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             path = Path(args.output).expanduser().resolve()
             why_not = plot(model, X.compute(), path)
             print(f"no picture: {why_not}" if why_not else f"wrote {path}")
+        if args.dashboard:
+            _wait_for_enter(_dashboard_link(client))
     finally:
         _shut_down(client, cluster)
     return 0
+
+
+def _dashboard_link(client) -> str:
+    """The dashboard's address on this machine (where it listens)."""
+    port = client.scheduler_info()["services"]["dashboard"]
+    return f"http://127.0.0.1:{port}/status"
+
+
+def _wait_for_enter(link: str) -> None:
+    """Keep the cluster (and its dashboard) up until Enter, end of input or Ctrl-C."""
+    try:
+        input(f"dashboard still at {link}; press Enter to shut down ")
+    except (EOFError, KeyboardInterrupt):
+        pass
+    print()
 
 
 def _shut_down(client, cluster) -> None:

@@ -3,6 +3,7 @@ line that says why there is none."""
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 
@@ -55,3 +56,11 @@ def test_make_data_has_five_blobs():
     assert X.shape == (1001, 2) and X.numblocks[0] == 8
     assert means.shape == (5, 2)
     assert np.isfinite(X.compute()).all()
+
+
+def test_dashboard_stays_up_until_enter(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # no input: end of file
+    assert demo.main(["--dashboard", "--samples", "500", "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    assert "dashboard: http://127.0.0.1:" in out
+    assert "press Enter to shut down" in out
