@@ -366,12 +366,16 @@ def test_features_per_variable_and_depth(ocean, backend):
     ):
         other_labels = other.fit(as_backend(cube4, backend)).predict(cube4)
         np.testing.assert_array_equal(other_labels.transpose(*labels.dims), values)
-    other = Labeled(
-        GaussianMixture(2, random_state=0),
-        skipna=True,
-        sample_dims=("time", "lat", "lon"),
-    )
-    np.testing.assert_array_equal(other.fit(ds).predict(ds), values)
+    for other in (
+        Labeled(
+            GaussianMixture(2, random_state=0),
+            skipna=True,
+            sample_dims=("time", "lat", "lon"),
+        ),
+        # the call of the issue, which failed in xarray
+        Labeled(GaussianMixture(2, random_state=0), ("variable", "depth"), True),
+    ):
+        np.testing.assert_array_equal(other.fit(ds).predict(ds), values)
     # variables and depths in another order are taken by label
     shuffled = ds[["salinity", "temperature"]].isel(depth=slice(None, None, -1))
     np.testing.assert_array_equal(model.predict(shuffled), values)
