@@ -254,7 +254,7 @@ def _dataset_feature_dims(
             f"The Dataset's variables have a dimension named {variables_dim!r}, "
             "the default name of the dimension that the variables become: add "
             "another name for it to feature_dim, e.g. "
-            f"feature_dim=('var', ...)."
+            "feature_dim=('var', ...)."
         )
     named = tuple(d for d in feature_dim or () if d in dims)
     if sample_dims is not None:
