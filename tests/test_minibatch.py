@@ -27,9 +27,9 @@ from daskmix._core.stepwise import (
     fit_stepwise,
     stepwise_update,
 )
+from daskmix.gaussian.covariance import SKLEARN_TYPES as COVARIANCE_TYPES
 from daskmix.gaussian.kernels import em_kernel, make_plan
 from daskmix.gaussian.params import (
-    COVARIANCE_TYPES,
     GaussianParams,
     StatsFrame,
     m_step,

@@ -12,8 +12,9 @@ from .._core.engine import RowBlocks
 from .bayesian import PRIOR_TYPES, BayesianParams, Priors
 from .bayesian_model import BayesianModel
 from .bayesian_starts import data_priors
+from .covariance import VARIATIONAL_TYPES
 from .outputs import GaussianOutputs
-from .params import COVARIANCE_TYPES, GaussianParams, precisions_from_cholesky
+from .params import GaussianParams, precisions_from_cholesky
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 
@@ -161,7 +162,7 @@ class BayesianGaussianMixture(GaussianOutputs, BaseMixture):
 
     _parameter_constraints: dict = {
         **BaseMixture._parameter_constraints,
-        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
+        "covariance_type": [StrOptions(set(VARIATIONAL_TYPES))],
         "init_params": [StrOptions(set(INIT_METHODS)), "array-like"],
         "weight_concentration_prior_type": [StrOptions(set(PRIOR_TYPES))],
         "weight_concentration_prior": [

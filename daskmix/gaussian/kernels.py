@@ -211,7 +211,7 @@ def _em_statistics(x: np.ndarray, plan: GaussianPlan, sample_weight=None) -> Sta
         if sample_weight is not None:
             resp = weigh_resp(resp, sample_weight)
         stats = plan.covariance.accumulate(xs, frame, resp, work)
-        if sample_weight is not None and plan.covariance_type == "tied":
+        if sample_weight is not None and plan.covariance.shared:
             weighted_tied_scatter(stats, frame, sample_weight)
     if sample_weight is not None:
         return weighted_totals(stats, log_norm, sample_weight)
@@ -289,7 +289,7 @@ def weighted_random_resp_kernel(
         resp = random_resp(rows, plan.n_components, plan.seed, xs.dtype)
         resp = weigh_resp(resp, sample_weight)
         stats = plan.covariance.accumulate(xs, frame, resp, work)
-        if plan.covariance_type == "tied":
+        if plan.covariance.shared:
             weighted_tied_scatter(stats, frame, sample_weight)
     stats["loglik"] = np.float64(0.0)
     stats["n_rows"] = sample_weight.sum(dtype=np.float64)

@@ -31,7 +31,8 @@ from .._core.em import check_pass
 from .._core.engine import RowBlocks
 from .._core.outputs import wrap_rows
 from .._core.validation import check_sample_weight, check_X, check_y
-from ..gaussian.params import COVARIANCE_TYPES, GaussianParams, precisions_from_cholesky
+from ..gaussian.covariance import SKLEARN_TYPES
+from ..gaussian.params import GaussianParams, precisions_from_cholesky
 from ..gaussian.sampling import sample_mixture
 from .kernels import (
     conditional_score_rows,
@@ -275,7 +276,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         "gating": [StrOptions(set(GATINGS))],
         "noise": [StrOptions(set(NOISE_MODELS))],
         "fit_intercept": ["boolean"],
-        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
+        "covariance_type": [StrOptions(set(SKLEARN_TYPES))],
         "reg_weights": [Interval(Real, 0.0, None, closed="left")],
         "init_params": [StrOptions(set(INIT_METHODS))],
     }
