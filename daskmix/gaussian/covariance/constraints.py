@@ -56,7 +56,7 @@ import numpy as np
 INNER_TOL = 1e-10
 #: an orientation's loop stops when a sweep lowers ``f`` by less than this
 #: per row and feature
-ORIENTATION_TOL = 1e-12
+ORIENTATION_TOL = 1e-14
 #: rotation angles are this multiple of the round's exact minimiser
 OVER_RELAXATION = 1.3
 #: inner iterations of one M-step at most
@@ -237,11 +237,111 @@ def round_robin(d: int) -> list[tuple[np.ndarray, np.ndarray]]:
             for a, b in zip(players[:half], players[::-1][:half])
             if max(a, b) < d
         ]
-        rounds.append(
-            (np.array([a for a, _ in pairs]), np.array([b for _, b in pairs]))
-        )
+        first = np.array([a for a, _ in pairs], dtype=int)
+        second = np.array([b for _, b in pairs], dtype=int)
+        rounds.append((first, second))
         players = [players[0], players[-1], *players[1:-1]]
     return rounds
+
+
+def _skew_basis(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The basis ``E_p = e_a e_b^T - e_b e_a^T`` (a < b) of skew matrices."""
+    first, second = np.triu_indices(d, 1)
+    basis = np.zeros((first.size, d, d))
+    basis[np.arange(first.size), first, second] = 1.0
+    basis[np.arange(first.size), second, first] = -1.0
+    return first, second, basis
+
+
+def _cayley(skew: np.ndarray) -> np.ndarray:
+    """The orthogonal ``(I - S/2)^-1 (I + S/2)``: ``exp(S)`` to second order."""
+    eye = np.eye(skew.shape[0])
+    return np.linalg.solve(eye - 0.5 * skew, eye + 0.5 * skew)
+
+
+def _profile(
+    diagonals: np.ndarray, nk: np.ndarray, equal_volumes: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """First and second derivatives of ``f`` profiled over the eigenvalues.
+
+    With the eigenvalues at their optimum for the diagonals ``b`` (K, d),
+    ``f = sum_k n_k sum_j log b_kj`` (VVE) or ``n d log sum_k g_k`` with
+    ``g_k`` the geometric mean of ``b_k`` (EVE), up to constants. Returns
+    the gradient (K, d) and the Hessian (K d, K d) in ``b``.
+    """
+    k, d = diagonals.shape
+    inverse = 1.0 / diagonals
+    if not equal_volumes:
+        gradient = nk[:, None] * inverse
+        return gradient, np.diag((-gradient * inverse).reshape(-1))
+    n = nk.sum()
+    volumes = np.exp(np.log(diagonals).mean(axis=1))
+    total = volumes.sum()
+    gradient = n / total * volumes[:, None] * inverse
+    # d volume_k / d b_kj, flattened
+    dvolume = (volumes[:, None] * inverse).reshape(-1) / d
+    owner = np.repeat(np.arange(k), d)
+    same = owner[:, None] == owner[None, :]
+    flat = inverse.reshape(-1)
+    hessian = n / total * np.outer(flat, dvolume) * same
+    hessian -= n / total**2 * np.outer(volumes[owner] * flat, dvolume)
+    hessian -= np.diag((gradient * inverse).reshape(-1))
+    return gradient, hessian
+
+
+def _rotation_derivatives(
+    rotated: np.ndarray, nk: np.ndarray, equal_volumes: bool, basis
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Hessian of the profiled ``f`` in the rotations of ``D``.
+
+    ``rotated`` are the ``D^T W_k D`` of the components that take part (all
+    diagonals positive); the variables are ``x`` in ``D <- D exp(X)``,
+    ``X = sum_p x_p E_p``. With ``B_kj = (Q^T M_k Q)_jj``, ``Q = exp(X)``,
+    the first derivatives of ``B`` are ``-2 M_ab`` at ``j = a`` and ``2 M_ab``
+    at ``j = b`` for ``p = (a, b)``, the second
+    ``(E_p E_q M + E_q E_p M)_jj + (E_p M E_q^T + E_q M E_p^T)_jj``.
+    """
+    first, second, skew = basis
+    k, d, _ = rotated.shape
+    n_pairs = first.size
+    diagonals = np.diagonal(rotated, axis1=1, axis2=2)
+    phi, phi2 = _profile(diagonals, nk, equal_volumes)
+    jacobian = np.zeros((k, d, n_pairs))
+    pairs = np.arange(n_pairs)
+    off = rotated[:, first, second]
+    jacobian[:, first, pairs] = -2.0 * off
+    jacobian[:, second, pairs] = 2.0 * off
+    gradient = np.einsum("kj,kjp->p", phi, jacobian)
+    # sum_kj phi_kj (U V M_k + U M_k V^T)_jj for U = e_x e_y^T, V = e_z e_w^T:
+    # delta_yz N_wx + delta_xz G_xyw, then symmetrised and taken on the E_p
+    eye = np.eye(d)
+    weighted = np.einsum("kij,kj->ij", rotated, phi)  # N
+    spread = np.einsum("kx,kyw->xyw", phi, rotated)  # G
+    form = np.einsum("yz,wx->xyzw", eye, weighted)
+    form += np.einsum("xz,xyw->xyzw", eye, spread)
+    form += form.transpose(2, 3, 0, 1)
+    a_, b_ = first[:, None], second[:, None]
+    c_, e_ = first[None, :], second[None, :]
+    hessian = form[a_, b_, c_, e_] - form[a_, b_, e_, c_]
+    hessian += form[b_, a_, e_, c_] - form[b_, a_, c_, e_]
+    flat = jacobian.reshape(k * d, n_pairs)
+    hessian += flat.T @ phi2 @ flat
+    return gradient, hessian
+
+
+def _newton_step(
+    rotated: np.ndarray, nk: np.ndarray, equal_volumes: bool, basis
+) -> tuple[np.ndarray, float] | None:
+    """Newton's rotation ``S`` (skew, d x d) for ``D <- D exp(S)`` and its
+    predicted decrease; None where the Hessian is not positive definite."""
+    gradient, hessian = _rotation_derivatives(rotated, nk, equal_volumes, basis)
+    try:
+        factor = np.linalg.cholesky(hessian)
+    except np.linalg.LinAlgError:
+        return None
+    half = np.linalg.solve(factor, gradient)
+    step = -np.linalg.solve(factor.T, half)
+    return np.einsum("p,pij->ij", step, basis[2]), 0.5 * float(half @ half)
 
 
 def common_orientation(
@@ -251,16 +351,20 @@ def common_orientation(
 
     For an orientation ``D`` the eigenvalues are closed-form in the
     diagonals ``b_k = diag(D^T W_k D)``: ``b_k / n_k`` (VVE) or
-    :func:`equal_volume` of them (EVE). For fixed eigenvalues, ``f`` is
-    ``sum_k sum_j b_kj / e_kj`` plus a constant, and a rotation of ``D`` in
-    the plane of two axes ``(i, j)`` changes it by
-    ``p cos(2 theta) + q sin(2 theta)`` (Jacobi): the angle that minimises
-    it is closed form, and rotations in disjoint planes do not interact. One
-    round rotates ``d / 2`` disjoint planes at once, then the eigenvalues are
-    re-estimated; a sweep of rounds visits every plane once. Each round
-    lowers ``f`` (the angles are over-relaxed by :data:`OVER_RELAXATION`,
-    below 2, which keeps that true); the loop stops after a sweep that lowers
-    ``f`` by less than :data:`ORIENTATION_TOL` per row and feature.
+    :func:`equal_volume` of them (EVE), so ``f`` is a function of ``D``
+    alone. Each iteration takes a Newton step on the rotations of ``D``
+    (exact gradient and Hessian of that profile, a Cayley rotation, halved
+    until ``f`` falls); where the Hessian is not positive definite (far from
+    a minimum) or no step lowers ``f``, a Jacobi sweep instead: for fixed
+    eigenvalues ``f`` is ``sum_k sum_j b_kj / e_kj`` plus a constant, and a
+    rotation in the plane of axes ``(i, j)`` changes it by
+    ``p cos(2 theta) + q sin(2 theta)``, minimised in closed form; rotations
+    in disjoint planes do not interact, so a round rotates ``d / 2`` planes
+    at once (over-relaxed by :data:`OVER_RELAXATION`, below 2, which keeps
+    each round a descent) and re-estimates the eigenvalues, and a sweep
+    visits every plane once. Every iteration lowers ``f``; the loop stops
+    when an iteration lowers it by less than :data:`ORIENTATION_TOL` per row
+    and feature (Newton: when the predicted decrease is that small too).
 
     Parameters
     ----------
@@ -280,19 +384,38 @@ def common_orientation(
     """
     n = nk.sum()
     d = scatter.shape[1]
+    tolerance = ORIENTATION_TOL * n * d
+    basis = _skew_basis(d)
+    rounds = round_robin(d)
 
-    def eigenvalues(rotated):
+    def evaluate(rotated):
         diagonals = np.maximum(np.diagonal(rotated, axis1=1, axis2=2), 0.0)
         if equal_volumes:
-            return equal_volume(diagonals, n)
-        return diagonals / nk[:, None]
+            eigen = equal_volume(diagonals, n)
+        else:
+            eigen = diagonals / nk[:, None]
+        return eigen, _objective(diagonals, eigen, nk)
 
-    orientation = np.array(start, dtype=np.float64)
-    rotated = np.swapaxes(orientation, 0, 1) @ scatter @ orientation
-    eigen = eigenvalues(rotated)
-    value = _objective(np.diagonal(rotated, axis1=1, axis2=2), eigen, nk)
-    rounds = round_robin(d)
-    for _ in range(MAX_INNER_ITER):
+    def newton(orientation, rotated, value):
+        diagonals = np.diagonal(rotated, axis1=1, axis2=2)
+        # components without mass, or with a singular scatter, sit out
+        active = diagonals.min(axis=1) > VALUE_FLOOR * diagonals.max(axis=1)
+        if not active.any():
+            return None
+        found = _newton_step(rotated[active], nk[active], equal_volumes, basis)
+        if found is None:
+            return None
+        skew, predicted = found
+        for _ in range(30):
+            rotation = _cayley(skew)
+            moved = rotation.T @ rotated @ rotation
+            eigen, new = evaluate(moved)
+            if new <= value:
+                return orientation @ rotation, moved, eigen, new, predicted
+            skew = 0.5 * skew
+        return None
+
+    def sweep(orientation, rotated, eigen):
         for i, j in rounds:
             # a component without mass (W_k = 0) weighs nothing
             inverse = _safe_divide(1.0, eigen)
@@ -308,11 +431,28 @@ def common_orientation(
             rotation[i, j] = -sin
             orientation = orientation @ rotation
             rotated = rotation.T @ rotated @ rotation
-            eigen = eigenvalues(rotated)
+            eigen, _ = evaluate(rotated)
+        return orientation, rotated, eigen
+
+    orientation = np.array(start, dtype=np.float64)
+    rotated = np.swapaxes(orientation, 0, 1) @ scatter @ orientation
+    eigen, value = evaluate(rotated)
+    stalled = False
+    for _ in range(MAX_INNER_ITER):
         previous = value
-        value = _objective(np.diagonal(rotated, axis1=1, axis2=2), eigen, nk)
-        if previous - value <= ORIENTATION_TOL * n * d:
+        stepped = None if stalled else newton(orientation, rotated, value)
+        if stepped is None:
+            orientation, rotated, eigen = sweep(orientation, rotated, eigen)
+            eigen, value = evaluate(rotated)
+            if previous - value <= tolerance:
+                break
+            stalled = False
+            continue
+        orientation, rotated, eigen, value, predicted = stepped
+        if predicted <= tolerance:
             break
+        # a Newton step that had to shrink to nothing: a sweep next
+        stalled = previous - value <= tolerance
     return orientation, eigen
 
 
