@@ -172,28 +172,55 @@ def summary(rows: list[dict]) -> None:
             f"{model:6s} {worst:+9.4f} {worst_from:+12.4f} {reached:4d}/{len(mine):<3d}"
             f" {beaten:7d}/{len(mine):<3d} {sum(compared):6d}/{len(compared)}"
         )
-    datasets = list(dict.fromkeys(r["data"] for r in rows))
-    print(
-        "\n.. list-table:: daskmix - mclust best log-likelihood, worst over K "
-        "(K at which), and how many of the K have equal BIC"
-    )
-    print("   :header-rows: 1\n")
-    print("   * - model")
-    for name in datasets:
-        print(f"     - {name}")
+    print("\n" + rst_tables(rows))
+
+
+def rst_tables(rows: list[dict], k: int = 3) -> str:
+    """The per-model summary and the model x data set table at ``k``, as RST."""
+    lines = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - model",
+        "     - worst difference",
+        "     - from mclust's solution",
+        "     - within 0.01 of mclust's best",
+        "     - at least mclust's default fit",
+        "     - BIC equal",
+    ]
     for model in MCLUST_TYPES:
         mine = [r for r in rows if r["model"] == model]
         if not mine:
             continue
-        print(f"   * - {model}")
+        compared = [r["bic_match"] for r in mine if r["bic_match"] is not None]
+        beaten = sum(r["daskmix"] >= r["mclust_default"] - TOLERANCE for r in mine)
+        lines += [
+            f"   * - {model}",
+            f"     - {min(r['diff'] for r in mine):+.4f}",
+            f"     - {min(r['from_mclust'] for r in mine):+.4f}",
+            f"     - {sum(r['diff'] >= -TOLERANCE for r in mine)}/{len(mine)}",
+            f"     - {beaten}/{len(mine)}",
+            f"     - {sum(compared)}/{len(compared)}",
+        ]
+    datasets = list(dict.fromkeys(r["data"] for r in rows))
+    lines += ["", ".. list-table::", "   :header-rows: 1", "", "   * - model"]
+    lines += [f"     - {name}" for name in datasets]
+    for model in MCLUST_TYPES:
+        cells = {r["data"]: r for r in rows if r["model"] == model and r["K"] == k}
+        if not cells:
+            continue
+        lines.append(f"   * - {model}")
         for name in datasets:
-            cell = [r for r in mine if r["data"] == name]
-            if not cell:
-                print("     -")
+            r = cells.get(name)
+            if r is None:
+                lines.append("     -")
                 continue
-            worst = min(cell, key=lambda r: r["diff"])
-            equal = sum(bool(r["bic_match"]) for r in cell)
-            print(f"     - {worst['diff']:+.4f} (K={worst['K']}), {equal}/{len(cell)}")
+            bic = {True: "yes", False: "NO", None: "n/a"}[r["bic_match"]]
+            lines.append(
+                f"     - {r['mclust']:.2f} / {r['daskmix']:.2f} / "
+                f"{r['diff']:+.4f} / {bic}"
+            )
+    return "\n".join(lines)
 
 
 # -------------------------------------------------------------------- speed

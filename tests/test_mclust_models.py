@@ -287,20 +287,20 @@ def test_em_never_lowers_the_likelihood(model):
     assert np.all(np.diff(bounds) >= -1e-10 * np.abs(bounds[1:]))
 
 
-@pytest.mark.parametrize("data", ["iris", "faithful"])
+@pytest.mark.parametrize("data,k", [("iris", 2), ("faithful", 2), ("iris", 3)])
 @models
-def test_reaches_mclusts_likelihood(reference, data, model):
-    """From daskmix's default start (n_init=10): mclust's best at K=2 and at
-    least mclust's default fit at K=3; ``bic(X)`` is minus mclust's BIC."""
+def test_reaches_mclusts_likelihood(reference, data, k, model):
+    """From daskmix's default start (n_init=10): mclust's best at K=2, at least
+    mclust's default fit at K=3 (where EVE's best of mclust's 20 starts is
+    another local maximum); ``bic(X)`` is minus mclust's BIC where they agree."""
     X = load(data)
-    for k in (2, 3):
-        entry = _entry(reference, data, model, k)
-        fitted = _fit(X, model, k, n_init=10, tol=1e-6, max_iter=1000, random_state=0)
-        loglik = fitted.score(X) * X.shape[0]
-        target = entry["loglik"] if k == 2 else entry["loglik_default"]
-        assert loglik >= target - 0.01, (k, loglik, target)
-        if abs(loglik - entry["loglik"]) <= 0.01:
-            assert abs(fitted.bic(X) + entry["bic"]) <= 0.02
+    entry = _entry(reference, data, model, k)
+    fitted = _fit(X, model, k, n_init=10, tol=1e-6, max_iter=1000, random_state=0)
+    loglik = fitted.score(X) * X.shape[0]
+    target = entry["loglik"] if k == 2 else entry["loglik_default"]
+    assert loglik >= target - 0.01, (loglik, target)
+    if abs(loglik - entry["loglik"]) <= 0.01:
+        assert abs(fitted.bic(X) + entry["bic"]) <= 0.02
 
 
 @pytest.mark.parametrize("data,k", [("iris", 3), ("faithful", 3), ("blobs3", 4)])
