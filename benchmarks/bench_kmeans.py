@@ -101,7 +101,7 @@ def main() -> None:
     print(
         f"N={args.n_samples:,} D={N_FEATURES} K={N_CLUSTERS}, {n_blocks} blocks of "
         f"{args.block_rows:,} rows; threads scheduler, "
-        f"{daskmix._core.threads.n_threads()} cores"
+        f"{daskmix._engine.threads.n_threads()} cores"
     )
 
     rows = []  # (name, seconds, inertia, n_iter, passes)

@@ -115,7 +115,7 @@ def gaussian_study(n_samples: int, seed: int) -> None:
     mini, t_mini = timed(lambda: minibatch_fit(X_sorted))
     report("sorted, numpy", mini, t_mini, 0.01)
     X_dask = da.from_array(X_sorted, chunks=(50_000, N_FEATURES))
-    # dask batches are windows of consecutive rows (daskmix._core.batches);
+    # dask batches are windows of consecutive rows (daskmix._engine.batches);
     # three seeds, as a k-means start on the initialisation sample can merge
     # two components (then stepwise EM, like batch EM, stays there)
     for seed in (0, 1, 2):

@@ -14,7 +14,7 @@ and the overhead per block is ``(t_dask - t_numpy) / n_blocks``. The pass as
 built before graph reuse (``to_delayed`` and ``dask.delayed`` every pass, one
 task per block) is timed alongside, so that the table prints the ratio of the
 two measured in the same run. ``--split`` sweeps the fan-in of the reduction
-tree (``SPLIT_EVERY``) at 1,000 blocks.
+tree (``daskmix.split-every``) at 1,000 blocks.
 
 Run::
 
@@ -35,10 +35,10 @@ import dask
 import dask.array as da
 import numpy as np
 
-from daskmix._core import engine
-from daskmix._core.blocks import _block_stats
-from daskmix._core.engine import RowBlocks
-from daskmix._core.stats import Stats, add_all
+from daskmix import config
+from daskmix._engine.rows import RowBlocks
+from daskmix._engine.stats import Stats, add_all
+from daskmix._engine.tiles import _block_stats
 from daskmix.gaussian.kernels import em_kernel, make_plan
 from daskmix.gaussian.params import GaussianParams
 
@@ -71,10 +71,11 @@ def legacy_map_reduce(data: RowBlocks, kernel, params, tile_rows: int) -> Stats:
         )
         for blocks in zip(*block_lists)
     ]
+    split_every = config.get("split-every")
     while len(level) > 1:
         level = [
-            dask.delayed(add_all, pure=True)(level[i : i + engine.SPLIT_EVERY])
-            for i in range(0, len(level), engine.SPLIT_EVERY)
+            dask.delayed(add_all, pure=True)(level[i : i + split_every])
+            for i in range(0, len(level), split_every)
         ]
     (total,) = dask.compute(level[0])
     return total
@@ -96,7 +97,8 @@ def best_pass(run, passes: int) -> tuple[float, float]:
 def measure(X, n_blocks, kernels, passes, legacy_passes, split=None):
     """Rows of the table for one chunking on the current scheduler."""
     if split is not None:
-        engine.SPLIT_EVERY = split
+        with dask.config.set({"daskmix.split-every": split}):
+            return measure(X, n_blocks, kernels, passes, legacy_passes)
     block_rows = -(-X.shape[0] // n_blocks)
     Xd = da.from_array(X, chunks=(block_rows, X.shape[1])).persist()
     dask.compute(Xd.sum())  # wait until the blocks are in place
@@ -163,10 +165,10 @@ def main() -> None:
         ("count", count_kernel, None),
         ("diag", em_kernel, diag_plan(X, args.components)),
     ]
-    default_split = engine.SPLIT_EVERY
+    default_split = config.get("split-every")
     print(
         f"{args.rows} x {args.features} persisted rows, K={args.components}; "
-        f"SPLIT_EVERY={default_split}; ms/blk = (pass - numpy) / blocks; old = "
+        f"split-every={default_split}; ms/blk = (pass - numpy) / blocks; old = "
         "the graph rebuilt from to_delayed every pass"
     )
 
@@ -179,7 +181,6 @@ def main() -> None:
         for split in args.split:
             rows = measure(X, 1000, kernels[:1], args.passes, 0, split=split)
             print_rows(f"split={split}", rows)
-        engine.SPLIT_EVERY = default_split
 
     with dask.config.set(scheduler="threads"):
         run_all("threads")

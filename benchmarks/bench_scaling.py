@@ -16,7 +16,7 @@ task, and the M-step; then predicted / measured.
 The ``alloc`` section times the pass that motivated the malloc fix (200k x 10
 persisted rows, K=8, full, 8 blocks) on numpy threads and on a 2-worker
 LocalCluster with the engine's malloc thresholds (default), without them
-(``DASKMIX_MALLOPT=0``: glibc as dask's nanny leaves it), and with them again
+(``DASK_DASKMIX__MALLOPT=False``: glibc as dask's nanny leaves it), and with them again
 (the spread between the two default runs is the machine's noise).
 
 Every row also prints rows/s and the store read rate of the pass (the
@@ -48,9 +48,9 @@ import dask
 import dask.array as da
 import numpy as np
 
-from daskmix._core import engine
-from daskmix._core.engine import RowBlocks, default_tile_rows
-from daskmix._core.stats import Stats
+from daskmix._engine import rows as engine
+from daskmix._engine.rows import RowBlocks, default_tile_rows
+from daskmix._engine.stats import Stats
 from daskmix.gaussian.kernels import em_kernel, make_plan
 from daskmix.gaussian.params import GaussianParams, m_step
 
@@ -204,7 +204,7 @@ def alloc_section(passes: int) -> None:
     print(f"{'workers':44s} {'pass ms':>8s} {'/ numpy':>8s}")
     settings = [
         ("nanny + daskmix mallopt (default)", {}),
-        ("nanny, DASKMIX_MALLOPT=0", {"DASKMIX_MALLOPT": "0"}),
+        ("nanny, daskmix.mallopt off", {"DASK_DASKMIX__MALLOPT": "False"}),
         ("nanny + daskmix mallopt (default, again)", {}),
     ]
     for label, env in settings:

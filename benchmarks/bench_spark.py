@@ -157,8 +157,8 @@ def gemm_floor(X: np.ndarray) -> tuple[float, float]:
     """
     from threadpoolctl import threadpool_limits
 
-    from daskmix._core.blocks import _block_stats
-    from daskmix._core.engine import RowBlocks
+    from daskmix._engine.rows import RowBlocks
+    from daskmix._engine.tiles import _block_stats
 
     data = RowBlocks([X])
     model, params = _model_and_params(data)
@@ -188,8 +188,8 @@ def cluster_anatomy(lazy, passes: int) -> dict:
     """Median parts of one EM iteration on the cluster, in seconds."""
     from distributed import get_task_stream
 
-    from daskmix._core.em import run_pass
-    from daskmix._core.engine import RowBlocks, one_blas_thread
+    from daskmix._em.batch import run_pass
+    from daskmix._engine.rows import RowBlocks, one_blas_thread
 
     data = RowBlocks([lazy])
     model, params = _model_and_params(data)
@@ -214,7 +214,7 @@ def cluster_anatomy(lazy, passes: int) -> dict:
         parts["kernel"].append(max(busy.values()))
         parts["return"].append(end - max(stop for _, _, stop in spans))
         start = time.perf_counter()
-        with one_blas_thread():  # as in a fit (daskmix._core.em.fit_em)
+        with one_blas_thread():  # as in a fit (daskmix._em.batch.fit_em)
             model.m_step(stats, params, model.frame(params, data.dtype))
         parts["mstep"].append(time.perf_counter() - start)
     return {name: float(np.median(values)) for name, values in parts.items()}

@@ -1,10 +1,10 @@
 """daskmix: mixture models on dask, scikit-learn compatible."""
 
 from . import metrics
-from ._core.progress import show_progress
+from ._em.progress import show_progress
 from .cluster.kmeans import KMeans
-from .gaussian.bayesian_mixture import BayesianGaussianMixture
 from .gaussian.mixture import GaussianMixture
+from .gaussian.variational.mixture import BayesianGaussianMixture
 from .labeled import Labeled
 from .regression.mixture import RegressionMixture
 from .selection import GaussianMixtureIC, RegressionMixtureIC

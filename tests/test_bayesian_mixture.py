@@ -24,8 +24,10 @@ from sklearn.utils._testing import (
 )
 
 from daskmix import BayesianGaussianMixture
-from daskmix.gaussian.bayesian import log_dirichlet_norm as _log_dirichlet_norm
-from daskmix.gaussian.bayesian import log_wishart_norm as _log_wishart_norm
+from daskmix.gaussian.variational.posterior import (
+    log_dirichlet_norm as _log_dirichlet_norm,
+)
+from daskmix.gaussian.variational.posterior import log_wishart_norm as _log_wishart_norm
 
 COVARIANCE_TYPE = ["full", "tied", "diag", "spherical"]
 PRIOR_TYPE = ["dirichlet_process", "dirichlet_distribution"]

@@ -16,19 +16,22 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from daskmix._core import dask_pass
-from daskmix._core.blocks import _block_stats
-from daskmix._core.dask_pass import (
+from daskmix import config
+from daskmix._engine import passes as dask_pass
+from daskmix._engine.passes import (
     _pieces,
     _place,
     _runs,
     pass_graph,
     unit_size,
 )
-from daskmix._core.engine import SPLIT_EVERY, RowBlocks
-from daskmix._core.stats import Stats, tree_sum
+from daskmix._engine.rows import RowBlocks
+from daskmix._engine.stats import Stats, tree_sum
+from daskmix._engine.tiles import _block_stats
 
 distributed = pytest.importorskip("distributed")
+
+SPLIT_EVERY = config.get("split-every")
 
 
 def moments_kernel(x, center):
@@ -115,13 +118,17 @@ def test_any_placement_adds_in_the_tree_of_the_chunking(seed, unit_groups):
         [_block_stats(moments_kernel, (b,), center, 4) for b in blocks], split_every
     )
     for on_client in (False, True):
-        dask_pass.CLIENT_FINISH = on_client
-        try:
-            work = pass_graph(
-                template, moments_kernel, center, 4, 1, "t", split_every, 0
-            )
-        finally:
-            dask_pass.CLIENT_FINISH = True
+        work = pass_graph(
+            template,
+            moments_kernel,
+            center,
+            4,
+            1,
+            "t",
+            split_every,
+            0,
+            client_finish=on_client,
+        )
         total = dask_pass.compute_pass(dask.threaded.get, work)
         assert_same_stats(total, expected)
 
@@ -169,7 +176,7 @@ def test_large_statistics_keep_reduce_tasks_of_one_group(client):
     Xd = client.persist(da.from_array(X, chunks=(30, 3)))  # 100 blocks
     distributed.wait(Xd)
     # 2 MiB of parameters stand for statistics too large for units of 256 blocks
-    wide = np.zeros(dask_pass.REDUCE_BUDGET_BYTES // 8 // SPLIT_EVERY)
+    wide = np.zeros(config.get("reduce-budget-bytes") // 8 // SPLIT_EVERY)
     data = RowBlocks([Xd])
 
     def kernel(x, params):

@@ -12,8 +12,8 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 from sklearn.mixture import _gaussian_mixture as sk
 from sklearn.utils import check_random_state
 
-from daskmix._core.stats import Stats
-from daskmix._core.workspace import Workspace, workspace
+from daskmix._engine.stats import Stats
+from daskmix._engine.workspace import Workspace, workspace
 from daskmix.gaussian.covariance import (
     COVARIANCE_TYPES,
     COVARIANCES,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from daskmix import RegressionMixture
-from daskmix._core.em import EMResult, better_run, warn_degenerate
-from daskmix._core.stats import Stats
+from daskmix._em.batch import EMResult, better_run, warn_degenerate
+from daskmix._engine.stats import Stats
 
 
 def test_a_proper_run_beats_a_degenerate_one_with_a_higher_bound():

@@ -7,8 +7,9 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from daskmix._core.engine import RowBlocks, default_tile_rows
-from daskmix._core.stats import Stats
+from daskmix import config
+from daskmix._engine.rows import RowBlocks, default_tile_rows
+from daskmix._engine.stats import Stats
 
 
 def moments_kernel(x, params):
@@ -118,11 +119,10 @@ def test_tile_rows_bounded():
 # ------------------------------------------------ dask passes: reused graphs
 def legacy_map_reduce(data, kernel, params, tile_rows):
     """The dask pass as built before graph reuse: ``to_delayed`` every pass."""
-    from daskmix._core.blocks import _block_stats
-    from daskmix._core.engine import SPLIT_EVERY
-    from daskmix._core.stats import add_all
+    from daskmix._engine.stats import add_all
+    from daskmix._engine.tiles import _block_stats
 
-    split_every = SPLIT_EVERY
+    split_every = config.get("split-every")
     params_key = dask.delayed(params, traverse=False)
     block_lists = [array.to_delayed().ravel() for array in data.arrays]
     level = [
@@ -234,7 +234,9 @@ def test_malloc_thresholds_are_restored_only_where_dask_froze_them():
     import subprocess
     import sys
 
-    code = "from daskmix._core.threads import restore_malloc_thresholds as r;print(r())"
+    code = (
+        "from daskmix._engine.threads import restore_malloc_thresholds as r;print(r())"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     plain = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True

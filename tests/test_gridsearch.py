@@ -17,8 +17,10 @@ from conftest import make_blobs
 from distributed.diagnostics.plugin import SchedulerPlugin
 from sklearn.model_selection import GridSearchCV
 
-from daskmix import GaussianMixture, KMeans, RegressionMixture
-from daskmix._core.engine import SMALL_DATA_BYTES, RowBlocks
+from daskmix import GaussianMixture, KMeans, RegressionMixture, config
+from daskmix._engine.rows import RowBlocks
+
+SMALL_DATA_BYTES = config.get("small-data-bytes")
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),

@@ -11,8 +11,8 @@ from sklearn import cluster
 from sklearn.utils import check_random_state
 from test_kmeans import _READS, counted
 
-from daskmix import GaussianMixture, KMeans
-from daskmix._core.engine import RowBlocks
+from daskmix import GaussianMixture, KMeans, config
+from daskmix._engine.rows import RowBlocks
 from daskmix.cluster import seeding, starts
 from daskmix.cluster.kernels import (
     make_oversample_plan,
@@ -127,7 +127,7 @@ def test_kmeans_parallel_independent_of_chunking_and_scheduler(client):
 
 def test_kmeans_start_is_daskmix_kmeans_on_all_rows_or_a_sample():
     X, _ = make_blobs(1000, 2, 3, seed=5, spread=3.0)
-    restarts = starts.KMEANS_START_RESTARTS
+    restarts = config.get("kmeans-start.restarts")
     for data in (_blocks(X), _blocks(X, 300)):
         centers, rows = starts.kmeans_start(data, 3, check_random_state(1))
         # small data are clustered whole; dask data read into memory once

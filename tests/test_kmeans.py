@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from daskmix import KMeans
-from daskmix._core.engine import RowBlocks
+from daskmix._engine.rows import RowBlocks
 from daskmix.cluster import lloyd as lloyd_module
 from daskmix.cluster.kernels import DrawPlan, draw_kernel
 

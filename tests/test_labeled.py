@@ -19,7 +19,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 import daskmix.labeled
 from daskmix import GaussianMixture, KMeans, Labeled, RegressionMixture
-from daskmix._core.outputs import complete_rows, take_complete, to_rows
+from daskmix._estimator.outputs import complete_rows, take_complete, to_rows
 
 DEPTH = np.array([0.0, 20.0, 50.0, 100.0, 200.0, 400.0])
 LAT_CHUNK = 4

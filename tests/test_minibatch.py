@@ -10,23 +10,22 @@ from conftest import make_blobs
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import linear_sum_assignment
 
-from daskmix import GaussianMixture
-from daskmix._core.batches import (
-    WINDOWS_PER_BATCH,
-    draw_batches,
-    read_batches,
-    storage_of,
-)
-from daskmix._core.engine import RowBlocks
-from daskmix._core.model import MixtureModel
-from daskmix._core.stats import Stats
-from daskmix._core.stepwise import (
+from daskmix import GaussianMixture, config
+from daskmix._em.model import MixtureModel
+from daskmix._em.stepwise import (
     StepSchedule,
     StepwiseState,
     batch_blocks,
     fit_stepwise,
     stepwise_update,
 )
+from daskmix._engine.batches import (
+    draw_batches,
+    read_batches,
+    storage_of,
+)
+from daskmix._engine.rows import RowBlocks
+from daskmix._engine.stats import Stats
 from daskmix.gaussian.covariance import SKLEARN_TYPES as COVARIANCE_TYPES
 from daskmix.gaussian.kernels import em_kernel, make_plan
 from daskmix.gaussian.params import (
@@ -62,7 +61,7 @@ def test_draws_are_windows_and_every_row_is_equally_likely():
         assert np.all(np.diff(rows) >= 0)
         # 32 windows of consecutive rows, each cut in two at most (wrapping
         # round its block, or thinned to exactly batch_size rows)
-        assert np.count_nonzero(np.diff(rows) > 1) < 3 * WINDOWS_PER_BATCH
+        assert np.count_nonzero(np.diff(rows) > 1) < 3 * config.get("windows-per-batch")
         counts += np.bincount(rows, minlength=40_000)
     by_block = counts.reshape(40, 1000).sum(axis=1)
     assert np.ptp(by_block / by_block.mean()) < 0.2
@@ -78,7 +77,7 @@ def test_batches_of_sorted_data_cover_every_stratum():
     X = da.zeros((64_000, 2), chunks=(16_000, 2))
     draw = draw_batches(RowBlocks([X]), 50, 3200, np.random.RandomState(3))
     for rows in draw.rows:
-        assert np.unique(rows // 2000).size == WINDOWS_PER_BATCH
+        assert np.unique(rows // 2000).size == config.get("windows-per-batch")
 
 
 def test_numpy_draws_are_uniform_rows():
@@ -249,22 +248,6 @@ def test_minibatch_reaches_the_batch_optimum(covariance_type):
     assert mini.score(X) > batch.score(X) - 0.01
     assert _matched_distance(mini.means_, batch.means_) < 0.1
     assert abs(mini.lower_bound_ - mini.score(X)) < 0.05
-
-
-def test_final_pass_is_one_batch_em_iteration(monkeypatch):
-    import daskmix._core.base
-
-    X, _ = make_blobs(n_samples=20_000, n_features=3, n_components=4, seed=1)
-    common = dict(n_components=4, algorithm="minibatch", batch_size=1000)
-    stepwise = GaussianMixture(**common, random_state=0).fit(X)
-    monkeypatch.setattr(daskmix._core.base, "MINIBATCH_FINAL_PASS", True)
-    polished = GaussianMixture(**common, random_state=0).fit(X)
-    # the lower bound is the exact mean log-likelihood of the stepwise result,
-    # and the EM step taken from there cannot lower it
-    assert_allclose(polished.lower_bound_, stepwise.score(X), rtol=1e-12)
-    assert polished.score(X) >= polished.lower_bound_ - 1e-12
-    batch = GaussianMixture(4, random_state=0, means_init=stepwise.means_).fit(X)
-    assert abs(polished.score(X) - batch.score(X)) < 1e-3
 
 
 def test_sorted_dask_data_finds_every_component():

@@ -18,8 +18,8 @@ from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
 from daskmix import GaussianMixture
-from daskmix._core.batches import next_batches
-from daskmix._core.engine import RowBlocks
+from daskmix._engine.batches import next_batches
+from daskmix._engine.rows import RowBlocks
 
 zarr = pytest.importorskip("zarr")
 

@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import linear_sum_assignment
 
 from daskmix import RegressionMixture
-from daskmix._core.stepwise import (
+from daskmix._em.stepwise import (
     StepSchedule,
     StepwiseState,
     batch_blocks,

@@ -10,7 +10,7 @@ from conftest import make_blobs
 
 import daskmix
 from daskmix import GaussianMixture, KMeans
-from daskmix._core import progress
+from daskmix._em import progress
 
 
 @pytest.fixture(autouse=True)

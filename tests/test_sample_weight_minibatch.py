@@ -17,8 +17,8 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from daskmix import GaussianMixture, RegressionMixture
-from daskmix._core.engine import RowBlocks
-from daskmix._core.stepwise import StepSchedule, stepwise_update, warm_up_rows
+from daskmix._em.stepwise import StepSchedule, stepwise_update, warm_up_rows
+from daskmix._engine.rows import RowBlocks
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 GAUSSIAN_ATTRIBUTES = ("weights_", "means_", "covariances_", "precisions_cholesky_")

@@ -11,7 +11,7 @@ import pytest
 from sklearn.utils import check_random_state
 
 from daskmix import RegressionMixture
-from daskmix._core.engine import RowBlocks
+from daskmix._engine.rows import RowBlocks
 from daskmix.gaussian.model import GaussianModel
 from daskmix.regression import starts as regression_starts
 from daskmix.regression.degenerate import degenerate_components

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from daskmix._core.stats import Stats, StreamingTreeSum, tree_sum
+from daskmix._engine.stats import Stats, StreamingTreeSum, tree_sum
 
 
 def test_add_scale_copy():
@@ -90,8 +90,8 @@ def test_add_in_place_keeps_custom_additions_and_the_subclass():
 def test_a_numpy_pass_holds_a_few_block_results_not_all_of_them():
     import tracemalloc
 
-    from daskmix._core.engine import RowBlocks
-    from daskmix._core.threads import n_threads
+    from daskmix._engine.rows import RowBlocks
+    from daskmix._engine.threads import n_threads
 
     field_bytes = 2**20
 

@@ -21,9 +21,8 @@ from dask.callbacks import Callback
 from sklearn.exceptions import ConvergenceWarning
 
 import daskmix
-from daskmix import GaussianMixture, KMeans, RegressionMixture
-from daskmix._core.engine import (
-    TILE_BUDGET_BYTES,
+from daskmix import GaussianMixture, KMeans, RegressionMixture, config
+from daskmix._engine.rows import (
     RowBlocks,
     default_tile_rows,
 )
@@ -222,7 +221,7 @@ import json, sys, threading
 import numpy as np
 from threadpoolctl import threadpool_info
 from daskmix import GaussianMixture
-from daskmix._core.threads import one_blas_thread
+from daskmix._engine.threads import one_blas_thread
 
 
 def blas():
@@ -301,7 +300,7 @@ def test_concurrent_blas_holds_restore_the_callers_settings(scenario):
 def test_tile_rows_stay_within_the_budget(width):
     rows = default_tile_rows(width)
     assert rows >= 1
-    assert rows == 1 or rows * width * 8 <= TILE_BUDGET_BYTES
+    assert rows == 1 or rows * width * 8 <= config.get("tile-budget-bytes")
     assert default_tile_rows(80) == 8192
 
 

@@ -158,7 +158,7 @@ def test_sparse_dask_input_is_rejected_before_any_pass(X):
     import scipy.sparse as sp
 
     from daskmix import RegressionMixture
-    from daskmix._core.validation import check_X, check_y
+    from daskmix._estimator.validation import check_X, check_y
 
     sparse_X = da.from_array(sp.csr_matrix(X), chunks=(25, 3), asarray=False)
     with pytest.raises(TypeError, match="Sparse input is not supported: X"):

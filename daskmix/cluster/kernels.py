@@ -8,7 +8,7 @@ because the shift removes any large common offset); the distance that is
 so inertia, sampling weights and centre updates never suffer from the
 cancellation of the expanded form.
 
-Four statistics types extend :class:`~daskmix._core.stats.Stats` with fields that
+Four statistics types extend :class:`~daskmix._engine.stats.Stats` with fields that
 do not add but *select*, so that the engine's fixed-order tree reduction also
 carries a few chosen rows:
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.stats import Stats
+from .._engine.stats import Stats
 
 F64 = np.float64
 

@@ -24,10 +24,10 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._core.atomic import fit_all_or_nothing
-from .._core.engine import RowBlocks
-from .._core.outputs import wrap_rows
-from .._core.validation import check_sample_weight, check_X
+from .._engine.rows import RowBlocks
+from .._estimator.all_or_nothing import fit_all_or_nothing
+from .._estimator.outputs import wrap_rows
+from .._estimator.validation import check_sample_weight, check_X
 from .kernels import (
     distance_rows,
     inertia_kernel,
@@ -465,7 +465,7 @@ class KMeans(
 def _small_in_memory(data: RowBlocks, sample_weight) -> tuple[RowBlocks, object]:
     """``data`` and its weights, read once into memory when they are small.
 
-    :meth:`~daskmix._core.engine.RowBlocks.small_in_memory`'s rule, for the
+    :meth:`~daskmix._engine.rows.RowBlocks.small_in_memory`'s rule, for the
     rows and their weights together: the fit's passes then run on the
     client's threads over dask's own blocks, with the streamed fit's result.
     ``labels_`` stay lazy: they are mapped over the input, not these rows.

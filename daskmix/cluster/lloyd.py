@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.engine import RowBlocks, default_tile_rows
-from .._core.progress import fit_progress
-from .._core.stats import Stats
+from .._em.progress import fit_progress
+from .._engine.rows import RowBlocks, default_tile_rows
+from .._engine.stats import Stats
 from .kernels import (
     LloydPlan,
     inertia_kernel,
@@ -23,7 +23,6 @@ from .kernels import (
     weighted_lloyd_kernel,
 )
 from .seeding import (
-    KMEANS_PARALLEL_ROUNDS,
     check_finite,
     kmeans_parallel_centers,
     kmeans_plusplus_centers,
@@ -224,7 +223,7 @@ def seed_centers(
         k-means|| only: expected candidates per round, per centre.
     n_rounds : int, optional
         k-means|| only: oversampling rounds (default
-        :data:`~daskmix.cluster.seeding.KMEANS_PARALLEL_ROUNDS`).
+        ``daskmix.seeding.parallel-rounds``).
     sample_weight : ndarray or dask array of shape (n_samples,), optional
         Row weights: every method draws rows in proportion to them.
 
@@ -238,7 +237,7 @@ def seed_centers(
             n_clusters,
             random_state,
             oversampling_factor=oversampling_factor,
-            n_rounds=n_rounds or KMEANS_PARALLEL_ROUNDS,
+            n_rounds=n_rounds,
             sample_weight=sample_weight,
         )
     if init == "k-means++":

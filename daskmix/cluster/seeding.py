@@ -1,6 +1,6 @@
 """Seeding algorithms: starting centres for k-means (and the mixtures' starts).
 
-Every seeding function takes a :class:`~daskmix._core.engine.RowBlocks` and a
+Every seeding function takes a :class:`~daskmix._engine.rows.RowBlocks` and a
 ``RandomState`` and returns centres as a (K, D) float64 array. The work is
 done by pure-numpy block kernels (:mod:`daskmix.cluster.kernels`) mapped over
 the row blocks by the engine, so dask input is never loaded whole and the
@@ -39,9 +39,9 @@ method                  cost
 ``random``              (mixtures) no centres: one pass with random
                         responsibilities.
 ``gmm``                 (mixtures) reads a uniform sample of at most
-                        :data:`GMM_SAMPLE_ROWS` rows (about one pass of
+                        ``daskmix.gmm-start.sample-rows`` rows (about one pass of
                         reading for dask input, none for numpy) and fits
-                        :data:`GMM_RESTARTS` Gaussian mixtures on it in
+                        ``daskmix.gmm-start.restarts`` Gaussian mixtures on it in
                         memory; the best one starts the full-data EM. The
                         restarts cost no pass over the data.
 ======================  ===================================================
@@ -52,8 +52,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
-from .._core.engine import RowBlocks, default_tile_rows
-from .._core.stats import Stats
+from .. import config
+from .._engine.rows import RowBlocks, default_tile_rows
+from .._engine.stats import Stats
 from .kernels import (
     DrawPlan,
     draw_kernel,
@@ -67,14 +68,6 @@ from .kernels import (
     weighted_oversample_kernel,
     weighted_trial_kernel,
 )
-
-#: rows drawn for sample-based initialisation
-SAMPLE_ROWS = 100_000
-#: default number of k-means|| oversampling rounds. Bahmani et al. use 5; Spark
-#: MLlib's default (``initSteps``) is 2. On blobs with K = 8..100, D = 2..10,
-#: 2 rounds reached within about 1% of the inertia of 5 after Lloyd, for 3 fewer
-#: passes (one round was clearly worse).
-KMEANS_PARALLEL_ROUNDS = 2
 
 _SEED_MAX = np.iinfo(np.int32).max
 
@@ -295,7 +288,7 @@ def kmeans_parallel_centers(
     random_state: np.random.RandomState,
     *,
     oversampling_factor: float = 2.0,
-    n_rounds: int = KMEANS_PARALLEL_ROUNDS,
+    n_rounds: int | None = None,
     sample_weight=None,
 ) -> np.ndarray:
     """k-means|| seeding (Bahmani et al. 2012): few passes, any K.
@@ -316,7 +309,8 @@ def kmeans_parallel_centers(
     random_state : RandomState
     oversampling_factor : float, default=2.0
         ``l / n_clusters``: expected candidates per round, per centre.
-    n_rounds : int, default=KMEANS_PARALLEL_ROUNDS (2)
+    n_rounds : int, optional
+        Oversampling rounds (default: ``daskmix.seeding.parallel-rounds``).
         Oversampling rounds (passes). Stops early when every row sits on a
         candidate.
     sample_weight : ndarray or dask array of shape (n_samples,), optional
@@ -335,6 +329,8 @@ def kmeans_parallel_centers(
     indexed = rows.with_row_index()
     weighted = sample_weight is not None
     kernel = weighted_oversample_kernel if weighted else oversample_kernel
+    if n_rounds is None:
+        n_rounds = config.get("seeding.parallel-rounds")
     for _ in range(n_rounds):
         tile_rows = _tile_rows(data, candidates.shape[0])
         plan = make_oversample_plan(candidates, data.dtype, ell, _seed(random_state))

@@ -8,30 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.engine import RowBlocks
+from .. import config
+from .._engine.rows import RowBlocks
 from .lloyd import fit_kmeans
 from .seeding import sample_indices, sample_rows, weighted_race
-
-#: the mixtures' ``'kmeans'`` start clusters a uniform sample of at least this
-#: many rows, and ``KMEANS_ROWS_PER_CLUSTER`` per component (see kmeans_start)
-KMEANS_SAMPLE_ROWS = 20_000
-KMEANS_ROWS_PER_CLUSTER = 1000
-#: k-means runs behind a mixture's 'kmeans' start (the lowest inertia wins).
-#: On the bench_minibatch data a single run merged two clusters for 3 of 12
-#: seeds of a first partial_fit call (50k rows); 3 runs for none, costing
-#: 55 ms more on that call and 10% more on a batch fit of 2M rows.
-KMEANS_START_RESTARTS = 3
-#: rows per cluster of the small sample a mixture's restart clusters
-#: (``kmeans_start(..., n_rows=RESTART_ROWS_PER_CLUSTER * K)``): on a
-#: flow-cytometry-like mixture (bench_starts.py 'cytometry') k-means on all
-#: rows led EM 813 nats short for every seed; on 50 rows per cluster 3 of 8
-#: seeds reached the best optimum (200 rows per cluster: 2 of 8)
-RESTART_ROWS_PER_CLUSTER = 50
 
 
 def kmeans_sample_size(n_clusters: int) -> int:
     """Rows of the uniform sample behind the mixtures' ``'kmeans'`` start."""
-    return max(KMEANS_SAMPLE_ROWS, KMEANS_ROWS_PER_CLUSTER * n_clusters)
+    return max(
+        config.get("kmeans-start.sample-rows"),
+        config.get("kmeans-start.rows-per-cluster") * n_clusters,
+    )
 
 
 def split_weight(data: RowBlocks, weighted: bool) -> tuple[RowBlocks, object]:
@@ -95,7 +83,7 @@ def kmeans_start(
     data: RowBlocks,
     n_clusters: int,
     random_state: np.random.RandomState,
-    n_restarts: int = KMEANS_START_RESTARTS,
+    n_restarts: int | None = None,
     *,
     resample: bool = False,
     n_rows: int | None = None,
@@ -137,7 +125,8 @@ def kmeans_start(
     data : RowBlocks
     n_clusters : int
     random_state : RandomState
-    n_restarts : int, default=KMEANS_START_RESTARTS
+    n_restarts : int, optional
+        k-means runs (default: ``daskmix.kmeans-start.restarts``).
     resample : bool, default=False
         Small data: cluster a bootstrap resample, not all rows.
     n_rows : int, optional
@@ -155,6 +144,8 @@ def kmeans_start(
         input), or the in-memory sample; weighted like ``data`` (the weights
         last).
     """
+    if n_restarts is None:
+        n_restarts = config.get("kmeans-start.restarts")
     return data.shared_draw(
         ("kmeans_start", n_clusters, n_restarts, resample, n_rows, weighted),
         random_state,

@@ -1,6 +1,6 @@
 """Gaussian mixtures: parameters, kernels, starts and the estimators."""
 
-from .bayesian_mixture import BayesianGaussianMixture
 from .mixture import GaussianMixture
+from .variational.mixture import BayesianGaussianMixture
 
 __all__ = ["BayesianGaussianMixture", "GaussianMixture"]

@@ -17,7 +17,7 @@ accumulates the statistics the M-step needs, in one sweep over the tile:
 What each covariance type computes lives in its object
 (:mod:`daskmix.gaussian.covariance`); the functions here are the same for all
 four. Tile-sized temporaries go to a per-thread workspace
-(:mod:`daskmix._core.workspace`), so a kernel call does not allocate megabytes
+(:mod:`daskmix._engine.workspace`), so a kernel call does not allocate megabytes
 afresh; what a kernel returns is always its own array.
 
 ``X_s = X - m`` is the tile shifted by the mixture mean ``m`` of the previous
@@ -38,8 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.stats import Stats
-from .._core.workspace import FRESH, workspace
+from .._engine.stats import Stats
+from .._engine.workspace import FRESH, workspace
 from .covariance import Covariance, covariance
 from .params import GaussianParams
 

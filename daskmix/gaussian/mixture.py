@@ -6,9 +6,13 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import StrOptions
 
-from .._core.atomic import fit_all_or_nothing
-from .._core.base import BaseMixture, float_dtype
-from .._core.docstrings import SAMPLE_WEIGHT_FIT, SAMPLE_WEIGHT_PARTIAL_FIT, fill_doc
+from .._estimator.all_or_nothing import fit_all_or_nothing
+from .._estimator.base import BaseMixture, float_dtype
+from .._estimator.docstrings import (
+    SAMPLE_WEIGHT_FIT,
+    SAMPLE_WEIGHT_PARTIAL_FIT,
+    fill_doc,
+)
 from .init_checks import check_means, check_precisions, check_weights
 from .model import GaussianModel
 from .outputs import GaussianOutputs
@@ -209,7 +213,7 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
     exact mean log-likelihood (shuffled data and sorted numpy data), but up to
     0.08 nats off on sorted dask data with the earlier block-wise batches.
     Ending every fit with one batch EM iteration (exact lower bound, then an
-    M-step on the full statistics; ``fit_stepwise(final_pass=True)``) closed
+    M-step on the full statistics) closed
     the gap to batch EM completely in all six cases measured, but took the fit
     from 0.17-0.48 to 0.46-0.67 of the batch fit's wall time on shuffled data,
     past the half that makes minibatch worth choosing, and its cost grows with

@@ -1,4 +1,4 @@
-"""The Gaussian mixture as a :class:`~daskmix._core.model.MixtureModel`."""
+"""The Gaussian mixture as a :class:`~daskmix._em.model.MixtureModel`."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .._core.em import fit_em
-from .._core.engine import RowBlocks, default_tile_rows
-from .._core.model import MixtureModel
-from .._core.scoring import score_stats
-from .._core.stats import Stats
+from .. import config
+from .._em.batch import fit_em
+from .._em.model import MixtureModel
+from .._em.scoring import score_stats
+from .._engine.rows import RowBlocks, default_tile_rows
+from .._engine.stats import Stats
 from ..cluster.seeding import sample_indices
 from ..cluster.starts import weighted_sample
 from .covariance import covariance
@@ -26,16 +27,11 @@ from .kernels import (
 from .params import GaussianParams, StatsFrame, m_step, reframe_stats
 from .starts import params_from_method, with_user_init
 
-#: rows of the uniform sample that ``init_params='gmm'`` fits
-GMM_SAMPLE_ROWS = 20_000
-#: restarts of the mixture fitted on that sample (the best lower bound wins)
-GMM_RESTARTS = 3
-
 
 def loglik_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
     """Summed ``log p(x)``, responsibility entropy and rows of one tile.
 
-    See :func:`daskmix._core.scoring.score_stats`.
+    See :func:`daskmix._em.scoring.score_stats`.
     """
     weighted_log_prob, _ = component_log_prob(x - plan.center, plan)
     return score_stats(weighted_log_prob)
@@ -168,8 +164,8 @@ def fit_on_sample(
     reg_covar: float = 1e-6,
     tol: float = 1e-3,
     max_iter: int = 100,
-    n_restarts: int = GMM_RESTARTS,
-    n_rows: int = GMM_SAMPLE_ROWS,
+    n_restarts: int | None = None,
+    n_rows: int | None = None,
     joint: bool = False,
     weighted: bool = False,
 ) -> GaussianParams:
@@ -186,9 +182,12 @@ def fit_on_sample(
     random_state : RandomState
     covariance_type, reg_covar, tol, max_iter
         As for :class:`daskmix.GaussianMixture`.
-    n_restarts : int, default=GMM_RESTARTS
-    n_rows : int, default=GMM_SAMPLE_ROWS
-        Rows to sample (all rows when there are fewer).
+    n_restarts : int, optional
+        Mixtures fitted on the sample (default:
+        ``daskmix.gmm-start.restarts``).
+    n_rows : int, optional
+        Rows to sample (all rows when there are fewer; default:
+        ``daskmix.gmm-start.sample-rows``).
     joint : bool, default=False
         Fit the joint space of all the arrays of ``data`` (``X`` and ``y``,
         for regression mixtures) instead of ``X`` alone.
@@ -202,6 +201,10 @@ def fit_on_sample(
     GaussianParams
         Of ``n_features`` or, when ``joint``, all columns.
     """
+    if n_restarts is None:
+        n_restarts = config.get("gmm-start.restarts")
+    if n_rows is None:
+        n_rows = config.get("gmm-start.sample-rows")
     if weighted:
         *taken, weight = weighted_sample(
             data, n_rows, random_state, n_components

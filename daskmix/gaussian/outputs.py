@@ -15,7 +15,7 @@ from .sampling import sample_mixture
 class GaussianOutputs(DensityMixin):
     """``predict``, ``predict_proba``, ``score_samples``, ``score``, ``sample``.
 
-    For a :class:`~daskmix._core.base.BaseMixture` whose model's plan is a
+    For a :class:`~daskmix._estimator.base.BaseMixture` whose model's plan is a
     Gaussian kernel plan (GaussianMixture, and BayesianGaussianMixture with
     the variational expectations folded in).
     """

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.stats import Stats
+from .._engine.stats import Stats
 from .covariance import COVARIANCE_TYPES, NK_EPS, StatsFrame, covariance
 
 __all__ = [

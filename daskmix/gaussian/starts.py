@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.em import check_pass
-from .._core.engine import RowBlocks
+from .. import config
+from .._em.batch import check_pass
+from .._engine.rows import RowBlocks
 from ..cluster.seeding import (
     kmeans_plusplus_centers,
     random_data_centers,
 )
-from ..cluster.starts import RESTART_ROWS_PER_CLUSTER, kmeans_start, split_weight
+from ..cluster.starts import kmeans_start, split_weight
 from .kernels import (
     em_kernel,
     make_plan,
@@ -102,7 +103,7 @@ def params_from_method(
                 random_state,
                 1,
                 resample=True,
-                n_rows=RESTART_ROWS_PER_CLUSTER * K,
+                n_rows=config.get("kmeans-start.restart-rows-per-cluster") * K,
                 weighted=weighted,
             )
         else:

@@ -15,10 +15,12 @@ rule only flags):
 A component ``k`` is *degenerate* when
 
 * its effective number of rows ``n_k = sum_i r_ik`` is below
-  ``P + 1`` (:data:`MIN_ROWS_OVER_COEFFICIENTS` above ``P``): its line and
+  ``P + 1`` (``daskmix.regression.degenerate.min-rows-over-coefficients``
+  above ``P``): its line and
   noise variance are not determined by its points (with ``P + 1`` rows the
   residual has a single degree of freedom), or
-* its noise variance is below :data:`VARIANCE_RATIO` (1e-3) times the median
+* its noise variance is below ``daskmix.regression.degenerate.variance-ratio``
+  (1e-3) times the median
   noise variance of the other components: a collapse onto a few nearly
   collinear rows. A true component that much less noisy than the others
   (a noise standard deviation over 30 times smaller) is flagged too; that is
@@ -33,10 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: a component needs at least ``n_coef + MIN_ROWS_OVER_COEFFICIENTS`` rows
-MIN_ROWS_OVER_COEFFICIENTS = 1
-#: noise variance below this times the median of the others' is a collapse
-VARIANCE_RATIO = 1e-3
+from .. import config
 
 
 def degenerate_components(
@@ -44,7 +43,7 @@ def degenerate_components(
     effective_rows: np.ndarray,
     n_coef: int,
     *,
-    variance_ratio: float = VARIANCE_RATIO,
+    variance_ratio: float | None = None,
 ) -> list[int]:
     """Indices of the degenerate components of a fitted regression mixture.
 
@@ -58,8 +57,9 @@ def degenerate_components(
     n_coef : int
         Coefficients per line: ``n_features + 1`` with an intercept, else
         ``n_features``.
-    variance_ratio : float, default=VARIANCE_RATIO
-        See the module docstring.
+    variance_ratio : float, optional
+        See the module docstring (default:
+        ``daskmix.regression.degenerate.variance-ratio``).
 
     Returns
     -------
@@ -80,7 +80,10 @@ def degenerate_components(
         )
     if int(n_coef) < 1:
         raise ValueError(f"n_coef should be >= 1, got {n_coef}.")
-    flagged = rows < n_coef + MIN_ROWS_OVER_COEFFICIENTS
+    if variance_ratio is None:
+        variance_ratio = config.get("regression.degenerate.variance-ratio")
+    margin = config.get("regression.degenerate.min-rows-over-coefficients")
+    flagged = rows < n_coef + margin
     n_components = variance.shape[0]
     if n_components > 1:
         for k in range(n_components):

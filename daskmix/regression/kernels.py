@@ -32,8 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.scoring import score_stats
-from .._core.stats import Stats
+from .. import config
+from .._em.scoring import score_stats
+from .._engine.stats import Stats
 from ..gaussian.covariance import covariance
 from ..gaussian.kernels import (
     LOG_2PI,
@@ -58,12 +59,6 @@ from .params import (
 INIT_MODES = ("nearest", "random", "joint_posterior")
 
 
-#: most pairwise products per row the narrow-design statistics build: tiles of
-#: at least 256 rows within the engine's 5 MiB per-thread tile budget
-#: (``TILE_BUDGET_BYTES``); see uses_pairwise_products
-PAIRWISE_MAX_WIDTH = 5 * 2**20 // (8 * 256)
-
-
 @dataclass
 class RegressionPlan:
     """Everything a kernel needs for one pass, precomputed on the client.
@@ -85,6 +80,9 @@ class RegressionPlan:
         ``1 / sigma_k^2``.
     rows, cols : ndarray of shape (P(P+1)/2,)
         Upper-triangle indices of the design's pairwise products.
+    pairwise : bool
+        Whether the normal matrices are built from the pairwise products
+        (:func:`uses_pairwise_products`), decided on the client.
     mode : str
         'posterior' for EM; an entry of :data:`INIT_MODES` for an
         initialisation pass.
@@ -106,6 +104,7 @@ class RegressionPlan:
     noise_precision: np.ndarray
     rows: np.ndarray
     cols: np.ndarray
+    pairwise: bool = True
     mode: str = "posterior"
     centers: np.ndarray | None = None
     y_center: float = 0.0
@@ -133,7 +132,8 @@ def make_plan(
     with np.errstate(divide="ignore"):
         log_weights = np.log(params.weights)
     variance = params.noise_variance
-    rows, cols = triangle(n_coefficients(params.n_features, fit_intercept))
+    n_coef = n_coefficients(params.n_features, fit_intercept)
+    rows, cols = triangle(n_coef)
     return RegressionPlan(
         center=center,
         fit_intercept=fit_intercept,
@@ -146,6 +146,7 @@ def make_plan(
         noise_precision=1.0 / variance,
         rows=rows,
         cols=cols,
+        pairwise=uses_pairwise_products(n_coef),
         **init_fields,
     )
 
@@ -228,10 +229,11 @@ def uses_pairwise_products(n_coef: int) -> bool:
     """Whether :func:`_packed_grams` builds ``A`` from pairwise products.
 
     The products' temporary holds ``P(P+1)/2`` values per row; beyond
-    :data:`PAIRWISE_MAX_WIDTH` it would force tiles of under 256 rows (one
+    ``daskmix.regression.pairwise-max-width`` (by default, tiles of at least
+    256 rows within the default tile budget) it would force small tiles (one
     row for ``P = 1001``), so wide designs take one GEMM per component.
     """
-    return n_coef * (n_coef + 1) // 2 <= PAIRWISE_MAX_WIDTH
+    return n_coef * (n_coef + 1) // 2 <= config.get("regression.pairwise-max-width")
 
 
 def _packed_grams(phi: np.ndarray, resp: np.ndarray, plan: RegressionPlan):
@@ -241,8 +243,7 @@ def _packed_grams(phi: np.ndarray, resp: np.ndarray, plan: RegressionPlan):
     products of the columns. Wide designs: one ``(P, tile) @ (tile, P)`` GEMM
     per component, whose temporaries grow with ``P`` per row, not ``P^2``.
     """
-    n_coef = phi.shape[1]
-    if uses_pairwise_products(n_coef):
+    if plan.pairwise:
         return resp @ _upper_products(phi).T
     packed = np.empty((resp.shape[0], plan.rows.size), dtype=phi.dtype)
     for k, resp_k in enumerate(resp):
@@ -404,7 +405,7 @@ def _init_statistics(x, y, rows, plan: RegressionPlan, sample_weight=None) -> St
 def loglik_kernel(x: np.ndarray, y: np.ndarray, plan: RegressionPlan) -> Stats:
     """Summed ``log p(x, y)`` (gaussian gating) or ``log p(y | x)``, entropy, rows.
 
-    See :func:`daskmix._core.scoring.score_stats`.
+    See :func:`daskmix._em.scoring.score_stats`.
     """
     *_, weighted_log_prob = _posterior(x, y.reshape(-1), plan)
     return score_stats(weighted_log_prob)

@@ -24,13 +24,17 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._core.atomic import fit_all_or_nothing
-from .._core.base import BaseMixture, float_dtype, weight_arrays
-from .._core.docstrings import SAMPLE_WEIGHT_FIT, SAMPLE_WEIGHT_PARTIAL_FIT, fill_doc
-from .._core.em import check_pass
-from .._core.engine import RowBlocks
-from .._core.outputs import wrap_rows
-from .._core.validation import check_sample_weight, check_X, check_y
+from .._em.batch import check_pass
+from .._engine.rows import RowBlocks
+from .._estimator.all_or_nothing import fit_all_or_nothing
+from .._estimator.base import BaseMixture, float_dtype, weight_arrays
+from .._estimator.docstrings import (
+    SAMPLE_WEIGHT_FIT,
+    SAMPLE_WEIGHT_PARTIAL_FIT,
+    fill_doc,
+)
+from .._estimator.outputs import wrap_rows
+from .._estimator.validation import check_sample_weight, check_X, check_y
 from ..gaussian.covariance import SKLEARN_TYPES
 from ..gaussian.params import GaussianParams, precisions_from_cholesky
 from ..gaussian.sampling import sample_mixture

@@ -1,4 +1,4 @@
-"""The regression mixture as a :class:`~daskmix._core.model.MixtureModel`."""
+"""The regression mixture as a :class:`~daskmix._em.model.MixtureModel`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.engine import RowBlocks, default_tile_rows, one_blas_thread
-from .._core.model import MixtureModel
-from .._core.stats import Stats
+from .._em.model import MixtureModel
+from .._engine.rows import RowBlocks, default_tile_rows, one_blas_thread
+from .._engine.stats import Stats
 from .degenerate import degenerate_components, degenerate_message
 from .kernels import (
     RegressionPlan,

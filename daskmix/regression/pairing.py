@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
+from .. import config
+
 
 def line_through(
     p1: np.ndarray, p2: np.ndarray, fit_intercept: bool
@@ -88,11 +90,6 @@ def closest_pairs(centers: np.ndarray) -> list[tuple[int, int]]:
     return pairs
 
 
-#: 'kmeans-pairs' tries every pairing of its 2K centres up to this many
-#: (945 for K = 5); beyond, the closest pairs and this many random pairings
-MAX_PAIRINGS = 1000
-
-
 def _all_pairings(items: list[int]):
     """Every way to split ``items`` (an even number of them) into pairs.
 
@@ -139,8 +136,9 @@ def matched_pairs(
         Joint rows to score the pairings on.
     fit_intercept : bool
     random_state : RandomState, optional
-        For more than :data:`MAX_PAIRINGS` pairings (K > 5): the closest pairs
-        and ``MAX_PAIRINGS`` random pairings are scored.
+        For more than ``daskmix.regression.max-pairings`` pairings (the
+        default 1000: K > 5) the closest pairs and that many random pairings
+        are scored.
 
     Returns
     -------
@@ -151,14 +149,15 @@ def matched_pairs(
     n_pairings = 1
     for odd in range(n_centers - 1, 0, -2):
         n_pairings *= odd
-    if n_pairings <= MAX_PAIRINGS:
+    max_pairings = config.get("regression.max-pairings")
+    if n_pairings <= max_pairings:
         candidates = list(_all_pairings(list(range(n_centers))))
     else:
         random_state = (
             np.random.RandomState(0) if random_state is None else random_state
         )
         candidates = [closest_pairs(centers)]
-        for _ in range(MAX_PAIRINGS):
+        for _ in range(max_pairings):
             order = random_state.permutation(n_centers)
             candidates.append(list(zip(order[0::2].tolist(), order[1::2].tolist())))
     x, y = rows[:, :-1], rows[:, -1]

@@ -43,7 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from .._core.stats import Stats
+from .. import config as settings
+from .._engine.stats import Stats
 from ..gaussian.covariance import covariance
 from ..gaussian.params import NK_EPS, GaussianParams, StatsFrame
 from ..gaussian.params import m_step as gaussian_m_step
@@ -51,11 +52,6 @@ from ..gaussian.params import reframe_stats as reframe_gate_stats
 
 GATINGS = ("gaussian", "none")
 NOISE_MODELS = ("component", "shared")
-
-#: noise variances never go below this times the variance of y
-NOISE_FLOOR_RELATIVE = 1e-10
-#: eigenvalues of the Jacobi-scaled normal matrix below this (relative) are dropped
-PINV_RCOND = 1e-12
 
 
 @dataclass(frozen=True)
@@ -145,7 +141,7 @@ def noise_floor_from_sample(y: np.ndarray) -> float:
     scale = float(np.var(y)) if y.size > 1 else 0.0
     if not scale > 0.0:
         scale = max(float(np.mean(y)) ** 2 if y.size else 0.0, 1.0)
-    return NOISE_FLOOR_RELATIVE * scale
+    return settings.get("regression.noise-floor-relative") * scale
 
 
 # -------------------------------------------------------------- the M-step
@@ -161,7 +157,7 @@ def _solve_psd(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     eigenvalues, vectors = linalg.eigh(0.5 * (scaled + scaled.T))
     top = eigenvalues.max(initial=0.0)
     keep = (
-        eigenvalues > PINV_RCOND * top
+        eigenvalues > settings.get("regression.pinv-rcond") * top
         if top > 0.0
         else np.zeros_like(eigenvalues, bool)
     )

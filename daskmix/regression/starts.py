@@ -1,7 +1,7 @@
 """Starting parameters of a regression mixture, one branch per ``init_params``.
 
 Cost of each method in passes over (X, y), beyond reading the first
-:data:`HEAD_ROWS` rows (see :mod:`daskmix.cluster.seeding` for the
+``daskmix.regression.head-rows`` rows (see :mod:`daskmix.cluster.seeding` for the
 seedings themselves):
 
 ==================  =====================================================
@@ -18,21 +18,21 @@ method              cost
                     (:func:`~daskmix.gaussian.model.fit_on_sample`),
                     then one pass.
 ``kmeans-chain``,   the k-means start with ``K + 1`` or ``2K`` centres;
-``kmeans-pairs``    'kmeans-pairs' also reads :data:`PAIR_SCORE_ROWS`
+``kmeans-pairs``    'kmeans-pairs' also reads ``pair-score-rows``
                     rows to choose the pairing; then one pass.
 ``short-em``        reads a uniform sample of at most
-                    :data:`SHORT_EM_SAMPLE_ROWS` rows (no pass for numpy,
+                    ``short-em.sample-rows`` rows (no pass for numpy,
                     one read of those rows for dask). Everything else runs
-                    in memory on the sample: :data:`SHORT_EM_STEPS` EM
+                    in memory on the sample: ``short-em.steps`` EM
                     iterations from each of the candidate starts of
                     :data:`SHORT_EM_CANDIDATES` and
-                    :data:`SHORT_EM_RANDOM_LINES` lines through random
-                    rows, then up to :data:`SHORT_EM_LONG_STEPS` more for
-                    the best :data:`SHORT_EM_FINALISTS`; the best
+                    ``short-em.random-lines`` lines through random
+                    rows, then up to ``short-em.long-steps`` more for
+                    the best ``short-em.finalists``; the best
                     non-degenerate fit of the sample is the start. No pass
-                    over the data: about ``SHORT_EM_SAMPLE_ROWS * (C *
-                    SHORT_EM_STEPS + SHORT_EM_FINALISTS *
-                    SHORT_EM_LONG_STEPS)`` row-iterations, independent of
+                    over the data: about ``sample-rows * (C * steps +
+                    finalists * long-steps)`` row-iterations (the
+                    ``daskmix.regression.short-em`` config keys), independent of
                     n_samples (C ~ 16 candidates).
 ==================  =====================================================
 """
@@ -41,8 +41,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.em import check_pass
-from .._core.engine import RowBlocks
+from .. import config as settings
+from .._em.batch import check_pass
+from .._engine.rows import RowBlocks
 from ..cluster.seeding import (
     kmeans_plusplus_centers,
     random_data_centers,
@@ -72,12 +73,6 @@ from .params import (
     replace,
 )
 
-#: rows read to place the frame centre and the noise floor
-HEAD_ROWS = 1000
-#: rows read by 'kmeans-pairs' to choose how to pair its centres
-PAIR_SCORE_ROWS = 2000
-#: 'short-em': rows of the in-memory sample its EM runs fit
-SHORT_EM_SAMPLE_ROWS = 4000
 #: 'short-em': candidate starts on the sample (method, how many)
 SHORT_EM_CANDIDATES = (
     ("kmeans", 1),
@@ -86,18 +81,8 @@ SHORT_EM_CANDIDATES = (
     ("k-means++", 2),
     ("random", 2),
 )
-#: 'short-em': starts from K lines, each through n_coef random sample rows
-SHORT_EM_RANDOM_LINES = 8
 #: median of the chi-square distribution with one degree of freedom
 CHI2_1_MEDIAN = 0.454936
-#: 'short-em': EM iterations on the sample from every candidate
-SHORT_EM_STEPS = 10
-#: 'short-em': candidates continued, and their iterations at most
-SHORT_EM_FINALISTS = 3
-SHORT_EM_LONG_STEPS = 200
-#: 'short-em': the finalists stop when the sample's mean log-likelihood
-#: changes by less than this
-SHORT_EM_TOL = 1e-7
 
 
 def initial_params(
@@ -138,7 +123,8 @@ def initial_params(
             weighted=weighted,
         )
     rows_only, weight = split_weight(data, weighted)
-    head_x, head_y = data.take_rows(np.arange(min(data.n_samples, HEAD_ROWS)))[:2]
+    n_head = min(data.n_samples, settings.get("regression.head-rows"))
+    head_x, head_y = data.take_rows(np.arange(n_head))[:2]
     x_center = np.asarray(head_x, dtype=np.float64).mean(axis=0)
     x_center = x_center.astype(data.dtype).astype(np.float64)
     y_center = float(np.mean(head_y))
@@ -195,7 +181,9 @@ def initial_params(
         if method == "kmeans-chain":
             segments = chain_segments(centers)
         else:
-            picked = sample_indices(rows.n_samples, PAIR_SCORE_ROWS, random_state)
+            picked = sample_indices(
+                rows.n_samples, settings.get("regression.pair-score-rows"), random_state
+            )
             (scored,) = rows.take_rows(picked)[:1]
             segments = matched_pairs(
                 centers, np.asarray(scored, np.float64), config.fit_intercept
@@ -272,12 +260,13 @@ def short_em_params(
 
     In the spirit of Biernacki, Celeux and Govaert's emEM (2003): many cheap
     starts, a few EM iterations each, and only the most promising continued.
-    On a uniform sample of at most :data:`SHORT_EM_SAMPLE_ROWS` rows held in
+    On a uniform sample of at most ``short-em.sample-rows`` rows held in
     memory, every method of :data:`SHORT_EM_CANDIDATES` (each its own random
-    draws) and :data:`SHORT_EM_RANDOM_LINES` sets of K lines through random
-    rows start :data:`SHORT_EM_STEPS` EM iterations; the best
-    :data:`SHORT_EM_FINALISTS` by the sample's log-likelihood run on to
-    convergence (:data:`SHORT_EM_LONG_STEPS`, :data:`SHORT_EM_TOL`), and the
+    draws) and ``short-em.random-lines`` sets of K lines through random
+    rows start ``short-em.steps`` EM iterations; the best
+    ``short-em.finalists`` by the sample's log-likelihood run on to
+    convergence (``short-em.long-steps``, ``short-em.tol``: the
+    ``daskmix.regression.short-em`` config keys), and the
     best of those that is not degenerate
     (:func:`~daskmix.regression.degenerate.degenerate_components`) is the
     start. Every draw comes from ``random_state`` and rows are picked by
@@ -292,16 +281,28 @@ def short_em_params(
     counts (the degeneracy rule) are sums of weights.
     """
     K = n_components
-    head_x, head_y = data.take_rows(np.arange(min(data.n_samples, HEAD_ROWS)))[:2]
+    short_em = {
+        key: settings.get(f"regression.short-em.{key}")
+        for key in (
+            "sample-rows",
+            "steps",
+            "finalists",
+            "random-lines",
+            "long-steps",
+            "tol",
+        )
+    }
+    n_head = min(data.n_samples, settings.get("regression.head-rows"))
+    head_x, head_y = data.take_rows(np.arange(n_head))[:2]
     x_center = np.asarray(head_x, dtype=np.float64).mean(axis=0)
     x_center = x_center.astype(data.dtype).astype(np.float64)
     if weighted:
         x_rows, y_rows, w_rows = weighted_sample(
-            data, SHORT_EM_SAMPLE_ROWS, random_state, K
+            data, short_em["sample-rows"], random_state, K
         ).arrays
         extra = [np.asarray(w_rows, np.float64)]
     else:
-        picked = sample_indices(data.n_samples, SHORT_EM_SAMPLE_ROWS, random_state)
+        picked = sample_indices(data.n_samples, short_em["sample-rows"], random_state)
         x_rows, y_rows = data.take_rows(picked)
         extra = []
     sample = RowBlocks(
@@ -316,15 +317,15 @@ def short_em_params(
     mass = float(extra[0].sum()) if weighted else n_rows
     n_coef = n_coefficients(data.n_features, config.fit_intercept)
     # each start runs as soon as it is drawn (the runs draw nothing), and only
-    # the best SHORT_EM_FINALISTS runs are kept: wide data's parameters are
+    # the best finalists are kept: wide data's parameters are
     # large (a full gate holds K x D x D values)
     finalists: list = []
 
     def run_short(position: int, params: RegressionParams) -> None:
-        run = _sample_em(sample, params, config, SHORT_EM_STEPS, 0.0, tile_rows)
+        run = _sample_em(sample, params, config, short_em["steps"], 0.0, tile_rows)
         finalists.append(((_rank(run, mass, n_coef), position), run))
         finalists.sort(key=lambda entry: entry[0])
-        del finalists[SHORT_EM_FINALISTS:]
+        del finalists[short_em["finalists"] :]
 
     frame = None
     position = 0
@@ -346,14 +347,19 @@ def short_em_params(
             frame = params if frame is None else frame
             run_short(position, params)
             position += 1
-    for _ in range(SHORT_EM_RANDOM_LINES):
+    for _ in range(short_em["random-lines"]):
         run_short(position, random_lines(sample, frame, K, config, random_state))
         position += 1
     best, best_rank = None, None
     while finalists:
         _, (params, _) = finalists.pop(0)
         run = _sample_em(
-            sample, params, config, SHORT_EM_LONG_STEPS, SHORT_EM_TOL, tile_rows
+            sample,
+            params,
+            config,
+            short_em["long-steps"],
+            short_em["tol"],
+            tile_rows,
         )
         rank = _rank(run, mass, n_coef)
         if best_rank is None or rank < best_rank:  # the first of equals, as min()

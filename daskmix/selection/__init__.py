@@ -2,7 +2,7 @@
 
 :class:`GaussianMixtureIC` and :class:`RegressionMixtureIC` fit every
 candidate of a grid with one sweep that reads the data once per EM iteration
-(:func:`daskmix._core.sweep.fit_sweep`) and keep the lowest information
+(:func:`daskmix._em.sweep.fit_sweep`) and keep the lowest information
 criterion. To choose by held-out data instead, use
 :func:`daskmix.metrics.log_likelihood_scorer` in ``GridSearchCV``.
 """

@@ -5,7 +5,7 @@ Choosing the model: fit a grid of mixtures in shared passes, keep the best.
 :class:`GaussianMixtureIC` and :class:`RegressionMixtureIC` fit every
 candidate of a grid (numbers of components times covariance types, or times
 gating and noise models) with one sweep that reads the data once per EM
-iteration (:func:`daskmix._core.sweep.fit_sweep`), score the fitted
+iteration (:func:`daskmix._em.sweep.fit_sweep`), score the fitted
 candidates on the training data in one more shared pass, and keep the one
 with the lowest information criterion (BIC, AIC or ICL; ties go to the
 smaller model). Information criteria belong on the training data; to choose
@@ -25,9 +25,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._core.base import BaseMixture, check_enough_weights
-from .._core.stepwise import clip_batch_size, schedule_of
-from .._core.sweep import fit_sweep, fit_sweep_stepwise, score_candidates
+from .._em.stepwise import clip_batch_size, schedule_of
+from .._em.sweep import fit_sweep, fit_sweep_stepwise, score_candidates
+from .._estimator.base import BaseMixture, check_enough_weights
 
 CRITERIA = ("bic", "aic", "icl")
 

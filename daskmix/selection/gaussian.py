@@ -7,7 +7,7 @@ from sklearn.base import DensityMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._core.docstrings import fill_doc
+from .._estimator.docstrings import fill_doc
 from ..gaussian.covariance import COVARIANCE_TYPES, DEFAULT_GRID
 from ..gaussian.mixture import INIT_METHODS, GaussianMixture
 from ._base import DEFAULT_COMPONENTS, SAMPLE_WEIGHT_SELECTION, _as_options, _MixtureIC

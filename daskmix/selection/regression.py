@@ -6,7 +6,7 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._core.docstrings import fill_doc
+from .._estimator.docstrings import fill_doc
 from ..regression.mixture import INIT_METHODS, RegressionMixture
 from ..regression.params import GATINGS, NOISE_MODELS
 from ._base import DEFAULT_COMPONENTS, SAMPLE_WEIGHT_SELECTION, _as_options, _MixtureIC

@@ -58,7 +58,7 @@ exactly. scikit-learn's four names are the same models as VII, VVI, EEE and
 VVV (same estimates, parameter counts and shapes), under their own name.
 
 The E-step methods write their tile-sized temporaries into a workspace (see
-:mod:`daskmix._core.workspace`); pass :data:`~daskmix._core.workspace.FRESH`
+:mod:`daskmix._engine.workspace`); pass :data:`~daskmix._engine.workspace.FRESH`
 to get arrays of one's own.
 """
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from ..._core.stats import Stats
-from ..._core.workspace import FRESH
+from ..._engine.stats import Stats
+from ..._engine.workspace import FRESH
 
 #: scikit-learn adds this many machine epsilons to every component count
 NK_EPS = 10 * np.finfo(np.float64).eps

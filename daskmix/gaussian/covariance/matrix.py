@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
-from ..._core.stats import Stats
-from ..._core.workspace import FRESH
+from ..._engine.stats import Stats
+from ..._engine.workspace import FRESH
 from .base import (
     ILL_DEFINED,
     Covariance,

@@ -1,6 +1,6 @@
 """EM drivers shared by the estimators: the batch loop, restarts and warm starts.
 
-A model plugs in through the :class:`~daskmix._core.model.MixtureModel`
+A model plugs in through the :class:`~daskmix._em.model.MixtureModel`
 protocol (its kernel, plan, M-step, lower bound and start); the driver runs
 the passes and owns everything else so that every estimator behaves exactly
 like scikit-learn's ``BaseMixture.fit``: the
@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .engine import RowBlocks, one_blas_thread
+from .._engine.rows import RowBlocks, one_blas_thread
+from .._engine.stats import Stats
 from .model import MixtureModel
 from .progress import fit_progress
-from .stats import Stats
 
 
 @dataclass

@@ -22,29 +22,13 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .batches import next_batches, read_pooled
-from .em import _VerbosePrinter, blas_single_threaded, run_pass
-from .engine import RowBlocks
+from .. import config
+from .._engine.batches import next_batches, read_pooled
+from .._engine.combined_pass import shared_pass
+from .._engine.rows import RowBlocks
+from .._engine.stats import Stats
+from .batch import _VerbosePrinter, blas_single_threaded, run_pass
 from .model import MixtureModel
-from .shared import shared_pass
-from .stats import Stats
-
-#: rows per block when a mini-batch's E-step runs on the client's threads;
-#: fixed, so that the summation order (hence the result, to the last bit)
-#: does not depend on the number of cores
-BATCH_BLOCK_ROWS = 8192
-#: mini-batches drawn (and, for dask input, read in one ``compute``) at once
-PREFETCH_BATCHES = 8
-#: the smoothed lower bound averages the batches of the last 1 / smoothing
-#: steps; smoothing is at least this (windows of at most 10 steps)
-MIN_SMOOTHING = 0.1
-#: the running statistics start from the statistics of this many batches ...
-WARMUP_BATCHES = 3
-#: ... and of at least this many rows, under the initial parameters
-WARMUP_MIN_ROWS = 1000
-#: a weighted start on the initialisation sample needs this many rows of
-#: non-zero weight per component; with fewer it runs on all the data
-WEIGHTED_START_ROWS_PER_COMPONENT = 10
 
 
 @dataclass(frozen=True)
@@ -147,17 +131,26 @@ def smoothing_weight(batch_rows: int, n_samples: int | None) -> float:
     """``1 / window`` of the smoothed lower bound (a moving mean of batches).
 
     ``2 |B| / (N + 1)`` (scikit-learn's ``MiniBatchKMeans`` weight: about half
-    a pass) when that is larger than :data:`MIN_SMOOTHING`, else
-    :data:`MIN_SMOOTHING` (a mean over 10 steps, so that the stopping rule
+    a pass) when that is larger than ``daskmix.minibatch.min-smoothing``, else
+    that (0.1: a mean over 10 steps, so that the stopping rule
     reacts within tens of steps on large data); ``n_samples=None`` (a stream,
-    ``partial_fit``) gives :data:`MIN_SMOOTHING`. A moving mean rather than an
+    ``partial_fit``) gives the minimum. A moving mean rather than an
     exponential one: the first batches' log-likelihoods under a poor start can
     be thousands of nats low, and an exponential average would carry them
     (and report false progress) for hundreds of steps.
     """
+    least = config.get("minibatch.min-smoothing")
     if n_samples is None:
-        return MIN_SMOOTHING
-    return float(min(1.0, max(MIN_SMOOTHING, 2.0 * batch_rows / (n_samples + 1))))
+        return least
+    return float(min(1.0, max(least, 2.0 * batch_rows / (n_samples + 1))))
+
+
+def warmup_batches(batch_size: int) -> int:
+    """Batches of a warm-up or start sample: enough for the configured rows."""
+    n_batches = config.get("minibatch.warmup-batches")
+    return max(
+        n_batches, math.ceil(config.get("minibatch.warmup-min-rows") / batch_size)
+    )
 
 
 def stepwise_update(
@@ -258,22 +251,24 @@ def warm_up_rows(
 ) -> RowBlocks:
     """The rows a stepwise run's running statistics start from.
 
-    ``max(WARMUP_BATCHES, ceil(WARMUP_MIN_ROWS / batch_size))`` batches drawn
+    ``max(warmup-batches, ceil(warmup-min-rows / batch_size))`` (the
+    ``daskmix.minibatch`` config keys) batches drawn
     as the training batches are (all rows when that is the whole dataset).
     With ``weighted`` data (the weights last) the rows of non-zero weight
-    are what count: when the draw holds fewer than :data:`WARMUP_MIN_ROWS`
+    are what count: when the draw holds fewer than ``warmup-min-rows``
     of them, it is drawn again, larger in proportion (all rows when that
     would be the whole dataset), so that mostly-zero weights do not start
     the running statistics from a handful of rows.
     """
-    n_batches = max(WARMUP_BATCHES, math.ceil(WARMUP_MIN_ROWS / batch_size))
+    n_batches = warmup_batches(batch_size)
     if n_batches * batch_size >= data.n_samples:
         return data
     rows = read_pooled(data, n_batches, batch_size, random_state)
     if weighted:
         n_positive = np.count_nonzero(rows[-1])
-        if n_positive < WARMUP_MIN_ROWS:
-            n_batches = math.ceil(n_batches * WARMUP_MIN_ROWS / max(n_positive, 1))
+        min_rows = config.get("minibatch.warmup-min-rows")
+        if n_positive < min_rows:
+            n_batches = math.ceil(n_batches * min_rows / max(n_positive, 1))
             if n_batches * batch_size >= data.n_samples:
                 return data
             rows = read_pooled(data, n_batches, batch_size, random_state)
@@ -326,8 +321,9 @@ def init_sample(
 ) -> RowBlocks:
     """Rows to initialise a stepwise fit on: a few batches' worth, or all rows.
 
-    ``max(WARMUP_BATCHES, ceil(WARMUP_MIN_ROWS / batch_size))`` batches, each
-    drawn as a training batch is (:func:`~daskmix._core.batches.draw_batches`:
+    ``max(warmup-batches, ceil(warmup-min-rows / batch_size))`` (the
+    ``daskmix.minibatch`` config keys) batches, each
+    drawn as a training batch is (:func:`~daskmix._engine.batches.draw_batches`:
     rows of many randomly chosen blocks), so that the sample spans many blocks
     of sorted data; duplicates are dropped.
     Every array of ``data`` (X and y, and the row weights) is sampled.
@@ -352,7 +348,7 @@ def init_sample(
         numpy blocks of about ``n_batches * batch_size`` rows, or ``data``
         itself when that would be all of it.
     """
-    n_batches = max(WARMUP_BATCHES, math.ceil(WARMUP_MIN_ROWS / batch_size))
+    n_batches = warmup_batches(batch_size)
     if n_batches * batch_size >= data.n_samples:
         return data
     rows = read_pooled(data, n_batches, batch_size, random_state, unique=True)
@@ -369,19 +365,20 @@ def is_weighted(model: MixtureModel) -> bool:
 def start_rows(model: MixtureModel) -> int:
     """Rows of non-zero weight a weighted start's sample needs (0: unweighted).
 
-    :data:`WEIGHTED_START_ROWS_PER_COMPONENT` per component: a start on a
+    ``daskmix.minibatch.weighted-start-rows-per-component`` per component: a start on a
     handful of weighted rows (a sample of mostly zero weights) can place a
     broad component over several clusters, which stepwise EM, moving by
     small steps, does not undo.
     """
     if not is_weighted(model):
         return 0
-    return WEIGHTED_START_ROWS_PER_COMPONENT * int(getattr(model, "n_components", 1))
+    per_component = config.get("minibatch.weighted-start-rows-per-component")
+    return per_component * int(getattr(model, "n_components", 1))
 
 
 def batch_blocks(arrays: tuple[np.ndarray, ...]) -> RowBlocks:
     """A numpy mini-batch as row blocks of a fixed size (core-count independent)."""
-    return RowBlocks(arrays, block_rows=BATCH_BLOCK_ROWS)
+    return RowBlocks(arrays, block_rows=config.get("minibatch.block-rows"))
 
 
 def schedule_of(estimator) -> StepSchedule:
@@ -433,24 +430,6 @@ def record_stepwise(
     estimator._stepwise_state = state
 
 
-def _polish(model: MixtureModel, state: StepwiseState, data: RowBlocks) -> float:
-    """One batch EM iteration ending a stepwise run; returns its lower bound.
-
-    The exact full-data statistics replace the running ones (they are what
-    the running statistics estimate), so a ``partial_fit`` after the fit
-    continues from them.
-    """
-    stats = run_pass(model, data, state.params)
-    frame = model.frame(state.params, data.dtype)
-    new_params = model.m_step(stats, state.params, frame)
-    averages = stats.scale(1.0 / float(stats["n_rows"]))
-    state.stats = model.reframe(averages, frame, model.frame(new_params, data.dtype))
-    state.dtype = data.dtype
-    bound = model.lower_bound(stats, state.params, new_params)
-    state.params = new_params
-    return bound
-
-
 def _best_run(
     model: MixtureModel, runs: list[StepwiseResult], data: RowBlocks, exact: bool
 ) -> StepwiseResult:
@@ -492,7 +471,6 @@ def fit_stepwise(
     n_init: int,
     max_iter: int,
     random_state: np.random.RandomState,
-    final_pass: bool = False,
     verbose: int = 0,
     verbose_interval: int = 10,
     warm_params: Any = None,
@@ -502,9 +480,9 @@ def fit_stepwise(
 
     Each run starts from ``model.initialize`` on a sample of rows
     (:func:`init_sample`). Each step draws a mini-batch of random rows
-    (:func:`~daskmix._core.batches.draw_batches`), runs a pass on it under the
+    (:func:`~daskmix._engine.batches.draw_batches`), runs a pass on it under the
     current parameters, and makes one :func:`stepwise_update`. Batches are
-    drawn and read :data:`PREFETCH_BATCHES` at a time (one ``compute`` for
+    drawn and read ``daskmix.minibatch.prefetch-batches`` at a time (one ``compute`` for
     dask input; each batch has windows of its own);
     which rows a batch holds depends only on ``random_state`` and the
     chunking, so threads and a cluster give the same model.
@@ -528,12 +506,6 @@ def fit_stepwise(
         initialisation.
     random_state : RandomState
         Shared by the initialisations and the batch draws, in order.
-    final_pass : bool
-        End every run with one full pass, a batch EM iteration: its exact mean
-        log-likelihood under the stepwise parameters is the run's lower bound
-        (as in batch EM, under the parameters entering the last iteration),
-        and its M-step gives the final parameters. Otherwise the smoothed
-        lower bound is reported and the stepwise parameters kept.
     warm_params : object, optional
         Parameters to continue from (``warm_start``): a fresh schedule
         (running statistics start from the first batch) from these parameters.
@@ -572,7 +544,10 @@ def fit_stepwise(
         pending: list[tuple[np.ndarray, ...]] = []
         while state.n_batches < max_steps:
             if not pending:
-                n_draw = min(PREFETCH_BATCHES, max_steps - state.n_batches)
+                n_draw = min(
+                    config.get("minibatch.prefetch-batches"),
+                    max_steps - state.n_batches,
+                )
                 pending = next_batches(data, n_draw, batch_size, random_state)[::-1]
             previous, steps = state.smoothed, state.n_steps
             stepwise_update(
@@ -587,14 +562,11 @@ def fit_stepwise(
             ):
                 converged = True
                 break
-        if final_pass and max_steps > 0:
-            lower_bound = _polish(model, state, data)
-        else:
-            lower_bound = state.smoothed
+        lower_bound = state.smoothed
         printer.init_end(lower_bound, converged)
         n_iter = math.ceil(state.n_batches * batch_size / n_samples)
         runs.append(StepwiseResult(state, lower_bound, n_iter, converged))
-    best = _best_run(model, runs, data, exact=len(runs) > 1 and not final_pass)
+    best = _best_run(model, runs, data, exact=len(runs) > 1)
     if not best.converged and max_iter > 0:
         warnings.warn(
             "Stepwise EM stopped at max_iter passes before the smoothed lower "

@@ -1,10 +1,10 @@
 """BaseMixture: what every mixture estimator shares.
 
 An estimator is its parameters, its docstring and its model
-(:class:`~daskmix._core.model.MixtureModel`). This base class holds the rest:
+(:class:`~daskmix._em.model.MixtureModel`). This base class holds the rest:
 the shared parameter constraints, ``fit`` dispatching to batch EM
-(:func:`~daskmix._core.em.fit_em`) or stepwise EM
-(:func:`~daskmix._core.stepwise.fit_stepwise`), ``partial_fit``, warm starts,
+(:func:`~daskmix._em.batch.fit_em`) or stepwise EM
+(:func:`~daskmix._em.stepwise.fit_stepwise`), ``partial_fit``, warm starts,
 the log-likelihood pass behind ``bic`` / ``aic``, per-row outputs that follow
 the input type, and the bookkeeping of fitted attributes.
 
@@ -27,14 +27,9 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .atomic import fit_all_or_nothing
-from .em import check_pass, fit_em
-from .engine import RowBlocks, one_blas_thread
-from .model import MixtureModel
-from .outputs import wrap_rows
-from .stats import Stats
-from .stepwise import (
-    MIN_SMOOTHING,
+from .._em.batch import check_pass, fit_em
+from .._em.model import MixtureModel
+from .._em.stepwise import (
     StepwiseResult,
     StepwiseState,
     check_first_batch,
@@ -42,12 +37,14 @@ from .stepwise import (
     fit_stepwise,
     record_stepwise,
     schedule_of,
+    smoothing_weight,
     stepwise_update,
 )
+from .._engine.rows import RowBlocks, one_blas_thread
+from .._engine.stats import Stats
+from .all_or_nothing import fit_all_or_nothing
+from .outputs import wrap_rows
 from .validation import InputInfo, check_sample_weight, check_X
-
-#: whether a minibatch fit ends with a full pass to report an exact lower bound
-MINIBATCH_FINAL_PASS = False
 
 
 def _information_criteria(estimator) -> bool:
@@ -210,8 +207,8 @@ class BaseMixture(BaseEstimator):
     def _record_fit(self, result, data: RowBlocks):
         """Set the fitted attributes from a driver's result on ``data``.
 
-        ``result`` is a batch :class:`~daskmix._core.em.EMResult` or a
-        :class:`~daskmix._core.stepwise.StepwiseResult`; the model-selection
+        ``result`` is a batch :class:`~daskmix._em.batch.EMResult` or a
+        :class:`~daskmix._em.stepwise.StepwiseResult`; the model-selection
         sweep records its candidates through this too.
         """
         self._set_params(result.params, data.dtype)
@@ -258,7 +255,6 @@ class BaseMixture(BaseEstimator):
             n_init=self.n_init,
             max_iter=self.max_iter,
             random_state=random_state,
-            final_pass=MINIBATCH_FINAL_PASS,
             verbose=self.verbose,
             verbose_interval=self.verbose_interval,
             warm_params=warm,
@@ -310,7 +306,7 @@ class BaseMixture(BaseEstimator):
         weighted statistics by its summed weight, and the rows seen so far
         (what the M-step scales the running statistics to) grow by it: a
         call with integer weights is the same update as one on its rows
-        repeated (:func:`~daskmix._core.stepwise.stepwise_update`).
+        repeated (:func:`~daskmix._em.stepwise.stepwise_update`).
         """
         self._check_y_given(y)
         fitted = hasattr(self, "weights_")
@@ -343,7 +339,12 @@ class BaseMixture(BaseEstimator):
         state.dtype = data.dtype
         with one_blas_thread():
             stepwise_update(
-                model, state, data, schedule_of(self), MIN_SMOOTHING, count_rows=True
+                model,
+                state,
+                data,
+                schedule_of(self),
+                smoothing_weight(1, None),
+                count_rows=True,
             )
         self._set_params(state.params, data.dtype)
         self._fitted_structure = self._structure(data.n_features)
@@ -513,7 +514,7 @@ def float_dtype(dtype) -> np.dtype:
 def weight_arrays(sample_weight, X) -> list:
     """``[validated sample_weight]`` for ``X``, or ``[]`` without weights.
 
-    :func:`~daskmix._core.validation.check_sample_weight`'s rules and
+    :func:`~daskmix._estimator.validation.check_sample_weight`'s rules and
     messages (non-negative, finite, 1-D of X's length, not all zero; dask
     weights rechunked to X's row blocks).
     """

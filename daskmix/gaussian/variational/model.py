@@ -1,14 +1,16 @@
-"""The variational Gaussian mixture as a :class:`~daskmix._core.model.MixtureModel`."""
+"""The variational Gaussian mixture as a :class:`~daskmix._em.model.MixtureModel`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from .._core.engine import RowBlocks
-from .._core.model import MixtureModel
-from .._core.stats import Stats
-from .bayesian import (
+from ..._em.model import MixtureModel
+from ..._engine.rows import RowBlocks
+from ..._engine.stats import Stats
+from ..model import gaussian_tile_rows, loglik_kernel
+from ..params import StatsFrame, reframe_stats
+from .posterior import (
     BayesianParams,
     Priors,
     global_terms,
@@ -19,9 +21,7 @@ from .bayesian import (
     variational_m_step,
     variational_plan,
 )
-from .bayesian_starts import check_resp, start_moments
-from .model import gaussian_tile_rows, loglik_kernel
-from .params import StatsFrame, reframe_stats
+from .starts import check_resp, start_moments
 
 
 @dataclass

@@ -18,7 +18,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
-from ._core.outputs import (
+from .._estimator.outputs import (
     complete_rows,
     complete_rows_and_means,
     fill_incomplete,
@@ -27,9 +27,9 @@ from ._core.outputs import (
     scatter_complete,
     take_complete,
 )
-from ._core.stacking import COMPONENT_DIM as COMPONENT_DIM  # kept importable here
-from ._core.stacking import DATASET_FEATURE_DIM as DATASET_FEATURE_DIM
-from ._core.stacking import FeatureLayout, Rows, stack, stack_y, unstack
+from .stacking import COMPONENT_DIM as COMPONENT_DIM  # kept importable here
+from .stacking import DATASET_FEATURE_DIM as DATASET_FEATURE_DIM
+from .stacking import FeatureLayout, Rows, stack, stack_y, unstack
 
 
 def _estimator_has(name: str):

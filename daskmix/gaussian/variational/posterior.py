@@ -36,16 +36,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
-from .._core.stats import Stats
-from .covariance import covariance
-from .kernels import (
+from ..._engine.stats import Stats
+from ..covariance import covariance
+from ..kernels import (
     GaussianPlan,
     accumulate,
     component_log_prob,
     make_plan,
     normalize_log_prob,
 )
-from .params import (
+from ..params import (
     NK_EPS,
     GaussianParams,
     StatsFrame,

@@ -2,7 +2,8 @@
 
 The priors scikit-learn derives from X (its mean and covariance: one pass of
 shifted moments) and the statistics of the initial responsibilities, formed
-as scikit-learn forms them, for :func:`daskmix.gaussian.bayesian.posterior`.
+as scikit-learn forms them, for
+:func:`daskmix.gaussian.variational.posterior.posterior`.
 """
 
 from __future__ import annotations
@@ -10,14 +11,13 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_array
 
-from .._core.em import check_pass
-from .._core.engine import RowBlocks, default_tile_rows
-from .._core.stats import Stats
-from ..cluster.seeding import kmeans_plusplus_centers, random_data_centers
-from ..cluster.starts import kmeans_start
-from .bayesian import Priors, ml_moments
-from .covariance import covariance
-from .kernels import (
+from ..._em.batch import check_pass
+from ..._engine.rows import RowBlocks, default_tile_rows
+from ..._engine.stats import Stats
+from ...cluster.seeding import kmeans_plusplus_centers, random_data_centers
+from ...cluster.starts import kmeans_start
+from ..covariance import covariance
+from ..kernels import (
     GaussianPlan,
     accumulate,
     component_log_prob,
@@ -25,7 +25,8 @@ from .kernels import (
     make_plan,
     random_resp_kernel,
 )
-from .params import NK_EPS, GaussianParams, StatsFrame, identity_precisions_cholesky
+from ..params import NK_EPS, GaussianParams, StatsFrame, identity_precisions_cholesky
+from .posterior import Priors, ml_moments
 
 
 # ------------------------------------------------------------------ priors

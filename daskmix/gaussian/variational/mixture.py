@@ -7,14 +7,14 @@ from numbers import Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._core.base import BaseMixture, float_dtype
-from .._core.engine import RowBlocks
-from .bayesian import PRIOR_TYPES, BayesianParams, Priors
-from .bayesian_model import BayesianModel
-from .bayesian_starts import data_priors
-from .covariance import VARIATIONAL_TYPES
-from .outputs import GaussianOutputs
-from .params import GaussianParams, precisions_from_cholesky
+from ..._engine.rows import RowBlocks
+from ..._estimator.base import BaseMixture, float_dtype
+from ..covariance import VARIATIONAL_TYPES
+from ..outputs import GaussianOutputs
+from ..params import GaussianParams, precisions_from_cholesky
+from .model import BayesianModel
+from .posterior import PRIOR_TYPES, BayesianParams, Priors
+from .starts import data_priors
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 

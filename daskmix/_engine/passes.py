@@ -1,6 +1,6 @@
 """The tasks and scheduling facts behind a dask pass of :class:`RowBlocks`.
 
-:meth:`daskmix._core.engine.RowBlocks.map_reduce` builds each pass's graph from
+:meth:`daskmix._engine.rows.RowBlocks.map_reduce` builds each pass's graph from
 a template cached per ``RowBlocks`` (:class:`_PassTemplate`, built by
 :func:`build_template`); :func:`pass_graph` adds one pass's keys around it. The
 functions here are the block and reduce tasks it runs, and what it asks of the
@@ -31,26 +31,10 @@ try:  # dask >= 2025.1: graphs travel to a distributed scheduler as expressions
 except ImportError:  # pragma: no cover - older dask
     LLGExpr = None
 
-from .blocks import _block_stats
+from .. import config
 from .stats import Stats, add_all, tree_sum
 from .threads import restore_malloc_thresholds
-
-#: a dask pass over materialised blocks (persisted, or numpy wrapped by dask)
-#: runs several blocks per task, keeping at least this many tasks per
-#: scheduler thread
-MIN_TASKS_PER_THREAD = 4
-#: largest estimated size, in bytes, of the block statistics that one task may
-#: return or one reduce task may hold at once (see :func:`unit_size`)
-REDUCE_BUDGET_BYTES = 32 * 2**20
-
-#: largest total size, in bytes, of the parameters copied into every block
-#: task of a pass (above it they travel once, as one key)
-INLINE_PARAMS_BYTES = 2**20
-
-#: a distributed client does a pass's last addition itself when the
-#: statistics are small (:func:`small_statistics`): one transfer between
-#: workers and one task less per pass
-CLIENT_FINISH = True
+from .tiles import _block_stats
 
 #: a run's layout: for each group it touches, in order, (group, blocks, whole)
 Layout = tuple[tuple[int, tuple[int, ...], bool], ...]
@@ -283,20 +267,20 @@ def unit_size(split_every: int, stats_nbytes: int, n_blocks: int) -> int:
     of the pass's tree; one reduce task adds a unit whose blocks ran in several
     tasks, holding up to every block's statistics. Units grow (cutting the
     reduce tasks, and letting a worker's blocks share fewer tasks) while that
-    many statistics fit :data:`REDUCE_BUDGET_BYTES`, up to one unit for the
+    many statistics fit ``daskmix.reduce-budget-bytes``, up to one unit for the
     whole pass; one group (``split_every`` blocks) at least.
     """
+    budget = config.get("reduce-budget-bytes")
     unit = split_every
-    while unit < n_blocks and unit * split_every * max(stats_nbytes, 1) <= (
-        REDUCE_BUDGET_BYTES
-    ):
+    while unit < n_blocks and unit * split_every * max(stats_nbytes, 1) <= budget:
         unit *= split_every
     return unit
 
 
 def small_statistics(split_every: int, stats_nbytes: int) -> bool:
     """Whether ``split_every ** 2`` block statistics fit the reduce budget."""
-    return split_every**2 * max(stats_nbytes, 1) <= REDUCE_BUDGET_BYTES
+    budget = config.get("reduce-budget-bytes")
+    return split_every**2 * max(stats_nbytes, 1) <= budget
 
 
 def _pieces(blocks: list[int], cap: int) -> list[list[int]]:
@@ -356,7 +340,7 @@ def build_template(
     thread are even (:func:`_place`); a worker's blocks of one reduction unit
     run in as few tasks as keep its threads busy. Elsewhere (threads), the
     blocks of a unit run in tasks of consecutive blocks, at least
-    :data:`MIN_TASKS_PER_THREAD` per thread. Blocks still to be computed
+    ``daskmix.min-tasks-per-thread`` per thread. Blocks still to be computed
     (read from a store, derived) get one task each, so that a worker holds
     few blocks at a time.
     """
@@ -383,7 +367,8 @@ def build_template(
     placed: list = [None] * n_blocks
     caps: dict = {None: 1}
     if materialised:
-        per_task = n_blocks // (MIN_TASKS_PER_THREAD * _scheduler_threads(schedule))
+        per_thread = config.get("min-tasks-per-thread")
+        per_task = n_blocks // (per_thread * _scheduler_threads(schedule))
         caps[None] = int(np.clip(per_task, 1, unit))
     if materialised and client is not None:
         nthreads = client.nthreads()
@@ -453,18 +438,21 @@ def pass_graph(
     name: str,
     split_every: int,
     params_bytes: int,
+    client_finish: bool = True,
 ) -> _Pass:
     """The task graph of one dask pass and how its total comes back.
 
     Keys are new for every pass: a distributed scheduler keeps the old task of
     a key it still knows, so reusing keys across passes with new parameters
-    could silently return the previous pass's statistics. ``params`` travel in
-    every block task when that comes to at most :data:`INLINE_PARAMS_BYTES`
+    could silently return the previous pass's statistics. ``client_finish``
+    lets a distributed client make the last addition of small statistics
+    itself (one transfer between workers and one task less). ``params`` travel in
+    every block task when that comes to at most ``daskmix.inline-params-bytes``
     (a worker then needs no transfer to start), else as one key.
     """
     token = uuid.uuid4().hex
     graph = dict(template.graph)
-    if len(template.runs) * params_bytes <= INLINE_PARAMS_BYTES:
+    if len(template.runs) * params_bytes <= config.get("inline-params-bytes"):
         params_arg = params
     else:
         params_key = f"daskmix-params-{token}"
@@ -506,7 +494,7 @@ def pass_graph(
                 *chunks,
             )
         by_unit[unit].append((key, layout))
-    on_client = CLIENT_FINISH and template.small
+    on_client = client_finish and template.small
     on_client = on_client and _client(template.key[0]) is not None
     if len(by_unit) == 1 and 1 < len(by_unit[0]) <= split_every and on_client:
         keys, layouts = zip(*by_unit[0])

@@ -2,8 +2,8 @@
 
 One object per fitted model family (its hyper-parameters fixed: number of
 components, covariance type, regularisation, start method). The batch EM
-driver (:mod:`daskmix._core.em`), the stepwise driver
-(:mod:`daskmix._core.stepwise`) and the model-selection sweep all talk to a
+driver (:mod:`daskmix._em.batch`), the stepwise driver
+(:mod:`daskmix._em.stepwise`) and the model-selection sweep all talk to a
 model through these methods only, and they own the E-step call: a pass is
 always ``data.map_reduce(model.kernel, model.plan(params, dtype), ...)``.
 
@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .engine import RowBlocks
-from .stats import Stats
+from .._engine.rows import RowBlocks
+from .._engine.stats import Stats
 
 
 class MixtureModel(ABC):

@@ -10,7 +10,7 @@ arrays that never import dask. The engine
 * maps a per-row function over the blocks for predictions
   (:meth:`RowBlocks.map_rows`): numpy in, numpy out; dask in, lazy dask out;
 * reads a few chosen rows (:meth:`RowBlocks.take_rows`) for initialisers
-  (mini-batches are drawn and read by :mod:`daskmix._core.batches`).
+  (mini-batches are drawn and read by :mod:`daskmix._engine.batches`).
 
 numpy input runs on a thread pool over row blocks with BLAS held to one thread
 per block; dask input runs on whatever scheduler dask would use (threads by
@@ -39,18 +39,9 @@ import dask.array as da
 import dask.threaded
 import numpy as np
 import scipy.sparse as sp
-from dask.utils import parse_bytes
 
-from .blocks import (
-    SPARSE_MESSAGE,
-    _block_rows,
-    _block_stats,
-    _check_dense,
-    _dask_block_rows,
-    _slices,
-    is_finite_block,
-)
-from .dask_pass import (
+from .. import config
+from .passes import (
     _PassTemplate,
     _schedule,
     build_template,
@@ -61,27 +52,20 @@ from .dask_pass import (
 )
 from .stats import Stats, StreamingTreeSum
 from .threads import _thread_pool, n_threads, one_blas_thread
-
-#: rows per numpy block are at least this many (fewer blocks, less overhead)
-MIN_BLOCK_ROWS = 4096
-#: fan-in of the tree reduction of block statistics (see docs/performance.rst)
-SPLIT_EVERY = 16
-#: dask data of at most this many bytes (all arrays) are fitted in memory: read
-#: in one ``compute``, then passed over on the client's threads (see
-#: RowBlocks.small_in_memory). Below it one pass over the rows on numpy threads
-#: costs less than one scheduler round trip (15-40 ms per ``compute`` on a
-#: 2-worker LocalCluster, bench_gridsearch.py). The dask config key
-#: ``daskmix.small-data-bytes`` overrides it (0 streams every dask array).
-SMALL_DATA_BYTES = 2**20
-
-#: per-thread budget, in bytes, for a kernel's temporaries that grow with the
-#: rows of a tile (see default_tile_rows)
-TILE_BUDGET_BYTES = 5 * 2**20
+from .tiles import (
+    SPARSE_MESSAGE,
+    _block_rows,
+    _block_stats,
+    _check_dense,
+    _dask_block_rows,
+    _slices,
+    is_finite_block,
+)
 
 Kernel = Callable[..., Stats]
 
 
-def default_tile_rows(row_width: int, budget_bytes: int = TILE_BUDGET_BYTES) -> int:
+def default_tile_rows(row_width: int, budget_bytes: int | None = None) -> int:
     """Rows per tile so that a ``(tile_rows, row_width)`` temporary stays small.
 
     Parameters
@@ -89,8 +73,9 @@ def default_tile_rows(row_width: int, budget_bytes: int = TILE_BUDGET_BYTES) -> 
     row_width : int
         The widest per-row temporary the kernel builds, in float64 values (for
         a full-covariance E-step that is ``n_components * n_features``).
-    budget_bytes : int
-        Per-thread budget for one such temporary: ``tile_rows * row_width *
+    budget_bytes : int, optional
+        Per-thread budget for one such temporary (default: the config key
+        ``daskmix.tile-budget-bytes``): ``tile_rows * row_width *
         8 <= budget_bytes`` whatever ``row_width`` is, down to one-row tiles.
         The default, 5 MiB per thread (640K float64 values; 8192 rows for
         K*D = 80), is where the full-covariance kernel measured fastest on a
@@ -105,6 +90,8 @@ def default_tile_rows(row_width: int, budget_bytes: int = TILE_BUDGET_BYTES) -> 
     int
         Between 1 and 16384.
     """
+    if budget_bytes is None:
+        budget_bytes = config.get("tile-budget-bytes")
     return int(np.clip(budget_bytes // (8 * max(row_width, 1)), 1, 16384))
 
 
@@ -144,7 +131,7 @@ def _sum_numpy_blocks(blocks, kernel: Kernel, params, tile_rows: int) -> Stats:
     """
     pool = _thread_pool()
     window = n_threads() + 1
-    tree = StreamingTreeSum(SPLIT_EVERY)
+    tree = StreamingTreeSum(config.get("split-every"))
     pending: deque = deque()
     for block in blocks:
         pending.append(pool.submit(_block_stats, kernel, block, params, tile_rows))
@@ -167,7 +154,7 @@ class RowBlocks:
         rechunks features into one block once, up front).
     block_rows : int, optional
         Rows per block for numpy input. By default about four blocks per
-        thread, at least :data:`MIN_BLOCK_ROWS` rows each.
+        thread, at least ``daskmix.min-block-rows`` rows each (dask config).
 
     Attributes
     ----------
@@ -207,7 +194,9 @@ class RowBlocks:
         else:
             if block_rows is None:
                 n_blocks = 4 * n_threads()
-                block_rows = max(MIN_BLOCK_ROWS, math.ceil(self.n_samples / n_blocks))
+                block_rows = max(
+                    config.get("min-block-rows"), math.ceil(self.n_samples / n_blocks)
+                )
             self.row_chunks = tuple(
                 s.stop - s.start for s in _slices(self.n_samples, block_rows)
             )
@@ -248,8 +237,7 @@ class RowBlocks:
         """Small dask data in memory, read in one ``compute``; else ``self``.
 
         Data are small when all the arrays hold at most
-        :data:`SMALL_DATA_BYTES` bytes (the dask config key
-        ``daskmix.small-data-bytes``, when set, overrides it). A fit on such
+        ``daskmix.small-data-bytes`` bytes (dask config). A fit on such
         data reads them once (:meth:`local`) and runs every pass on the
         client's threads, instead of one ``compute`` (a scheduler round trip)
         per pass. The in-memory blocks are dask's row blocks, so passes add
@@ -259,8 +247,7 @@ class RowBlocks:
         """
         if not self.is_dask:
             return self
-        limit = dask.config.get("daskmix.small-data-bytes", None)
-        limit = SMALL_DATA_BYTES if limit is None else parse_bytes(limit)
+        limit = config.get("small-data-bytes")
         return self if self.nbytes > limit else self.local()
 
     def _numpy_blocks(self) -> list[tuple[np.ndarray, ...]]:
@@ -292,7 +279,7 @@ class RowBlocks:
         -------
         Stats
             The sum over all rows, added in an order fixed by the chunking
-            (and :data:`SPLIT_EVERY`): numpy input, the threaded scheduler and a
+            (and ``daskmix.split-every``): numpy input, the threaded scheduler and a
             distributed cluster give bit-identical sums for the same blocks.
         """
         if not self.is_dask:
@@ -310,20 +297,21 @@ class RowBlocks:
     def _pass_template(self, schedule, params_bytes: int) -> _PassTemplate:
         """The part of a dask pass's graph that every pass shares (cached).
 
-        See :func:`daskmix._core.dask_pass.build_template`; the template is
-        rebuilt when the scheduler, :data:`SPLIT_EVERY` or the reduction unit
+        See :func:`daskmix._engine.passes.build_template`; the template is
+        rebuilt when the scheduler, ``daskmix.split-every`` or the reduction unit
         that the size of the parameters calls for changes.
         """
-        unit = unit_size(SPLIT_EVERY, params_bytes, self.n_blocks)
+        split_every = config.get("split-every")
+        unit = unit_size(split_every, params_bytes, self.n_blocks)
         cached = getattr(self, "_template", None)
-        if cached is not None and cached[0] == (schedule, SPLIT_EVERY, unit):
+        if cached is not None and cached[0] == (schedule, split_every, unit):
             return cached[1]
-        template = build_template(self.arrays, schedule, SPLIT_EVERY, params_bytes)
+        template = build_template(self.arrays, schedule, split_every, params_bytes)
         self._template = (template.key, template)
         return template
 
     def _pass_graph(self, schedule, kernel, params, tile_rows: int, name: str):
-        """One dask pass (:class:`daskmix._core.dask_pass._Pass`)."""
+        """One dask pass (:class:`daskmix._engine.passes._Pass`)."""
         params_bytes = params_nbytes(params)
         template = self._pass_template(schedule, params_bytes)
         return pass_graph(
@@ -333,7 +321,7 @@ class RowBlocks:
             tile_rows,
             len(self.arrays),
             name,
-            SPLIT_EVERY,
+            config.get("split-every"),
             params_bytes,
         )
 

@@ -4,14 +4,14 @@ A stepwise fit draws its mini-batches a group at a time (:func:`draw_batches`)
 and reads a group in one ``compute`` (:func:`read_batches`). For numpy input
 every row costs the same to read, and a batch is ``batch_size`` rows drawn
 uniformly from all of them. For dask input, whose rows may sit on disk, a
-batch is :data:`WINDOWS_PER_BATCH` *windows*: runs of consecutive rows, one
-starting at a random row of each of that many equal strata of the data. A
-dask array read straight from a chunked store (``da.from_zarr``, or
-``da.from_array`` of an object with a ``chunks`` attribute, such as an HDF5
-dataset) is read window by window from the store, which reads only the store
-chunks the windows overlap; any other dask array (persisted, derived, wrapped
-numpy) is read a block at a time, each block that holds rows of the group
-once, with only those rows travelling back.
+batch is ``daskmix.windows-per-batch`` (dask config) *windows*: runs of
+consecutive rows, one starting at a random row of each of that many equal
+strata of the data. A dask array read straight from a chunked store
+(``da.from_zarr``, or ``da.from_array`` of an object with a ``chunks``
+attribute, such as an HDF5 dataset) is read window by window from the store,
+which reads only the store chunks the windows overlap; any other dask array
+(persisted, derived, wrapped numpy) is read a block at a time, each block that
+holds rows of the group once, with only those rows travelling back.
 
 Draws happen on the client from ``random_state`` alone, so the same state and
 chunking give the same batches on any scheduler; how the rows are read does
@@ -27,13 +27,9 @@ import dask
 import dask.array as da
 import numpy as np
 
-from .blocks import _check_dense
-from .engine import RowBlocks, _blas_guard
-
-#: windows (runs of consecutive rows) each batch of dask input is made of;
-#: fewer windows are noisier on sorted data, longer ones read less per row
-#: used (docs/user_guide/minibatch.rst gives the measurements)
-WINDOWS_PER_BATCH = 32
+from .. import config
+from .rows import RowBlocks, _blas_guard
+from .tiles import _check_dense
 
 
 @dataclass(frozen=True)
@@ -59,7 +55,7 @@ def draw_batches(
     n_batches: int,
     batch_size: int,
     random_state: np.random.RandomState,
-    windows_per_batch: int = WINDOWS_PER_BATCH,
+    windows_per_batch: int | None = None,
 ) -> BatchDraw:
     """Draw ``n_batches`` mini-batches of ``batch_size`` rows, on the client.
 
@@ -99,8 +95,8 @@ def draw_batches(
         Rows per batch, at most ``data.n_samples``.
     random_state : RandomState
         Drawn from on the client only.
-    windows_per_batch : int
-        Windows per batch of dask input.
+    windows_per_batch : int, optional
+        Windows per batch of dask input (default: ``daskmix.windows-per-batch``).
 
     Returns
     -------
@@ -115,6 +111,8 @@ def draw_batches(
         )
     block_rows = np.asarray(data.row_chunks, dtype=np.int64)
     block_starts = np.concatenate([[0], np.cumsum(block_rows)[:-1]])
+    if windows_per_batch is None:
+        windows_per_batch = config.get("windows-per-batch")
     n_windows = min(windows_per_batch, batch_size)
     width = -(-batch_size // n_windows)
     steps = np.arange(width)

@@ -7,7 +7,7 @@ sweep of M candidates reads the data once per iteration, not M times. Runs
 that converge drop out. A final shared pass scores every candidate's fitted
 parameters (log-likelihood and classification entropy, for BIC, AIC, ICL).
 
-Each run follows exactly the iteration of :func:`~daskmix._core.em.fit_em`;
+Each run follows exactly the iteration of :func:`~daskmix._em.batch.fit_em`;
 inside a block each model's kernel sees the tiles it would see alone, so with
 the same integer ``random_state`` a candidate ends where fitting it alone
 ends, up to the summation order of blocks (identical for numpy input).
@@ -24,14 +24,14 @@ import numpy as np
 from scipy import linalg
 from sklearn.utils import check_random_state
 
-from .batches import next_batches
-from .em import EMResult, _VerbosePrinter, better_run, blas_single_threaded
-from .engine import RowBlocks
+from .. import config
+from .._engine.batches import next_batches
+from .._engine.combined_pass import shared_pass
+from .._engine.rows import RowBlocks
+from .._engine.stats import Stats
+from .batch import EMResult, _VerbosePrinter, better_run, blas_single_threaded
 from .model import MixtureModel
-from .shared import shared_pass
-from .stats import Stats
 from .stepwise import (
-    PREFETCH_BATCHES,
     StepSchedule,
     StepwiseResult,
     StepwiseState,
@@ -132,7 +132,7 @@ def fit_sweep(
     n_init : int
         Restarts per candidate.
     max_iter, tol : int, float
-        As for :func:`~daskmix._core.em.fit_em`.
+        As for :func:`~daskmix._em.batch.fit_em`.
     random_state : int, RandomState or None
         An int (or None) gives every candidate a fresh generator, as a lone
         fit with that ``random_state`` would have; a RandomState instance is
@@ -242,7 +242,7 @@ def fit_sweep_stepwise(
     Each restart reads one initialisation sample and one warm-up sample for
     all candidates; every mini-batch is drawn and read once and updates every
     run still going. Runs stop by the rule of
-    :func:`~daskmix._core.stepwise.fit_stepwise` (``max_no_improvement`` steps
+    :func:`~daskmix._em.stepwise.fit_stepwise` (``max_no_improvement`` steps
     without progress, or ``max_iter`` passes' worth of steps).
 
     Parameters
@@ -261,13 +261,13 @@ def fit_sweep_stepwise(
     n_rows : float, optional
         What the running statistics stand for: the summed weight of weighted
         data (the models' ``weighted``), as in
-        :func:`~daskmix._core.stepwise.fit_stepwise`; None: the rows.
+        :func:`~daskmix._em.stepwise.fit_stepwise`; None: the rows.
 
     Returns
     -------
     list of SweepResult
         One per model; ``result`` is a
-        :class:`~daskmix._core.stepwise.StepwiseResult`.
+        :class:`~daskmix._em.stepwise.StepwiseResult`.
     """
     random_state = check_random_state(random_state)
     n_samples = data.n_samples
@@ -301,9 +301,9 @@ def fit_sweep_stepwise(
     pending: list[tuple[np.ndarray, ...]] = []
     while going:
         if not pending:
-            pending = next_batches(data, PREFETCH_BATCHES, batch_size, random_state)[
-                ::-1
-            ]
+            pending = next_batches(
+                data, config.get("minibatch.prefetch-batches"), batch_size, random_state
+            )[::-1]
         batch = batch_blocks(pending.pop())
         for position, (index, state) in enumerate(going):
             try:

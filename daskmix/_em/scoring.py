@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stats import Stats
+from .._engine.stats import Stats
 
 
 def score_stats(weighted_log_prob: np.ndarray, sample_weight=None) -> Stats:

@@ -19,6 +19,8 @@ from functools import lru_cache
 
 from threadpoolctl import ThreadpoolController
 
+from .. import config
+
 
 def n_threads() -> int:
     """Threads used for numpy input: one per core this process may use."""
@@ -134,7 +136,9 @@ def restore_malloc_thresholds() -> bool:
     plain process (docs/performance.rst). This sets the thresholds that
     glibc's own adaptive rule would reach, once per process, unless the user
     chose a mmap threshold through ``MALLOC_MMAP_THRESHOLD_``, or turned this
-    off with ``DASKMIX_MALLOPT=0``. It does nothing where the variable is unset
+    off with the dask config key ``daskmix.mallopt`` (read from the worker's own
+    configuration: ``DASK_DASKMIX__MALLOPT=False`` in the workers' environment).
+    It does nothing where the variable is unset
     (the adaptive rule is still on) or off glibc.
 
     Returns
@@ -146,7 +150,7 @@ def restore_malloc_thresholds() -> bool:
         return False
     if "MALLOC_MMAP_THRESHOLD_" in os.environ:
         return False
-    if os.environ.get("DASKMIX_MALLOPT", "1") == "0":
+    if not config.get("mallopt"):
         return False
     name = ctypes.util.find_library("c")
     try:

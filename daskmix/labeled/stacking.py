@@ -6,7 +6,7 @@ Dataset with one feature per variable, becomes rows of shape
 sample dimensions; every per-sample result of shape (n_samples,) or
 (n_samples, K) goes back onto those dimensions with their coordinates.
 Dask-backed data stay lazy: the stacking reshapes block by block and moves no
-data (see :func:`daskmix._core.outputs.to_rows`).
+data (see :func:`daskmix._estimator.outputs.to_rows`).
 
 The feature dimension seen at fit is kept as a :class:`FeatureLayout`; later
 inputs are checked against it (length, coordinate values, a Dataset's
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .outputs import chunked_like, from_rows, is_lazy, to_rows
+from .._estimator.outputs import chunked_like, from_rows, is_lazy, to_rows
 
 #: name of the dimension that a Dataset's variables become, by default
 DATASET_FEATURE_DIM = "variable"

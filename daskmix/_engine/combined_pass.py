@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .engine import RowBlocks
+from .rows import RowBlocks
 from .stats import Stats, add_all
 
 

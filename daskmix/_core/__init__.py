@@ -1,1 +1,0 @@
-"""Model-agnostic core: the engine, statistics, validation and the EM drivers."""

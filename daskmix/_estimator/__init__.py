@@ -1,0 +1,1 @@
+"""Estimator plumbing: BaseMixture, input validation and per-row outputs."""

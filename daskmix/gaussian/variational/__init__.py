@@ -1,0 +1,1 @@
+"""The variational Gaussian mixture (BayesianGaussianMixture)."""
