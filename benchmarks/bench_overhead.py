@@ -38,12 +38,13 @@ import numpy as np
 from daskmix import config
 from daskmix._engine.rows import RowBlocks
 from daskmix._engine.stats import Stats, add_all
-from daskmix._engine.tiles import _block_stats
+from daskmix._engine.tiles import Tile, block_stats
 from daskmix.gaussian.kernels import em_kernel, make_plan
 from daskmix.gaussian.params import GaussianParams
 
 
-def count_kernel(x, params):
+def count_kernel(tile, params):
+    x = tile.X
     return Stats(n_rows=np.float64(x.shape[0]))
 
 
@@ -66,10 +67,13 @@ def legacy_map_reduce(data: RowBlocks, kernel, params, tile_rows: int) -> Stats:
     params_key = dask.delayed(params, traverse=False)
     block_lists = [array.to_delayed().ravel() for array in data.arrays]
     level = [
-        dask.delayed(_block_stats, pure=True)(
-            kernel, list(blocks), params_key, tile_rows
+        dask.delayed(block_stats, pure=True)(
+            kernel,
+            dask.delayed(Tile)(dict(zip(data.names, blocks)), start),
+            params_key,
+            tile_rows,
         )
-        for blocks in zip(*block_lists)
+        for blocks, start in zip(zip(*block_lists), data.block_starts)
     ]
     split_every = config.get("split-every")
     while len(level) > 1:
@@ -104,8 +108,8 @@ def measure(X, n_blocks, kernels, passes, legacy_passes, split=None):
     dask.compute(Xd.sum())  # wait until the blocks are in place
     rows = []
     for kernel_name, kernel, params in kernels:
-        floor_data = RowBlocks([X], block_rows=block_rows)
-        data = RowBlocks([Xd])
+        floor_data = RowBlocks({"X": X}, block_rows=block_rows)
+        data = RowBlocks({"X": Xd})
 
         def numpy_pass(data=floor_data, kernel=kernel, params=params):
             return data.map_reduce(kernel, params, 8192)

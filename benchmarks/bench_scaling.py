@@ -172,7 +172,7 @@ def run_grid(
     for n_rows, n_features, n_components, n_blocks in cases:
         block_rows = -(-n_rows // n_blocks)
         store = write_store(tmp, n_rows, n_features, block_rows, dtype)
-        data = RowBlocks([da.from_zarr(store)])
+        data = RowBlocks({"X": da.from_zarr(store)})
         params = start_params(n_components, n_features)
         t_pass, t_m = best(data, params, n_features, passes, warmup)
         gflops, gbps = rates[label]
@@ -197,7 +197,7 @@ def alloc_section(passes: int) -> None:
     n_rows, n_features, n_components, n_blocks = 200_000, 10, 8, 8
     X = np.random.default_rng(0).standard_normal((n_rows, n_features))
     params = start_params(n_components, n_features)
-    numpy_data = RowBlocks([X], block_rows=n_rows // n_blocks)
+    numpy_data = RowBlocks({"X": X}, block_rows=n_rows // n_blocks)
     t_numpy, _ = best(numpy_data, params, n_features, passes)
     print(f"\nalloc: {n_rows} x {n_features} persisted, K={n_components}, full, ")
     print(f"{n_blocks} blocks; numpy threads {t_numpy * 1e3:.1f} ms per pass")
@@ -222,16 +222,17 @@ def alloc_section(passes: int) -> None:
                 da.from_array(X, chunks=(n_rows // n_blocks, n_features))
             )
             dask.compute(Xd.sum())
-            t_cluster, _ = best(RowBlocks([Xd]), params, n_features, passes)
+            t_cluster, _ = best(RowBlocks({"X": Xd}), params, n_features, passes)
             print(f"{label:44s} {t_cluster * 1e3:8.1f} {t_cluster / t_numpy:8.2f}")
 
 
 def scheduler_overhead(passes: int) -> float:
     """Seconds per task of a trivial pass over 1,000 persisted blocks."""
     X = np.zeros((100_000, 2))
-    data = RowBlocks([da.from_array(X, chunks=(100, 2)).persist()])
+    data = RowBlocks({"X": da.from_array(X, chunks=(100, 2)).persist()})
 
-    def count(x, params):
+    def count(tile, params):
+        x = tile.X
         return Stats(n=np.float64(x.shape[0]))
 
     data.map_reduce(count, None, 128)

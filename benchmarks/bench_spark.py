@@ -158,9 +158,9 @@ def gemm_floor(X: np.ndarray) -> tuple[float, float]:
     from threadpoolctl import threadpool_limits
 
     from daskmix._engine.rows import RowBlocks
-    from daskmix._engine.tiles import _block_stats
+    from daskmix._engine.tiles import Tile, block_stats
 
-    data = RowBlocks([X])
+    data = RowBlocks({"X": X})
     model, params = _model_and_params(data)
     plan = model.plan(params, X.dtype)
     tile = model.tile_rows(X.shape[1])
@@ -174,7 +174,8 @@ def gemm_floor(X: np.ndarray) -> tuple[float, float]:
         for _ in range(5):
             start = time.perf_counter()
             for first in range(0, n, tile):
-                _block_stats(model.kernel, (X[first : first + tile],), plan, tile)
+                block = Tile({"X": X[first : first + tile]}, first)
+                block_stats(model.kernel, block, plan, tile)
             kernel = min(kernel, time.perf_counter() - start)
             start = time.perf_counter()
             for _ in range(20):
@@ -191,7 +192,7 @@ def cluster_anatomy(lazy, passes: int) -> dict:
     from daskmix._em.batch import run_pass
     from daskmix._engine.rows import RowBlocks, one_blas_thread
 
-    data = RowBlocks([lazy])
+    data = RowBlocks({"X": lazy})
     model, params = _model_and_params(data)
     run_pass(model, data, params)  # builds the pass template
     parts: dict = {"pass": [], "submit": [], "kernel": [], "return": [], "mstep": []}

@@ -27,14 +27,15 @@ from daskmix._engine.passes import (
 )
 from daskmix._engine.rows import RowBlocks
 from daskmix._engine.stats import Stats, tree_sum
-from daskmix._engine.tiles import _block_stats
+from daskmix._engine.tiles import Tile, block_stats
 
 distributed = pytest.importorskip("distributed")
 
 SPLIT_EVERY = config.get("split-every")
 
 
-def moments_kernel(x, center):
+def moments_kernel(tile, center):
+    x = tile.X
     shifted = x - center
     return Stats(
         n_rows=np.float64(x.shape[0]),
@@ -115,7 +116,8 @@ def test_any_placement_adds_in_the_tree_of_the_chunking(seed, unit_groups):
     caps = {w: int(rng.integers(1, unit + 1)) for w in workers}
     template = _template_over(blocks, placed, caps, unit, split_every)
     expected = tree_sum(
-        [_block_stats(moments_kernel, (b,), center, 4) for b in blocks], split_every
+        [block_stats(moments_kernel, Tile({"X": b}), center, 4) for b in blocks],
+        split_every,
     )
     for on_client in (False, True):
         work = pass_graph(
@@ -123,7 +125,8 @@ def test_any_placement_adds_in_the_tree_of_the_chunking(seed, unit_groups):
             moments_kernel,
             center,
             4,
-            1,
+            ("X",),
+            tuple(int(s) for s in np.cumsum([0] + [len(b) for b in blocks[:-1]])),
             "t",
             split_every,
             0,
@@ -144,8 +147,8 @@ def test_blocks_persisted_on_one_worker_run_on_both(client):
     Xd = client.persist(da.from_array(X, chunks=(250, 4)), workers=[first])
     distributed.wait(Xd)
     assert set(client.who_has(Xd).values()) == {(first,)}
-    data = RowBlocks([Xd])
-    reference = RowBlocks([X], block_rows=250)
+    data = RowBlocks({"X": Xd})
+    reference = RowBlocks({"X": X}, block_rows=250)
     for center in (np.zeros(4), X[1]):
         total = data.map_reduce(moments_kernel, center, 64, name="gmm")
         assert_same_stats(total, reference.map_reduce(moments_kernel, center, 64))
@@ -161,9 +164,9 @@ def test_many_small_blocks_need_few_tasks(client):
     X = np.random.default_rng(4).standard_normal((6000, 2))
     Xd = client.persist(da.from_array(X, chunks=(10, 2)))  # 600 blocks
     distributed.wait(Xd)
-    data = RowBlocks([Xd])
+    data = RowBlocks({"X": Xd})
     total = data.map_reduce(moments_kernel, X[0], 8)
-    reference = RowBlocks([X], block_rows=10).map_reduce(moments_kernel, X[0], 8)
+    reference = RowBlocks({"X": X}, block_rows=10).map_reduce(moments_kernel, X[0], 8)
     assert_same_stats(total, reference)
     template = data._template[1]
     assert template.unit_size == SPLIT_EVERY**3
@@ -177,13 +180,13 @@ def test_large_statistics_keep_reduce_tasks_of_one_group(client):
     distributed.wait(Xd)
     # 2 MiB of parameters stand for statistics too large for units of 256 blocks
     wide = np.zeros(config.get("reduce-budget-bytes") // 8 // SPLIT_EVERY)
-    data = RowBlocks([Xd])
+    data = RowBlocks({"X": Xd})
 
-    def kernel(x, params):
-        return moments_kernel(x, params[0][:3])
+    def kernel(tile, params):
+        return moments_kernel(tile, params[0][:3])
 
     total = data.map_reduce(kernel, (wide,), 8, name="wide")
-    reference = RowBlocks([X], block_rows=30).map_reduce(kernel, (wide,), 8)
+    reference = RowBlocks({"X": X}, block_rows=30).map_reduce(kernel, (wide,), 8)
     assert_same_stats(total, reference)
     assert data._template[1].unit_size == SPLIT_EVERY
     prefixes = client.run_on_scheduler(_task_prefixes)
@@ -196,7 +199,7 @@ def _task_prefixes(dask_scheduler):
 
 def test_a_pass_survives_losing_the_worker_its_blocks_were_placed_on():
     X = np.random.default_rng(6).standard_normal((2000, 3))
-    reference = RowBlocks([X], block_rows=200)
+    reference = RowBlocks({"X": X}, block_rows=200)
     with (
         distributed.LocalCluster(
             n_workers=2,
@@ -212,7 +215,7 @@ def test_a_pass_survives_losing_the_worker_its_blocks_were_placed_on():
             da.from_array(X, chunks=(200, 3)), workers=[first], allow_other_workers=True
         )
         distributed.wait(Xd)
-        data = RowBlocks([Xd])
+        data = RowBlocks({"X": Xd})
         before = data.map_reduce(moments_kernel, X[0], 64)
         template = data._template[1]
         assert first in template.workers

@@ -13,6 +13,7 @@ from sklearn.mixture import _gaussian_mixture as sk
 from sklearn.utils import check_random_state
 
 from daskmix._engine.stats import Stats
+from daskmix._engine.tiles import Tile
 from daskmix._engine.workspace import Workspace, workspace
 from daskmix.gaussian.covariance import (
     COVARIANCE_TYPES,
@@ -301,7 +302,7 @@ def test_kernels_return_their_own_arrays(cov_type):
     """Results never alias the per-thread workspace the next call reuses."""
     plan = make_plan(_params(cov_type), np.float64)
     X = _data()
-    first, second = X[:200], X[200:]
+    first, second = Tile({"X": X[:200]}), Tile({"X": X[200:]}, 200)
     results = [
         em_kernel(first, plan),
         log_resp_rows(first, plan),
@@ -316,8 +317,9 @@ def test_kernels_return_their_own_arrays(cov_type):
     for result, copy in zip(results[1:], kept[1:]):
         np.testing.assert_array_equal(result, copy)
     # tile-sized and smaller tiles give what a fresh computation gives
-    for tile in (X[:7], X[:400], X[100:103]):
-        fresh, _ = component_log_prob(tile - plan.center, plan)
+    for rows in (X[:7], X[:400], X[100:103]):
+        fresh, _ = component_log_prob(rows - plan.center, plan)
+        tile = Tile({"X": rows})
         np.testing.assert_array_equal(score_rows(tile, plan), score_rows(tile, plan))
         np.testing.assert_array_equal(label_rows(tile, plan), fresh.argmax(axis=0))
 

@@ -12,8 +12,9 @@ from daskmix._engine.rows import RowBlocks, default_tile_rows
 from daskmix._engine.stats import Stats
 
 
-def moments_kernel(x, params):
+def moments_kernel(tile, params):
     """Toy kernel: count, sum and sum of squares around ``params``."""
+    x = tile.X
     shifted = x - params
     return Stats(
         n_rows=np.float64(x.shape[0]),
@@ -23,7 +24,8 @@ def moments_kernel(x, params):
     )
 
 
-def max_rows_kernel(x, params):
+def max_rows_kernel(tile, params):
+    x = tile.X
     return Stats(seen=np.array([x.shape[0] <= params], dtype=np.float64))
 
 
@@ -33,8 +35,8 @@ def X():
 
 
 def test_numpy_and_dask_give_identical_sums_for_identical_blocks(X):
-    numpy_blocks = RowBlocks([X], block_rows=700)
-    dask_blocks = RowBlocks([da.from_array(X, chunks=(700, 4))])
+    numpy_blocks = RowBlocks({"X": X}, block_rows=700)
+    dask_blocks = RowBlocks({"X": da.from_array(X, chunks=(700, 4))})
     assert numpy_blocks.row_chunks == dask_blocks.row_chunks
     center = X.mean(axis=0)
     a = numpy_blocks.map_reduce(moments_kernel, center, tile_rows=256)
@@ -46,7 +48,7 @@ def test_numpy_and_dask_give_identical_sums_for_identical_blocks(X):
 
 
 def test_kernel_sees_at_most_tile_rows(X):
-    data = RowBlocks([da.from_array(X, chunks=(3000, 4))])
+    data = RowBlocks({"X": da.from_array(X, chunks=(3000, 4))})
     stats = data.map_reduce(max_rows_kernel, 512, tile_rows=512)
     n_tiles = sum(-(-rows // 512) for rows in data.row_chunks)
     assert stats["seen"][0] == n_tiles
@@ -63,51 +65,58 @@ def test_one_read_per_block_per_pass(X):
         load, dtype=X.dtype, meta=np.empty((0, 0))
     )
     with dask.config.set(scheduler="threads"):
-        RowBlocks([Xd]).map_reduce(moments_kernel, np.zeros(4), 256)
+        RowBlocks({"X": Xd}).map_reduce(moments_kernel, np.zeros(4), 256)
     assert sorted(reads) == sorted(Xd.chunks[0])
 
 
 def test_cluster_and_threads_agree_bitwise(X, client):
     Xd = da.from_array(X, chunks=(400, 4))
-    on_cluster = RowBlocks([Xd]).map_reduce(moments_kernel, np.ones(4), 128)
+    on_cluster = RowBlocks({"X": Xd}).map_reduce(moments_kernel, np.ones(4), 128)
     with dask.config.set(scheduler="threads"):
-        threaded = RowBlocks([Xd]).map_reduce(moments_kernel, np.ones(4), 128)
+        threaded = RowBlocks({"X": Xd}).map_reduce(moments_kernel, np.ones(4), 128)
     for name in threaded:
         np.testing.assert_array_equal(on_cluster[name], threaded[name])
 
 
 def test_map_rows_follows_input(X):
-    def row_norms(x, params):
+    def row_norms(tile, params):
+        x = tile.X
         return np.sqrt((x**2).sum(axis=1)) * params
 
-    def two_columns(x, y, params):
+    def two_columns(tile, params):
+        x, y = tile.X, tile.y
         return np.stack([x[:, 0], y], axis=1)
 
     expected = np.sqrt((X**2).sum(axis=1)) * 2
-    out = RowBlocks([X]).map_rows(row_norms, 2.0, 100, None)
+    out = RowBlocks({"X": X}).map_rows(row_norms, 2.0, 100, None)
     assert isinstance(out, np.ndarray)
     np.testing.assert_allclose(out, expected)
     Xd = da.from_array(X, chunks=(999, 2))
-    lazy = RowBlocks([Xd.rechunk({1: -1})]).map_rows(row_norms, 2.0, 100, None)
+    lazy = RowBlocks({"X": Xd.rechunk({1: -1})}).map_rows(row_norms, 2.0, 100, None)
     assert isinstance(lazy, da.Array) and lazy.chunks[0] == Xd.chunks[0]
     np.testing.assert_allclose(lazy.compute(), expected)
     y = np.arange(X.shape[0], dtype=float)
-    paired = RowBlocks([da.from_array(X, chunks=(999, 4)), da.from_array(y, 500)])
+    paired = RowBlocks(
+        {"X": da.from_array(X, chunks=(999, 4)), "y": da.from_array(y, 500)}
+    )
     stacked = paired.map_rows(two_columns, None, 100, 2).compute()
     np.testing.assert_array_equal(stacked, np.stack([X[:, 0], y], axis=1))
 
 
 def test_take_rows_keeps_the_order_asked_for(X):
     rows = np.array([4000, 3, 2500, 3, 17])
-    for data in (RowBlocks([X]), RowBlocks([da.from_array(X, chunks=(600, 4))])):
-        (taken,) = data.take_rows(rows)
+    for data in (
+        RowBlocks({"X": X}),
+        RowBlocks({"X": da.from_array(X, chunks=(600, 4))}),
+    ):
+        taken = data.take_rows(rows)["X"]
         np.testing.assert_array_equal(taken, X[rows])
 
 
 def test_all_finite_finds_a_late_nan(X):
     X[-1, -1] = np.nan
-    assert not RowBlocks([da.from_array(X, chunks=(1000, 4))]).all_finite()
-    assert RowBlocks([X[:-1]]).all_finite()
+    assert not RowBlocks({"X": da.from_array(X, chunks=(1000, 4))}).all_finite()
+    assert RowBlocks({"X": X[:-1]}).all_finite()
 
 
 def test_tile_rows_bounded():
@@ -120,16 +129,19 @@ def test_tile_rows_bounded():
 def legacy_map_reduce(data, kernel, params, tile_rows):
     """The dask pass as built before graph reuse: ``to_delayed`` every pass."""
     from daskmix._engine.stats import add_all
-    from daskmix._engine.tiles import _block_stats
+    from daskmix._engine.tiles import Tile, block_stats
 
     split_every = config.get("split-every")
     params_key = dask.delayed(params, traverse=False)
     block_lists = [array.to_delayed().ravel() for array in data.arrays]
     level = [
-        dask.delayed(_block_stats, pure=True)(
-            kernel, list(blocks), params_key, tile_rows
+        dask.delayed(block_stats, pure=True)(
+            kernel,
+            dask.delayed(Tile)(dict(zip(data.names, blocks)), start),
+            params_key,
+            tile_rows,
         )
-        for blocks in zip(*block_lists)
+        for blocks, start in zip(zip(*block_lists), data.block_starts)
     ]
     while len(level) > 1:
         level = [
@@ -140,8 +152,9 @@ def legacy_map_reduce(data, kernel, params, tile_rows):
     return total
 
 
-def weighted_kernel(x, y, params):
+def weighted_kernel(tile, params):
     """Toy two-array kernel whose sums change with ``params``."""
+    x, y = tile.X, tile.y
     shifted = x - params
     return Stats(
         n_rows=np.float64(x.shape[0]),
@@ -164,8 +177,8 @@ def test_reused_graph_matches_the_rebuilt_one_across_passes(X, persist):
     with dask.config.set(scheduler="threads"):
         if persist:
             Xd, yd = dask.persist(Xd, yd)
-        data = RowBlocks([Xd, yd])
-        reference = RowBlocks([X, y], block_rows=37)
+        data = RowBlocks({"X": Xd, "y": yd})
+        reference = RowBlocks({"X": X, "y": y}, block_rows=37)
         template = None
         previous = None
         for center in (X.mean(axis=0), np.zeros(4), X[0], X.mean(axis=0) + 1e-9):
@@ -185,11 +198,11 @@ def test_reused_graph_matches_the_rebuilt_one_across_passes(X, persist):
 
 def test_a_stream_gets_one_task_per_block(X):
     Xd = da.from_array(X, chunks=(50, 4)).map_blocks(np.negative, dtype=X.dtype)
-    data = RowBlocks([Xd])
+    data = RowBlocks({"X": Xd})
     with dask.config.set(scheduler="threads"):
         total = data.map_reduce(moments_kernel, np.zeros(4), 64)
         assert all(len(blocks) == 1 for _, blocks, _ in data._template[1].runs)
-    expected = RowBlocks([-X], block_rows=50).map_reduce(
+    expected = RowBlocks({"X": -X}, block_rows=50).map_reduce(
         moments_kernel, np.zeros(4), 64
     )
     assert_same_stats(total, expected)
@@ -203,7 +216,7 @@ def test_task_names_say_what_runs(X):
     Xd = da.from_array(X, chunks=(100, 4)).map_blocks(np.negative, dtype=X.dtype)
     with Callback(pretask=lambda key, dsk, state: ran.append(key_split(key))):
         with dask.config.set(scheduler="threads"):
-            RowBlocks([Xd]).map_reduce(moments_kernel, np.zeros(4), 64, name="gmm")
+            RowBlocks({"X": Xd}).map_reduce(moments_kernel, np.zeros(4), 64, name="gmm")
     names = set(ran)
     assert names >= {"daskmix-gmm-estep", "daskmix-reduce"}
     assert ran.count("daskmix-gmm-estep") == 51
@@ -215,8 +228,8 @@ def test_task_names_say_what_runs(X):
 
 def test_persisted_blocks_on_a_cluster_agree_bitwise_across_passes(X, client):
     Xd = client.persist(da.from_array(X, chunks=(40, 4)))  # 126 blocks
-    data = RowBlocks([Xd])
-    reference = RowBlocks([X], block_rows=40)
+    data = RowBlocks({"X": Xd})
+    reference = RowBlocks({"X": X}, block_rows=40)
     for center in (np.zeros(4), X.mean(axis=0), X[7]):
         on_cluster = data.map_reduce(moments_kernel, center, 32, name="gmm")
         assert_same_stats(on_cluster, reference.map_reduce(moments_kernel, center, 32))

@@ -147,16 +147,16 @@ def test_in_memory_fits_draw_as_streamed_fits_do(make, with_y, weighted):
 def test_small_in_memory_keeps_dask_blocks_and_honours_the_limit():
     X = np.random.default_rng(0).standard_normal((5000, 4))
     Xd = da.from_array(X, chunks=(1200, -1))
-    local = RowBlocks([Xd]).small_in_memory()
+    local = RowBlocks({"X": Xd}).small_in_memory()
     assert not local.is_dask
     assert local.row_chunks == (1200, 1200, 1200, 1200, 200)
-    np.testing.assert_array_equal(local.arrays[0], X)
-    assert local.with_row_index().row_chunks == local.row_chunks
+    np.testing.assert_array_equal(local.X, X)
+    assert local.with_array("rows", np.arange(len(X))).row_chunks == local.row_chunks
     with dask.config.set({"daskmix.small-data-bytes": X.nbytes - 1}):
-        assert RowBlocks([Xd]).small_in_memory().is_dask
+        assert RowBlocks({"X": Xd}).small_in_memory().is_dask
     with dask.config.set({"daskmix.small-data-bytes": "1 MiB"}):
-        assert not RowBlocks([Xd]).small_in_memory().is_dask
+        assert not RowBlocks({"X": Xd}).small_in_memory().is_dask
     big = da.zeros((SMALL_DATA_BYTES // 8 + 1, 1), chunks=(10_000, 1))
-    assert RowBlocks([big]).small_in_memory().is_dask
-    numpy_data = RowBlocks([X])
+    assert RowBlocks({"X": big}).small_in_memory().is_dask
+    numpy_data = RowBlocks({"X": X})
     assert numpy_data.small_in_memory() is numpy_data

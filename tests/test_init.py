@@ -13,6 +13,7 @@ from test_kmeans import _READS, counted
 
 from daskmix import GaussianMixture, KMeans, config
 from daskmix._engine.rows import RowBlocks
+from daskmix._engine.tiles import Tile
 from daskmix.cluster import seeding, starts
 from daskmix.cluster.kernels import (
     make_oversample_plan,
@@ -25,8 +26,8 @@ from daskmix.gaussian.model import fit_on_sample
 
 def _blocks(X, block_rows=None):
     if block_rows is None:
-        return RowBlocks([X])
-    return RowBlocks([da.from_array(X, chunks=(block_rows, -1))])
+        return RowBlocks({"X": X})
+    return RowBlocks({"X": da.from_array(X, chunks=(block_rows, -1))})
 
 
 def _one_per_blob(centers, means, radius):
@@ -43,11 +44,10 @@ def _are_rows(centers, X):
 def test_d2_draws_follow_squared_distances():
     # rows at distance 1 and 2 from the only centre: drawn 1:4
     x = np.array([[0.0], [1.0], [2.0]])
-    rows = np.arange(3)
     picks = []
     for seed in range(600):
         plan = make_trial_plan(np.zeros((1, 1)), None, np.float64, 1, seed)
-        picks.append(trial_kernel(x, rows, plan)["trial_index"][0, 0])
+        picks.append(trial_kernel(Tile({"X": x}), plan)["trial_index"][0, 0])
     share_far = np.mean(np.array(picks) == 2)
     assert share_far == pytest.approx(0.8, abs=0.06)
     assert 0 not in picks  # a row on a centre is never drawn
@@ -55,13 +55,12 @@ def test_d2_draws_follow_squared_distances():
 
 def test_oversampling_keeps_rows_with_probability_l_d2_over_phi():
     x = np.array([[0.0], [1.0], [2.0], [3.0]])  # d^2 = 0, 1, 4, 9; phi = 14
-    rows = np.arange(4)
     ell = 2.0
     kept = np.zeros(4)
     n_rounds = 800
     for seed in range(n_rounds):
         plan = make_oversample_plan(np.zeros((1, 1)), np.float64, ell, seed)
-        stats = oversample_kernel(x, rows, plan)
+        stats = oversample_kernel(Tile({"X": x}), plan)
         kept[stats["cand_index"].astype(int)] += 1
         assert stats["phi"] == 14.0
     expected = np.minimum(1.0, ell * np.array([0, 1, 4, 9]) / 14.0)
@@ -89,7 +88,7 @@ def test_kmeans_plusplus_dask_one_pass_per_centre():
     data, n_blocks = counted(X, 500, "plusplus")
     with dask.config.set(scheduler="threads"):
         centers = seeding.kmeans_plusplus_centers(
-            RowBlocks([data]), 5, check_random_state(0)
+            RowBlocks({"X": data}), 5, check_random_state(0)
         )
     assert _READS["plusplus"] == 5 * n_blocks + 1  # + the first row's block
     assert centers.shape == (5, 3) and _are_rows(centers, X)
@@ -101,7 +100,7 @@ def test_kmeans_parallel_finds_blobs_in_few_passes():
     data, n_blocks = counted(X, 500, "parallel")
     with dask.config.set(scheduler="threads"):
         centers = seeding.kmeans_parallel_centers(
-            RowBlocks([data]), 5, check_random_state(0), n_rounds=4
+            RowBlocks({"X": data}), 5, check_random_state(0), n_rounds=4
         )
     assert _READS["parallel"] == (4 + 1) * n_blocks + 1
     assert centers.shape == (5, 3)
@@ -134,7 +133,7 @@ def test_kmeans_start_is_daskmix_kmeans_on_all_rows_or_a_sample():
         assert rows is data if not data.is_dask else not rows.is_dask
         assert rows.n_samples == data.n_samples
         direct = KMeans(3, init="k-means||", n_init=restarts, random_state=1)
-        direct.fit(data.arrays[0])
+        direct.fit(data.X)
         # the same centres (the order of the clusters may differ)
         expected = direct.cluster_centers_
         np.testing.assert_allclose(
@@ -174,7 +173,7 @@ def test_gmm_kmeans_plusplus_and_random_from_data_starts():
         plusplus = _start(n_components=3, init_params="k-means++", random_state=4)
         plusplus.fit(data)
     expected = seeding.kmeans_plusplus_centers(
-        RowBlocks([data]), 3, check_random_state(4)
+        RowBlocks({"X": data}), 3, check_random_state(4)
     )
     np.testing.assert_array_equal(plusplus.means_, expected)
     np.testing.assert_allclose(
@@ -198,7 +197,7 @@ def test_gmm_start_is_a_mixture_fitted_on_a_sample(covariance_type):
         random_state=6,
     ).fit(data)
     sample_fit = fit_on_sample(
-        RowBlocks([data]),
+        RowBlocks({"X": data}),
         3,
         check_random_state(6),
         covariance_type=covariance_type,
@@ -213,7 +212,7 @@ def test_gmm_sample_init_joint_space():
     X = rng.standard_normal((600, 2))
     y = X @ np.array([1.0, -2.0]) + 0.1 * rng.standard_normal(600)
     fitted = fit_on_sample(
-        RowBlocks([X, y]), 2, check_random_state(0), n_rows=300, joint=True
+        RowBlocks({"X": X, "y": y}), 2, check_random_state(0), n_rows=300, joint=True
     )
     assert fitted.means.shape == (2, 3)
 
@@ -270,7 +269,7 @@ def test_mixture_starts_cost_their_documented_passes():
             _start(n_components=4, init_params=method, random_state=0).fit(data)
             reads[method] = _READS["mixture"]
         _READS["mixture"] = 0
-        starts.kmeans_start(RowBlocks([data]), 4, check_random_state(0))
+        starts.kmeans_start(RowBlocks({"X": data}), 4, check_random_state(0))
         kmeans_reads = _READS["mixture"]
     # data this small are read into memory once, then clustered and labelled
     # there: every k-means run and the labelling pass cost no further reads

@@ -21,6 +21,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from daskmix import KMeans
 from daskmix._engine.rows import RowBlocks
+from daskmix._engine.tiles import Tile
 from daskmix.cluster import lloyd as lloyd_module
 from daskmix.cluster.kernels import DrawPlan, draw_kernel
 
@@ -329,7 +330,7 @@ def test_dask_weighted_seeding_draws_only_weighted_rows(init):
     # the first blob weighs nothing: no centre may start or end there
     first = np.linalg.norm(X - X[0], axis=1) < 5
     weights = np.where(first, 0.0, 1.0)
-    data = RowBlocks([da.from_array(X, chunks=(500, -1))])
+    data = RowBlocks({"X": da.from_array(X, chunks=(500, -1))})
     w = da.from_array(weights, chunks=(500,))
     seeded = lloyd_module.seed_centers(
         data, 3, init, check_random_state(0), sample_weight=w
@@ -346,9 +347,10 @@ def test_dask_weighted_seeding_draws_only_weighted_rows(init):
 def test_draw_kernel_probabilities_follow_weights():
     x = np.arange(4.0)[:, None]
     w = np.array([1.0, 2.0, 0.0, 5.0])
-    rows = np.arange(4)
     picks = Counter(
-        int(draw_kernel(x, w, rows, DrawPlan(1, seed))["draw_index"][0])
+        int(
+            draw_kernel(Tile({"X": x, "weight": w}), DrawPlan(1, seed))["draw_index"][0]
+        )
         for seed in range(4000)
     )
     assert picks[2] == 0

@@ -26,6 +26,7 @@ from daskmix._engine.batches import (
 )
 from daskmix._engine.rows import RowBlocks
 from daskmix._engine.stats import Stats
+from daskmix._engine.tiles import Tile
 from daskmix.gaussian.covariance import SKLEARN_TYPES as COVARIANCE_TYPES
 from daskmix.gaussian.kernels import em_kernel, make_plan
 from daskmix.gaussian.params import (
@@ -52,7 +53,7 @@ def blobs_4k():
 # ------------------------------------------------------------------ engine
 def test_draws_are_windows_and_every_row_is_equally_likely():
     X = da.zeros((40_000, 2), chunks=(1000, 2))
-    data = RowBlocks([X])
+    data = RowBlocks({"X": X})
     rs = np.random.RandomState(0)
     draw = draw_batches(data, 2000, 100, rs)
     counts = np.zeros(40_000)
@@ -75,14 +76,14 @@ def test_draws_are_windows_and_every_row_is_equally_likely():
 def test_batches_of_sorted_data_cover_every_stratum():
     """Every batch holds rows from each 1/32 of the data, whatever the blocks."""
     X = da.zeros((64_000, 2), chunks=(16_000, 2))
-    draw = draw_batches(RowBlocks([X]), 50, 3200, np.random.RandomState(3))
+    draw = draw_batches(RowBlocks({"X": X}), 50, 3200, np.random.RandomState(3))
     for rows in draw.rows:
         assert np.unique(rows // 2000).size == config.get("windows-per-batch")
 
 
 def test_numpy_draws_are_uniform_rows():
     rs = np.random.RandomState(4)
-    rows = draw_batches(RowBlocks([np.zeros((5000, 2))]), 2, 300, rs).rows
+    rows = draw_batches(RowBlocks({"X": np.zeros((5000, 2))}), 2, 300, rs).rows
     expected = np.random.RandomState(4)
     assert_array_equal(rows[0], np.sort(expected.randint(0, 5000, 300)))
     assert_array_equal(rows[1], np.sort(expected.randint(0, 5000, 300)))
@@ -99,23 +100,25 @@ def test_read_batches_returns_the_chosen_rows_numpy_and_dask(tmp_path):
     y = np.arange(10_000, dtype=np.float64)
     _save(tmp_path / "X.zarr", X, (64, 2))
     _save(tmp_path / "y.zarr", y, (100,))
-    lazy = RowBlocks([da.from_array(X, chunks=(700, 2)), da.from_array(y, chunks=700)])
+    lazy = RowBlocks(
+        {"X": da.from_array(X, chunks=(700, 2)), "y": da.from_array(y, chunks=700)}
+    )
     stored = RowBlocks(
-        [
-            da.from_zarr(str(tmp_path / "X.zarr"), chunks=(700, 2)),
-            da.from_zarr(str(tmp_path / "y.zarr"), chunks=700),
-        ]
+        {
+            "X": da.from_zarr(str(tmp_path / "X.zarr"), chunks=(700, 2)),
+            "y": da.from_zarr(str(tmp_path / "y.zarr"), chunks=700),
+        }
     )
     assert all(storage_of(a) is not None for a in stored.arrays)
     assert not any(storage_of(a) is not None for a in lazy.arrays)
     draw = draw_batches(lazy, 3, 300, np.random.RandomState(1))
-    for data in (lazy, stored, RowBlocks([X, y])):
-        for rows, (xb, yb) in zip(draw.rows, read_batches(data, draw)):
-            assert_array_equal(xb[:, 0], 2 * rows)
-            assert_array_equal(yb, rows)
+    for data in (lazy, stored, RowBlocks({"X": X, "y": y})):
+        for rows, batch in zip(draw.rows, read_batches(data, draw)):
+            assert_array_equal(batch["X"][:, 0], 2 * rows)
+            assert_array_equal(batch["y"], rows)
     pooled = draw.pooled(unique=True)
-    (xb, yb) = read_batches(stored, pooled)[0]
-    assert_array_equal(yb, np.unique(np.concatenate(draw.rows)))
+    batch = read_batches(stored, pooled)[0]
+    assert_array_equal(batch["y"], np.unique(np.concatenate(draw.rows)))
 
 
 def test_storage_of_only_plain_store_reads(tmp_path):
@@ -162,7 +165,7 @@ def test_reframe_leaves_the_m_step_unchanged(covariance_type):
         )
 
     old, other = params(0.4, 1.5), params(-1.0, 0.3)
-    stats = em_kernel(X, make_plan(old, np.float64))
+    stats = em_kernel(Tile({"X": X}), make_plan(old, np.float64))
     expected = new_params(stats, old)
     moved = reframe_stats(stats, covariance_type, frame(old), frame(other))
     got = new_params(moved, other)
@@ -178,7 +181,8 @@ class _MeanModel(MixtureModel):
     name = "mean"
 
     @staticmethod
-    def kernel(x, mean):
+    def kernel(tile, mean):
+        x = tile.X
         shifted = x[:, 0] - mean
         return Stats(
             s1=shifted.sum(),
@@ -216,7 +220,7 @@ def test_driver_is_model_agnostic():
     model = _MeanModel()
     result = fit_stepwise(
         model,
-        RowBlocks([y]),
+        RowBlocks({"X": y}),
         batch_size=500,
         schedule=StepSchedule(1.0, 0.6, max_no_improvement=5, tol=1e-4),
         n_init=1,
@@ -381,7 +385,7 @@ def test_stepwise_update_first_step_takes_the_batch(blobs_4k):
     params = gm._params()
     model = gm._model(X.shape[1])
     state = stepwise_update(
-        model, StepwiseState(params), batch_blocks((X,)), StepSchedule(), 0.1
+        model, StepwiseState(params), batch_blocks({"X": X}), StepSchedule(), 0.1
     )
     one_iteration = GaussianMixture(
         3,

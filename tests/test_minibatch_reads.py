@@ -85,7 +85,7 @@ def open_counted(path):
 def test_one_step_reads_about_its_rows(sorted_store):
     path, X = sorted_store
     store, lazy = open_counted(path)
-    data = RowBlocks([lazy])
+    data = RowBlocks({"X": lazy})
     rs = np.random.RandomState(0)
     for n_batches in (1, 8):
         store.bytes_read = 0

@@ -16,6 +16,7 @@ from daskmix._em.stepwise import (
     batch_blocks,
     stepwise_update,
 )
+from daskmix._engine.tiles import Tile
 from daskmix.gaussian.params import GaussianParams, precisions_cholesky_from_covariances
 from daskmix.regression.kernels import em_kernel, make_plan
 from daskmix.regression.params import (
@@ -137,7 +138,8 @@ def test_reframe_leaves_the_m_step_unchanged(
     other_center = center + 0.37 if move_center else center
     old = _params(X, y, gating, covariance_type, 0.4, 1.5, center)
     other = _params(X, y, gating, covariance_type, -1.0, 0.3, other_center)
-    stats = em_kernel(X, y, make_plan(old, fit_intercept, np.float64))
+    plan = make_plan(old, fit_intercept, np.float64)
+    stats = em_kernel(Tile({"X": X, "y": y}), plan)
     expected = m_step(stats, old, config)
     moved = reframe_stats(stats, old, other, config)
     got = m_step(moved, other, config)
@@ -172,7 +174,9 @@ def test_first_update_is_one_batch_iteration_with_ridge(gating):
     start = RegressionMixture(**common, max_iter=0, random_state=0).fit(X, y)
     model = start._model(X.shape[1])
     state = StepwiseState(start._params(), n_rows=float(X.shape[0]))
-    state = stepwise_update(model, state, batch_blocks((X, y)), StepSchedule(), 0.1)
+    state = stepwise_update(
+        model, state, batch_blocks({"X": X, "y": y}), StepSchedule(), 0.1
+    )
     start.set_params(warm_start=True, max_iter=1)
     with pytest.warns(Warning):  # one iteration does not converge
         start.fit(X, y)

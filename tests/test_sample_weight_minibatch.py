@@ -296,10 +296,9 @@ def test_a_batch_of_zero_weight_is_skipped():
     X, _ = _blobs(10)
     model = GaussianMixture(3, random_state=0).partial_fit(X)
     gaussian = model._model(3)
-    gaussian.weighted = True
     state = copy.deepcopy(model._stepwise_state)
     before = copy.deepcopy(state)
-    batch = RowBlocks([X[:50], np.zeros(50)])
+    batch = RowBlocks({"X": X[:50], "weight": np.zeros(50)})
     stepwise_update(gaussian, state, batch, StepSchedule(), 0.1, count_rows=True)
     assert state.n_batches == before.n_batches + 1
     assert (state.n_steps, state.n_rows) == (before.n_steps, before.n_rows)
@@ -352,14 +351,14 @@ def test_the_warm_up_holds_enough_weighted_rows():
     rng = np.random.default_rng(13)
     X = rng.normal(0, 1, (50_000, 2))
     weights = (rng.random(len(X)) < 0.1).astype(float)
-    data = RowBlocks([X, weights])
-    plain = warm_up_rows(data, 100, np.random.RandomState(0))
+    data = RowBlocks({"X": X, "weight": weights})
+    plain = warm_up_rows(data.without("weight"), 100, np.random.RandomState(0))
     assert plain.n_samples == 1000
-    rows = warm_up_rows(data, 100, np.random.RandomState(0), weighted=True)
-    assert np.count_nonzero(rows.arrays[-1]) > 800
+    rows = warm_up_rows(data, 100, np.random.RandomState(0))
+    assert np.count_nonzero(rows.weight) > 800
     # weights almost all zero: the warm-up is every row
-    sparse = RowBlocks([X, (np.arange(len(X)) < 300).astype(float)])
-    assert warm_up_rows(sparse, 100, np.random.RandomState(0), weighted=True) is sparse
+    sparse = RowBlocks({"X": X, "weight": (np.arange(len(X)) < 300).astype(float)})
+    assert warm_up_rows(sparse, 100, np.random.RandomState(0)) is sparse
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

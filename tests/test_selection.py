@@ -227,11 +227,13 @@ def test_ic_in_a_pipeline(blobs):
     assert labels.shape == (blobs.shape[0],)
 
 
-#: scikit-learn's own wording. The candidates' k-means starts draw rows: the
-#: same draws on the weighted rows (shuffled by the check) and on the repeated
-#: rows pick different rows, so the fits may order their components
-#: differently. From starts that reach the same optimum, weights and repeats
-#: select alike: tests/test_sample_weight_selection.py.
+#: scikit-learn's own wording. The candidates' randomised starts (k-means for
+#: GaussianMixtureIC, short-em for RegressionMixtureIC, as RegressionMixture's
+#: own, which tests/test_regression.py marks the same) draw rows: the same
+#: draws on the weighted rows (shuffled by the check) and on the repeated rows
+#: pick different rows, so the fits may order their components differently.
+#: From starts that reach the same optimum, weights and repeats select alike:
+#: tests/test_sample_weight_selection.py.
 SAMPLE_WEIGHT_XFAIL = {
     "check_sample_weight_equivalence_on_dense_data": (
         "sample_weight is not equivalent to removing/repeating samples."
@@ -244,9 +246,7 @@ SAMPLE_WEIGHT_XFAIL = {
         GaussianMixtureIC([1, 2], covariance_type="diag", random_state=0),
         RegressionMixtureIC([1, 2], noise="component", random_state=0),
     ],
-    expected_failed_checks=lambda estimator: (
-        SAMPLE_WEIGHT_XFAIL if isinstance(estimator, GaussianMixtureIC) else {}
-    ),
+    expected_failed_checks=lambda estimator: SAMPLE_WEIGHT_XFAIL,
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -63,7 +63,7 @@ def _fit(model, *args):
 def test_regression_restarts_are_different_starts(method):
     # the drivers pass one RandomState to every restart: each draw must differ
     X, y = line_and_parabola()
-    data = RowBlocks([X, y])
+    data = RowBlocks({"X": X, "y": y})
     random_state = check_random_state(0)
     first = _regression_start(data, random_state, method)
     second = _regression_start(data, random_state, method)
@@ -73,7 +73,7 @@ def test_regression_restarts_are_different_starts(method):
 @pytest.mark.parametrize("method", ["k-means++", "random", "random_from_data", "gmm"])
 def test_gaussian_restarts_are_different_starts(method):
     X = np.random.default_rng(0).standard_normal((300, 2))
-    data = RowBlocks([X])
+    data = RowBlocks({"X": X})
     random_state = check_random_state(0)
     model = GaussianModel(3, "full", 1e-6, method, 1e-3)
     first = model.initialize(data, random_state)
@@ -86,7 +86,7 @@ def test_gaussian_kmeans_restarts_after_the_first_differ():
     # in the same partition; restarts (restart >= 1) must not
     rng = np.random.default_rng(1)
     X = np.vstack([rng.standard_normal((300, 2)) + c for c in ([0, 0], [6, 0])])
-    data = RowBlocks([X])
+    data = RowBlocks({"X": X})
     random_state = check_random_state(0)
     model = GaussianModel(2, "full", 1e-6, "kmeans", 1e-3)
     first = model.initialize(data, random_state)

@@ -95,12 +95,13 @@ def test_a_numpy_pass_holds_a_few_block_results_not_all_of_them():
 
     field_bytes = 2**20
 
-    def kernel(x, params):
+    def kernel(tile, params):
+        x = tile.X
         # statistics as large as wide full-covariance parameters, per block
         return Stats(n_rows=float(x.shape[0]), big=np.full(field_bytes // 8, 1.0))
 
     X = np.zeros((64 * 16, 1))
-    data = RowBlocks([X], block_rows=16)
+    data = RowBlocks({"X": X}, block_rows=16)
     tracemalloc.start()
     stats = data.map_reduce(kernel, None, tile_rows=16)
     _, peak = tracemalloc.get_traced_memory()

@@ -307,15 +307,17 @@ def test_tile_rows_stay_within_the_budget(width):
 # --------------------------------------------------------- small dask data
 def test_local_reads_dask_data_once(data):
     X, y = data
-    lazy = RowBlocks([da.from_array(X, chunks=700), da.from_array(y, chunks=700)])
+    lazy = RowBlocks(
+        {"X": da.from_array(X, chunks=700), "y": da.from_array(y, chunks=700)}
+    )
     assert lazy.nbytes == X.nbytes + y.nbytes
     with ComputeCounter() as counter:
         local = lazy.local()
     assert counter.n == 1
     assert not local.is_dask
-    np.testing.assert_array_equal(local.arrays[0], X)
-    np.testing.assert_array_equal(local.arrays[1], y)
-    numpy_data = RowBlocks([X])
+    np.testing.assert_array_equal(local.X, X)
+    np.testing.assert_array_equal(local.y, y)
+    numpy_data = RowBlocks({"X": X})
     assert numpy_data.local() is numpy_data
 
 

@@ -85,7 +85,7 @@ class _VerbosePrinter:
             )
 
 
-def check_pass(stats: Stats, data: RowBlocks, names: tuple[str, ...] = ("X",)) -> Stats:
+def check_pass(stats: Stats, data: RowBlocks) -> Stats:
     """Raise a clear error when a pass produced non-finite statistics.
 
     That happens for two reasons only: NaN/inf in the data (which dask input
@@ -95,7 +95,7 @@ def check_pass(stats: Stats, data: RowBlocks, names: tuple[str, ...] = ("X",)) -
     """
     if all(np.all(np.isfinite(value)) for value in stats.values()):
         return stats
-    data.raise_if_not_finite(names)
+    data.raise_if_not_finite()
     raise ValueError(
         "The log-likelihood overflowed to a non-finite value: the data are too "
         "large in magnitude for float64 arithmetic (squared distances overflow). "
@@ -130,7 +130,7 @@ def run_pass(model: MixtureModel, data: RowBlocks, params: Any) -> Stats:
     stats = data.map_reduce(
         model.kernel, plan, model.tile_rows(data.n_features), name=model.name
     )
-    return check_pass(stats, data, model.array_names)
+    return check_pass(stats, data)
 
 
 def better_run(candidate: EMResult, best: EMResult | None) -> bool:

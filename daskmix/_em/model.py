@@ -38,21 +38,19 @@ class MixtureModel(ABC):
     ----------
     name : str
         Short name of the family (dashboard task names, messages).
-    array_names : tuple of str
-        Names of the row-aligned arrays the kernels read, in order
-        (``("X",)`` or ``("X", "y")``); used in error messages.
     kernel : callable
-        The pure block kernel ``kernel(*tile_arrays, plan) -> Stats`` (numpy
-        only, never dask). Its statistics add over rows and include
-        ``loglik`` (summed log-likelihood under the plan's parameters) and
-        ``n_rows``.
+        The pure block kernel ``kernel(tile, plan) -> Stats`` on a
+        :class:`~daskmix._engine.tiles.Tile` (numpy only, never dask). Its
+        statistics add over rows and include ``loglik`` (summed
+        log-likelihood under the plan's parameters) and ``n_rows``. Rows
+        with weights (``tile.weight``) count that many times, in every
+        statistic, ``loglik`` and ``n_rows`` (their summed weight).
     score_kernel : callable
-        ``score_kernel(*tile_arrays, plan) -> Stats`` with ``loglik`` and
-        ``n_rows`` only: a scoring pass (``score``, ``bic``, ``aic``).
+        ``score_kernel(tile, plan) -> Stats`` with ``loglik``, ``entropy``
+        and ``n_rows``: a scoring pass (``score``, ``bic``, ``aic``, ``icl``).
     """
 
     name: str = "mixture"
-    array_names: tuple[str, ...] = ("X",)
     kernel: Callable[..., Stats]
     score_kernel: Callable[..., Stats]
 

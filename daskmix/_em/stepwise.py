@@ -6,7 +6,7 @@ mini-batch; this module owns the schedule, the batch draws, the smoothed lower
 bound, the stopping rule and ``n_init`` selection for every model.
 
 Row weights (``sample_weight``) travel as the data's last array and the
-model's weighted kernel (``model.weighted``) returns weighted sums, with
+model's kernel returns weighted sums (the rows' ``weight`` array), with
 ``n_rows`` the batch's summed weight. A batch's statistics are divided by
 that summed weight (:func:`stepwise_update`), so a weighted batch makes the
 update its rows repeated by their (integer) weights would make.
@@ -247,14 +247,13 @@ def warm_up_rows(
     data: RowBlocks,
     batch_size: int,
     random_state: np.random.RandomState,
-    weighted: bool = False,
 ) -> RowBlocks:
     """The rows a stepwise run's running statistics start from.
 
     ``max(warmup-batches, ceil(warmup-min-rows / batch_size))`` (the
     ``daskmix.minibatch`` config keys) batches drawn
     as the training batches are (all rows when that is the whole dataset).
-    With ``weighted`` data (the weights last) the rows of non-zero weight
+    With weighted ``data`` (a ``weight`` array) the rows of non-zero weight
     are what count: when the draw holds fewer than ``warmup-min-rows``
     of them, it is drawn again, larger in proportion (all rows when that
     would be the whole dataset), so that mostly-zero weights do not start
@@ -264,8 +263,8 @@ def warm_up_rows(
     if n_batches * batch_size >= data.n_samples:
         return data
     rows = read_pooled(data, n_batches, batch_size, random_state)
-    if weighted:
-        n_positive = np.count_nonzero(rows[-1])
+    if data.weight is not None:
+        n_positive = np.count_nonzero(rows["weight"])
         min_rows = config.get("minibatch.warmup-min-rows")
         if n_positive < min_rows:
             n_batches = math.ceil(n_batches * min_rows / max(n_positive, 1))
@@ -309,7 +308,7 @@ def warm_up(
     random_state: np.random.RandomState,
 ) -> StepwiseState:
     """:func:`warm_up_from` the rows of :func:`warm_up_rows`."""
-    rows = warm_up_rows(data, batch_size, random_state, is_weighted(model))
+    rows = warm_up_rows(data, batch_size, random_state)
     return warm_up_from(model, state, rows)
 
 
@@ -336,7 +335,7 @@ def init_sample(
     batch_size : int
     random_state : RandomState
     min_weighted_rows : int
-        For weighted ``data`` (the weights last), the rows of non-zero weight
+        For weighted ``data`` (a ``weight`` array), the rows of non-zero weight
         the sample must hold (:func:`start_rows`); with fewer (weights mostly
         zero) the start gets ``data`` itself, as the batch fit's does, whose
         weighted starts sample it with its weights and fall back to rows drawn
@@ -352,31 +351,26 @@ def init_sample(
     if n_batches * batch_size >= data.n_samples:
         return data
     rows = read_pooled(data, n_batches, batch_size, random_state, unique=True)
-    if min_weighted_rows and np.count_nonzero(rows[-1]) < min_weighted_rows:
+    if min_weighted_rows and np.count_nonzero(rows["weight"]) < min_weighted_rows:
         return data
     return batch_blocks(rows)
 
 
-def is_weighted(model: MixtureModel) -> bool:
-    """Whether ``model`` weighs rows by the data's last array (``sample_weight``)."""
-    return bool(getattr(model, "weighted", False))
-
-
-def start_rows(model: MixtureModel) -> int:
+def start_rows(model: MixtureModel, data: RowBlocks) -> int:
     """Rows of non-zero weight a weighted start's sample needs (0: unweighted).
 
-    ``daskmix.minibatch.weighted-start-rows-per-component`` per component: a start on a
-    handful of weighted rows (a sample of mostly zero weights) can place a
-    broad component over several clusters, which stepwise EM, moving by
-    small steps, does not undo.
+    ``daskmix.minibatch.weighted-start-rows-per-component`` per component: a
+    start on a handful of weighted rows (a sample of mostly zero weights) can
+    place a broad component over several clusters, which stepwise EM, moving
+    by small steps, does not undo.
     """
-    if not is_weighted(model):
+    if data.weight is None:
         return 0
     per_component = config.get("minibatch.weighted-start-rows-per-component")
     return per_component * int(getattr(model, "n_components", 1))
 
 
-def batch_blocks(arrays: tuple[np.ndarray, ...]) -> RowBlocks:
+def batch_blocks(arrays: dict[str, np.ndarray]) -> RowBlocks:
     """A numpy mini-batch as row blocks of a fixed size (core-count independent)."""
     return RowBlocks(arrays, block_rows=config.get("minibatch.block-rows"))
 
@@ -511,7 +505,7 @@ def fit_stepwise(
         (running statistics start from the first batch) from these parameters.
     n_rows : float, optional
         What the running statistics stand for, in rows: the summed weight of
-        weighted data (``model.weighted``; the batch fit's statistics sum to
+        weighted data (``data.weight``; the batch fit's statistics sum to
         it). Default: ``data.n_samples``.
 
     Returns
@@ -531,7 +525,9 @@ def fit_stepwise(
     for init in range(n_init if do_init else 1):
         printer.init_begin(init)
         if do_init:
-            sample = init_sample(data, batch_size, random_state, start_rows(model))
+            sample = init_sample(
+                data, batch_size, random_state, start_rows(model, data)
+            )
             params = model.initialize(sample, random_state, restart=init)
         else:
             params = warm_params

@@ -37,7 +37,6 @@ from .stepwise import (
     StepwiseState,
     batch_blocks,
     init_sample,
-    is_weighted,
     smoothing_weight,
     start_rows,
     stepwise_update,
@@ -165,7 +164,7 @@ def fit_sweep(
         for run, stats in zip(active, shared_pass(entries, data)):
             model = models[run.candidate]
             if not _finite(stats):
-                data.raise_if_not_finite(model.array_names)
+                data.raise_if_not_finite()
                 run.error, run.done = "non-finite statistics (overflow)", True
                 continue
             _step(model, run, stats, data.dtype, max_iter, tol)
@@ -260,7 +259,7 @@ def fit_sweep_stepwise(
         Drawn from for the samples, the batches and every start, in order.
     n_rows : float, optional
         What the running statistics stand for: the summed weight of weighted
-        data (the models' ``weighted``), as in
+        data (its ``weight`` array), as in
         :func:`~daskmix._em.stepwise.fit_stepwise`; None: the rows.
 
     Returns
@@ -275,15 +274,10 @@ def fit_sweep_stepwise(
     smoothing = smoothing_weight(batch_size, n_samples)
     runs: list[tuple[int, StepwiseState]] = []
     errors: dict[int, str] = {}
-    weighted = any(is_weighted(model) for model in models)
-    min_start_rows = max(start_rows(model) for model in models)
+    min_start_rows = max(start_rows(model, data) for model in models)
     for restart in range(n_init):
         sample = init_sample(data, batch_size, random_state, min_start_rows)
-        warm_rows = (
-            warm_up_rows(data, batch_size, random_state, weighted)
-            if max_steps
-            else None
-        )
+        warm_rows = warm_up_rows(data, batch_size, random_state) if max_steps else None
         for index, model in enumerate(models):
             try:
                 state = StepwiseState(

@@ -178,8 +178,8 @@ def _read_store_rows(store, ranges: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return read[offsets[which] + rows - ranges[which, 0]]
 
 
-def _take_rows(block, local_rows: np.ndarray) -> np.ndarray:
-    _check_dense([block])
+def _take_rows(block, local_rows: np.ndarray, name: str) -> np.ndarray:
+    _check_dense({name: block})
     return np.asarray(block)[local_rows]
 
 
@@ -197,7 +197,7 @@ def _ranges(rows: np.ndarray, merge_gap: int) -> np.ndarray:
     return np.column_stack([starts, stops])
 
 
-def read_batches(data: RowBlocks, draw: BatchDraw) -> list[tuple[np.ndarray, ...]]:
+def read_batches(data: RowBlocks, draw: BatchDraw) -> list[dict[str, np.ndarray]]:
     """Read the rows of a group of mini-batches (one ``compute`` for dask input).
 
     Parameters
@@ -208,9 +208,9 @@ def read_batches(data: RowBlocks, draw: BatchDraw) -> list[tuple[np.ndarray, ...
 
     Returns
     -------
-    list of tuple of ndarray
-        For each batch, its rows of every array (numpy, in the order of
-        ``draw.rows``). For dask input, one task per block holding rows of
+    list of dict of str to ndarray
+        For each batch, its rows of every array by name (numpy, in the order
+        of ``draw.rows``). For dask input, one task per block holding rows of
         the group sends back only those rows. An array read straight from a
         chunked store (:func:`storage_of`) is read there as row ranges of the
         store (ranges of one block closer than one store chunk joined, so that
@@ -218,7 +218,10 @@ def read_batches(data: RowBlocks, draw: BatchDraw) -> list[tuple[np.ndarray, ...
         once.
     """
     if not data.is_dask:
-        return [tuple(array[rows] for array in data.arrays) for rows in draw.rows]
+        return [
+            {name: array[rows] for name, array in zip(data.names, data.arrays)}
+            for rows in draw.rows
+        ]
     needed = np.unique(np.concatenate(draw.rows))
     block_starts = np.concatenate([[0], np.cumsum(data.row_chunks)])
     block_of = np.searchsorted(block_starts, needed, side="right") - 1
@@ -229,14 +232,14 @@ def read_batches(data: RowBlocks, draw: BatchDraw) -> list[tuple[np.ndarray, ...
         for chunk in np.split(np.arange(needed.size), cuts)
     ]
     tasks = []
-    for position, array in enumerate(data.arrays):
+    for position, (name, array) in enumerate(zip(data.names, data.arrays)):
         store = storage_of(array)
         if store is None:
             blocks = array.to_delayed().ravel()
             tasks.append(
                 [
                     dask.delayed(_take_rows, pure=False)(
-                        blocks[block], rows - block_starts[block]
+                        blocks[block], rows - block_starts[block], name
                     )
                     for block, rows in per_block
                 ]
@@ -257,11 +260,15 @@ def read_batches(data: RowBlocks, draw: BatchDraw) -> list[tuple[np.ndarray, ...
     with _blas_guard():
         (taken,) = dask.compute(tasks)
     buffers = []
-    for pieces in taken:
-        _check_dense(pieces)
+    for name, pieces in zip(data.names, taken):
+        for piece in pieces:
+            _check_dense({name: piece})
         buffers.append(np.concatenate([np.asarray(piece) for piece in pieces]))
     return [
-        tuple(buffer[np.searchsorted(needed, rows)] for buffer in buffers)
+        {
+            name: buffer[np.searchsorted(needed, rows)]
+            for name, buffer in zip(data.names, buffers)
+        }
         for rows in draw.rows
     ]
 
@@ -271,7 +278,7 @@ def next_batches(
     n_batches: int,
     batch_size: int,
     random_state: np.random.RandomState,
-) -> list[tuple[np.ndarray, ...]]:
+) -> list[dict[str, np.ndarray]]:
     """:func:`read_batches` of :func:`draw_batches`: a group of batches, read."""
     return read_batches(data, draw_batches(data, n_batches, batch_size, random_state))
 
@@ -282,7 +289,7 @@ def read_pooled(
     batch_size: int,
     random_state: np.random.RandomState,
     unique: bool = False,
-) -> tuple[np.ndarray, ...]:
+) -> dict[str, np.ndarray]:
     """The rows of ``n_batches`` batches drawn as training batches are, as one.
 
     Sorted by row number; ``unique`` drops repeated rows.

@@ -12,6 +12,7 @@ from typing import Any
 
 from .rows import RowBlocks
 from .stats import Stats, add_all
+from .tiles import Tile, tiles_of
 
 
 @dataclass(frozen=True)
@@ -21,21 +22,15 @@ class SweepPlan:
     entries: tuple[tuple[Any, Any, int], ...]
 
 
-def sweep_kernel(*args) -> Stats:
+def sweep_kernel(block: Tile, plan: SweepPlan) -> Stats:
     """Run every entry's kernel over the block, in its own tiles.
 
-    ``args`` are the block's arrays then a :class:`SweepPlan`. The statistics
-    of entry ``i`` come back under keys ``"i:field"``.
+    The statistics of entry ``i`` come back under keys ``"i:field"``.
     """
-    *arrays, plan = args
-    n_rows = arrays[0].shape[0]
     out = Stats()
     for i, (kernel, sub_plan, tile_rows) in enumerate(plan.entries):
-        tiles = [
-            slice(start, min(start + tile_rows, n_rows))
-            for start in range(0, n_rows, tile_rows)
-        ] or [slice(0, 0)]
-        stats = add_all(kernel(*(a[tile] for a in arrays), sub_plan) for tile in tiles)
+        tiles = list(tiles_of(block, tile_rows)) or [block.part(slice(0, 0))]
+        stats = add_all(kernel(tile, sub_plan) for tile in tiles)
         for name, value in stats.items():
             out[f"{i}:{name}"] = value
     return out

@@ -34,27 +34,37 @@ except ImportError:  # pragma: no cover - older dask
 from .. import config
 from .stats import Stats, add_all, tree_sum
 from .threads import restore_malloc_thresholds
-from .tiles import _block_stats
+from .tiles import Tile, block_stats
 
 #: a run's layout: for each group it touches, in order, (group, blocks, whole)
 Layout = tuple[tuple[int, tuple[int, ...], bool], ...]
 
 
 # ------------------------------------------------------------------- tasks
-def _run_stats(kernel, params, tile_rows, n_arrays, layout, *chunks):
+def _block_results(kernel, params, tile_rows, names, starts, chunks):
+    """The statistics of each block of a task, lazily, in order.
+
+    ``chunks`` holds ``len(names)`` chunks per block, block after block;
+    ``starts`` the row number of each block's first row.
+    """
+    n_arrays = len(names)
+    for index, first in enumerate(starts):
+        arrays = chunks[index * n_arrays : (index + 1) * n_arrays]
+        block = Tile(dict(zip(names, arrays)), first)
+        yield block_stats(kernel, block, params, tile_rows)
+
+
+def _run_stats(kernel, params, tile_rows, names, starts, layout, *chunks):
     """Block task of a dask pass: ``kernel`` on one or more blocks, in order.
 
-    ``chunks`` holds ``n_arrays`` chunks per block, block after block, and
+    ``chunks`` holds ``len(names)`` chunks per block, block after block, and
     ``layout`` says how they fall into groups (:data:`Layout`). Returns, for
     each group touched, the group's left-to-right sum when the task holds the
     whole group, else the list of its blocks' statistics, which the unit's
     reduce task adds in block order with the other tasks' (:func:`_add_unit`).
     """
     restore_malloc_thresholds()
-    blocks = iter(
-        _block_stats(kernel, chunks[start : start + n_arrays], params, tile_rows)
-        for start in range(0, len(chunks), n_arrays)
-    )
+    blocks = _block_results(kernel, params, tile_rows, names, starts, chunks)
     out: list = []
     for _, members, whole in layout:
         if whole:
@@ -64,7 +74,9 @@ def _run_stats(kernel, params, tile_rows, n_arrays, layout, *chunks):
     return out
 
 
-def _run_unit(kernel, params, tile_rows, n_arrays, group_sizes, split_every, *chunks):
+def _run_unit(
+    kernel, params, tile_rows, names, starts, group_sizes, split_every, *chunks
+):
     """Block task that holds every block of its unit: the unit's sum.
 
     ``group_sizes`` are the numbers of blocks of the unit's groups, in order;
@@ -73,10 +85,7 @@ def _run_unit(kernel, params, tile_rows, n_arrays, group_sizes, split_every, *ch
     tree of the whole pass restricted to the unit).
     """
     restore_malloc_thresholds()
-    blocks = iter(
-        _block_stats(kernel, chunks[start : start + n_arrays], params, tile_rows)
-        for start in range(0, len(chunks), n_arrays)
-    )
+    blocks = _block_results(kernel, params, tile_rows, names, starts, chunks)
     sums = [add_all(next(blocks) for _ in range(size)) for size in group_sizes]
     return tree_sum(sums, split_every)
 
@@ -434,7 +443,8 @@ def pass_graph(
     kernel,
     params,
     tile_rows: int,
-    n_arrays: int,
+    names: tuple[str, ...],
+    block_starts: tuple[int, ...],
     name: str,
     split_every: int,
     params_bytes: int,
@@ -444,7 +454,9 @@ def pass_graph(
 
     Keys are new for every pass: a distributed scheduler keeps the old task of
     a key it still knows, so reusing keys across passes with new parameters
-    could silently return the previous pass's statistics. ``client_finish``
+    could silently return the previous pass's statistics. ``names`` name the
+    arrays of each block, ``block_starts`` give each block's first row (kernels
+    see both through :class:`~daskmix._engine.tiles.Tile`). ``client_finish``
     lets a distributed client make the last addition of small statistics
     itself (one transfer between workers and one task less). ``params`` travel in
     every block task when that comes to at most ``daskmix.inline-params-bytes``
@@ -469,6 +481,7 @@ def pass_graph(
         if worker is not None:
             placement[key] = worker
         chunks = [TaskRef(k) for b in blocks for k in template.block_keys[b]]
+        starts = tuple(block_starts[b] for b in blocks)
         if whole:
             sizes = tuple(len(members) for _, members, _ in layout)
             graph[key] = Task(
@@ -477,7 +490,8 @@ def pass_graph(
                 kernel,
                 params_arg,
                 tile_rows,
-                n_arrays,
+                names,
+                starts,
                 sizes,
                 split_every,
                 *chunks,
@@ -489,7 +503,8 @@ def pass_graph(
                 kernel,
                 params_arg,
                 tile_rows,
-                n_arrays,
+                names,
+                starts,
                 layout,
                 *chunks,
             )

@@ -1,9 +1,10 @@
-"""The only module that talks to dask.
+"""Row blocks of numpy or dask input, and the passes over them.
 
-A :class:`RowBlocks` wraps row-aligned arrays (``X`` and, for regressions,
-``y``), numpy or dask, split into blocks of rows. Models hand it *block
-kernels*: pure functions ``kernel(*block_arrays, params) -> Stats`` on numpy
-arrays that never import dask. The engine
+A :class:`RowBlocks` wraps row-aligned arrays by name (``X``; ``y`` for
+regressions; ``weight`` for weighted rows), numpy or dask, split into blocks
+of rows. Models hand it *block kernels*: pure functions
+``kernel(tile, params) -> Stats`` on a :class:`~daskmix._engine.tiles.Tile`
+of numpy arrays, which never import dask. The engine
 
 * maps a kernel over every row block and adds the results in a fixed tree
   (:meth:`RowBlocks.map_reduce`): one pass over the data, one ``compute``;
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 
 import dask
@@ -39,6 +40,7 @@ import dask.array as da
 import dask.threaded
 import numpy as np
 import scipy.sparse as sp
+from dask.array.utils import meta_from_array
 
 from .. import config
 from .passes import (
@@ -54,11 +56,12 @@ from .stats import Stats, StreamingTreeSum
 from .threads import _thread_pool, n_threads, one_blas_thread
 from .tiles import (
     SPARSE_MESSAGE,
-    _block_rows,
-    _block_stats,
+    Tile,
     _check_dense,
-    _dask_block_rows,
     _slices,
+    block_rows,
+    block_stats,
+    dask_block_rows,
     is_finite_block,
 )
 
@@ -107,17 +110,19 @@ def _blas_guard():
     return nullcontext()
 
 
-def _without_empty_blocks(arrays: Sequence[da.Array]) -> tuple[da.Array, ...]:
+def _without_empty_blocks(arrays: dict) -> dict:
     """Dask arrays with their 0-row blocks left out (no data move: block selection).
 
     The arrays share X's row chunks; any that does not is rechunked to X's first.
     """
-    row_chunks = arrays[0].chunks[0]
+    row_chunks = arrays["X"].chunks[0]
     keep = [i for i, rows in enumerate(row_chunks) if rows > 0]
-    return tuple(
-        (a if a.chunks[0] == row_chunks else a.rechunk({0: row_chunks})).blocks[keep]
-        for a in arrays
-    )
+    return {
+        name: (a if a.chunks[0] == row_chunks else a.rechunk({0: row_chunks})).blocks[
+            keep
+        ]
+        for name, a in arrays.items()
+    }
 
 
 def _sum_numpy_blocks(blocks, kernel: Kernel, params, tile_rows: int) -> Stats:
@@ -134,7 +139,7 @@ def _sum_numpy_blocks(blocks, kernel: Kernel, params, tile_rows: int) -> Stats:
     tree = StreamingTreeSum(config.get("split-every"))
     pending: deque = deque()
     for block in blocks:
-        pending.append(pool.submit(_block_stats, kernel, block, params, tile_rows))
+        pending.append(pool.submit(block_stats, kernel, block, params, tile_rows))
         if len(pending) >= window:
             tree.add(pending.popleft().result(), owned=True)
     while pending:
@@ -143,24 +148,30 @@ def _sum_numpy_blocks(blocks, kernel: Kernel, params, tile_rows: int) -> Stats:
 
 
 class RowBlocks:
-    """Row-aligned arrays split into row blocks.
+    """Row-aligned arrays, by name, split into row blocks.
 
     Parameters
     ----------
-    arrays : sequence of ndarray or dask.array.Array
-        ``arrays[0]`` is ``X`` of shape (n_samples, n_features); any further
-        arrays (``y``) have ``n_samples`` rows. Either all are numpy or all
-        are dask; dask arrays must be chunked along rows only (validation
-        rechunks features into one block once, up front).
+    arrays : mapping of str to ndarray or dask.array.Array
+        ``arrays["X"]`` of shape (n_samples, n_features) and any further
+        row-aligned arrays of ``n_samples`` rows: ``"y"`` (targets),
+        ``"weight"`` (row weights, (n_samples,)), ``"mask"`` (missing
+        entries), or others a model reads. Kernels see them under these
+        names (:class:`~daskmix._engine.tiles.Tile`). Either all are numpy or
+        all are dask; dask arrays must be chunked along rows only
+        (validation rechunks features into one block once, up front).
     block_rows : int, optional
         Rows per block for numpy input. By default about four blocks per
         thread, at least ``daskmix.min-block-rows`` rows each (dask config).
 
     Attributes
     ----------
+    names : tuple of str
+        The arrays' names, ``"X"`` first.
     arrays : tuple of ndarray or dask.array.Array
-        The arrays; for dask input without its empty row blocks (which hold
-        no rows and would only give kernels nothing to work on).
+        The arrays, in the order of ``names``; for dask input without its
+        empty row blocks (which hold no rows and would only give kernels
+        nothing to work on).
     is_dask : bool
         Whether the data are dask arrays (lazy, streamed every pass).
     from_dask : bool
@@ -174,23 +185,26 @@ class RowBlocks:
         Rows of each (non-empty) block, in order.
     """
 
-    def __init__(self, arrays: Sequence, block_rows: int | None = None):
-        self.arrays = tuple(arrays)
+    def __init__(self, arrays: Mapping, block_rows: int | None = None):
+        if not isinstance(arrays, Mapping) or "X" not in arrays:
+            raise TypeError("RowBlocks takes a mapping of named arrays with 'X'.")
+        named = {"X": arrays["X"], **{k: v for k, v in arrays.items() if k != "X"}}
         # per-row outputs keep the input's blocks, empty ones included
-        self._row_arrays = self.arrays
-        X = self.arrays[0]
+        self._row_arrays = named
+        X = named["X"]
         self.is_dask = isinstance(X, da.Array)
         self.from_dask = self.is_dask
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
         if self.is_dask:
-            if sp.issparse(X._meta):
+            meta = meta_from_array(X)
+            if sp.issparse(meta):
                 raise TypeError(
-                    SPARSE_MESSAGE.format(name="X", kind=type(X._meta).__name__)
+                    SPARSE_MESSAGE.format(name="X", kind=type(meta).__name__)
                 )
             if 0 in X.chunks[0]:
-                self.arrays = _without_empty_blocks(self.arrays)
-            self.row_chunks = tuple(self.arrays[0].chunks[0])
+                named = _without_empty_blocks(named)
+            self.row_chunks = tuple(named["X"].chunks[0])
         else:
             if block_rows is None:
                 n_blocks = 4 * n_threads()
@@ -200,10 +214,44 @@ class RowBlocks:
             self.row_chunks = tuple(
                 s.stop - s.start for s in _slices(self.n_samples, block_rows)
             )
+        self.names = tuple(named)
+        self.arrays = tuple(named.values())
+
+    # ------------------------------------------------------------ the arrays
+    def get(self, name: str):
+        """The array ``name``, or None when the data have none."""
+        try:
+            return self.arrays[self.names.index(name)]
+        except ValueError:
+            return None
+
+    @property
+    def X(self):  # noqa: N802 - scikit-learn's name for the data
+        """The features, (n_samples, n_features)."""
+        return self.arrays[0]
+
+    @property
+    def y(self):
+        """The targets, or None."""
+        return self.get("y")
+
+    @property
+    def weight(self):
+        """The row weights (n_samples,), or None: every row counts once."""
+        return self.get("weight")
+
+    def named(self) -> dict:
+        """The arrays by name."""
+        return dict(zip(self.names, self.arrays))
 
     @property
     def n_blocks(self) -> int:
         return len(self.row_chunks)
+
+    @property
+    def block_starts(self) -> tuple[int, ...]:
+        """Row number, in these rows, of each block's first row."""
+        return tuple(int(s) for s in np.cumsum((0, *self.row_chunks[:-1])))
 
     @property
     def nbytes(self) -> int:
@@ -225,8 +273,10 @@ class RowBlocks:
             return cache["local"]
         with _blas_guard():
             computed = dask.compute(*self.arrays)
-        _check_dense(computed)
-        in_memory = RowBlocks([np.asarray(array) for array in computed])
+        _check_dense(dict(zip(self.names, computed)))
+        in_memory = RowBlocks(
+            {name: np.asarray(array) for name, array in zip(self.names, computed)}
+        )
         in_memory.row_chunks = self.row_chunks
         in_memory.from_dask = True
         if cache is not None:
@@ -250,10 +300,13 @@ class RowBlocks:
         limit = config.get("small-data-bytes")
         return self if self.nbytes > limit else self.local()
 
-    def _numpy_blocks(self) -> list[tuple[np.ndarray, ...]]:
+    def _numpy_blocks(self) -> list[Tile]:
         bounds = np.concatenate([[0], np.cumsum(self.row_chunks)])
         return [
-            tuple(array[start:stop] for array in self.arrays)
+            Tile(
+                {name: a[start:stop] for name, a in zip(self.names, self.arrays)},
+                start,
+            )
             for start, stop in zip(bounds[:-1], bounds[1:])
         ]
 
@@ -266,7 +319,8 @@ class RowBlocks:
         Parameters
         ----------
         kernel : callable
-            ``kernel(*tile_arrays, params) -> Stats`` on numpy arrays.
+            ``kernel(tile, params) -> Stats`` on a
+            :class:`~daskmix._engine.tiles.Tile` of numpy arrays.
         params : object
             Small, picklable; shipped once per pass (one dask key).
         tile_rows : int
@@ -279,8 +333,9 @@ class RowBlocks:
         -------
         Stats
             The sum over all rows, added in an order fixed by the chunking
-            (and ``daskmix.split-every``): numpy input, the threaded scheduler and a
-            distributed cluster give bit-identical sums for the same blocks.
+            (and ``daskmix.split-every``): numpy input, the threaded scheduler
+            and a distributed cluster give bit-identical sums for the same
+            blocks.
         """
         if not self.is_dask:
             with one_blas_thread():
@@ -298,8 +353,8 @@ class RowBlocks:
         """The part of a dask pass's graph that every pass shares (cached).
 
         See :func:`daskmix._engine.passes.build_template`; the template is
-        rebuilt when the scheduler, ``daskmix.split-every`` or the reduction unit
-        that the size of the parameters calls for changes.
+        rebuilt when the scheduler, ``daskmix.split-every`` or the reduction
+        unit that the size of the parameters calls for changes.
         """
         split_every = config.get("split-every")
         unit = unit_size(split_every, params_bytes, self.n_blocks)
@@ -319,7 +374,8 @@ class RowBlocks:
             kernel,
             params,
             tile_rows,
-            len(self.arrays),
+            self.names,
+            self.block_starts,
             name,
             config.get("split-every"),
             params_bytes,
@@ -338,8 +394,8 @@ class RowBlocks:
         Parameters
         ----------
         fn : callable
-            ``fn(*tile_arrays, params) -> ndarray`` of shape (tile_rows,) or
-            (tile_rows, n_columns).
+            ``fn(tile, params) -> ndarray`` of shape (tile_rows,) or
+            (tile_rows, n_columns), on a :class:`~daskmix._engine.tiles.Tile`.
         n_columns : int or None
             Number of output columns, or None for a 1-D output.
 
@@ -351,7 +407,7 @@ class RowBlocks:
             with one_blas_thread():
                 pieces = list(
                     _thread_pool().map(
-                        lambda block: _block_rows(
+                        lambda block: block_rows(
                             block, fn, params, tile_rows, n_columns, dtype
                         ),
                         self._numpy_blocks(),
@@ -359,8 +415,9 @@ class RowBlocks:
                 )
             return np.concatenate(pieces, axis=0)
 
-        X = self._row_arrays[0]
-        others = self._row_arrays[1:]
+        names = tuple(self._row_arrays)
+        X = self._row_arrays["X"]
+        others = [self._row_arrays[name] for name in names[1:]]
         params_key = dask.delayed(params, traverse=False)
         if n_columns is None:
             chunks = (X.chunks[0],)
@@ -371,9 +428,10 @@ class RowBlocks:
         # other row-aligned arrays are passed as 2-D so that blocks line up
         aligned = [a if a.ndim == 2 else a[:, None] for a in others]
         return da.map_blocks(
-            _dask_block_rows,
+            dask_block_rows,
             X,
             *[a.rechunk({0: X.chunks[0], 1: -1}) for a in aligned],
+            names,
             params_key,
             fn,
             tile_rows,
@@ -388,23 +446,23 @@ class RowBlocks:
         )
 
     # ------------------------------------------------------------------ rows
-    def take_rows(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
+    def take_rows(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         """Read the rows ``indices`` of every array, in the order given.
 
-        With :meth:`sharing_reads` on, the same rows asked again come from
-        memory (the model-selection sweep: candidates' starts draw the same
-        samples).
+        Returns the rows by array name. With :meth:`sharing_reads` on, the
+        same rows asked again come from memory (the model-selection sweep:
+        candidates' starts draw the same samples).
         """
         indices = np.asarray(indices, dtype=np.intp)
         if not self.is_dask:
-            return tuple(array[indices] for array in self.arrays)
+            return {name: a[indices] for name, a in zip(self.names, self.arrays)}
         cache = getattr(self, "_read_cache", None)
         key = indices.tobytes()
         if cache is not None and key in cache:
-            return cache[key]
+            return dict(cache[key])
         taken = self._read_rows(indices)
         if cache is not None:
-            cache[key] = taken
+            cache[key] = dict(taken)
         return taken
 
     @contextmanager
@@ -442,17 +500,17 @@ class RowBlocks:
         cache[full_key] = (result, random_state.get_state())
         return result
 
-    def _read_rows(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _read_rows(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         order = np.argsort(indices, kind="stable")
         sorted_rows = indices[order]
         with _blas_guard():
             taken = dask.compute(*(array[sorted_rows] for array in self.arrays))
-        _check_dense(taken)
+        _check_dense(dict(zip(self.names, taken)))
         inverse = np.empty_like(order)
         inverse[order] = np.arange(order.size)
-        return tuple(np.asarray(t)[inverse] for t in taken)
+        return {name: np.asarray(t)[inverse] for name, t in zip(self.names, taken)}
 
-    def with_array(self, array) -> RowBlocks:
+    def with_array(self, name: str, array) -> RowBlocks:
         """These arrays plus one more row-aligned array, blocked the same way.
 
         ``array`` has a row for every row of the input (empty dask blocks
@@ -460,42 +518,32 @@ class RowBlocks:
         arrays before their empty blocks are dropped, so that rows line up.
         """
         if self.is_dask:
-            return RowBlocks([*self._row_arrays, array])
-        return self.same_blocks([*self.arrays, array])
+            return RowBlocks({**self._row_arrays, name: array})
+        return self.same_blocks({**self.named(), name: array})
 
-    def without_last(self) -> RowBlocks:
-        """These rows without their last array (the row weights), same blocks."""
+    def without(self, name: str) -> RowBlocks:
+        """These rows without the array ``name`` (e.g. the weights), same blocks."""
+        kept = {n: a for n, a in self.named().items() if n != name}
         if self.is_dask:
-            return RowBlocks(self.arrays[:-1])
-        return self.same_blocks(self.arrays[:-1])
-
-    def with_row_index(self) -> RowBlocks:
-        """These arrays plus their global row numbers, blocked the same way.
-
-        The row numbers key the counter-based generators of random kernels
-        (initial responsibilities, k-means|| draws), so that a row gets the
-        same random numbers whatever block, tile or worker it falls in.
-        """
-        if self.is_dask:
-            rows = da.arange(self.n_samples, chunks=(self.row_chunks,))
-            return RowBlocks([*self.arrays, rows])
-        return self.same_blocks([*self.arrays, np.arange(self.n_samples)])
+            return RowBlocks(kept)
+        return self.same_blocks(kept)
 
     def joined(self) -> RowBlocks:
-        """All arrays side by side as one float64 array of columns, same blocks.
+        """``X`` and ``y`` side by side as one float64 ``X``, same blocks.
 
         ``X`` of shape (n, D) and ``y`` of shape (n,) become one (n, D + 1)
         array (lazy for dask input), for algorithms that see the joint rows.
+        Row weights, when there are any, stay the weights.
         """
-        columns = [a if a.ndim == 2 else a[:, None] for a in self.arrays]
+        columns = [a if a.ndim == 2 else a[:, None] for a in (self.X, self.y)]
+        extra = {} if self.weight is None else {"weight": self.weight}
         if self.is_dask:
             joint = da.concatenate([c.astype(np.float64) for c in columns], axis=1)
-            return RowBlocks([joint.rechunk({1: -1})])
-        return self.same_blocks(
-            [np.column_stack(columns).astype(np.float64, copy=False)]
-        )
+            return RowBlocks({"X": joint.rechunk({1: -1}), **extra})
+        joint = np.column_stack(columns).astype(np.float64, copy=False)
+        return self.same_blocks({"X": joint, **extra})
 
-    def same_blocks(self, arrays: Sequence) -> RowBlocks:
+    def same_blocks(self, arrays: Mapping) -> RowBlocks:
         """Other row-aligned ``arrays`` of these rows, in these blocks.
 
         For numpy rows the blocks are these (dask's, for rows read from
@@ -509,15 +557,15 @@ class RowBlocks:
         alike.from_dask = self.from_dask
         return alike
 
-    def raise_if_not_finite(self, names: Sequence[str]) -> None:
+    def raise_if_not_finite(self) -> None:
         """Raise ``ValueError("Input <name> contains NaN or infinity.")`` if so.
 
-        One extra pass per array, in order; ``names`` name the arrays.
+        One extra pass per array, in order.
         """
-        for name, array in zip(names, self.arrays):
+        for name, array in zip(self.names, self.arrays):
             # 1-D arrays (y) as one column: RowBlocks reads a 2-D shape
             column = array.reshape(-1, 1) if array.ndim == 1 else array
-            if not RowBlocks([column]).all_finite():
+            if not RowBlocks({"X": column}).all_finite():
                 raise ValueError(f"Input {name} contains NaN or infinity.")
 
     def all_finite(self) -> bool:

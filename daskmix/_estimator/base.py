@@ -42,6 +42,7 @@ from .._em.stepwise import (
 )
 from .._engine.rows import RowBlocks, one_blas_thread
 from .._engine.stats import Stats
+from .._engine.tiles import Tile
 from .all_or_nothing import fit_all_or_nothing
 from .outputs import wrap_rows
 from .validation import InputInfo, check_sample_weight, check_X
@@ -121,7 +122,7 @@ class BaseMixture(BaseEstimator):
         Validated ``sample_weight``, when given, is the last array.
         """
         X, info = check_X(self, X, reset=reset, ensure_min_samples=ensure_min_samples)
-        return RowBlocks([X, *weight_arrays(sample_weight, X)]), info
+        return RowBlocks({"X": X, **weight_arrays(sample_weight, X)}), info
 
     def _check_y_given(self, y) -> None:
         """scikit-learn's error for a regressor fitted without targets."""
@@ -183,9 +184,6 @@ class BaseMixture(BaseEstimator):
             total_weight = check_enough_weights(data, self.n_components)
         self._prepare_fit(data)
         model = self._model(data.n_features, fitting=True)
-        if weighted:
-            # the weights are the data's last array: the model weighs every row
-            model.weighted = True
         warm = self._warm_start_params(data.n_features)
         random_state = check_random_state(self.random_state)
         if self.algorithm == "minibatch":
@@ -317,8 +315,6 @@ class BaseMixture(BaseEstimator):
         if not fitted:
             self._prepare_fit(data)
         model = self._model(data.n_features, fitting=not fitted)
-        if weighted:
-            model.weighted = True
         state = getattr(self, "_stepwise_state", None)
         if not fitted:
             check_first_batch(data.n_samples, self.n_components)
@@ -403,7 +399,7 @@ class BaseMixture(BaseEstimator):
             model.tile_rows(data.n_features),
             name=f"{model.name}-score",
         )
-        return check_pass(stats, data, model.array_names)
+        return check_pass(stats, data)
 
     def _total_loglik(self, X, y=None) -> tuple[float, int]:
         """Summed log-likelihood of the rows and their number (one pass)."""
@@ -511,37 +507,36 @@ def float_dtype(dtype) -> np.dtype:
     return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
-def weight_arrays(sample_weight, X) -> list:
-    """``[validated sample_weight]`` for ``X``, or ``[]`` without weights.
+def weight_arrays(sample_weight, X) -> dict:
+    """``{"weight": validated sample_weight}`` for ``X``, or ``{}`` without.
 
     :func:`~daskmix._estimator.validation.check_sample_weight`'s rules and
     messages (non-negative, finite, 1-D of X's length, not all zero; dask
     weights rechunked to X's row blocks).
     """
     weight = check_sample_weight(sample_weight, X)
-    return [] if weight is None else [weight]
+    return {} if weight is None else {"weight": weight}
 
 
-def _count_positive(weight: np.ndarray, plan) -> Stats:
+def _count_positive(tile: Tile, plan) -> Stats:
     return Stats(
-        n_positive=np.float64(np.count_nonzero(weight)),
-        total=weight.sum(dtype=np.float64),
+        n_positive=np.float64(np.count_nonzero(tile.X)),
+        total=tile.X.sum(dtype=np.float64),
     )
 
 
 def check_enough_weights(data: RowBlocks, n_components: int) -> float:
     """Raise unless at least ``n_components`` rows have a non-zero weight.
 
-    The weights are the last array of ``data``; counting them reads the
-    weights only (one small pass for dask input).
+    The weights are the ``weight`` array of ``data``; counting them reads
+    the weights only (one small pass for dask input).
 
     Returns
     -------
     float
         The summed weight (float64).
     """
-    weight = data.arrays[-1]
-    column = data.same_blocks([weight.reshape(-1, 1)])
+    column = data.same_blocks({"X": data.weight.reshape(-1, 1)})
     counts = column.map_reduce(_count_positive, None, 1 << 16)
     n_positive = int(counts["n_positive"])
     if n_positive < n_components:

@@ -18,8 +18,8 @@ carries a few chosen rows:
 * :class:`TrialStats` keeps the D^2-sampled trial rows of greedy k-means++;
 * :class:`DrawStats` keeps rows drawn in proportion to their weights.
 
-Kernels named ``weighted_*`` take a row-weight array after ``x`` (``None``
-for unit weights): weighted counts, sums, inertia and sampling chances, as
+Kernels take a :class:`~daskmix._engine.tiles.Tile`; with row weights
+(``tile.weight``) counts, sums, inertia and sampling chances are weighted, as
 scikit-learn's ``sample_weight`` defines them.
 
 Random draws are counter based (Philox keyed by a seed, counter = global row
@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._engine.stats import Stats
+from .._engine.tiles import Tile
 
 F64 = np.float64
 
@@ -229,22 +230,21 @@ def _top_rows(dist: np.ndarray, n_keep: int) -> np.ndarray:
     return part[np.argsort(-dist[part], kind="stable")]
 
 
-def weighted_lloyd_kernel(
-    x: np.ndarray, w: np.ndarray | None, plan: LloydPlan
-) -> LloydStats:
+def lloyd_kernel(tile: Tile, plan: LloydPlan) -> LloydStats:
     """Labels, per-cluster residual sums and weights, inertia of one tile.
 
     Parameters
     ----------
-    x : ndarray of shape (tile, D)
-    w : ndarray of shape (tile,) or None
-        Row weights (None: all ones).
+    tile : Tile
+        ``tile.X`` (tile, D), and the row weights ``tile.weight`` (tile,) or
+        None (all ones).
     plan : LloydPlan
 
     Returns
     -------
     LloydStats
     """
+    x, w = tile.X, tile.weight
     xs1 = shift_rows(x, plan.center)
     xs = xs1[:, :-1]
     n_rows = x.shape[0]
@@ -279,11 +279,6 @@ def weighted_lloyd_kernel(
     return stats
 
 
-def lloyd_kernel(x: np.ndarray, plan: LloydPlan) -> LloydStats:
-    """:func:`weighted_lloyd_kernel` with unit weights."""
-    return weighted_lloyd_kernel(x, None, plan)
-
-
 def require_finite(x: np.ndarray) -> None:
     """Raise numpy input's ValueError for NaN or infinity in a tile.
 
@@ -294,19 +289,21 @@ def require_finite(x: np.ndarray) -> None:
         raise ValueError("Input X contains NaN or infinity.")
 
 
-def label_rows(x: np.ndarray, plan: LloydPlan) -> np.ndarray:
+def label_rows(tile: Tile, plan: LloydPlan) -> np.ndarray:
     """Nearest centre of each row, (tile,) int64."""
+    x = tile.X
     require_finite(x)
     labels, _, _ = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
     return labels.astype(np.int64)
 
 
-def distance_rows(x: np.ndarray, plan: LloydPlan) -> np.ndarray:
+def distance_rows(tile: Tile, plan: LloydPlan) -> np.ndarray:
     """Euclidean distance of each row to every centre, (tile, K), X's dtype.
 
     Computed exactly (one subtraction per centre, no expanded form), as the
     output is a result and not just a choice.
     """
+    x = tile.X
     require_finite(x)
     xs = x - plan.center
     out = np.empty((x.shape[0], plan.n_clusters), dtype=F64)
@@ -316,22 +313,16 @@ def distance_rows(x: np.ndarray, plan: LloydPlan) -> np.ndarray:
     return np.sqrt(out, out=out).astype(x.dtype, copy=False)
 
 
-def weighted_inertia_kernel(
-    x: np.ndarray, w: np.ndarray | None, plan: LloydPlan
-) -> Stats:
+def inertia_kernel(tile: Tile, plan: LloydPlan) -> Stats:
     """Sum of (weighted) squared distances to the nearest centre (``score``).
 
     Also ``members`` (K,): the rows nearest to each centre.
     """
+    x, w = tile.X, tile.weight
     labels, _, dist = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
     inertia = dist.sum() if w is None else dist @ w.astype(F64)
     members = np.bincount(labels, minlength=plan.n_clusters).astype(F64)
     return Stats(inertia=inertia, n_rows=F64(x.shape[0]), members=members)
-
-
-def inertia_kernel(x: np.ndarray, plan: LloydPlan) -> Stats:
-    """:func:`weighted_inertia_kernel` with unit weights."""
-    return weighted_inertia_kernel(x, None, plan)
 
 
 # ------------------------------------------------------- weighted row draws
@@ -357,7 +348,7 @@ class DrawStats(Stats):
         return merged
 
 
-def draw_kernel(x: np.ndarray, w: np.ndarray, rows: np.ndarray, plan: DrawPlan):
+def draw_kernel(tile: Tile, plan: DrawPlan):
     """The rows of one tile with the smallest keys ``E / w``, ``E ~ Exp(1)``.
 
     The ``n_draws`` smallest keys over all rows are a sample without
@@ -365,6 +356,7 @@ def draw_kernel(x: np.ndarray, w: np.ndarray, rows: np.ndarray, plan: DrawPlan):
     sampling, as ``RandomState.choice(replace=False, p=w / w.sum())``
     defines it, though with other random numbers). Zero weights never win.
     """
+    x, w, rows = tile.X, tile.weight, tile.rows()
     exp_draws = -np.log(row_uniforms(rows, 1, plan.seed)[:, 0])
     with np.errstate(divide="ignore"):
         key = exp_draws / w.astype(F64)
@@ -420,24 +412,21 @@ class CandidateStats(Stats):
         return merged
 
 
-def weighted_oversample_kernel(
-    x: np.ndarray, w: np.ndarray | None, rows: np.ndarray, plan: OversamplePlan
-):
+def oversample_kernel(tile: Tile, plan: OversamplePlan):
     """Cost ``phi`` of one tile and its rows with ``ell d^2 / u >= phi_tile``.
 
     Parameters
     ----------
-    x : ndarray of shape (tile, D)
-    w : ndarray of shape (tile,) or None
-        Row weights: the cost and the chance of a row are ``w d^2``.
-    rows : ndarray of shape (tile,)
-        Global row numbers.
+    tile : Tile
+        ``tile.X`` (tile, D); with row weights ``tile.weight``, the cost and
+        the chance of a row are ``w d^2``; ``tile.rows()`` key the draws.
     plan : OversamplePlan
 
     Returns
     -------
     CandidateStats
     """
+    x, w, rows = tile.X, tile.weight, tile.rows()
     _, _, dist = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
     dist = weighted(dist, w)
     phi = dist.sum()
@@ -450,11 +439,6 @@ def weighted_oversample_kernel(
         cand_index=rows[keep].astype(F64),
         cand_rows=x[keep].astype(F64),
     )
-
-
-def oversample_kernel(x: np.ndarray, rows: np.ndarray, plan: OversamplePlan):
-    """:func:`weighted_oversample_kernel` with unit weights."""
-    return weighted_oversample_kernel(x, None, rows, plan)
 
 
 # --------------------------------------------------- greedy k-means++ passes
@@ -518,18 +502,11 @@ class TrialStats(Stats):
         return merged
 
 
-def trial_kernel(x: np.ndarray, rows: np.ndarray, plan: TrialPlan) -> TrialStats:
-    """:func:`weighted_trial_kernel` with unit weights."""
-    return weighted_trial_kernel(x, None, rows, plan)
-
-
-def weighted_trial_kernel(
-    x: np.ndarray, w: np.ndarray | None, rows: np.ndarray, plan: TrialPlan
-) -> TrialStats:
+def trial_kernel(tile: Tile, plan: TrialPlan) -> TrialStats:
     """Potentials of the trials and D^2 draws of the next trials, one tile.
 
-    With row weights ``w``, potentials and draws use ``w d^2`` (scikit-learn's
-    weighted k-means++).
+    With row weights ``tile.weight``, potentials and draws use ``w d^2``
+    (scikit-learn's weighted k-means++).
 
     Returns
     -------
@@ -538,6 +515,7 @@ def weighted_trial_kernel(
         ``trial_rows`` (J, L, D) float64, with ``J = 1`` when the plan has no
         trials and ``L = plan.n_trials``.
     """
+    x, w, rows = tile.X, tile.weight, tile.rows()
     xs1 = shift_rows(x, plan.center)
     xs = xs1[:, :-1]
     _, _, dist = nearest(xs1, plan.shifted, plan.scorer)

@@ -33,7 +33,6 @@ from .kernels import (
     inertia_kernel,
     label_rows,
     make_lloyd_plan,
-    weighted_inertia_kernel,
 )
 from .lloyd import fit_kmeans, kmeans_tile_rows
 from .seeding import check_finite, with_weights
@@ -230,7 +229,7 @@ class KMeans(
         X, info = check_X(self, X, reset=True)
         weights = check_sample_weight(sample_weight, X)
         vars(self).pop("_labels_not_pickled", None)
-        data = RowBlocks([X])
+        data = RowBlocks({"X": X})
         self._fit_blocks(*_small_in_memory(data, weights))
         plan = self._plan(data.dtype)
         labels = data.map_rows(label_rows, plan, self._tile_rows(), None, np.int64)
@@ -313,7 +312,7 @@ class KMeans(
         """Per-row outputs in the input's type; ``dtype=None``: X's float dtype."""
         check_is_fitted(self)
         X, info = check_X(self, X, reset=False)
-        data = RowBlocks([X])
+        data = RowBlocks({"X": X})
         dtype = data.dtype if dtype is None else dtype
         # declared as computed (float64), so that astype casts dask blocks too
         kernel_dtype = np.float64 if np.dtype(dtype).kind == "f" else dtype
@@ -426,10 +425,11 @@ class KMeans(
         check_is_fitted(self)
         X, _ = check_X(self, X, reset=False)
         weights = check_sample_weight(sample_weight, X)
-        data = RowBlocks([X])
+        data = RowBlocks({"X": X})
         rows = with_weights(data, weights)
-        kernel = inertia_kernel if weights is None else weighted_inertia_kernel
-        stats = rows.map_reduce(kernel, self._plan(data.dtype), self._tile_rows())
+        stats = rows.map_reduce(
+            inertia_kernel, self._plan(data.dtype), self._tile_rows()
+        )
         check_finite(rows, stats["inertia"])
         return -float(stats["inertia"])
 
@@ -472,5 +472,5 @@ def _small_in_memory(data: RowBlocks, sample_weight) -> tuple[RowBlocks, object]
     """
     if sample_weight is None:
         return data.small_in_memory(), None
-    rows = data.with_array(sample_weight).small_in_memory()
-    return rows.without_last(), rows.arrays[-1]
+    rows = data.with_array("weight", sample_weight).small_in_memory()
+    return rows.without("weight"), rows.weight

@@ -19,8 +19,6 @@ from .kernels import (
     inertia_kernel,
     lloyd_kernel,
     make_lloyd_plan,
-    weighted_inertia_kernel,
-    weighted_lloyd_kernel,
 )
 from .seeding import (
     check_finite,
@@ -137,8 +135,6 @@ def lloyd(
     n_clusters = centers.shape[0]
     centers = np.asarray(centers, dtype=np.float64)
     rows = with_weights(data, sample_weight)
-    weighted = sample_weight is not None
-    kernel = weighted_lloyd_kernel if weighted else lloyd_kernel
     tol_abs = None
     result = LloydResult(centers, np.inf, 0, False)
     previous = None
@@ -151,7 +147,7 @@ def lloyd(
             moments=tol_abs is None,
             previous=previous,
         )
-        stats = rows.map_reduce(kernel, plan, tile_rows, name="kmeans")
+        stats = rows.map_reduce(lloyd_kernel, plan, tile_rows, name="kmeans")
         check_finite(rows, stats["inertia"], stats["sums"])
         if tol_abs is None:
             n_rows = stats["n_rows"]
@@ -184,9 +180,7 @@ def lloyd(
     elif shift > 0.0:
         # scikit-learn's final relabelling: evaluate the last update
         plan = make_lloyd_plan(new_centers, data.dtype)
-        stats = rows.map_reduce(
-            weighted_inertia_kernel if weighted else inertia_kernel, plan, tile_rows
-        )
+        stats = rows.map_reduce(inertia_kernel, plan, tile_rows)
         check_finite(rows, stats["inertia"])
         result.centers, result.inertia = new_centers, float(stats["inertia"])
         result.n_distinct = int(np.count_nonzero(stats["members"]))

@@ -64,9 +64,6 @@ from .kernels import (
     make_trial_plan,
     oversample_kernel,
     trial_kernel,
-    weighted_lloyd_kernel,
-    weighted_oversample_kernel,
-    weighted_trial_kernel,
 )
 
 _SEED_MAX = np.iinfo(np.int32).max
@@ -74,10 +71,10 @@ _SEED_MAX = np.iinfo(np.int32).max
 
 # ------------------------------------------------------------------ helpers
 def with_weights(data: RowBlocks, sample_weight) -> RowBlocks:
-    """``data`` (``X`` only), with the row weights as a second array if any."""
+    """``data`` (``X`` only), with the row weights as its ``weight`` if any."""
     if sample_weight is None:
         return data
-    return data.with_array(sample_weight)
+    return data.with_array("weight", sample_weight)
 
 
 def check_finite(rows: RowBlocks, *values) -> None:
@@ -91,7 +88,7 @@ def check_finite(rows: RowBlocks, *values) -> None:
     """
     if all(np.all(np.isfinite(value)) for value in values):
         return
-    rows.raise_if_not_finite(("X", "sample_weight"))
+    rows.raise_if_not_finite()
     raise ValueError(
         "Squared distances overflowed to a non-finite value: the data are too "
         "large in magnitude for float64 arithmetic. Scale the input data, e.g. "
@@ -116,7 +113,7 @@ def sample_rows(
     data: RowBlocks, n_draw: int, random_state: np.random.RandomState
 ) -> np.ndarray:
     """A uniform random sample of rows of X, (about n_draw, D) float64."""
-    (rows,) = data.take_rows(sample_indices(data.n_samples, n_draw, random_state))[:1]
+    rows = data.take_rows(sample_indices(data.n_samples, n_draw, random_state))["X"]
     return np.asarray(rows, dtype=np.float64)
 
 
@@ -130,7 +127,7 @@ def _random_row(
     """One row drawn uniformly, or in proportion to ``sample_weight``."""
     if sample_weight is not None:
         return random_data_centers(data, 1, random_state, sample_weight=sample_weight)
-    (row,) = data.take_rows(np.array([random_state.randint(data.n_samples)]))[:1]
+    row = data.take_rows(np.array([random_state.randint(data.n_samples)]))["X"]
     return np.asarray(row, dtype=np.float64)
 
 
@@ -155,7 +152,7 @@ def weighted_race(
         weight, ``draw_index`` (n_draws,) the rows' numbers and ``draw_rows``
         (n_draws, n_features).
     """
-    indexed = with_weights(data, sample_weight).with_row_index()
+    indexed = with_weights(data, sample_weight)
     plan = DrawPlan(n_draws, _seed(random_state))
     stats = indexed.map_reduce(draw_kernel, plan, _tile_rows(data, 1))
     check_finite(indexed, stats["n_rows"])
@@ -212,7 +209,7 @@ def random_data_centers(
         indices = random_state.permutation(indices)[:n_clusters]
     else:
         indices = random_state.choice(data.n_samples, size=n_clusters, replace=False)
-    (rows,) = data.take_rows(indices)[:1]
+    rows = data.take_rows(indices)["X"]
     return np.asarray(rows, dtype=np.float64)
 
 
@@ -252,7 +249,7 @@ def kmeans_plusplus_centers(
     """
     if not data.from_dask:
         centers, _ = kmeans_plusplus(
-            data.arrays[0],
+            data.X,
             n_clusters,
             sample_weight=sample_weight,
             random_state=random_state,
@@ -263,8 +260,7 @@ def kmeans_plusplus_centers(
         n_local_trials = 2 + int(np.log(n_clusters))
     chosen = [_random_row(data, random_state, sample_weight)[0]]
     trials = None
-    indexed = with_weights(data, sample_weight).with_row_index()
-    kernel = trial_kernel if sample_weight is None else weighted_trial_kernel
+    indexed = with_weights(data, sample_weight)
     tile_rows = _tile_rows(data, n_clusters + n_local_trials**2)
     while len(chosen) < n_clusters:
         # after this pass, one trial joins ``chosen``: draw more only if needed
@@ -273,7 +269,7 @@ def kmeans_plusplus_centers(
         plan = make_trial_plan(
             np.array(chosen), trials, data.dtype, n_draws, _seed(random_state)
         )
-        stats = indexed.map_reduce(kernel, plan, tile_rows)
+        stats = indexed.map_reduce(trial_kernel, plan, tile_rows)
         check_finite(indexed, stats["potential"])
         best = int(np.argmin(stats["potential"]))
         if trials is not None:
@@ -310,9 +306,9 @@ def kmeans_parallel_centers(
     oversampling_factor : float, default=2.0
         ``l / n_clusters``: expected candidates per round, per centre.
     n_rounds : int, optional
-        Oversampling rounds (default: ``daskmix.seeding.parallel-rounds``).
-        Oversampling rounds (passes). Stops early when every row sits on a
-        candidate.
+        Oversampling rounds, passes over the data (default:
+        ``daskmix.seeding.parallel-rounds``). Stops early when every row sits
+        on a candidate.
     sample_weight : ndarray or dask array of shape (n_samples,), optional
         Row weights: the first row is drawn in proportion to them (one more
         pass for dask input), rows are kept with probability
@@ -326,16 +322,13 @@ def kmeans_parallel_centers(
     candidates = _random_row(data, random_state, sample_weight)
     ell = oversampling_factor * n_clusters
     rows = with_weights(data, sample_weight)
-    indexed = rows.with_row_index()
-    weighted = sample_weight is not None
-    kernel = weighted_oversample_kernel if weighted else oversample_kernel
     if n_rounds is None:
         n_rounds = config.get("seeding.parallel-rounds")
     for _ in range(n_rounds):
         tile_rows = _tile_rows(data, candidates.shape[0])
         plan = make_oversample_plan(candidates, data.dtype, ell, _seed(random_state))
-        stats = indexed.map_reduce(kernel, plan, tile_rows)
-        check_finite(indexed, stats["phi"])
+        stats = rows.map_reduce(oversample_kernel, plan, tile_rows)
+        check_finite(rows, stats["phi"])
         order = np.argsort(stats["cand_index"], kind="stable")
         candidates = np.vstack([candidates, stats["cand_rows"][order]])
         if stats["phi"] == 0.0:
@@ -346,11 +339,7 @@ def kmeans_parallel_centers(
         extra = random_data_centers(data, n_clusters - n_candidates, random_state)
         return np.vstack([candidates, extra]) if extra.size else candidates
     plan = make_lloyd_plan(candidates, data.dtype)
-    stats = rows.map_reduce(
-        weighted_lloyd_kernel if weighted else lloyd_kernel,
-        plan,
-        _tile_rows(data, n_candidates),
-    )
+    stats = rows.map_reduce(lloyd_kernel, plan, _tile_rows(data, n_candidates))
     check_finite(rows, stats["inertia"])
     return reduce_weighted(candidates, stats["counts"], n_clusters, random_state)
 

@@ -22,16 +22,16 @@ def kmeans_sample_size(n_clusters: int) -> int:
     )
 
 
-def split_weight(data: RowBlocks, weighted: bool) -> tuple[RowBlocks, object]:
+def split_weight(data: RowBlocks) -> tuple[RowBlocks, object]:
     """The data arrays without their row weights, and the weights (or None).
 
-    A weighted fit carries ``sample_weight`` as the last array of its row
-    blocks, so that it reaches the kernels with the rows it weighs. The rows
-    keep the blocks of ``data``.
+    A weighted fit carries ``sample_weight`` as the ``weight`` array of its
+    row blocks, so that it reaches the kernels with the rows it weighs. The
+    rows keep the blocks of ``data``.
     """
-    if not weighted:
+    if data.weight is None:
         return data, None
-    return data.without_last(), data.arrays[-1]
+    return data.without("weight"), data.weight
 
 
 def weighted_sample(
@@ -42,7 +42,7 @@ def weighted_sample(
 ) -> RowBlocks:
     """About ``n_draw`` rows of weighted ``data`` and their weights, in memory.
 
-    ``data`` holds the row weights as its last array. The sample is uniform
+    ``data`` holds the row weights as its ``weight`` array. The sample is uniform
     (as for unweighted data) and keeps the rows' weights, less the rows of
     weight zero, which count for nothing. When that leaves fewer than
     ``n_clusters`` rows (weights that are almost all zero), the sample is
@@ -54,29 +54,32 @@ def weighted_sample(
     Returns
     -------
     RowBlocks
-        numpy arrays of ``data`` (float64 for ``X``), the weights last.
+        numpy arrays of ``data`` (float64 for ``X``), with their weights.
     """
     indices = sample_indices(data.n_samples, n_draw, random_state)
-    *arrays, weight = data.take_rows(indices)
+    arrays = data.take_rows(indices)
+    weight = arrays.pop("weight")
     keep = np.asarray(weight) > 0
     if np.count_nonzero(keep) < min(n_clusters, len(indices)) and len(indices) < (
         data.n_samples
     ):
         stats = weighted_race(
-            data.same_blocks([data.arrays[0]]),
+            data.same_blocks({"X": data.X}),
             int(n_draw),
             random_state,
-            data.arrays[-1],
+            data.weight,
         )
         drawn = np.isfinite(stats["draw_key"])
         indices = np.sort(stats["draw_index"][drawn].astype(np.intp))
-        *arrays, weight = data.take_rows(indices)
+        arrays = data.take_rows(indices)
+        weight = arrays.pop("weight")
         if drawn.all():
             weight = np.ones(len(indices))
         keep = np.ones(len(indices), dtype=bool)
-    arrays = [np.asarray(a)[keep] for a in arrays]
-    arrays[0] = arrays[0].astype(np.float64, copy=False)
-    return RowBlocks([*arrays, np.asarray(weight, dtype=np.float64)[keep]])
+    arrays = {name: np.asarray(a)[keep] for name, a in arrays.items()}
+    arrays["X"] = arrays["X"].astype(np.float64, copy=False)
+    arrays["weight"] = np.asarray(weight, dtype=np.float64)[keep]
+    return RowBlocks(arrays)
 
 
 def kmeans_start(
@@ -87,7 +90,6 @@ def kmeans_start(
     *,
     resample: bool = False,
     n_rows: int | None = None,
-    weighted: bool = False,
 ) -> tuple[np.ndarray, RowBlocks]:
     """k-means centres for a mixture's start, and the rows to label with them.
 
@@ -114,8 +116,8 @@ def kmeans_start(
     then gives a genuinely different start, one read of the drawn rows for
     dask input.
 
-    With ``weighted=True`` the last array of ``data`` is the row weights
-    (``sample_weight``) and k-means is weighted: weighted seeding and Lloyd
+    When ``data`` carries row weights (its ``weight`` array, from
+    ``sample_weight``), k-means is weighted: weighted seeding and Lloyd
     on all rows, or on a uniform sample with the sampled rows' weights
     (:func:`weighted_sample`: rows of weight zero never become centres), or,
     for the bootstrap resample, rows drawn in proportion to their weights.
@@ -133,19 +135,17 @@ def kmeans_start(
         Rows of the sample (default :func:`kmeans_sample_size`). A small
         ``n_rows`` gives k-means partitions that vary from draw to draw: the
         variety that restarts of a mixture need.
-    weighted : bool, default=False
-        Whether the last array of ``data`` holds row weights.
 
     Returns
     -------
     centers : ndarray of shape (n_clusters, n_features)
     rows : RowBlocks
         ``data`` itself (read into memory once, in one ``compute``, for dask
-        input), or the in-memory sample; weighted like ``data`` (the weights
-        last).
+        input), or the in-memory sample; weighted like ``data``.
     """
     if n_restarts is None:
         n_restarts = config.get("kmeans-start.restarts")
+    weighted = data.weight is not None
     return data.shared_draw(
         ("kmeans_start", n_clusters, n_restarts, resample, n_rows, weighted),
         random_state,
@@ -164,11 +164,11 @@ def _kmeans_start(
             data, n_clusters, random_state, n_restarts, resample, n_draw
         )
     if data.n_samples > n_draw:
-        data = RowBlocks([sample_rows(data, n_draw, random_state)])
+        data = RowBlocks({"X": sample_rows(data, n_draw, random_state)})
     elif resample:
         drawn = random_state.randint(0, data.n_samples, data.n_samples)
-        (rows,) = data.take_rows(np.sort(drawn))[:1]
-        data = RowBlocks([np.asarray(rows, dtype=np.float64)])
+        rows = data.take_rows(np.sort(drawn))["X"]
+        data = RowBlocks({"X": np.asarray(rows, dtype=np.float64)})
     else:
         # clustered whole: read small dask data once, not once per Lloyd pass
         data = data.local()
@@ -183,20 +183,22 @@ def _kmeans_start(
 def _weighted_kmeans_start(
     data, n_clusters, random_state, n_restarts, resample, n_draw
 ):
-    """:func:`_kmeans_start` for data whose last array is the row weights."""
+    """:func:`_kmeans_start` for data with row weights (a ``weight`` array)."""
     if data.n_samples > n_draw:
         data = weighted_sample(data, n_draw, random_state, n_clusters)
     elif resample:
         local = data.local()
-        weight = np.asarray(local.arrays[-1], dtype=np.float64)
+        weight = np.asarray(local.weight, dtype=np.float64)
         drawn = random_state.choice(
             data.n_samples, data.n_samples, p=weight / weight.sum()
         )
-        (rows,) = local.take_rows(np.sort(drawn))[:1]
-        data = RowBlocks([np.asarray(rows, dtype=np.float64), np.ones(len(drawn))])
+        rows = local.take_rows(np.sort(drawn))["X"]
+        data = RowBlocks(
+            {"X": np.asarray(rows, dtype=np.float64), "weight": np.ones(len(drawn))}
+        )
     else:
         data = data.local()
-    rows, weight = split_weight(data, True)
+    rows, weight = split_weight(data)
     best = fit_kmeans(
         rows,
         n_clusters,

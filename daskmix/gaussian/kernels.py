@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._engine.stats import Stats
+from .._engine.tiles import Tile
 from .._engine.workspace import FRESH, workspace
 from .covariance import Covariance, covariance
 from .params import GaussianParams
@@ -165,11 +166,6 @@ def normalize_log_prob(weighted_log_prob: np.ndarray, work=FRESH):
     return resp, np.log(total) + top
 
 
-def accumulate(xs, frame, resp, cov_type: str) -> Stats:
-    """Sufficient statistics of one tile, float64."""
-    return covariance(cov_type).accumulate(xs, frame, resp)
-
-
 def random_resp(rows: np.ndarray, n_components: int, seed: int, dtype) -> np.ndarray:
     """Uniform responsibilities for global rows ``rows`` (a contiguous range).
 
@@ -185,8 +181,12 @@ def random_resp(rows: np.ndarray, n_components: int, seed: int, dtype) -> np.nda
     return np.ascontiguousarray(resp, dtype=dtype)
 
 
-def em_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
-    """E-step and M-step statistics of one tile ``x`` (tile, D).
+def em_kernel(tile: Tile, plan: GaussianPlan) -> Stats:
+    """E-step and M-step statistics of one tile of rows (tile, D).
+
+    With row weights (``tile.weight``) each row's contribution to every
+    statistic, to ``loglik`` and to ``n_rows`` is multiplied by its weight
+    (``n_rows`` is then the summed weight).
 
     Returns
     -------
@@ -195,15 +195,15 @@ def em_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
         :mod:`daskmix.gaussian.covariance`), ``loglik`` (summed ``log p(x)``),
         ``n_rows``.
     """
-    return _em_statistics(x, plan)
-
-
-def _em_statistics(x: np.ndarray, plan: GaussianPlan, sample_weight=None) -> Stats:
-    """:func:`em_kernel`, or :func:`weighted_em_kernel` given ``sample_weight``."""
+    x, sample_weight = tile.X, tile.weight
     with workspace() as work:
         xs = _shifted(x, plan, work)
         weighted_log_prob, frame = component_log_prob(xs, plan, work)
-        resp, log_norm = normalize_log_prob(weighted_log_prob, work)
+        if plan.resp_mode == "random":
+            resp = random_resp(tile.rows(), plan.n_components, plan.seed, xs.dtype)
+            log_norm = None
+        else:
+            resp, log_norm = normalize_log_prob(weighted_log_prob, work)
         if plan.resp_mode == "nearest":
             labels = weighted_log_prob.argmax(axis=0)
             resp = np.zeros_like(weighted_log_prob)
@@ -212,11 +212,15 @@ def _em_statistics(x: np.ndarray, plan: GaussianPlan, sample_weight=None) -> Sta
             resp = weigh_resp(resp, sample_weight)
         stats = plan.covariance.accumulate(xs, frame, resp, work)
         if sample_weight is not None and plan.covariance.shared:
-            weighted_tied_scatter(stats, frame, sample_weight)
-    if sample_weight is not None:
-        return weighted_totals(stats, log_norm, sample_weight)
-    stats["loglik"] = log_norm.sum(dtype=np.float64)
-    stats["n_rows"] = np.float64(x.shape[0])
+            weighted_shared_scatter(stats, frame, sample_weight)
+    if log_norm is None:  # random responsibilities: no likelihood
+        stats["loglik"] = np.float64(0.0)
+    elif sample_weight is None:
+        stats["loglik"] = log_norm.sum(dtype=np.float64)
+    else:
+        weights = sample_weight.reshape(-1).astype(np.float64, copy=False)
+        stats["loglik"] = weights @ log_norm.astype(np.float64, copy=False)
+    stats["n_rows"] = tile.total_weight()
     return stats
 
 
@@ -234,92 +238,47 @@ def weigh_resp(resp: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
     return resp * weights
 
 
-def weighted_totals(stats: Stats, log_norm: np.ndarray, sample_weight) -> Stats:
-    """``loglik`` and ``n_rows`` of a weighted tile: weighted sums, float64."""
-    weights = sample_weight.reshape(-1).astype(np.float64, copy=False)
-    stats["loglik"] = weights @ log_norm.astype(np.float64, copy=False)
-    stats["n_rows"] = weights.sum()
-    return stats
-
-
-def weighted_tied_scatter(
+def weighted_shared_scatter(
     stats: Stats, frame: np.ndarray, sample_weight: np.ndarray
 ) -> Stats:
-    """Replace ``s2`` of a ``tied`` tile by the weighted scatter ``sum w y y^T``.
+    """Replace ``s2`` of a shared-covariance tile by ``sum w y y^T``.
 
-    The tied type takes ``s2`` over every row without responsibilities
-    (``sum_k r_k = 1``), so weighting the responsibilities does not reach it.
-    ``frame`` is the whitened tile (D, tile).
+    A shared covariance (tied) takes ``s2`` over every row without
+    responsibilities (``sum_k r_k = 1``), so weighting the responsibilities
+    does not reach it. ``frame`` is the whitened tile (D, tile).
     """
     weights = sample_weight.reshape(-1).astype(frame.dtype, copy=False)
     stats["s2"] = ((frame * weights) @ frame.T).astype(np.float64, copy=False)
     return stats
 
 
-def weighted_em_kernel(
-    x: np.ndarray, sample_weight: np.ndarray, plan: GaussianPlan
-) -> Stats:
-    """:func:`em_kernel` with row weights ``sample_weight`` (tile,).
-
-    Each row's contribution to every statistic, to ``loglik`` and to
-    ``n_rows`` is multiplied by its weight (``n_rows`` is the summed weight).
-    """
-    return _em_statistics(x, plan, sample_weight)
-
-
-def random_resp_kernel(x: np.ndarray, rows: np.ndarray, plan: GaussianPlan) -> Stats:
-    """Statistics of one tile under random responsibilities (``init='random'``)."""
-    with workspace() as work:
-        xs = _shifted(x, plan, work)
-        _, frame = component_log_prob(xs, plan, work)
-        resp = random_resp(rows, plan.n_components, plan.seed, xs.dtype)
-        stats = plan.covariance.accumulate(xs, frame, resp, work)
-    stats["loglik"] = np.float64(0.0)
-    stats["n_rows"] = np.float64(x.shape[0])
-    return stats
-
-
-def weighted_random_resp_kernel(
-    x: np.ndarray, sample_weight: np.ndarray, rows: np.ndarray, plan: GaussianPlan
-) -> Stats:
-    """:func:`random_resp_kernel` with row weights ``sample_weight`` (tile,)."""
-    with workspace() as work:
-        xs = _shifted(x, plan, work)
-        _, frame = component_log_prob(xs, plan, work)
-        resp = random_resp(rows, plan.n_components, plan.seed, xs.dtype)
-        resp = weigh_resp(resp, sample_weight)
-        stats = plan.covariance.accumulate(xs, frame, resp, work)
-        if plan.covariance.shared:
-            weighted_tied_scatter(stats, frame, sample_weight)
-    stats["loglik"] = np.float64(0.0)
-    stats["n_rows"] = sample_weight.sum(dtype=np.float64)
-    return stats
-
-
 # ------------------------------------------------------------ per-row outputs
-def log_resp_rows(x: np.ndarray, plan: GaussianPlan) -> np.ndarray:
+def log_resp_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
     """log p(k | x) of each row, (tile, K)."""
     with workspace() as work:
-        weighted_log_prob, _ = component_log_prob(_shifted(x, plan, work), plan, work)
+        xs = _shifted(tile.X, plan, work)
+        weighted_log_prob, _ = component_log_prob(xs, plan, work)
         _, log_norm = normalize_log_prob(weighted_log_prob, work)
         return (weighted_log_prob - log_norm).T.astype(np.float64)
 
 
-def proba_rows(x: np.ndarray, plan: GaussianPlan) -> np.ndarray:
+def proba_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
     """p(k | x) of each row, (tile, K)."""
     with np.errstate(under="ignore"):
-        return np.exp(log_resp_rows(x, plan))
+        return np.exp(log_resp_rows(tile, plan))
 
 
-def score_rows(x: np.ndarray, plan: GaussianPlan) -> np.ndarray:
+def score_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
     """log p(x) of each row, (tile,)."""
     with workspace() as work:
-        weighted_log_prob, _ = component_log_prob(_shifted(x, plan, work), plan, work)
+        xs = _shifted(tile.X, plan, work)
+        weighted_log_prob, _ = component_log_prob(xs, plan, work)
         return normalize_log_prob(weighted_log_prob, work)[1].astype(np.float64)
 
 
-def label_rows(x: np.ndarray, plan: GaussianPlan) -> np.ndarray:
+def label_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
     """Most probable component of each row, (tile,)."""
     with workspace() as work:
-        weighted_log_prob, _ = component_log_prob(_shifted(x, plan, work), plan, work)
+        xs = _shifted(tile.X, plan, work)
+        weighted_log_prob, _ = component_log_prob(xs, plan, work)
         return weighted_log_prob.argmax(axis=0)

@@ -14,39 +14,23 @@ from .._em.model import MixtureModel
 from .._em.scoring import score_stats
 from .._engine.rows import RowBlocks, default_tile_rows
 from .._engine.stats import Stats
+from .._engine.tiles import Tile
 from ..cluster.seeding import sample_indices
 from ..cluster.starts import weighted_sample
 from .covariance import covariance
-from .kernels import (
-    GaussianPlan,
-    component_log_prob,
-    em_kernel,
-    make_plan,
-    weighted_em_kernel,
-)
+from .kernels import GaussianPlan, component_log_prob, em_kernel, make_plan
 from .params import GaussianParams, StatsFrame, m_step, reframe_stats
 from .starts import params_from_method, with_user_init
 
 
-def loglik_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
+def loglik_kernel(tile: Tile, plan: GaussianPlan) -> Stats:
     """Summed ``log p(x)``, responsibility entropy and rows of one tile.
 
-    See :func:`daskmix._em.scoring.score_stats`.
+    With row weights, weighted sums: with integer weights, those of the rows
+    repeated. See :func:`daskmix._em.scoring.score_stats`.
     """
-    weighted_log_prob, _ = component_log_prob(x - plan.center, plan)
-    return score_stats(weighted_log_prob)
-
-
-def weighted_loglik_kernel(
-    x: np.ndarray, sample_weight: np.ndarray, plan: GaussianPlan
-) -> Stats:
-    """:func:`loglik_kernel` with every row's terms multiplied by its weight.
-
-    ``loglik``, ``entropy`` and ``n_rows`` are weighted sums: with integer
-    weights, those of the rows repeated.
-    """
-    weighted_log_prob, _ = component_log_prob(x - plan.center, plan)
-    return score_stats(weighted_log_prob, sample_weight)
+    weighted_log_prob, _ = component_log_prob(tile.X - plan.center, plan)
+    return score_stats(weighted_log_prob, tile.weight)
 
 
 def gaussian_tile_rows(n_components: int, n_features: int) -> int:
@@ -72,9 +56,9 @@ class GaussianModel(MixtureModel):
     user_init : dict
         Validated ``weights``, ``means``, ``precisions`` given by the user;
         each replaces what the start method finds.
-    weighted : bool
-        Whether the data carry row weights (``sample_weight``) as their last
-        array: the kernel and the start then weigh every row.
+
+    Data with row weights (a ``weight`` array) are weighted in every pass
+    and in the start.
     """
 
     n_components: int
@@ -83,21 +67,10 @@ class GaussianModel(MixtureModel):
     init_params: str = "kmeans"
     tol: float = 1e-3
     user_init: dict = field(default_factory=dict)
-    weighted: bool = False
 
     name = "gmm"
-
-    @property
-    def kernel(self):
-        return weighted_em_kernel if self.weighted else em_kernel
-
-    @property
-    def score_kernel(self):
-        return weighted_loglik_kernel if self.weighted else loglik_kernel
-
-    @property
-    def array_names(self) -> tuple[str, ...]:
-        return ("X", "sample_weight") if self.weighted else ("X",)
+    kernel = staticmethod(em_kernel)
+    score_kernel = staticmethod(loglik_kernel)
 
     def tile_rows(self, n_features: int) -> int:
         return gaussian_tile_rows(self.n_components, n_features)
@@ -138,7 +111,6 @@ class GaussianModel(MixtureModel):
                 covariance_type=self.covariance_type,
                 reg_covar=self.reg_covar,
                 tol=self.tol,
-                weighted=self.weighted,
             )
         elif len(self.user_init) < 3:
             found = params_from_method(
@@ -150,7 +122,6 @@ class GaussianModel(MixtureModel):
                 reg_covar=self.reg_covar,
                 tile_rows=self.tile_rows(data.n_features),
                 restart=restart,
-                weighted=self.weighted,
             )
         return with_user_init(found, self.user_init, self.covariance_type)
 
@@ -167,7 +138,6 @@ def fit_on_sample(
     n_restarts: int | None = None,
     n_rows: int | None = None,
     joint: bool = False,
-    weighted: bool = False,
 ) -> GaussianParams:
     """A Gaussian mixture fitted on a uniform random sample of rows (``'gmm'``).
 
@@ -191,10 +161,9 @@ def fit_on_sample(
     joint : bool, default=False
         Fit the joint space of all the arrays of ``data`` (``X`` and ``y``,
         for regression mixtures) instead of ``X`` alone.
-    weighted : bool, default=False
-        The last array of ``data`` is the row weights: the sample keeps
-        them (:func:`~daskmix.cluster.starts.weighted_sample`, rows of
-        weight zero left out) and the mixture fitted on it is weighted.
+    Row weights of ``data`` (its ``weight`` array) are kept by the sample
+    (:func:`~daskmix.cluster.starts.weighted_sample`, rows of weight zero
+    left out) and the mixture fitted on it is weighted.
 
     Returns
     -------
@@ -205,25 +174,23 @@ def fit_on_sample(
         n_restarts = config.get("gmm-start.restarts")
     if n_rows is None:
         n_rows = config.get("gmm-start.sample-rows")
-    if weighted:
-        *taken, weight = weighted_sample(
-            data, n_rows, random_state, n_components
-        ).arrays
+    if data.weight is not None:
+        taken = weighted_sample(data, n_rows, random_state, n_components).named()
     else:
         taken = data.take_rows(sample_indices(data.n_samples, n_rows, random_state))
-    arrays = taken if joint else taken[:1]
+    weight = taken.pop("weight", None)
+    arrays = [taken["X"], taken["y"]] if joint else [taken["X"]]
     n_taken = len(arrays[0])
     rows = np.hstack(
         [np.asarray(a, dtype=np.float64).reshape(n_taken, -1) for a in arrays]
     )
-    model = GaussianModel(
-        n_components, covariance_type, reg_covar, "kmeans", tol, weighted=weighted
-    )
+    model = GaussianModel(n_components, covariance_type, reg_covar, "kmeans", tol)
+    sample = {"X": rows} if weight is None else {"X": rows, "weight": weight}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         result = fit_em(
             model,
-            RowBlocks([rows, weight] if weighted else [rows]),
+            RowBlocks(sample),
             n_init=n_restarts,
             max_iter=max_iter,
             tol=tol,

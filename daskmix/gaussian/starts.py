@@ -12,13 +12,7 @@ from ..cluster.seeding import (
     random_data_centers,
 )
 from ..cluster.starts import kmeans_start, split_weight
-from .kernels import (
-    em_kernel,
-    make_plan,
-    random_resp_kernel,
-    weighted_em_kernel,
-    weighted_random_resp_kernel,
-)
+from .kernels import em_kernel, make_plan
 from .params import (
     GaussianParams,
     covariances_from_cholesky,
@@ -60,21 +54,20 @@ def params_from_method(
     reg_covar: float,
     tile_rows: int,
     restart: int = 0,
-    weighted: bool = False,
 ) -> GaussianParams:
     """Starting parameters by the named ``init_params`` method.
 
     Every method but ``'gmm'``, which fits the model itself on a sample
     (:func:`daskmix.gaussian.model.fit_on_sample`).
 
-    With ``weighted=True`` the last array of ``data`` holds the row weights
-    (``sample_weight``): 'k-means++' and 'random_from_data' draw rows in
+    When ``data`` carries row weights (its ``weight`` array, from
+    ``sample_weight``), 'k-means++' and 'random_from_data' draw rows in
     proportion to them (a row of weight zero is never drawn), 'kmeans' is
     weighted k-means (:func:`~daskmix.cluster.starts.kmeans_start`), and
     the statistics of the first M-step ('kmeans', 'random') are weighted.
     """
     K, D = n_components, data.n_features
-    rows_only, weight = split_weight(data, weighted)
+    rows_only, weight = split_weight(data)
     cov_type = covariance_type
     identity = identity_precisions_cholesky(cov_type, K, D)
     if method in ("random_from_data", "k-means++"):
@@ -104,19 +97,17 @@ def params_from_method(
                 1,
                 resample=True,
                 n_rows=config.get("kmeans-start.restart-rows-per-cluster") * K,
-                weighted=weighted,
             )
         else:
-            centers, labelled = kmeans_start(data, K, random_state, weighted=weighted)
+            centers, labelled = kmeans_start(data, K, random_state)
         frame_center = centers.mean(axis=0)
         frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)
         plan = make_plan(
             frame, labelled.dtype, center=frame_center, resp_mode="nearest"
         )
-        kernel = weighted_em_kernel if weighted else em_kernel
-        stats = labelled.map_reduce(kernel, plan, tile_rows, name="gmm-start")
+        stats = labelled.map_reduce(em_kernel, plan, tile_rows, name="gmm-start")
     else:  # random responsibilities, indexed by global row number
-        (first_rows,) = data.take_rows(np.arange(min(data.n_samples, 1000)))[:1]
+        first_rows = data.take_rows(np.arange(min(data.n_samples, 1000)))["X"]
         frame_center = np.asarray(first_rows, dtype=np.float64).mean(axis=0)
         centers = np.tile(frame_center, (K, 1))
         frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)
@@ -127,10 +118,8 @@ def params_from_method(
             resp_mode="random",
             seed=int(random_state.randint(np.iinfo(np.int32).max)),
         )
-        indexed = data.with_row_index()
-        kernel = weighted_random_resp_kernel if weighted else random_resp_kernel
-        stats = indexed.map_reduce(kernel, plan, tile_rows, name="gmm-start")
-    check_pass(stats, data, ("X", "sample_weight") if weighted else ("X",))
+        stats = data.map_reduce(em_kernel, plan, tile_rows, name="gmm-start")
+    check_pass(stats, data)
     return m_step(
         stats,
         centers,

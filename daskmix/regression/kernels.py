@@ -35,6 +35,7 @@ import numpy as np
 from .. import config
 from .._em.scoring import score_stats
 from .._engine.stats import Stats
+from .._engine.tiles import Tile
 from ..gaussian.covariance import covariance
 from ..gaussian.kernels import (
     LOG_2PI,
@@ -43,8 +44,7 @@ from ..gaussian.kernels import (
     normalize_log_prob,
     random_resp,
     weigh_resp,
-    weighted_tied_scatter,
-    weighted_totals,
+    weighted_shared_scatter,
 )
 from ..gaussian.kernels import make_plan as make_gate_plan
 from ..gaussian.params import GaussianParams
@@ -276,12 +276,17 @@ def _statistics(
 
 
 def _weighted_statistics(xs, frame, phi, residuals, resp, sample_weight, plan):
-    """:func:`_statistics` with each row's responsibilities times its weight."""
+    """:func:`_statistics` with each row's responsibilities times its weight.
+
+    ``sample_weight`` None: the unweighted statistics.
+    """
+    if sample_weight is None:
+        return _statistics(xs, frame, phi, residuals, resp, plan)
     stats = _statistics(
         xs, frame, phi, residuals, weigh_resp(resp, sample_weight), plan
     )
-    if plan.gate is not None and plan.gate.covariance_type == "tied":
-        weighted_tied_scatter(stats, frame, sample_weight)
+    if plan.gate is not None and plan.gate.covariance.shared:
+        weighted_shared_scatter(stats, frame, sample_weight)
     return stats
 
 
@@ -296,13 +301,16 @@ def _posterior(x: np.ndarray, y: np.ndarray, plan: RegressionPlan):
 
 
 # ----------------------------------------------------------------- kernels
-def em_kernel(x: np.ndarray, y: np.ndarray, plan: RegressionPlan) -> Stats:
+def em_kernel(tile: Tile, plan: RegressionPlan) -> Stats:
     """E-step and M-step statistics of one tile.
 
     Parameters
     ----------
-    x : ndarray of shape (tile, D)
-    y : ndarray of shape (tile,)
+    tile : Tile
+        ``tile.X`` (tile, D), ``tile.y`` (tile,), and row weights
+        ``tile.weight`` (tile,) or None: each row's contribution to every
+        statistic, to ``loglik`` and to ``n_rows`` is multiplied by its
+        weight (``n_rows`` is then the summed weight).
     plan : RegressionPlan
 
     Returns
@@ -312,28 +320,17 @@ def em_kernel(x: np.ndarray, y: np.ndarray, plan: RegressionPlan) -> Stats:
         ``s1``/``s2`` for ``gating='gaussian'``, ``loglik`` (summed
         ``log p(x, y)``, or ``log p(y | x)`` for ``gating='none'``), ``n_rows``.
     """
-    y = y.reshape(-1)
-    xs, frame, phi, residuals, weighted_log_prob = _posterior(x, y, plan)
-    resp, log_norm = normalize_log_prob(weighted_log_prob)
-    stats = _statistics(xs, frame, phi, residuals, resp, plan)
-    stats["loglik"] = log_norm.sum(dtype=np.float64)
-    stats["n_rows"] = np.float64(x.shape[0])
-    return stats
-
-
-def weighted_em_kernel(
-    x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, plan: RegressionPlan
-) -> Stats:
-    """:func:`em_kernel` with row weights ``sample_weight`` (tile,).
-
-    Each row's contribution to every statistic, to ``loglik`` and to
-    ``n_rows`` is multiplied by its weight (``n_rows`` is the summed weight).
-    """
-    y = y.reshape(-1)
+    x, y, sample_weight = tile.X, tile.y.reshape(-1), tile.weight
     xs, frame, phi, residuals, weighted_log_prob = _posterior(x, y, plan)
     resp, log_norm = normalize_log_prob(weighted_log_prob)
     stats = _weighted_statistics(xs, frame, phi, residuals, resp, sample_weight, plan)
-    return weighted_totals(stats, log_norm, sample_weight)
+    if sample_weight is None:
+        stats["loglik"] = log_norm.sum(dtype=np.float64)
+    else:
+        weights = sample_weight.reshape(-1).astype(np.float64, copy=False)
+        stats["loglik"] = weights @ log_norm.astype(np.float64, copy=False)
+    stats["n_rows"] = tile.total_weight()
+    return stats
 
 
 def _init_resp(x, xs, y, rows, plan: RegressionPlan) -> np.ndarray:
@@ -358,117 +355,71 @@ def _init_resp(x, xs, y, rows, plan: RegressionPlan) -> np.ndarray:
     return resp
 
 
-def init_kernel(
-    x: np.ndarray, y: np.ndarray, rows: np.ndarray, plan: RegressionPlan
-) -> Stats:
+def init_kernel(tile: Tile, plan: RegressionPlan) -> Stats:
     """Statistics of one tile under initial responsibilities (see ``plan.mode``).
 
-    ``rows`` are the tile's global row numbers (used by 'random' only). The
-    statistics are those of :func:`em_kernel`, with ``loglik`` zero.
+    The tile's global row numbers key 'random'. The statistics are those of
+    :func:`em_kernel` (weighted likewise), with ``loglik`` zero.
     """
-    return _init_statistics(x, y, rows, plan)
-
-
-def weighted_init_kernel(
-    x: np.ndarray,
-    y: np.ndarray,
-    sample_weight: np.ndarray,
-    rows: np.ndarray,
-    plan: RegressionPlan,
-) -> Stats:
-    """:func:`init_kernel` with row weights ``sample_weight`` (tile,)."""
-    return _init_statistics(x, y, rows, plan, sample_weight)
-
-
-def _init_statistics(x, y, rows, plan: RegressionPlan, sample_weight=None) -> Stats:
-    """:func:`init_kernel`, or :func:`weighted_init_kernel` given weights."""
-    y = y.reshape(-1)
+    x, y, sample_weight = tile.X, tile.y.reshape(-1), tile.weight
     xs = x - plan.center
     _, frame = _gate_log_prob(xs, plan)
     phi = _design(x, xs, plan)
     residuals = _residuals(phi, y, plan)
-    resp = _init_resp(x, xs, y, rows.reshape(-1), plan)
-    if sample_weight is None:
-        stats = _statistics(xs, frame, phi, residuals, resp, plan)
-        n_rows = np.float64(x.shape[0])
-    else:
-        stats = _weighted_statistics(
-            xs, frame, phi, residuals, resp, sample_weight, plan
-        )
-        n_rows = sample_weight.sum(dtype=np.float64)
+    resp = _init_resp(x, xs, y, tile.rows(), plan)
+    stats = _weighted_statistics(xs, frame, phi, residuals, resp, sample_weight, plan)
     # zero, unless NaN/inf in the tile: then NaN, for ``check_pass`` to report
     stats["loglik"] = 0.0 * (stats["q"].sum() + stats["A"].sum())
-    stats["n_rows"] = n_rows
+    stats["n_rows"] = tile.total_weight()
     return stats
 
 
-def loglik_kernel(x: np.ndarray, y: np.ndarray, plan: RegressionPlan) -> Stats:
+def loglik_kernel(tile: Tile, plan: RegressionPlan) -> Stats:
     """Summed ``log p(x, y)`` (gaussian gating) or ``log p(y | x)``, entropy, rows.
 
-    See :func:`daskmix._em.scoring.score_stats`.
+    With row weights, weighted sums: with integer weights, those of the rows
+    repeated. See :func:`daskmix._em.scoring.score_stats`.
     """
-    *_, weighted_log_prob = _posterior(x, y.reshape(-1), plan)
-    return score_stats(weighted_log_prob)
+    *_, weighted_log_prob = _posterior(tile.X, tile.y.reshape(-1), plan)
+    return score_stats(weighted_log_prob, tile.weight)
 
 
-def conditional_loglik_kernel(
-    x: np.ndarray, y: np.ndarray, plan: RegressionPlan
-) -> Stats:
+def conditional_loglik_kernel(tile: Tile, plan: RegressionPlan) -> Stats:
     """:func:`loglik_kernel` with ``loglik`` the conditional ``log p(y | x)``.
 
     For ``gating='gaussian'`` the joint log-likelihood less the gate's
     ``log p(x)``; the same as :func:`loglik_kernel` for ``gating='none'``.
     """
-    stats = loglik_kernel(x, y, plan)
+    stats = loglik_kernel(tile, plan)
     if plan.gate is not None:
-        stats["loglik"] = stats["loglik"] - gate_score_rows(x, plan).sum()
+        gate = _gate_score(tile.X, plan)
+        if tile.weight is None:
+            stats["loglik"] = stats["loglik"] - gate.sum()
+        else:
+            weights = tile.weight.reshape(-1).astype(np.float64, copy=False)
+            positive = weights > 0
+            stats["loglik"] = stats["loglik"] - gate[positive] @ weights[positive]
     return stats
 
 
-def weighted_loglik_kernel(
-    x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, plan: RegressionPlan
-) -> Stats:
-    """:func:`loglik_kernel` with every row's terms multiplied by its weight.
+def r2_kernel(tile: Tile, plan: RegressionPlan) -> Stats:
+    """Sums for R^2: total weight, SSE, and moments of ``y - y_center``.
 
-    ``loglik``, ``entropy`` and ``n_rows`` are weighted sums: with integer
-    weights, those of the rows repeated.
+    Rows weigh their ``tile.weight`` (one each without weights).
     """
-    *_, weighted_log_prob = _posterior(x, y.reshape(-1), plan)
-    return score_stats(weighted_log_prob, sample_weight)
-
-
-def weighted_conditional_loglik_kernel(
-    x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, plan: RegressionPlan
-) -> Stats:
-    """:func:`conditional_loglik_kernel` with weighted sums."""
-    stats = weighted_loglik_kernel(x, y, sample_weight, plan)
-    if plan.gate is not None:
-        weights = sample_weight.reshape(-1).astype(np.float64, copy=False)
-        positive = weights > 0
-        gate = gate_score_rows(x, plan)[positive] @ weights[positive]
-        stats["loglik"] = stats["loglik"] - gate
-    return stats
-
-
-def weighted_r2_kernel(
-    x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, plan: RegressionPlan
-) -> Stats:
-    """Weighted sums for R^2: total weight, SSE, and moments of ``y - y_center``."""
-    y = y.reshape(-1).astype(np.float64, copy=False)
-    w = sample_weight.reshape(-1).astype(np.float64, copy=False)
+    y = tile.y.reshape(-1).astype(np.float64, copy=False)
+    if tile.weight is None:
+        w = np.ones(tile.n_rows)
+    else:
+        w = tile.weight.reshape(-1).astype(np.float64, copy=False)
     shifted = y - plan.y_center
-    error = y - predict_rows(x, plan)
+    error = y - _predict(tile.X, plan)
     return Stats(
         weight=w.sum(),
         sse=w @ error**2,
         s1=w @ shifted,
         s2=w @ shifted**2,
     )
-
-
-def r2_kernel(x: np.ndarray, y: np.ndarray, plan: RegressionPlan) -> Stats:
-    """:func:`weighted_r2_kernel` with unit weights."""
-    return weighted_r2_kernel(x, y, np.ones(x.shape[0]), plan)
 
 
 # ---------------------------------------------------------- per-row outputs
@@ -488,20 +439,26 @@ def _component_means(x, xs, plan: RegressionPlan) -> np.ndarray:
     return (_design(x, xs, plan) @ plan.weights_t).T.astype(np.float64, copy=False)
 
 
-def predict_rows(x: np.ndarray, plan: RegressionPlan) -> np.ndarray:
-    """Gated conditional mean ``sum_k g_k(x) m_k(x)``, (tile,)."""
+def _predict(x: np.ndarray, plan: RegressionPlan) -> np.ndarray:
+    """Gated conditional mean ``sum_k g_k(x) m_k(x)`` of rows ``x``, (tile,)."""
     xs = x - plan.center
     with np.errstate(under="ignore"):
         gate = np.exp(_log_gate(xs, plan))
     return np.einsum("kn,kn->n", gate, _component_means(x, xs, plan))
 
 
-def predict_std_rows(x: np.ndarray, plan: RegressionPlan) -> np.ndarray:
+def predict_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
+    """Gated conditional mean ``sum_k g_k(x) m_k(x)``, (tile,)."""
+    return _predict(tile.X, plan)
+
+
+def predict_std_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     """Mean and moment-matched standard deviation of ``p(y | x)``, (tile, 2).
 
     ``var = sum_k g_k (sigma_k^2 + m_k^2) - mean^2``, computed as
     ``sum_k g_k (sigma_k^2 + (m_k - mean)^2)`` (no cancellation).
     """
+    x = tile.X
     xs = x - plan.center
     with np.errstate(under="ignore"):
         gate = np.exp(_log_gate(xs, plan))
@@ -511,24 +468,22 @@ def predict_std_rows(x: np.ndarray, plan: RegressionPlan) -> np.ndarray:
     return np.column_stack([mean, np.sqrt(np.einsum("kn,kn->n", gate, spread))])
 
 
-def gate_proba_rows(x: np.ndarray, plan: RegressionPlan) -> np.ndarray:
+def gate_proba_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     """``p(k | x)``: the gate, (tile, K)."""
     with np.errstate(under="ignore"):
-        return np.exp(_log_gate(x - plan.center, plan)).T.astype(np.float64)
+        return np.exp(_log_gate(tile.X - plan.center, plan)).T.astype(np.float64)
 
 
-def posterior_rows(x: np.ndarray, y: np.ndarray, plan: RegressionPlan) -> np.ndarray:
+def posterior_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     """``p(k | x, y)``, (tile, K)."""
-    *_, weighted_log_prob = _posterior(x, y.reshape(-1), plan)
+    *_, weighted_log_prob = _posterior(tile.X, tile.y.reshape(-1), plan)
     resp, _ = normalize_log_prob(weighted_log_prob)
     return np.ascontiguousarray(resp.T)
 
 
-def conditional_score_rows(
-    x: np.ndarray, y: np.ndarray, plan: RegressionPlan
-) -> np.ndarray:
+def conditional_score_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     """``log p(y | x)``, (tile,)."""
-    y = y.reshape(-1)
+    x, y = tile.X, tile.y.reshape(-1)
     xs = x - plan.center
     residuals = _residuals(_design(x, xs, plan), y, plan)
     _, log_norm = normalize_log_prob(
@@ -537,7 +492,12 @@ def conditional_score_rows(
     return log_norm
 
 
-def gate_score_rows(x: np.ndarray, plan: RegressionPlan) -> np.ndarray:
+def gate_score_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     """``log p(x)`` under the gate, (tile,)."""
+    return _gate_score(tile.X, plan)
+
+
+def _gate_score(x: np.ndarray, plan: RegressionPlan) -> np.ndarray:
+    """``log p(x)`` under the gate of rows ``x``, (tile,)."""
     weighted_log_prob, _ = component_log_prob(x - plan.center, plan.gate)
     return normalize_log_prob(weighted_log_prob)[1].astype(np.float64)

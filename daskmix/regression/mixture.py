@@ -46,7 +46,6 @@ from .kernels import (
     predict_rows,
     predict_std_rows,
     r2_kernel,
-    weighted_r2_kernel,
 )
 from .model import RegressionModel
 from .params import (
@@ -432,10 +431,10 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         ensure_min_samples: int = 1,
         sample_weight=None,
     ):
-        """Validated rows of X (and y when given; the weights, when given, last)."""
+        """Validated rows of X (and y, and the row weights, when given)."""
         X, info = check_X(self, X, reset=reset, ensure_min_samples=ensure_min_samples)
         if y is None:
-            return RowBlocks([X]), info
+            return RowBlocks({"X": X}), info
         if reset and getattr(y, "ndim", 1) == 2 and y.shape[1] == 1:
             warnings.warn(
                 "A column-vector y was passed when a 1d array was expected. Please "
@@ -444,7 +443,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
                 stacklevel=3,
             )
         y = check_y(y, X, info)
-        return RowBlocks([X, y, *weight_arrays(sample_weight, X)]), info
+        return RowBlocks({"X": X, "y": y, **weight_arrays(sample_weight, X)}), info
 
     # ------------------------------------------------------------ attributes
     def _params(self) -> RegressionParams:
@@ -609,17 +608,12 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         data, plan, _ = self._rows_with_y(X, y)
         tile_rows = self._model(data.n_features).tile_rows(data.n_features)
         if sample_weight is not None:
-            weight = check_sample_weight(sample_weight, data.arrays[0])
-            data = RowBlocks([*data.arrays, weight])
+            weight = check_sample_weight(sample_weight, data.X)
+            data = data.with_array("weight", weight)
         plan.y_center = float(
             self.weights_ @ (self.intercept_ + self.coef_ @ self._x_center)
         )
-        kernel = r2_kernel if sample_weight is None else weighted_r2_kernel
-        stats = check_pass(
-            data.map_reduce(kernel, plan, tile_rows),
-            data,
-            ("X", "y", "sample_weight"),
-        )
+        stats = check_pass(data.map_reduce(r2_kernel, plan, tile_rows), data)
         total = stats["s2"] - stats["s1"] ** 2 / stats["weight"]
         if total == 0.0:
             return 1.0 if stats["sse"] == 0.0 else 0.0

@@ -17,9 +17,6 @@ from .kernels import (
     loglik_kernel,
     make_plan,
     uses_pairwise_products,
-    weighted_conditional_loglik_kernel,
-    weighted_em_kernel,
-    weighted_loglik_kernel,
 )
 from .params import (
     RegressionConfig,
@@ -53,36 +50,20 @@ class RegressionModel(MixtureModel):
         Gating, noise model, intercept, gate covariance type, regularisation.
     init_params : str
         The start method (:mod:`daskmix.regression.starts`).
-    weighted : bool
-        Whether the data carry row weights (``sample_weight``) as their last
-        array: the kernel and the start then weigh every row.
+
+    Data with row weights (a ``weight`` array) are weighted in every pass
+    and in the start.
     """
 
     n_components: int
     config: RegressionConfig
     init_params: str = "kmeans"
-    weighted: bool = False
 
     name = "regression"
-
-    @property
-    def kernel(self):
-        return weighted_em_kernel if self.weighted else em_kernel
-
-    @property
-    def array_names(self) -> tuple[str, ...]:
-        return ("X", "y", "sample_weight") if self.weighted else ("X", "y")
-
-    @property
-    def score_kernel(self):
-        return weighted_loglik_kernel if self.weighted else loglik_kernel
-
-    @property
-    def conditional_score_kernel(self):
-        """A scoring pass on ``log p(y | x)`` whatever the gating."""
-        if self.weighted:
-            return weighted_conditional_loglik_kernel
-        return conditional_loglik_kernel
+    kernel = staticmethod(em_kernel)
+    score_kernel = staticmethod(loglik_kernel)
+    #: a scoring pass on ``log p(y | x)`` whatever the gating
+    conditional_score_kernel = staticmethod(conditional_loglik_kernel)
 
     def tile_rows(self, n_features: int) -> int:
         return regression_tile_rows(
@@ -130,10 +111,9 @@ class RegressionModel(MixtureModel):
                     config=self.config,
                     reg_covar=self.config.reg_covar,
                     tile_rows=self.tile_rows(data.n_features),
-                    weighted=self.weighted,
                 )
             except ValueError as exc:
                 # centre pickers see the joint (x, y) as their "X": say which
                 if "NaN" in str(exc) or "infinity" in str(exc):
-                    data.raise_if_not_finite(self.array_names)
+                    data.raise_if_not_finite()
                 raise

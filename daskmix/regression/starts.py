@@ -44,24 +44,19 @@ import numpy as np
 from .. import config as settings
 from .._em.batch import check_pass
 from .._engine.rows import RowBlocks
+from .._engine.tiles import Tile
 from ..cluster.seeding import (
     kmeans_plusplus_centers,
     random_data_centers,
     sample_indices,
 )
 from ..cluster.starts import kmeans_start, split_weight, weighted_sample
+from ..gaussian.covariance import covariance
 from ..gaussian.kernels import make_plan as make_gate_plan
 from ..gaussian.model import fit_on_sample
 from ..gaussian.params import GaussianParams, precisions_cholesky_from_covariances
 from .degenerate import degenerate_components
-from .kernels import (
-    em_kernel,
-    identity_gate,
-    init_kernel,
-    make_plan,
-    weighted_em_kernel,
-    weighted_init_kernel,
-)
+from .kernels import em_kernel, identity_gate, init_kernel, make_plan
 from .pairing import chain_segments, line_through, matched_pairs
 from .params import (
     RegressionConfig,
@@ -94,7 +89,6 @@ def initial_params(
     config: RegressionConfig,
     reg_covar: float,
     tile_rows: int,
-    weighted: bool = False,
 ) -> RegressionParams:
     """Starting parameters: one initialisation pass over (X, y), then an M-step.
 
@@ -102,8 +96,8 @@ def initial_params(
     lines; the pass accumulates the usual statistics under them. Methods
     that choose lines keep them and only estimate noise, weights and gate.
 
-    With ``weighted=True`` the last array of ``data`` is the row weights
-    (``sample_weight``): k-means (and the k-means of 'kmeans-chain' and
+    When ``data`` carries row weights (its ``weight`` array, from
+    ``sample_weight``), k-means (and the k-means of 'kmeans-chain' and
     'kmeans-pairs') is weighted, 'k-means++' and 'random_from_data' draw
     rows in proportion to the weights (never a row of weight zero), 'gmm'
     and 'short-em' fit a weighted sample, and the statistics of the
@@ -120,11 +114,12 @@ def initial_params(
             config=config,
             reg_covar=reg_covar,
             tile_rows=tile_rows,
-            weighted=weighted,
         )
-    rows_only, weight = split_weight(data, weighted)
+    rows_only, weight = split_weight(data)
+    weighted = weight is not None
     n_head = min(data.n_samples, settings.get("regression.head-rows"))
-    head_x, head_y = data.take_rows(np.arange(n_head))[:2]
+    head = data.take_rows(np.arange(n_head))
+    head_x, head_y = head["X"], head["y"]
     x_center = np.asarray(head_x, dtype=np.float64).mean(axis=0)
     x_center = x_center.astype(data.dtype).astype(np.float64)
     y_center = float(np.mean(head_y))
@@ -136,14 +131,14 @@ def initial_params(
     refit = True
 
     def joint_rows(with_weight: bool) -> RowBlocks:
-        # the joint (x, y) rows the centre pickers see; weights last if asked
+        # the joint (x, y) rows the centre pickers see, weighted if asked
         joint = rows_only.joined()
-        return RowBlocks([*joint.arrays, weight]) if with_weight else joint
+        return joint.with_array("weight", weight) if with_weight else joint
 
     if method == "kmeans":
-        centers = kmeans_start(
-            joint_rows(weighted), K, random_state, 1, resample=True, weighted=weighted
-        )[0]
+        centers = kmeans_start(joint_rows(weighted), K, random_state, 1, resample=True)[
+            0
+        ]
         init_fields.update(mode="nearest", centers=_shift(centers, x_center, y_center))
     elif method in ("k-means++", "random_from_data"):
         pick = {
@@ -157,7 +152,7 @@ def initial_params(
             mode="random", seed=int(random_state.randint(np.iinfo(np.int32).max))
         )
     elif method == "gmm":
-        gmm = joint_gmm(data, n_components, random_state, reg_covar, weighted)
+        gmm = joint_gmm(data, n_components, random_state, reg_covar)
         coef, intercept = conditional_lines(gmm, config.fit_intercept)
         init_fields.update(
             mode="joint_posterior", joint_gate=make_gate_plan(gmm, np.float64)
@@ -176,7 +171,6 @@ def initial_params(
             random_state,
             1,
             resample=True,
-            weighted=weighted,
         )
         if method == "kmeans-chain":
             segments = chain_segments(centers)
@@ -184,7 +178,7 @@ def initial_params(
             picked = sample_indices(
                 rows.n_samples, settings.get("regression.pair-score-rows"), random_state
             )
-            (scored,) = rows.take_rows(picked)[:1]
+            scored = rows.take_rows(picked)["X"]
             segments = matched_pairs(
                 centers, np.asarray(scored, np.float64), config.fit_intercept
             )
@@ -211,10 +205,8 @@ def initial_params(
         noise_floor=noise_floor_from_sample(head_y),
     )
     plan = make_plan(frame, config.fit_intercept, data.dtype, **init_fields)
-    indexed = data.with_row_index()
-    kernel = weighted_init_kernel if weighted else init_kernel
-    stats = indexed.map_reduce(kernel, plan, tile_rows, name="regression-start")
-    check_pass(stats, data, names=("X", "y", "sample_weight"))
+    stats = data.map_reduce(init_kernel, plan, tile_rows, name="regression-start")
+    check_pass(stats, data)
     return m_step(stats, frame, config, refit_lines=refit)
 
 
@@ -223,11 +215,10 @@ def joint_gmm(
     n_components: int,
     random_state: np.random.RandomState,
     reg_covar: float,
-    weighted: bool = False,
 ) -> GaussianParams:
     """A full-covariance Gaussian mixture on a sample of joint (x, y) rows.
 
-    ``weighted``: the last array of ``data`` is the row weights.
+    Row weights of ``data`` (its ``weight`` array) weigh the sample's fit.
     """
     return fit_on_sample(
         data,
@@ -236,7 +227,6 @@ def joint_gmm(
         covariance_type="full",
         reg_covar=max(reg_covar, 1e-6),
         joint=True,
-        weighted=weighted,
     )
 
 
@@ -254,7 +244,6 @@ def short_em_params(
     config: RegressionConfig,
     reg_covar: float,
     tile_rows: int,
-    weighted: bool = False,
 ) -> RegressionParams:
     """``init_params='short-em'``: the best of many short EM runs on a sample.
 
@@ -274,8 +263,8 @@ def short_em_params(
     the chunking, and every restart is a different draw. The parameters are
     the sample fit's, in the data's frame (its ``x_center`` and noise floor).
 
-    With ``weighted=True`` (the last array of ``data`` is the row weights)
-    the sample keeps its rows' weights
+    When ``data`` carries row weights (its ``weight`` array) the sample
+    keeps its rows' weights
     (:func:`~daskmix.cluster.starts.weighted_sample`, rows of weight zero
     left out) and every start and EM run on it is weighted; effective row
     counts (the degeneracy rule) are sums of weights.
@@ -293,28 +282,25 @@ def short_em_params(
         )
     }
     n_head = min(data.n_samples, settings.get("regression.head-rows"))
-    head_x, head_y = data.take_rows(np.arange(n_head))[:2]
-    x_center = np.asarray(head_x, dtype=np.float64).mean(axis=0)
+    head = data.take_rows(np.arange(n_head))
+    head_y = head["y"]
+    x_center = np.asarray(head["X"], dtype=np.float64).mean(axis=0)
     x_center = x_center.astype(data.dtype).astype(np.float64)
-    if weighted:
-        x_rows, y_rows, w_rows = weighted_sample(
-            data, short_em["sample-rows"], random_state, K
-        ).arrays
-        extra = [np.asarray(w_rows, np.float64)]
+    if data.weight is not None:
+        taken = weighted_sample(data, short_em["sample-rows"], random_state, K).named()
     else:
         picked = sample_indices(data.n_samples, short_em["sample-rows"], random_state)
-        x_rows, y_rows = data.take_rows(picked)
-        extra = []
-    sample = RowBlocks(
-        [
-            np.asarray(x_rows, np.float64),
-            np.asarray(y_rows, np.float64).reshape(-1),
-            *extra,
-        ]
-    )
+        taken = data.take_rows(picked)
+    arrays = {
+        "X": np.asarray(taken["X"], np.float64),
+        "y": np.asarray(taken["y"], np.float64).reshape(-1),
+    }
+    if "weight" in taken:
+        arrays["weight"] = np.asarray(taken["weight"], np.float64)
+    sample = RowBlocks(arrays)
     n_rows = sample.n_samples
     # effective rows for the degeneracy rule: the sample's summed weight
-    mass = float(extra[0].sum()) if weighted else n_rows
+    mass = n_rows if sample.weight is None else float(sample.weight.sum())
     n_coef = n_coefficients(data.n_features, config.fit_intercept)
     # each start runs as soon as it is drawn (the runs draw nothing), and only
     # the best finalists are kept: wide data's parameters are
@@ -342,7 +328,6 @@ def short_em_params(
                 config=config,
                 reg_covar=reg_covar,
                 tile_rows=tile_rows,
-                weighted=weighted,
             )
             frame = params if frame is None else frame
             run_short(position, params)
@@ -386,14 +371,14 @@ def _sample_em(
 ) -> tuple[RegressionParams, float]:
     """EM on the in-memory sample; the parameters and their mean log-likelihood."""
     loglik = -np.inf
-    kernel = em_kernel if len(sample.arrays) == 2 else weighted_em_kernel
+    whole = Tile(sample.named())
     for _ in range(n_steps):
         plan = make_plan(params, config.fit_intercept, sample.dtype)
         if sample.n_samples <= tile_rows:
             # one tile: no thread pool round trip for a millisecond of work
-            stats = kernel(*sample.arrays, plan)
+            stats = em_kernel(whole, plan)
         else:
-            stats = sample.map_reduce(kernel, plan, tile_rows)
+            stats = sample.map_reduce(em_kernel, plan, tile_rows)
         previous, loglik = loglik, float(stats["loglik"] / stats["n_rows"])
         if not np.isfinite(loglik):
             return params, -np.inf
@@ -419,11 +404,10 @@ def random_lines(
     true line starts tight even among outliers, and (``gating='gaussian'``)
     the same gate, the Gaussian of all sample rows, so that the first E-step
     from them assigns rows by their residuals alone. ``frame`` supplies
-    ``x_center`` and the noise floor. A weighted sample (row weights as its
-    third array) weighs the rows in the lines' weights and the gate.
+    ``x_center`` and the noise floor. A weighted sample (a ``weight`` array)
+    weighs the rows in the lines' weights and the gate.
     """
-    x, y = sample.arrays[:2]
-    row_weight = sample.arrays[2] if len(sample.arrays) > 2 else None
+    x, y, row_weight = sample.X, sample.y, sample.weight
     n_rows, n_features = x.shape
     n_coef = n_coefficients(n_features, config.fit_intercept)
     design = np.column_stack([x, np.ones(n_rows)]) if config.fit_intercept else x
@@ -481,14 +465,9 @@ def _flat_gate(
     n_components = weights.shape[0]
     cov_type = config.covariance_type
     n_features = x.shape[1]
-    cov = np.atleast_2d(np.cov(x, rowvar=False, aweights=row_weight))
-    cov = cov + config.reg_covar * np.eye(n_features)
-    covariances = {
-        "full": np.tile(cov, (n_components, 1, 1)),
-        "tied": cov,
-        "diag": np.tile(np.diag(cov), (n_components, 1)),
-        "spherical": np.full(n_components, np.diag(cov).mean()),
-    }[cov_type]
+    pooled = np.atleast_2d(np.cov(x, rowvar=False, aweights=row_weight))
+    pooled = pooled + config.reg_covar * np.eye(n_features)
+    covariances = covariance(cov_type).from_pooled(pooled, n_components)
     return GaussianParams(
         cov_type,
         weights,

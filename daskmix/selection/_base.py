@@ -131,9 +131,6 @@ class _MixtureIC(BaseEstimator):
         total_weight = None
         if weighted:
             total_weight = check_enough_weights(data, max(self._checked_components))
-            for model in models:
-                # the weights are the data's last array: every candidate weighs rows
-                model.weighted = True
         if self.algorithm == "minibatch":
             results = fit_sweep_stepwise(
                 models,

@@ -248,6 +248,33 @@ class Covariance:
         """
         raise NotImplementedError
 
+    # ------------------------------------------ starts and variational priors
+    #: whether the model's covariances are matrices (full, tied), not variances
+    matrix = False
+
+    def from_pooled(self, pooled: np.ndarray, n_components: int) -> np.ndarray:
+        """K components of covariance ``pooled`` (D, D), in this type's shape.
+
+        A flat start: every component the Gaussian of all rows.
+        """
+        raise NotImplementedError
+
+    def prior_covariance(self, scatter: np.ndarray):
+        """The variational covariance prior, in this type's form, from the data's.
+
+        ``scatter`` is the data's covariance: (D, D) when :attr:`matrix`, else
+        its variances (D,). Returns (D, D), (D,) or a float (spherical).
+        """
+        raise NotImplementedError
+
+    def check_prior_covariance(self, prior, n_features: int):
+        """A user's ``covariance_prior`` checked (scikit-learn's messages)."""
+        raise NotImplementedError
+
+    def as_prior(self, prior):
+        """A covariance prior as the posterior reads it (float64 array)."""
+        return np.asarray(prior, dtype=np.float64)
+
     # ------------------------------------------------------------ sampling
     def sample(
         self,

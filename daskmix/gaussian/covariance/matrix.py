@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import linalg
+from sklearn.utils import check_array
 
 from ..._engine.stats import Stats
 from ..._engine.workspace import FRESH
@@ -18,6 +19,26 @@ from .base import (
 
 class _Matrix(Covariance):
     """Full and tied: precision factors are upper-triangular matrices."""
+
+    matrix = True
+
+    def prior_covariance(self, scatter):
+        return np.atleast_2d(scatter)
+
+    def check_prior_covariance(self, prior, n_features):
+        prior = check_array(prior, dtype=[np.float64, np.float32], ensure_2d=False)
+        if prior.shape != (n_features, n_features):
+            raise ValueError(
+                f"The parameter '{self.name} covariance_prior' should have the "
+                f"shape of {(n_features, n_features)}, but got {prior.shape}"
+            )
+        if not (
+            np.allclose(prior, prior.T) and np.all(np.linalg.eigvalsh(prior) > 0.0)
+        ):
+            raise ValueError(
+                f"'{self.name} precision' should be symmetric, positive-definite"
+            )
+        return prior
 
     def _stack(self, matrices: np.ndarray) -> np.ndarray:
         """The (n, D, D) stack of this type's matrices."""
@@ -185,6 +206,9 @@ class Full(_Matrix):
     def _component_covariance(self, covariances, k):
         return covariances[k]
 
+    def from_pooled(self, pooled, n_components):
+        return np.tile(pooled, (n_components, 1, 1))
+
     def wishart_posterior(
         self, nk, sk, diff, prior_covariance, prior_dof, prior_precision, mean_precision
     ):
@@ -275,6 +299,9 @@ class Tied(_Matrix):
 
     def _component_covariance(self, covariances, k):
         return covariances
+
+    def from_pooled(self, pooled, n_components):
+        return np.array(pooled, dtype=np.float64)
 
     shared = True
 

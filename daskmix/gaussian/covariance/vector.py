@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils import check_array
 
 from ..._engine.stats import Stats
 from ..._engine.workspace import FRESH
@@ -43,6 +44,17 @@ class _Vector(Covariance):
 
     def plan_arrays(self, prec_chol, rel_means):
         return prec_chol**2, rel_means
+
+    def check_prior_covariance(self, prior, n_features):
+        prior = check_array(prior, dtype=[np.float64, np.float32], ensure_2d=False)
+        if prior.shape != (n_features,):
+            raise ValueError(
+                f"The parameter '{self.name} covariance_prior' should have the "
+                f"shape of {(n_features,)}, but got {prior.shape}"
+            )
+        if np.any(np.less_equal(prior, 0.0)):
+            raise ValueError(f"'{self.name} precision' should be positive")
+        return prior
 
     def accumulate(self, xs, frame, resp, work=FRESH):
         # diag: frame = xs**2; spherical: frame = |xs|**2
@@ -119,6 +131,12 @@ class Diag(_Vector):
     def _variances(self, stats, nk, shift):
         return stats["s2"] / nk[:, None] - shift**2
 
+    def from_pooled(self, pooled, n_components):
+        return np.tile(np.diag(pooled), (n_components, 1))
+
+    def prior_covariance(self, scatter):
+        return scatter
+
     def _move_s2(self, s1, s2, nk, shift):
         return s2 + 2.0 * s1 * shift + nk[:, None] * shift**2
 
@@ -163,6 +181,19 @@ class Spherical(_Vector):
         maha += np.einsum("kd,kd->k", offsets, offsets)[:, None]
         maha *= transform[:, None]
         return maha, squared_norms
+
+    def from_pooled(self, pooled, n_components):
+        return np.full(n_components, np.diag(pooled).mean())
+
+    def prior_covariance(self, scatter):
+        return float(np.mean(scatter))
+
+    def check_prior_covariance(self, prior, n_features):
+        # scikit-learn's parameter validation has checked the number already
+        return prior
+
+    def as_prior(self, prior):
+        return float(prior)
 
     def _variances(self, stats, nk, shift):
         n_features = shift.shape[1]

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..._engine.rows import RowBlocks
 from ..._estimator.base import BaseMixture, float_dtype
-from ..covariance import VARIATIONAL_TYPES
+from ..covariance import VARIATIONAL_TYPES, covariance
 from ..outputs import GaussianOutputs
 from ..params import GaussianParams, precisions_from_cholesky
 from .model import BayesianModel
@@ -265,7 +265,7 @@ class BayesianGaussianMixture(GaussianOutputs, BaseMixture):
 
         The mean and covariance of X, when needed, take one pass.
         """
-        data = X if isinstance(X, RowBlocks) else RowBlocks([np.asarray(X)])
+        data = X if isinstance(X, RowBlocks) else RowBlocks({"X": np.asarray(X)})
         priors = data_priors(
             data,
             covariance_type=self.covariance_type,
@@ -291,9 +291,7 @@ class BayesianGaussianMixture(GaussianOutputs, BaseMixture):
             self.mean_precision_prior_,
             np.asarray(self.mean_prior_, dtype=np.float64),
             self.degrees_of_freedom_prior_,
-            np.asarray(self.covariance_prior_, dtype=np.float64)
-            if self.covariance_type != "spherical"
-            else float(self.covariance_prior_),
+            covariance(self.covariance_type).as_prior(self.covariance_prior_),
             self.covariance_type,
         )
 
@@ -305,7 +303,7 @@ class BayesianGaussianMixture(GaussianOutputs, BaseMixture):
         X : ndarray of shape (n_samples, n_features)
         random_state : RandomState
         """
-        data = RowBlocks([np.asarray(X)])
+        data = RowBlocks({"X": np.asarray(X)})
         params = self._model(data.n_features).initialize(data, random_state)
         self._set_params(params, data.dtype)
 

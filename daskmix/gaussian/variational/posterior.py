@@ -37,10 +37,10 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
 from ..._engine.stats import Stats
+from ..._engine.tiles import Tile
 from ..covariance import covariance
 from ..kernels import (
     GaussianPlan,
-    accumulate,
     component_log_prob,
     make_plan,
     normalize_log_prob,
@@ -400,13 +400,14 @@ def variational_plan(params: BayesianParams, dtype) -> GaussianPlan:
     return replace(plan, log_const=np.asarray(log_const, dtype=dtype))
 
 
-def variational_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
+def variational_kernel(tile: Tile, plan: GaussianPlan) -> Stats:
     """Variational E-step and statistics of one tile.
 
     Parameters
     ----------
-    x : ndarray of shape (tile, D)
-        Rows of X.
+    tile : Tile
+        ``tile.X`` (tile, D), the rows of X. (BayesianGaussianMixture takes
+        no row weights.)
     plan : GaussianPlan
         From :func:`variational_plan`.
 
@@ -417,10 +418,11 @@ def variational_kernel(x: np.ndarray, plan: GaussianPlan) -> Stats:
         (the sum of ``r log r`` over the tile), ``loglik`` (summed
         ``log sum_k exp(E-step log-probability)``) and ``n_rows``.
     """
+    x = tile.X
     xs = x - plan.center
     weighted_log_prob, frame = component_log_prob(xs, plan)
     resp, log_norm = normalize_log_prob(weighted_log_prob)
-    stats = accumulate(xs, frame, resp, plan.covariance_type)
+    stats = plan.covariance.accumulate(xs, frame, resp)
     if resp.dtype == np.float64:
         # sum r log r = sum r (w - log_norm) = <r, w> - sum log_norm, as
         # sum_k r = 1: one BLAS dot instead of three passes over (K, tile)

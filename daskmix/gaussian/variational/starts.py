@@ -8,35 +8,35 @@ as scikit-learn forms them, for
 
 from __future__ import annotations
 
+import dask.array as da
 import numpy as np
 from sklearn.utils import check_array
 
 from ..._em.batch import check_pass
 from ..._engine.rows import RowBlocks, default_tile_rows
 from ..._engine.stats import Stats
+from ..._engine.tiles import Tile
 from ...cluster.seeding import kmeans_plusplus_centers, random_data_centers
 from ...cluster.starts import kmeans_start
 from ..covariance import covariance
 from ..kernels import (
     GaussianPlan,
-    accumulate,
     component_log_prob,
     em_kernel,
     make_plan,
-    random_resp_kernel,
 )
 from ..params import NK_EPS, GaussianParams, StatsFrame, identity_precisions_cholesky
 from .posterior import Priors, ml_moments
 
 
 # ------------------------------------------------------------------ priors
-def moments_kernel(x: np.ndarray, plan: tuple[np.ndarray, bool]) -> Stats:
+def moments_kernel(tile: Tile, plan: tuple[np.ndarray, bool]) -> Stats:
     """Shifted first and second moments of one tile, for the data priors.
 
     Parameters
     ----------
-    x : ndarray of shape (tile, D)
-        Rows of X.
+    tile : Tile
+        ``tile.X`` (tile, D): rows of X.
     plan : tuple of (ndarray of shape (D,), bool)
         ``(shift, full)``: ``s2`` is the (D, D) scatter when ``full``, else
         the per-feature sums of squares.
@@ -47,9 +47,9 @@ def moments_kernel(x: np.ndarray, plan: tuple[np.ndarray, bool]) -> Stats:
         ``n_rows``, ``s1`` (D,), ``s2``.
     """
     shift, full = plan
-    xs = (x - shift).astype(np.float64, copy=False)
+    xs = (tile.X - shift).astype(np.float64, copy=False)
     s2 = xs.T @ xs if full else np.einsum("bd,bd->d", xs, xs)
-    return Stats(n_rows=np.float64(x.shape[0]), s1=xs.sum(axis=0), s2=np.asarray(s2))
+    return Stats(n_rows=np.float64(tile.n_rows), s1=xs.sum(axis=0), s2=np.asarray(s2))
 
 
 def data_moments(stats: Stats, shift: np.ndarray, full: bool):
@@ -99,8 +99,7 @@ def sample_moments(data: RowBlocks, full: bool):
     covariance : ndarray of shape (n_features, n_features) or (n_features,)
         The unbiased covariance, or variances.
     """
-    (first,) = data.take_rows(np.arange(1))
-    shift = np.asarray(first[0], dtype=np.float64)
+    shift = np.asarray(data.take_rows(np.arange(1))["X"][0], dtype=np.float64)
     stats = data.map_reduce(
         moments_kernel, (shift, full), default_tile_rows(data.n_features)
     )
@@ -167,30 +166,22 @@ def data_priors(
             mean_prior, dtype=[np.float64, np.float32], ensure_2d=False
         )
         _check_shape(mean_prior, (n_features,), "means")
+    cov = covariance(cov_type)
     if covariance_prior is not None:
-        covariance_prior = _check_covariance_prior(
-            covariance_prior, cov_type, n_features
-        )
+        covariance_prior = cov.check_prior_covariance(covariance_prior, n_features)
     if mean_prior is None or covariance_prior is None:
-        mean, scatter = sample_moments(data, full=cov_type in ("full", "tied"))
+        mean, scatter = sample_moments(data, full=cov.matrix)
         if mean_prior is None:
             mean_prior = mean
         if covariance_prior is None:
-            covariance_prior = {
-                "full": np.atleast_2d(scatter),
-                "tied": np.atleast_2d(scatter),
-                "diag": scatter,
-                "spherical": float(np.mean(scatter)),
-            }[cov_type]
+            covariance_prior = cov.prior_covariance(scatter)
     return Priors(
         weight_concentration_prior_type,
         weight_concentration_prior,
         mean_precision_prior,
         np.asarray(mean_prior, dtype=np.float64),
         degrees_of_freedom_prior,
-        covariance_prior
-        if cov_type == "spherical"
-        else np.asarray(covariance_prior, dtype=np.float64),
+        cov.as_prior(covariance_prior),
         cov_type,
     )
 
@@ -201,30 +192,6 @@ def _check_shape(param: np.ndarray, shape: tuple, name: str) -> None:
             f"The parameter '{name}' should have the shape of {shape}, "
             f"but got {param.shape}"
         )
-
-
-def _check_covariance_prior(covariance_prior, covariance_type: str, n_features: int):
-    """scikit-learn's checks of a user-given ``covariance_prior``."""
-    if covariance_type == "spherical":
-        return covariance_prior
-    prior = check_array(
-        covariance_prior, dtype=[np.float64, np.float32], ensure_2d=False
-    )
-    if covariance_type in ("full", "tied"):
-        _check_shape(
-            prior, (n_features, n_features), f"{covariance_type} covariance_prior"
-        )
-        if not (
-            np.allclose(prior, prior.T) and np.all(np.linalg.eigvalsh(prior) > 0.0)
-        ):
-            raise ValueError(
-                f"'{covariance_type} precision' should be symmetric, positive-definite"
-            )
-    else:
-        _check_shape(prior, (n_features,), f"{covariance_type} covariance_prior")
-        if np.any(np.less_equal(prior, 0.0)):
-            raise ValueError(f"'{covariance_type} precision' should be positive")
-    return prior
 
 
 # ------------------------------------------------------------------- starts
@@ -248,7 +215,7 @@ def check_resp(resp, data: RowBlocks, n_components: int):
         of ``data``.
     """
     expected = (data.n_samples, n_components)
-    if data.from_dask and not RowBlocks([resp]).is_dask:
+    if data.from_dask and not isinstance(resp, da.Array):
         raise TypeError(
             "init_params: responsibilities for dask input X must be a "
             f"dask array; got {type(resp).__name__}."
@@ -270,15 +237,14 @@ def check_resp(resp, data: RowBlocks, n_components: int):
     return resp
 
 
-def resp_kernel(x: np.ndarray, resp: np.ndarray, plan: GaussianPlan) -> Stats:
+def resp_kernel(tile: Tile, plan: GaussianPlan) -> Stats:
     """Statistics of one tile under given responsibilities.
 
     Parameters
     ----------
-    x : ndarray of shape (tile, D)
-        Rows of X.
-    resp : ndarray of shape (tile, K)
-        Their responsibilities.
+    tile : Tile
+        ``tile.X`` (tile, D), rows of X, and ``tile["resp"]`` (tile, K), their
+        responsibilities.
     plan : GaussianPlan
         An identity-precision frame (as for the random start).
 
@@ -287,12 +253,11 @@ def resp_kernel(x: np.ndarray, resp: np.ndarray, plan: GaussianPlan) -> Stats:
     Stats
         ``nk``, ``s1``, ``s2`` in the frame of ``plan``, and ``n_rows``.
     """
-    xs = x - plan.center
+    xs = tile.X - plan.center
     _, frame = component_log_prob(xs, plan)
-    stats = accumulate(
-        xs, frame, np.ascontiguousarray(resp.T, dtype=xs.dtype), plan.covariance_type
-    )
-    stats["n_rows"] = np.float64(x.shape[0])
+    resp = np.ascontiguousarray(tile["resp"].T, dtype=xs.dtype)
+    stats = plan.covariance.accumulate(xs, frame, resp)
+    stats["n_rows"] = np.float64(tile.n_rows)
     return stats
 
 
@@ -360,7 +325,7 @@ def start_moments(
         stats = rows.map_reduce(em_kernel, plan, tile_rows)
     else:
         rows = data
-        (first_rows,) = data.take_rows(np.arange(min(data.n_samples, 1000)))
+        first_rows = data.take_rows(np.arange(min(data.n_samples, 1000)))["X"]
         center = np.asarray(first_rows, dtype=np.float64).mean(axis=0)
         centers = np.tile(center, (K, 1))
         frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)
@@ -372,12 +337,10 @@ def start_moments(
                 resp_mode="random",
                 seed=int(random_state.randint(np.iinfo(np.int32).max)),
             )
-            stats = data.with_row_index().map_reduce(
-                random_resp_kernel, plan, tile_rows
-            )
+            stats = data.map_reduce(em_kernel, plan, tile_rows)
         else:
             plan = make_plan(frame, data.dtype, center=center)
-            joint = data.with_array(resp)
+            joint = data.with_array("resp", resp)
             stats = joint.map_reduce(resp_kernel, plan, tile_rows)
     check_pass(stats, data)
     whiten = covariance(cov_type).whitening(identity)
