@@ -24,28 +24,30 @@ a given orientation), the pooled estimates (EII, EEI, EEE), EEV. Iterative:
   fixed-point iterations). These problems are convex in the logarithms of the
   volumes and shape values (VEI, VEV) or geodesically convex (VEE), so the
   iteration reaches the one minimum from any start.
-* a common orientation with free shapes (EVE, VVE) alternates the shapes (in
-  closed form) with a majorisation-minimisation step of the orientation
-  (Browne & McNicholas 2014): with ``m_k`` the largest eigenvalue of
-  ``W_k``, ``f`` restricted to orthogonal ``D`` is majorised by a function
-  linear in ``D``, minimised by the orthogonal polar factor of
-  ``F = sum_k (m_k I - W_k) D Lambda_k^-1``. Every step lowers ``f``, but the
-  problem is not convex: the loop starts from the orientation of the previous
-  parameters (as mclust's does), which makes each EM iteration a generalised
-  EM step that cannot lower the likelihood.
+* a common orientation with free shapes (EVE, VVE): for an orientation ``D``
+  the volumes and shapes are closed form in the diagonals of ``D^T W_k D``,
+  which leaves a minimisation over rotations (:func:`common_orientation`:
+  Newton steps with the exact Hessian, over-relaxed Jacobi sweeps where it is
+  not positive definite), which converges quadratically where the
+  majorisation-minimisation of Browne & McNicholas (2014) converges
+  linearly. Every step lowers ``f``, but the problem is not
+  convex: the loop starts from the orientation of the previous parameters (as
+  mclust's does), which makes each EM iteration a generalised EM step that
+  cannot lower the likelihood.
 
-Each loop runs until no log-eigenvalue of the covariances moves by more than
-:data:`INNER_TOL` (and, for an orientation, until ``f`` no longer falls by
-more than ``INNER_TOL`` relative), for at most :data:`MAX_INNER_ITER`
-iterations; it is deterministic.
+The fixed-point loops run until no log-eigenvalue of the covariances moves by
+more than :data:`INNER_TOL`; an orientation's until an iteration lowers ``f``
+by less than :data:`ORIENTATION_TOL` per row and feature. Both stop after
+:data:`MAX_INNER_ITER` iterations at most and are deterministic.
 
 Degenerate components never give NaN. A component without mass (``W_k = 0``)
-takes no part in the common volume, shape or orientation; its covariance is
-the common volume times the common shape where those exist (E models), zero
-otherwise (V models: only ``reg_covar`` is left, as for the unconstrained
-types). Scatter eigenvalues below :data:`VALUE_FLOOR` times a component's
-largest are raised to that floor before a shape is normalised, so a singular
-scatter gives a very thin, but finite, shape.
+takes no part in the common volume, shape or orientation. With equal volumes
+its covariance is the common volume times the common shape (EEI, EEV) or the
+identity (EVI, EVV, EVE); with free volumes it is zero, and only
+``reg_covar`` is left, as for the unconstrained types. Scatter eigenvalues
+below :data:`VALUE_FLOOR` times a component's largest are raised to that
+floor before a shape is normalised, so a singular scatter gives a very thin,
+but finite, shape.
 """
 
 from __future__ import annotations
