@@ -1,25 +1,27 @@
 """mclust's 14 covariance models: daskmix against mclust, and their speed.
 
 ``--compare``: every model and K = 1..4 on iris, faithful and the three
-synthetic sets of ``benchmarks/mclust_datasets.py``, fitted by
-:class:`daskmix.GaussianMixture` from its default start (``init_params=
-'kmeans'``) with ``n_init=10``, ``tol=1e-8`` and ``max_iter=5000`` (mclust
-iterates to a relative tolerance of 1e-5; daskmix's default ``tol=1e-3`` on
-the mean log-likelihood stops earlier than that on data this small), against
+synthetic sets of ``benchmarks/mclust_datasets.py``, against
 ``tests/data/mclust_reference.json`` (``benchmarks/mclust_reference.R``:
-mclust's default fit and its best over 20 starts). Prints, per model and
-data set, mclust's best log-likelihood, daskmix's, their difference, and
-whether ``bic(X)`` equals minus mclust's BIC (when the log-likelihoods agree
-within 0.01 nats; ``df`` always equals mclust's). Then a summary per model:
-the worst difference and how many of the fits reach mclust's best within
-0.01 nats.
+mclust's default fit and its best over 20 starts). Each case is fitted by
+:class:`daskmix.GaussianMixture` twice, to ``tol=1e-8`` with ``max_iter=5000``
+(mclust iterates to a relative tolerance of 1e-5; daskmix's default ``tol=1e-3``
+on the mean log-likelihood stops earlier than that on data this small): from
+daskmix's default start (``init_params='kmeans'``) with ``n_init=10``, and from
+mclust's best parameters (``weights_init``, ``means_init``,
+``precisions_init``). Prints, per case, mclust's best log-likelihood, daskmix's,
+their difference, the difference from mclust's parameters, whether ``df``
+equals mclust's, and whether ``bic(X)`` equals minus mclust's BIC (when the
+log-likelihoods agree within 0.01 nats); then the totals per model and, as
+reStructuredText, the tables of the user guide's "Covariance models" page.
 
 ``--speed``: per-iteration time of every model on 300,000 x 10 rows, K = 8
 (numpy input, batch EM, ``max_iter`` iterations from the same start: the
 weights, means and covariances of two full-covariance EM iterations, the
 covariances reduced to each model's form; after one warm-up fit, models
-interleaved, best of ``--repeats``), as ratios to VVV measured in the same run, and each
-model's share of the iteration spent in the M-step on the client.
+interleaved, best of ``--repeats``), as ratios to VVV measured in the same
+run, and each model's share of the iteration spent in the M-step on the
+client.
 
 Run: ``python benchmarks/bench_mclust.py --compare`` (``--datasets iris
 --models EVE VVE`` for a part; about ten minutes in all on two cores) and
