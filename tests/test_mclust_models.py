@@ -20,6 +20,7 @@ import pytest
 from scipy.stats import multivariate_normal
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from daskmix import GaussianMixture, GaussianMixtureIC
 from daskmix.gaussian.covariance import MCLUST_TYPES, SKLEARN_TYPES, covariance
@@ -88,6 +89,14 @@ def _fit(X, model, k, **kwargs):
 
 
 # ----------------------------------------------------------- the registry
+@parametrize_with_checks(
+    [GaussianMixture(covariance_type="VEE"), GaussianMixture(covariance_type="VVE")]
+)
+def test_sklearn_estimator_checks(estimator, check):
+    """Two iterative M-steps on scikit-learn's edge cases (one sample, D=30)."""
+    check(estimator)
+
+
 def test_parameter_counts_are_mclusts(reference):
     for (d, k), counts in R_PARAMETER_COUNTS.items():
         assert [covariance(m).n_parameters(k, d) for m in MCLUST_TYPES] == counts

@@ -63,6 +63,9 @@ ORIENTATION_TOL = 1e-14
 OVER_RELAXATION = 1.3
 #: inner iterations of one M-step at most
 MAX_INNER_ITER = 2000
+#: a rise of ``f`` by more than this (relative) ends a fixed-point loop: the
+#: steps only lower it, unless rounding dominates them (singular scatters)
+NOISE = 1e-12
 #: eigenvalues below this fraction of the component's largest count as this
 VALUE_FLOOR = 1e-14
 
@@ -144,12 +147,28 @@ def common_eigenvalues(values: np.ndarray, n: float) -> np.ndarray:
 
 
 # -------------------------------------------------------------- iterative
+def _volume_objective(volumes: np.ndarray, nk: np.ndarray) -> float:
+    """``f / d`` up to a constant where the volumes are optimal for the shape.
+
+    There ``tr(W_k (lambda_k C)^-1) = d n_k``, so ``f = d sum_k n_k log
+    lambda_k + n d``; components without mass (``lambda_k = 0``) add nothing.
+    """
+    positive = volumes > 0
+    return float(nk[positive] @ np.log(volumes[positive]))
+
+
+def _rises(new: float, old: float, nk: np.ndarray) -> bool:
+    """Whether ``f`` rose from ``old`` to ``new`` by more than rounding."""
+    return new - old > NOISE * (abs(old) + nk.sum())
+
+
 def varying_volume(values: np.ndarray, nk: np.ndarray) -> np.ndarray:
     """Eigenvalues of ``lambda_k A``: free volumes, one shape (VEI, VEV).
 
     Alternates ``A = normalised(sum_k values_k / lambda_k)`` and
     ``lambda_k = sum_j (values_kj / a_j) / (d n_k)``, from the shape of the
-    summed values.
+    summed values. Each step lowers ``f``; a step that rounding makes raise it
+    by more than :data:`NOISE` ends the loop.
 
     Parameters
     ----------
@@ -165,10 +184,14 @@ def varying_volume(values: np.ndarray, nk: np.ndarray) -> np.ndarray:
     _, shape = normalized_shape(values.sum(axis=0))
     volumes = (values / shape).sum(axis=1) / (d * nk)
     for _ in range(MAX_INNER_ITER):
-        _, shape = normalized_shape(_safe_divide(values, volumes[:, None]).sum(axis=0))
-        new = (values / shape).sum(axis=1) / (d * nk)
+        _, new_shape = normalized_shape(
+            _safe_divide(values, volumes[:, None]).sum(axis=0)
+        )
+        new = (values / new_shape).sum(axis=1) / (d * nk)
+        if _rises(_volume_objective(new, nk), _volume_objective(volumes, nk), nk):
+            break  # rounding noise (a singular scatter): keep the better one
         change = _log_change(new, volumes)
-        volumes = new
+        volumes, shape = new, new_shape
         if change <= INNER_TOL:
             break
     return volumes[:, None] * shape
@@ -179,7 +202,8 @@ def proportional(scatter: np.ndarray, nk: np.ndarray) -> np.ndarray:
 
     Alternates ``C = normalised(sum_k W_k / lambda_k)`` (``det C = 1``) and
     ``lambda_k = tr(W_k C^-1) / (d n_k)``, from the normalised pooled
-    scatter.
+    scatter. Each step lowers ``f``; a step that rounding makes raise it by
+    more than :data:`NOISE` ends the loop.
 
     Parameters
     ----------
@@ -204,9 +228,10 @@ def proportional(scatter: np.ndarray, nk: np.ndarray) -> np.ndarray:
         weighted = _safe_divide(scatter, volumes[:, None, None]).sum(axis=0)
         new_shape, inverse = common(weighted)
         new = np.einsum("kij,ji->k", scatter, inverse) / (d * nk)
-        change = max(
-            _log_change(new, volumes), float(np.abs(new_shape - shape_matrix).max())
-        )
+        if _rises(_volume_objective(new, nk), _volume_objective(volumes, nk), nk):
+            break  # rounding noise (a singular scatter): keep the better one
+        moved = np.abs(new_shape - shape_matrix).max() / np.abs(new_shape).max()
+        change = max(_log_change(new, volumes), float(moved))
         volumes, shape_matrix = new, new_shape
         if change <= INNER_TOL:
             break
@@ -436,6 +461,11 @@ def common_orientation(
             eigen, _ = evaluate(rotated)
         return orientation, rotated, eigen
 
+    massive = np.flatnonzero(np.abs(scatter).max(axis=(1, 2)) > 0)
+    if massive.size == 1:
+        # one component: its own eigenvectors are the optimum
+        _, vectors = sorted_eigh(scatter[massive[0]])
+        return vectors, evaluate(vectors.T @ scatter @ vectors)[0]
     orientation = np.array(start, dtype=np.float64)
     rotated = np.swapaxes(orientation, 0, 1) @ scatter @ orientation
     eigen, value = evaluate(rotated)
