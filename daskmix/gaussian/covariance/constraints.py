@@ -61,6 +61,9 @@ INNER_TOL = 1e-10
 ORIENTATION_TOL = 1e-14
 #: rotation angles are this multiple of the round's exact minimiser
 OVER_RELAXATION = 1.3
+#: Newton steps for an orientation up to this many features (a Hessian of
+#: ``d (d - 1) / 2`` squared entries); Jacobi sweeps alone beyond
+NEWTON_MAX_FEATURES = 40
 #: inner iterations of one M-step at most
 MAX_INNER_ITER = 2000
 #: a rise of ``f`` by more than this (relative) ends a fixed-point loop: the
@@ -339,18 +342,19 @@ def _rotation_derivatives(
     jacobian[:, first, pairs] = -2.0 * off
     jacobian[:, second, pairs] = 2.0 * off
     gradient = np.einsum("kj,kjp->p", phi, jacobian)
-    # sum_kj phi_kj (U V M_k + U M_k V^T)_jj for U = e_x e_y^T, V = e_z e_w^T:
-    # delta_yz N_wx + delta_xz G_xyw, then symmetrised and taken on the E_p
-    eye = np.eye(d)
+    # sum_kj phi_kj (U V M_k + U M_k V^T)_jj for U = e_x e_y^T, V = e_z e_w^T
+    # is delta_yz N_wx + delta_xz G_xyw; symmetrised, and taken on the E_p
     weighted = np.einsum("kij,kj->ij", rotated, phi)  # N
     spread = np.einsum("kx,kyw->xyw", phi, rotated)  # G
-    form = np.einsum("yz,wx->xyzw", eye, weighted)
-    form += np.einsum("xz,xyw->xyzw", eye, spread)
-    form += form.transpose(2, 3, 0, 1)
-    a_, b_ = first[:, None], second[:, None]
-    c_, e_ = first[None, :], second[None, :]
-    hessian = form[a_, b_, c_, e_] - form[a_, b_, e_, c_]
-    hessian += form[b_, a_, e_, c_] - form[b_, a_, c_, e_]
+
+    def form(x, y, z, w):
+        one = (y == z) * weighted[w, x] + (x == z) * spread[x, y, w]
+        return one + (w == x) * weighted[y, z] + (z == x) * spread[z, w, y]
+
+    a, b = first[:, None], second[:, None]
+    c, e = first[None, :], second[None, :]
+    hessian = form(a, b, c, e) - form(a, b, e, c) - form(b, a, c, e)
+    hessian += form(b, a, e, c)
     flat = jacobian.reshape(k * d, n_pairs)
     hessian += flat.T @ phi2 @ flat
     return gradient, hessian
@@ -382,7 +386,8 @@ def common_orientation(
     alone. Each iteration takes a Newton step on the rotations of ``D``
     (exact gradient and Hessian of that profile, a Cayley rotation, halved
     until ``f`` falls); where the Hessian is not positive definite (far from
-    a minimum) or no step lowers ``f``, a Jacobi sweep instead: for fixed
+    a minimum), no step lowers ``f`` or ``d`` exceeds
+    :data:`NEWTON_MAX_FEATURES`, a Jacobi sweep instead: for fixed
     eigenvalues ``f`` is ``sum_k sum_j b_kj / e_kj`` plus a constant, and a
     rotation in the plane of axes ``(i, j)`` changes it by
     ``p cos(2 theta) + q sin(2 theta)``, minimised in closed form; rotations
@@ -424,6 +429,8 @@ def common_orientation(
         return eigen, _objective(diagonals, eigen, nk)
 
     def newton(orientation, rotated, value):
+        if d > NEWTON_MAX_FEATURES:
+            return None
         diagonals = np.diagonal(rotated, axis1=1, axis2=2)
         # components without mass, or with a singular scatter, sit out
         active = diagonals.min(axis=1) > VALUE_FLOOR * diagonals.max(axis=1)
