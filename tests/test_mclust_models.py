@@ -113,9 +113,10 @@ def test_scikit_learn_names_are_mclust_models():
         b = _fit(X, mclust_name, 2, random_state=0)
         np.testing.assert_array_equal(a.covariances_, b.covariances_)
         assert a.bic(X) == b.bic(X)
-        assert covariance(mclust_name).shape(3, 2) == covariance(sklearn_name).shape(
-            3, 2
-        )
+    for model, form in FORM.items():
+        # a model is its form with another M-step: the form's E-step and shapes
+        assert isinstance(covariance(model), type(covariance(form)))
+        assert covariance(model).shape(3, 2) == covariance(form).shape(3, 2)
 
 
 # ------------------------------------------------ M-step from statistics
