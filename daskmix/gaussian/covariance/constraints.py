@@ -36,9 +36,10 @@ a given orientation), the pooled estimates (EII, EEI, EEE), EEV. Iterative:
   cannot lower the likelihood.
 
 The fixed-point loops run until no log-eigenvalue of the covariances moves by
-more than :data:`INNER_TOL`; an orientation's until an iteration lowers ``f``
-by less than :data:`ORIENTATION_TOL` per row and feature. Both stop after
-:data:`MAX_INNER_ITER` iterations at most and are deterministic.
+more than ``daskmix.covariance.inner-tol``; an orientation's until an iteration lowers
+``f`` by less than ``daskmix.covariance.orientation-tol`` per row and feature.
+Both stop after ``daskmix.covariance.max-inner-iter`` iterations at most and
+are deterministic (:mod:`daskmix.config`).
 
 Degenerate components never give NaN. A component without mass (``W_k = 0``)
 takes no part in the common volume, shape or orientation. With equal volumes
@@ -54,18 +55,10 @@ from __future__ import annotations
 
 import numpy as np
 
-#: an inner loop stops when no log-eigenvalue moves by more than this
-INNER_TOL = 1e-10
-#: an orientation's loop stops when a sweep lowers ``f`` by less than this
-#: per row and feature
-ORIENTATION_TOL = 1e-14
+from ... import config
+
 #: rotation angles are this multiple of the round's exact minimiser
 OVER_RELAXATION = 1.3
-#: Newton steps for an orientation up to this many features (a Hessian of
-#: ``d (d - 1) / 2`` squared entries); Jacobi sweeps alone beyond
-NEWTON_MAX_FEATURES = 40
-#: inner iterations of one M-step at most
-MAX_INNER_ITER = 2000
 #: a rise of ``f`` by more than this (relative) ends a fixed-point loop: the
 #: steps only lower it, unless rounding dominates them (singular scatters)
 NOISE = 1e-12
@@ -186,7 +179,8 @@ def varying_volume(values: np.ndarray, nk: np.ndarray) -> np.ndarray:
     d = values.shape[1]
     _, shape = normalized_shape(values.sum(axis=0))
     volumes = (values / shape).sum(axis=1) / (d * nk)
-    for _ in range(MAX_INNER_ITER):
+    tolerance = config.get("covariance.inner-tol")
+    for _ in range(config.get("covariance.max-inner-iter")):
         _, new_shape = normalized_shape(
             _safe_divide(values, volumes[:, None]).sum(axis=0)
         )
@@ -195,7 +189,7 @@ def varying_volume(values: np.ndarray, nk: np.ndarray) -> np.ndarray:
             break  # rounding noise (a singular scatter): keep the better one
         change = _log_change(new, volumes)
         volumes, shape = new, new_shape
-        if change <= INNER_TOL:
+        if change <= tolerance:
             break
     return volumes[:, None] * shape
 
@@ -227,7 +221,8 @@ def proportional(scatter: np.ndarray, nk: np.ndarray) -> np.ndarray:
 
     shape_matrix, inverse = common(scatter.sum(axis=0))
     volumes = np.einsum("kij,ji->k", scatter, inverse) / (d * nk)
-    for _ in range(MAX_INNER_ITER):
+    tolerance = config.get("covariance.inner-tol")
+    for _ in range(config.get("covariance.max-inner-iter")):
         weighted = _safe_divide(scatter, volumes[:, None, None]).sum(axis=0)
         new_shape, inverse = common(weighted)
         new = np.einsum("kij,ji->k", scatter, inverse) / (d * nk)
@@ -236,7 +231,7 @@ def proportional(scatter: np.ndarray, nk: np.ndarray) -> np.ndarray:
         moved = np.abs(new_shape - shape_matrix).max() / np.abs(new_shape).max()
         change = max(_log_change(new, volumes), float(moved))
         volumes, shape_matrix = new, new_shape
-        if change <= INNER_TOL:
+        if change <= tolerance:
             break
     return volumes[:, None, None] * shape_matrix
 
@@ -385,18 +380,19 @@ def common_orientation(
     :func:`equal_volume` of them (EVE), so ``f`` is a function of ``D``
     alone. Each iteration takes a Newton step on the rotations of ``D``
     (exact gradient and Hessian of that profile, a Cayley rotation, halved
-    until ``f`` falls); where the Hessian is not positive definite (far from
+    until ``f`` falls). Where the Hessian is not positive definite (far from
     a minimum), no step lowers ``f`` or ``d`` exceeds
-    :data:`NEWTON_MAX_FEATURES`, a Jacobi sweep instead: for fixed
-    eigenvalues ``f`` is ``sum_k sum_j b_kj / e_kj`` plus a constant, and a
-    rotation in the plane of axes ``(i, j)`` changes it by
+    ``daskmix.covariance.newton-max-features``, a Jacobi sweep instead: for
+    fixed eigenvalues ``f`` is ``sum_k sum_j b_kj / e_kj`` plus a constant,
+    and a rotation in the plane of axes ``(i, j)`` changes it by
     ``p cos(2 theta) + q sin(2 theta)``, minimised in closed form; rotations
     in disjoint planes do not interact, so a round rotates ``d / 2`` planes
     at once (over-relaxed by :data:`OVER_RELAXATION`, below 2, which keeps
     each round a descent) and re-estimates the eigenvalues, and a sweep
     visits every plane once. Every iteration lowers ``f``; the loop stops
-    when an iteration lowers it by less than :data:`ORIENTATION_TOL` per row
-    and feature (Newton: when the predicted decrease is that small too).
+    when an iteration lowers it by less than
+    ``daskmix.covariance.orientation-tol`` per row and feature (Newton: when
+    the predicted decrease is that small too).
 
     Parameters
     ----------
@@ -416,7 +412,8 @@ def common_orientation(
     """
     n = nk.sum()
     d = scatter.shape[1]
-    tolerance = ORIENTATION_TOL * n * d
+    tolerance = config.get("covariance.orientation-tol") * n * d
+    newton_features = config.get("covariance.newton-max-features")
     basis = _skew_basis(d)
     rounds = round_robin(d)
 
@@ -429,7 +426,7 @@ def common_orientation(
         return eigen, _objective(diagonals, eigen, nk)
 
     def newton(orientation, rotated, value):
-        if d > NEWTON_MAX_FEATURES:
+        if d > newton_features:
             return None
         diagonals = np.diagonal(rotated, axis1=1, axis2=2)
         # components without mass, or with a singular scatter, sit out
@@ -477,7 +474,7 @@ def common_orientation(
     rotated = np.swapaxes(orientation, 0, 1) @ scatter @ orientation
     eigen, value = evaluate(rotated)
     stalled = False
-    for _ in range(MAX_INNER_ITER):
+    for _ in range(config.get("covariance.max-inner-iter")):
         previous = value
         stepped = None if stalled else newton(orientation, rotated, value)
         if stepped is None:
