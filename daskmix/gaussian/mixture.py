@@ -114,8 +114,9 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
         ``batch_size`` rows (numpy: random rows; dask: 32 windows of
         consecutive rows, one at a random place in each 32nd of the data, so
         every row is equally likely and sorted data give unbiased steps), updates
-        running statistics ``s <- (1 - eta_t) s + eta_t s_B`` with
-        ``eta_t = (t + learning_offset) ** -learning_decay`` and re-derives
+        running statistics :math:`s \\leftarrow (1 - \\eta_t) s + \\eta_t s_B`
+        with :math:`\\eta_t = (t + t_0)^{-\\kappa}`, :math:`t_0` =
+        ``learning_offset`` and :math:`\\kappa` = ``learning_decay``, and re-derives
         the parameters. ``init_params`` runs on a sample of three batches'
         worth of rows (at least 1000), not on X; the running statistics start
         from three more batches under the initial parameters. ``max_iter``
