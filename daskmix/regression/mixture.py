@@ -40,7 +40,8 @@ from .._estimator.validation import (
     check_X,
     check_y,
 )
-from ..gaussian.params import COVARIANCE_TYPES, GaussianParams, precisions_from_cholesky
+from ..gaussian.covariance import SKLEARN_TYPES
+from ..gaussian.params import GaussianParams, precisions_from_cholesky
 from ..gaussian.sampling import sample_mixture
 from .kernels import (
     conditional_score_rows,
@@ -290,7 +291,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         "gating": [StrOptions(set(GATINGS))],
         "noise": [StrOptions(set(NOISE_MODELS))],
         "fit_intercept": ["boolean"],
-        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
+        "covariance_type": [StrOptions(set(SKLEARN_TYPES))],
         "reg_weights": [Interval(Real, 0.0, None, closed="left")],
         "init_params": [StrOptions(set(INIT_METHODS))],
     }
