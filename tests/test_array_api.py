@@ -31,6 +31,7 @@ from daskmix.cluster import device_kernels as cluster_device
 from daskmix.cluster import kernels as cluster_kernels
 from daskmix.gaussian import device_kernels as gaussian_device
 from daskmix.gaussian import kernels as gaussian_kernels
+from daskmix.gaussian.covariance import COVARIANCE_TYPES
 from daskmix.gaussian.model import loglik_kernel
 from daskmix.gaussian.params import GaussianParams, precisions_cholesky_from_covariances
 from daskmix.gaussian.variational.posterior import variational_kernel
@@ -200,6 +201,21 @@ def test_gaussian_mixture_fits_where_the_data_live(cov_type, init):
         )
     assert _is_strict(sample) and _is_strict(labels)
     assert score == pytest.approx(on_host.score(X), rel=1e-12)
+
+
+@pytest.mark.parametrize("cov_type", COVARIANCE_TYPES)
+def test_every_covariance_model_runs_on_device(cov_type):
+    """mclust's models share their form's device kernel: the same fit."""
+    X = _blobs(300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        on_host = GaussianMixture(3, covariance_type=cov_type, random_state=0).fit(X)
+        with _dispatch():
+            on_device = GaussianMixture(
+                3, covariance_type=cov_type, random_state=0
+            ).fit(xps.asarray(X))
+    assert _is_strict(on_device.covariances_)
+    assert on_device.lower_bound_ == pytest.approx(on_host.lower_bound_, rel=1e-9)
 
 
 def test_weights_minibatch_and_partial_fit_on_device():
