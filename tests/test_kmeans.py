@@ -56,10 +56,10 @@ def _match(centers, reference):
 def _expected_failures(estimator):
     # as for scikit-learn's own KMeans: seeding draws random rows, so weights
     # and repeated rows give different (equally valid) fits
+    reason = "sample_weight is not equivalent to removing/repeating samples."
     return {
-        "check_sample_weight_equivalence_on_dense_data": (
-            "sample_weight is not equivalent to removing/repeating samples."
-        )
+        "check_sample_weight_equivalence_on_dense_data": reason,
+        "check_sample_weight_equivalence_on_sparse_data": reason,
     }
 
 
@@ -79,7 +79,7 @@ def test_separated_blobs_centres_found(init, as_dask):
     model = KMeans(4, init=init, random_state=0).fit(data)
     assert _match(model.cluster_centers_, means) < 0.2
     labels = np.asarray(model.labels_)
-    assert labels.dtype == np.int64 and labels.shape == (3000,)
+    assert labels.dtype == np.int32 and labels.shape == (3000,)  # as scikit-learn
     np.testing.assert_array_equal(labels, np.asarray(model.predict(data)))
     assert model.n_iter_ >= 1
 
@@ -307,21 +307,41 @@ def test_sample_weight_matches_sklearn_from_same_init(kind):
     assert not np.allclose(unweighted.cluster_centers_, ours.cluster_centers_)
 
 
-@pytest.mark.parametrize("init", ["k-means++", "random"])
-def test_sample_weight_seeding_matches_sklearn(init):
+@pytest.mark.parametrize("init", ["k-means||", "k-means++", "random"])
+def test_weighted_fit_same_for_numpy_and_dask(init):
+    # scikit-learn's weighted draws follow the order of one in-memory array;
+    # daskmix's are keyed by row number, the same for every container
     X, _ = make_blobs(2000, 2, 5, seed=14, spread=3.0)
     weights = _weights(2000, seed=1)
-    reference = cluster.KMeans(5, init=init, n_init=2, random_state=3)
     ours = KMeans(5, init=init, n_init=2, random_state=3)
-    expected = reference.fit_predict(X, sample_weight=weights)
-    np.testing.assert_array_equal(ours.fit_predict(X, sample_weight=weights), expected)
-    np.testing.assert_allclose(
-        ours.cluster_centers_, reference.cluster_centers_, rtol=1e-10
+    expected = ours.fit_predict(X, sample_weight=weights)
+    centers = ours.cluster_centers_
+    lazy = KMeans(5, init=init, n_init=2, random_state=3).fit(
+        da.from_array(X, chunks=(300, -1)),
+        sample_weight=da.from_array(weights, chunks=300),
     )
-    distances = ours.fit_transform(X, sample_weight=weights)
-    np.testing.assert_allclose(
-        distances, reference.fit_transform(X, sample_weight=weights), rtol=1e-10
-    )
+    np.testing.assert_array_equal(lazy.labels_.compute(), expected)
+    np.testing.assert_allclose(lazy.cluster_centers_, centers, rtol=1e-10)
+    sklearn_init = "k-means++" if init == "k-means||" else init
+    reference = cluster.KMeans(5, init=sklearn_init, n_init=2, random_state=3)
+    reference.fit(X, sample_weight=weights)
+    assert ours.inertia_ <= 1.02 * reference.inertia_
+
+
+@pytest.mark.parametrize("init", ["k-means||", "k-means++", "random"])
+@pytest.mark.parametrize("as_dask", [False, True], ids=["numpy", "dask"])
+def test_unit_weights_give_the_unweighted_fit(init, as_dask):
+    # issue 21: sample_weight=ones is the unweighted fit, labels and n_iter_
+    X, _ = make_blobs(2000, 3, 6, seed=19, spread=2.0)
+    data = da.from_array(X, chunks=(300, -1)) if as_dask else X
+    plain = KMeans(6, init=init, n_init=3, random_state=4).fit(data)
+    ones = KMeans(6, init=init, n_init=3, random_state=4)
+    ones.fit(data, sample_weight=np.ones(2000))
+    np.testing.assert_array_equal(np.asarray(ones.labels_), np.asarray(plain.labels_))
+    np.testing.assert_array_equal(ones.cluster_centers_, plain.cluster_centers_)
+    assert ones.n_iter_ == plain.n_iter_
+    # the weighted inertia is a dot product with the weights: last bits only
+    np.testing.assert_allclose(ones.inertia_, plain.inertia_, rtol=1e-12)
 
 
 @pytest.mark.parametrize("init", ["k-means||", "k-means++", "random"])
