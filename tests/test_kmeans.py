@@ -479,8 +479,21 @@ def test_fewer_distinct_clusters_warns_as_sklearn():
         with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(1\)"):
             KMeans(3, random_state=0).fit(data)
     X_two = np.repeat(np.array([[0.0, 0.0], [5.0, 5.0]]), 50, axis=0)
-    with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(2\).*\(3\)"):
-        KMeans(3, random_state=0).fit(X_two)
+    for data in (X_two, da.from_array(X_two, chunks=(30, -1))):
+        with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(2\).*\(3\)"):
+            KMeans(3, random_state=0).fit(data)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         KMeans(2, random_state=0).fit(X_two)
+
+
+@pytest.mark.parametrize("as_dask", [False, True], ids=["numpy", "dask"])
+def test_labels_are_int32_as_sklearn(as_dask):
+    # issue 21 (dask-ml's tests): scikit-learn's KMeans labels are int32
+    X, _ = make_blobs(600, 2, 3, seed=20)
+    data = da.from_array(X, chunks=(200, -1)) if as_dask else X
+    model = KMeans(3, random_state=0).fit(data)
+    reference = cluster.KMeans(3, random_state=0).fit(X)
+    assert model.labels_.dtype == reference.labels_.dtype == np.int32
+    assert model.predict(data).dtype == reference.predict(X).dtype
+    assert model.fit_predict(data).dtype == np.int32
