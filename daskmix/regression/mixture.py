@@ -18,13 +18,13 @@ from numbers import Real
 
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
-from sklearn.exceptions import DataConversionWarning
+from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._em.batch import check_pass
+from .._em.run import check_pass
 from .._engine.rows import RowBlocks
 from .._estimator.all_or_nothing import fit_all_or_nothing
 from .._estimator.base import BaseMixture, float_dtype, weight_arrays
@@ -34,7 +34,12 @@ from .._estimator.docstrings import (
     fill_doc,
 )
 from .._estimator.outputs import wrap_rows
-from .._estimator.validation import check_sample_weight, check_X, check_y
+from .._estimator.validation import (
+    check_n_samples,
+    check_sample_weight,
+    check_X,
+    check_y,
+)
 from ..gaussian.params import COVARIANCE_TYPES, GaussianParams, precisions_from_cholesky
 from ..gaussian.sampling import sample_mixture
 from .kernels import (
@@ -517,15 +522,15 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         y_std : ndarray, dask array or DataArray of shape (n_samples,)
             Its standard deviation; only with ``return_std=True``.
         """
-        data, plan, info = self._fitted_rows(X)
+        rows = self._fitted_rows(X)
         if not return_std:
-            return self._map_rows(data, plan, info, predict_rows, None, "prediction")
-        tile_rows = self._model(data.n_features).tile_rows(data.n_features)
-        both = data.map_rows(predict_std_rows, plan, tile_rows, 2, np.float64)
+            return self._map_rows(rows, predict_rows, None, "prediction")
+        data = rows.data
+        both = data.map_rows(predict_std_rows, rows.plan, rows.tile_rows, 2, np.float64)
         both = both.astype(data.dtype, copy=False)
         return (
-            wrap_rows(both[:, 0], info, name="prediction"),
-            wrap_rows(both[:, 1], info, name="prediction_std"),
+            wrap_rows(both[:, 0], rows.info, name="prediction"),
+            wrap_rows(both[:, 1], rows.info, name="prediction_std"),
         )
 
     def component_proba(self, X, y=None):
@@ -547,9 +552,10 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         proba : ndarray, dask array or DataArray of shape (n_samples, n_components)
             For ``gating='none'`` without y, every row is ``weights_``.
         """
-        data, plan, info = self._fitted_rows(X, y)
         fn = gate_proba_rows if y is None else posterior_rows
-        return self._map_rows(data, plan, info, fn, self.n_components, "probability")
+        return self._map_rows(
+            self._fitted_rows(X, y), fn, self.n_components, "probability"
+        )
 
     def score_samples(self, X, y=None):
         """Log-likelihood of each sample: ``log p(y | x)``.
@@ -575,12 +581,10 @@ class RegressionMixture(RegressorMixin, BaseMixture):
                 "score_samples needs y with gating='none': the model is a "
                 "conditional density p(y | x) and does not model x."
             )
-        data, plan, info = self._fitted_rows(X, y)
+        rows = self._fitted_rows(X, y)
         if y is None:
-            return self._map_rows(data, plan, info, gate_score_rows, None, "log_px")
-        return self._map_rows(
-            data, plan, info, conditional_score_rows, None, "log_likelihood"
-        )
+            return self._map_rows(rows, gate_score_rows, None, "log_px")
+        return self._map_rows(rows, conditional_score_rows, None, "log_likelihood")
 
     def score(self, X, y, sample_weight=None) -> float:
         """Coefficient of determination R^2 of ``predict(X)`` (computed for dask too).
@@ -602,10 +606,19 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         Returns
         -------
         score : float
-            R^2 of ``predict(X)`` against y.
+            R^2 of ``predict(X)`` against y; NaN, with an
+            ``UndefinedMetricWarning``, for fewer than two samples (as
+            :func:`sklearn.metrics.r2_score`).
         """
-        data, plan, _ = self._rows_with_y(X, y)
-        tile_rows = self._model(data.n_features).tile_rows(data.n_features)
+        rows = self._rows_with_y(X, y)
+        data, plan, tile_rows = rows.data, rows.plan, rows.tile_rows
+        if data.n_samples < 2:
+            warnings.warn(
+                "R^2 score is not well-defined with less than two samples.",
+                UndefinedMetricWarning,
+                stacklevel=2,
+            )
+            return float("nan")
         if sample_weight is not None:
             weight = check_sample_weight(sample_weight, data.X)
             data = data.with_array("weight", weight)
@@ -641,7 +654,8 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         Parameters
         ----------
         n_samples : int, default=1
-            Number of samples to draw.
+            Number of samples to draw, at least 1 (a float is truncated, as
+            :meth:`daskmix.GaussianMixture.sample` and scikit-learn's do).
 
         Returns
         -------
@@ -651,6 +665,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
             Their targets, drawn from each component's line and noise.
         """
         check_is_fitted(self)
+        n_samples = check_n_samples(n_samples)
         rng = check_random_state(self.random_state)
         X, labels = sample_mixture(self._params().gate, n_samples, rng)
         noise = np.sqrt(self.noise_variance_[labels]) * rng.standard_normal(n_samples)

@@ -6,6 +6,7 @@ from sklearn.base import DensityMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._estimator.all_or_nothing import fit_all_or_nothing
 from .._estimator.docstrings import fill_doc
 from ..gaussian.mixture import INIT_METHODS, GaussianMixture
 from ..gaussian.params import COVARIANCE_TYPES
@@ -64,7 +65,11 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         One row per candidate: ``n_components``, ``covariance_type``,
         ``log_likelihood`` (total, training data, fitted parameters),
         ``n_parameters``, ``bic``, ``aic``, ``icl``, ``n_iter``, ``converged``
-        and ``error`` (the message of a candidate that failed, else None).
+        and ``error``: why a candidate failed (its own numerics: an
+        ill-defined covariance in its start or M-step), else None. A fit with
+        failed candidates warns with their number and reasons; an error
+        reading or computing the data is raised, never recorded here, and
+        leaves the selector as it was.
     best_index_ : int
         Row of the chosen candidate in ``criteria_``.
     n_iter_ : int
@@ -133,6 +138,7 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
             for k in self._checked_components
         ]
 
+    @fit_all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     @fill_doc(sample_weight=SAMPLE_WEIGHT_SELECTION)
     def fit(self, X, y=None, sample_weight=None):
