@@ -84,11 +84,11 @@ class KMeans(
         numpy and dask input, on any scheduler (threads or a distributed
         cluster); the chunking changes it by rounding only.
     copy_x : bool, default=True
-        scikit-learn's parameter, accepted for compatibility: daskmix never
-        modifies X (distances are taken on shifted tiles, not on a centred
-        copy of X), whatever its value.
+        Accepted for scikit-learn's API: daskmix never modifies X (distances
+        are taken on shifted tiles, not on a centred copy of X), whatever its
+        value.
     algorithm : {'lloyd', 'elkan'}, default='lloyd'
-        scikit-learn's parameter. Both run Lloyd's iterations, one pass over
+        As in scikit-learn. Both run Lloyd's iterations, one pass over
         the data each: Elkan's bounds are an (n_samples, n_clusters) array
         carried from one iteration to the next, which a pass over row blocks
         does not keep. scikit-learn's two algorithms give the same clustering;
@@ -158,17 +158,17 @@ class KMeans(
     ...               [10.0, 2.0], [10.0, 4.0], [10.0, 0.0]])
     >>> kmeans = KMeans(n_clusters=2, random_state=0).fit(X)
     >>> kmeans.cluster_centers_
-    array([[10.,  2.],
-           [ 1.,  2.]])
+    array([[ 1.,  2.],
+           [10.,  2.]])
     >>> kmeans.predict(np.array([[0.0, 0.0], [12.0, 3.0]]))
-    array([1, 0])
+    array([0, 1], dtype=int32)
 
     A dask array is fitted on dask's scheduler, one pass per Lloyd iteration,
     and its labels come back lazily:
 
     >>> labels = kmeans.fit(da.from_array(X, chunks=3)).predict(X)
     >>> labels
-    array([1, 1, 1, 0, 0, 0])
+    array([0, 0, 0, 1, 1, 1], dtype=int32)
     """
 
     _parameter_constraints: dict = {
