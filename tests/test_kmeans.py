@@ -12,10 +12,13 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import xarray as xr
 from conftest import make_blobs
 from sklearn import cluster
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import adjusted_rand_score
+from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -497,3 +500,67 @@ def test_labels_are_int32_as_sklearn(as_dask):
     assert model.labels_.dtype == reference.labels_.dtype == np.int32
     assert model.predict(data).dtype == reference.predict(X).dtype
     assert model.fit_predict(data).dtype == np.int32
+
+
+# ------------------------------------------------------- sparse input (issue 21)
+def _text_like(n_rows=600, n_features=2000, n_topics=3, seed=21):
+    """Sparse tf-idf-like rows (unit length): each topic uses 100 words of its own.
+
+    The values are continuous, so that no two distances tie exactly (with
+    counts, ties would leave the argmin to rounding, which differs between
+    the dense and the sparse arithmetic).
+    """
+    rng = np.random.default_rng(seed)
+    topic = rng.integers(0, n_topics, n_rows)
+    width = n_features // n_topics
+    rows, cols = [], []
+    for i, k in enumerate(topic):
+        words = k * width + rng.integers(0, 100, 40)
+        rows.extend([i] * len(words))
+        cols.extend(words)
+    values = rng.exponential(size=len(rows))
+    X = sp.csr_matrix((values, (rows, cols)), shape=(n_rows, n_features))
+    X.sum_duplicates()
+    return normalize(X), topic
+
+
+@pytest.mark.parametrize("init", ["k-means||", "k-means++", "random"])
+def test_sparse_text_like_data_as_dense(init):
+    X, topic = _text_like()
+    sparse = KMeans(3, init=init, random_state=0).fit(X)
+    dense = KMeans(3, init=init, random_state=0).fit(X.toarray())
+    np.testing.assert_array_equal(sparse.labels_, dense.labels_)
+    # the dense path's residual sums leave rounding where sparse centres are 0
+    close = {"rtol": 1e-10, "atol": 1e-12}
+    np.testing.assert_allclose(sparse.cluster_centers_, dense.cluster_centers_, **close)
+    np.testing.assert_allclose(sparse.inertia_, dense.inertia_, rtol=1e-10)
+    assert sparse.n_iter_ == dense.n_iter_
+    assert adjusted_rand_score(topic, sparse.labels_) == 1.0
+    np.testing.assert_allclose(
+        sparse.transform(X), dense.transform(X.toarray()), **close
+    )
+    np.testing.assert_allclose(sparse.score(X), dense.score(X.toarray()))
+    weights = np.random.default_rng(1).uniform(size=X.shape[0])
+    weighted = KMeans(3, init=init, random_state=0).fit(X, sample_weight=weights)
+    reference = KMeans(3, init=init, random_state=0)
+    reference.fit(X.toarray(), sample_weight=weights)
+    np.testing.assert_allclose(
+        weighted.cluster_centers_, reference.cluster_centers_, **close
+    )
+
+
+def test_sparse_tiles_never_densified():
+    # a dense tile of these rows would be 20,000 float64 wide
+    X, _ = _text_like(n_rows=3000, n_features=20_000)
+    model = KMeans(3, random_state=0).fit(X)
+    assert model.cluster_centers_.shape == (3, 20_000)
+    assert lloyd_module.kmeans_tile_rows(3, 20_000, sparse=True) > 1000
+
+
+def test_sparse_blocks_refused_where_not_written_for_them():
+    X, _ = _text_like()
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        KMeans(3).fit(da.from_array(X, chunks=(200, -1), asarray=False))
+    data = RowBlocks({"X": X})
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        data.map_reduce(lambda tile, plan: None, None, 100)
