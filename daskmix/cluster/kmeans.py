@@ -239,8 +239,8 @@ class KMeans(
                 default=None
             Weight of each row (scikit-learn's semantics: weighted centres
             and inertia; the 'k-means++', 'random' and 'k-means||' seedings
-            draw rows in proportion to the weights; not used with an
-            explicit ``init`` array). Non-negative, not all zero. For dask
+            draw rows in proportion to the weights; not used by an
+            ``init`` array or callable). Non-negative, not all zero. For dask
             ``X``: numpy or dask, rechunked to X's row blocks, checked with
             one small ``compute`` over the weights.
 
@@ -292,9 +292,8 @@ class KMeans(
             sample_weight=sample_weight,
             progress_name=type(self).__name__,
         )
-        warn_few_clusters(
-            best.n_distinct, self.n_clusters, stacklevel=5
-        )  # fit's caller
+        # stacklevel 5: the caller of fit
+        warn_few_clusters(best.n_distinct, self.n_clusters, stacklevel=5)
         # scikit-learn's dtype rule: centres in X's float dtype
         self.cluster_centers_ = best.centers.astype(data.dtype, copy=False)
         self.inertia_ = best.inertia
