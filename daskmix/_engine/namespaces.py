@@ -63,7 +63,7 @@ def kernel_for(kernel: Callable, tile) -> Callable:
         If the tile holds non-numpy arrays and ``kernel`` has no device
         variant.
     """
-    if isinstance(tile.X, np.ndarray):
+    if not is_device_array(tile.X):  # numpy, or scipy.sparse rows
         return kernel
     try:
         return _DEVICE_VARIANTS[kernel]

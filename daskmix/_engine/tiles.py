@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from .namespaces import kernel_for, namespace, stats_to_host
+from .namespaces import is_device_array, kernel_for, namespace, stats_to_host
 from .stats import Stats, add_all
 
 Kernel = Callable[..., Stats]
@@ -112,6 +112,17 @@ def _slices(n_rows: int, step: int) -> list[slice]:
     return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
 
 
+def takes_sparse(fn):
+    """Mark a kernel or per-row function that also works on SciPy sparse tiles.
+
+    The engine refuses sparse blocks for every other function (with a
+    TypeError that says how to convert them): only a function written for
+    sparse tiles may see one (k-means on sparse input, for instance).
+    """
+    fn.takes_sparse = True
+    return fn
+
+
 def _check_dense(block_arrays: dict) -> None:
     """Raise a TypeError for sparse blocks (a dask array of scipy.sparse chunks)."""
     for name, array in block_arrays.items():
@@ -142,7 +153,8 @@ def block_stats(kernel: Kernel, block: Tile, params, tile_rows: int) -> Stats:
     with floating-point warnings silenced, so that this error is the first
     thing a user sees, not numpy's RuntimeWarnings.
     """
-    _check_dense(block.arrays)
+    if not getattr(kernel, "takes_sparse", False):
+        _check_dense(block.arrays)
     run = kernel_for(kernel, block)
     with np.errstate(all="ignore"):
         # a generator: one tile's statistics alive at a time besides the total
@@ -168,7 +180,7 @@ def block_rows(
         return np.empty(shape, dtype=dtype)
     run = kernel_for(fn, block)
     pieces = [run(tile, params) for tile in tiles_of(block, tile_rows)]
-    if not isinstance(pieces[0], np.ndarray):
+    if is_device_array(pieces[0]):
         return namespace(pieces[0]).concat(pieces, axis=0)
     return np.concatenate(pieces, axis=0)
 

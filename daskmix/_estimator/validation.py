@@ -116,7 +116,12 @@ def _check_dask_array(X: da.Array, name: str, ensure_min_samples: int) -> da.Arr
 
 
 def check_X(
-    estimator, X, *, reset: bool, ensure_min_samples: int = 1
+    estimator,
+    X,
+    *,
+    reset: bool,
+    ensure_min_samples: int = 1,
+    accept_sparse: bool = False,
 ) -> tuple[np.ndarray | da.Array, InputInfo]:
     """Validate ``X`` for ``estimator`` and return it as numpy or row-chunked dask.
 
@@ -131,10 +136,14 @@ def check_X(
         True in ``fit``, False in predict-like methods.
     ensure_min_samples : int
         Fewest rows accepted.
+    accept_sparse : bool, default=False
+        Accept SciPy sparse input (returned as CSR, as scikit-learn's KMeans
+        takes it); otherwise sparse input raises scikit-learn's TypeError.
 
     Returns
     -------
-    X : ndarray or dask.array.Array of shape (n_samples, n_features)
+    X : ndarray, SciPy CSR matrix or dask.array.Array of shape \
+            (n_samples, n_features)
         float64 or float32; dask arrays have one chunk along features.
     info : InputInfo
     """
@@ -168,6 +177,7 @@ def check_X(
         reset=reset,
         dtype=list(FLOAT_DTYPES),
         ensure_min_samples=ensure_min_samples,
+        accept_sparse="csr" if accept_sparse else False,
     )
     return X, InputInfo(kind)
 

@@ -111,12 +111,12 @@ def inertia_kernel_device(tile: Tile, plan: LloydPlan) -> Stats:
 
 
 def label_rows_device(tile: Tile, plan: LloydPlan):
-    """Nearest centre of each row, (tile,) int64."""
+    """Nearest centre of each row, (tile,) int32, as scikit-learn's labels."""
     x = tile.X
     xp = namespace(x)
     if not bool(xp.all(xp.isfinite(x))):
         raise ValueError("Input X contains NaN or infinity.")
-    return xp.astype(_nearest(xp, x, plan)[1], xp.int64)
+    return xp.astype(_nearest(xp, x, plan)[1], xp.int32)
 
 
 def distance_rows_device(tile: Tile, plan: LloydPlan):
