@@ -205,6 +205,23 @@ SETTINGS: dict[str, Setting] = {
     "seeding.parallel-rounds": Setting(
         2, "int", 1, "Oversampling rounds of the k-means|| seeding."
     ),
+    # ------------------------------------------------------- missing values
+    "missing.pattern-budget-bytes": Setting(
+        "5 MiB",
+        "bytes",
+        1,
+        "Largest size of the per-pattern factors (3 K D^2 float64 values per "
+        "missingness pattern) that the masked kernel holds at once; a tile with "
+        "more patterns is worked through in groups of patterns.",
+    ),
+    "missing.start-complete-rows-per-component": Setting(
+        50,
+        "int",
+        1,
+        "A start on data with gaps runs on the complete rows of its sample when "
+        "at least this many per component are complete; otherwise on the "
+        "sample's rows with their gaps filled by the column means.",
+    ),
     # ----------------------------------------------------------- regression
     "regression.head-rows": Setting(
         1000, "int", 1, "Rows a regression start reads to centre its frame."

@@ -85,17 +85,19 @@ class _VerbosePrinter:
             )
 
 
-def check_pass(stats: Stats, data: RowBlocks) -> Stats:
+def check_pass(stats: Stats, data: RowBlocks, allow_nan: bool = False) -> Stats:
     """Raise a clear error when a pass produced non-finite statistics.
 
     That happens for two reasons only: NaN/inf in the data (which dask input
     cannot show before it is read), or values so large that squared distances
     overflow float64. The first costs nothing to detect here, the check pass
-    runs only when something already went wrong.
+    runs only when something already went wrong. ``allow_nan``: the model
+    takes NaN in X as missing values (:attr:`MixtureModel.allow_nan`), so
+    only infinity there is an error.
     """
     if all(np.all(np.isfinite(value)) for value in stats.values()):
         return stats
-    data.raise_if_not_finite()
+    data.raise_if_not_finite(allow_nan)
     raise ValueError(
         "The log-likelihood overflowed to a non-finite value: the data are too "
         "large in magnitude for float64 arithmetic (squared distances overflow). "
@@ -130,7 +132,7 @@ def run_pass(model: MixtureModel, data: RowBlocks, params: Any) -> Stats:
     stats = data.map_reduce(
         model.kernel, plan, model.tile_rows(data.n_features), name=model.name
     )
-    return check_pass(stats, data)
+    return check_pass(stats, data, model.allow_nan)
 
 
 def better_run(candidate: EMResult, best: EMResult | None) -> bool:

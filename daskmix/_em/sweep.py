@@ -164,7 +164,7 @@ def fit_sweep(
         for run, stats in zip(active, shared_pass(entries, data)):
             model = models[run.candidate]
             if not _finite(stats):
-                data.raise_if_not_finite()
+                data.raise_if_not_finite(model.allow_nan)
                 run.error, run.done = "non-finite statistics (overflow)", True
                 continue
             _step(model, run, stats, data.dtype, max_iter, tol)

@@ -380,12 +380,24 @@ class BaseMixture(BaseEstimator):
         n_columns: int | None,
         name: str,
         dtype=None,
+        allow_nan: bool | None = None,
     ):
-        """Per-row outputs in the input's type; floats in the input's float dtype."""
+        """Per-row outputs in the input's type; floats in the input's float dtype.
+
+        ``allow_nan``: whether NaN in dask blocks of X pass (missing values);
+        None: when the model takes them (``MixtureModel.allow_nan``).
+        """
         dtype = data.dtype if dtype is None else dtype
         model = self._model(data.n_features)
+        if allow_nan is None:
+            allow_nan = model.allow_nan
         result = data.map_rows(
-            fn, plan, model.tile_rows(data.n_features), n_columns, kernel_dtype(dtype)
+            fn,
+            plan,
+            model.tile_rows(data.n_features),
+            n_columns,
+            kernel_dtype(dtype),
+            allow_nan=allow_nan,
         )
         return wrap_rows(result.astype(dtype, copy=False), info, name=name)
 
@@ -399,7 +411,7 @@ class BaseMixture(BaseEstimator):
             model.tile_rows(data.n_features),
             name=f"{model.name}-score",
         )
-        return check_pass(stats, data)
+        return check_pass(stats, data, model.allow_nan)
 
     def _total_loglik(self, X, y=None) -> tuple[float, int]:
         """Summed log-likelihood of the rows and their number (one pass)."""

@@ -36,6 +36,25 @@ def wrap_rows(result, info: InputInfo, name: str | None = None):
     return xr.DataArray(result, dims=dims, coords=coords, name=name)
 
 
+def wrap_like(result, X, info: InputInfo):
+    """A result of X's shape, (n_samples, n_features), in X's type.
+
+    Parameters
+    ----------
+    result : ndarray or dask.array.Array of shape (n_samples, n_features)
+        In the (samples, features) order validation gave X.
+    X : object
+        The input as the user passed it.
+    info : InputInfo
+        From validation. A DataArray ``X`` gives a DataArray with its
+        dimensions (samples first), coordinates, attributes and name; any
+        other input gets the array itself.
+    """
+    if info.kind != "xarray":
+        return result
+    return X.transpose(info.sample_dim, ...).copy(data=result)
+
+
 # ---------------------------------------------------------------------------
 # Rows of an N-D array and back (daskmix.Labeled)
 #
