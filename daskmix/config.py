@@ -210,9 +210,11 @@ SETTINGS: dict[str, Setting] = {
         "5 MiB",
         "bytes",
         1,
-        "Largest size of the per-pattern factors (3 K D^2 float64 values per "
-        "missingness pattern) that the masked kernel holds at once; a tile with "
-        "more patterns is worked through in groups of patterns.",
+        "Largest size of the missingness patterns' factors and their per-row "
+        "copies (about K (d + 1)^2 float64 values per row with d missing "
+        "entries) that the masked kernel holds at once; a tile's rows with gaps "
+        "are worked through in pieces of that size, whatever the number of "
+        "distinct patterns.",
     ),
     "missing.start-complete-rows-per-component": Setting(
         50,
