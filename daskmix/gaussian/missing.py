@@ -159,14 +159,6 @@ def masked(tile: Tile, gaps: GapPlan | None) -> Tile:
     return Tile({**tile.arrays, "mask": mask}, tile.start)
 
 
-def _rows_of(tile: Tile, rows: np.ndarray) -> Tile:
-    """The tile of some rows, without the mask (for the ordinary kernel)."""
-    return Tile(
-        {name: a[rows] for name, a in tile.arrays.items() if name != "mask"},
-        tile.start,
-    )
-
-
 # ------------------------------------------------------------------ kernels
 def em_kernel(tile: Tile, plan, complete: Callable[..., Stats]) -> Stats:
     """E-step and statistics of a tile with gaps (``tile.mask``).
@@ -185,51 +177,49 @@ def em_kernel(tile: Tile, plan, complete: Callable[..., Stats]) -> Stats:
     -------
     Stats
         The ordinary kernel's fields (``nk``, ``s1``, ``s2``, ``loglik``,
-        ``n_rows``), in the covariance form's frame.
+        ``n_rows``), in the covariance form's frame. Rows with no observed
+        feature are left out.
     """
-    gappy = tile.mask.any(axis=1)
-    rows = np.flatnonzero(gappy)
-    weight = tile.weight
+    rows = _SortedRows(tile.mask)
+    arrays = {name: a[rows.order] for name, a in tile.arrays.items() if name != "mask"}
+    x, weight = arrays["X"], arrays.get("weight")
+    gappy = rows.gappy
     stats = gap_stats(
-        tile.X[rows],
-        tile.mask[rows],
-        None if weight is None else weight[rows],
+        x[gappy],
+        None if weight is None else weight[gappy],
+        rows.gappy_part(),
         plan.gaps,
     )
-    if rows.size < tile.n_rows:
-        stats = complete(_rows_of(tile, ~gappy), plan) + stats
+    if rows.complete.stop:
+        part = {name: a[rows.complete] for name, a in arrays.items()}
+        stats = complete(Tile(part, tile.start), plan) + stats
     return stats
 
 
 def gap_stats(
-    x: np.ndarray, mask: np.ndarray, weight: np.ndarray | None, gaps: GapPlan
+    x: np.ndarray, weight: np.ndarray | None, part: tuple, gaps: GapPlan
 ) -> Stats:
-    """Expected statistics of rows with gaps.
+    """Expected statistics of rows with gaps, sorted by missingness pattern.
 
     Parameters
     ----------
     x : ndarray of shape (n, D)
-        NaN where ``mask``.
-    mask : ndarray of bool, shape (n, D)
+        NaN where missing; every row has an observed and a missing entry.
     weight : ndarray of shape (n,) or None
+    part : tuple
+        The rows' patterns (:meth:`_SortedRows.gappy_part`).
     gaps : GapPlan
 
     Returns
     -------
     Stats
-        ``nk``, ``s1``, ``s2``, ``loglik``, ``n_rows`` (rows with no observed
-        feature left out).
+        ``nk``, ``s1``, ``s2``, ``loglik``, ``n_rows``.
     """
     cov = gaps.covariance
     n_components, n_features = gaps.rel_means.shape
-    keep = ~mask.all(axis=1)
-    if not keep.all():
-        x, mask = x[keep], mask[keep]
-        weight = None if weight is None else weight[keep]
     w = None if weight is None else weight.reshape(-1).astype(np.float64)
-    xs = _zero_filled(x, mask, gaps.center)
-    n_rows = np.float64(xs.shape[0] if w is None else w.sum())
-    if not xs.shape[0]:
+    n_rows = np.float64(x.shape[0] if w is None else w.sum())
+    if not x.shape[0]:
         second = (n_features,) * (2 if cov.matrix else 1)
         stats = cov.stats_from_moments(
             np.zeros(n_components),
@@ -242,9 +232,7 @@ def gap_stats(
     rel = gaps.rel_means
     if cov.matrix:
         with workspace() as work:
-            estep = _matrix_estep(xs, mask, gaps, work)
-            if w is not None:
-                w = w[estep.order]
+            estep = _matrix_estep(x, part, gaps, work)
             resp, log_norm = _normalize(estep.log_prob, w)
             dev = estep.dev
             if not cov.centred_per_component:
@@ -256,6 +244,8 @@ def gap_stats(
             second = np.matmul(weighted.transpose(0, 2, 1), dev)
             second += estep.conditional_covariance(resp)
     else:
+        mask = np.isnan(x)
+        xs = _zero_filled(x, mask, gaps.center)
         observed = (~mask).astype(np.float64)
         resp, log_norm = _normalize(_diagonal_log_prob(xs, observed, gaps), w)
         # a missing entry under component k: mean rel_k, variance 1 / prec_k
@@ -276,26 +266,26 @@ def log_prob(
     ``complete(tile)`` gives the same (K, rows) for rows without a gap (the
     ordinary E-step). Rows with no observed feature get ``log w_k``.
     """
-    mask = tile.mask
+    rows = _SortedRows(tile.mask)
+    x = tile.X[rows.order]
     out = np.empty((gaps.n_components, tile.n_rows))
-    gappy = mask.any(axis=1)
-    if not gappy.all():
-        out[:, ~gappy] = complete(_rows_of(tile, ~gappy))
-    rows = np.flatnonzero(gappy)
-    empty = mask[rows].all(axis=1)
-    out[:, rows[empty]] = gaps.log_weights[:, None]
-    rows = rows[~empty]
-    if rows.size:
-        x, row_mask = tile.X[rows], mask[rows]
-        xs = _zero_filled(x, row_mask, gaps.center)
-        if gaps.covariance.matrix:
-            with workspace() as work:
-                estep = _matrix_estep(xs, row_mask, gaps, work)
-                out[:, rows[estep.order]] = estep.log_prob.T
-        else:
-            observed = (~row_mask).astype(np.float64)
-            out[:, rows] = _diagonal_log_prob(xs, observed, gaps).T
-    return out
+    if rows.complete.stop:
+        arrays = {"X": x[rows.complete]}
+        out[:, : rows.complete.stop] = complete(Tile(arrays, tile.start))
+    out[:, rows.empty] = gaps.log_weights[:, None]
+    gappy = x[rows.gappy]
+    if gappy.shape[0] and gaps.covariance.matrix:
+        with workspace() as work:
+            out[:, rows.gappy] = _matrix_estep(
+                gappy, rows.gappy_part(), gaps, work
+            ).log_prob.T
+    elif gappy.shape[0]:
+        mask = np.isnan(gappy)
+        xs = _zero_filled(gappy, mask, gaps.center)
+        out[:, rows.gappy] = _diagonal_log_prob(xs, (~mask).astype(np.float64), gaps).T
+    unsorted = np.empty_like(out)
+    unsorted[:, rows.order] = out
+    return unsorted
 
 
 def impute_rows(tile: Tile, gaps: GapPlan) -> np.ndarray:
@@ -308,36 +298,29 @@ def impute_rows(tile: Tile, gaps: GapPlan) -> np.ndarray:
     mask = masked(tile, gaps).mask
     if mask is None:
         return x
-    rows = np.flatnonzero(mask.any(axis=1))
-    filled = _conditional_means(x[rows], mask[rows], gaps)
-    x[rows] = np.where(mask[rows], filled, x[rows])
-    return x
-
-
-def _conditional_means(x: np.ndarray, mask: np.ndarray, gaps: GapPlan) -> np.ndarray:
-    """``E[x | x_o]`` under the mixture, (n, D), for rows with gaps."""
-    out = np.empty(x.shape)
-    empty = mask.all(axis=1)
+    rows = _SortedRows(mask)
+    sorted_x = x[rows.order]
+    filled = np.empty_like(sorted_x)
     weights = np.exp(gaps.log_weights)
-    out[empty] = gaps.center + weights @ gaps.rel_means
-    rows = np.flatnonzero(~empty)
-    if not rows.size:
-        return out
-    x, mask = x[rows], mask[rows]
-    xs = _zero_filled(x, mask, gaps.center)
-    if gaps.covariance.matrix:
-        estep = _matrix_estep(xs, mask, gaps)
+    filled[rows.empty] = gaps.center + weights @ gaps.rel_means
+    gappy = sorted_x[rows.gappy]
+    if gappy.shape[0] and gaps.covariance.matrix:
+        estep = _matrix_estep(gappy, rows.gappy_part(), gaps)
         resp, _ = _normalize(estep.log_prob)
         # E[x | x_o, k] - m = (mu_k - m) + (E[x | x_o, k] - mu_k)
         estep.dev += gaps.rel_means[:, None, :]
-        expected = np.einsum("nk,knd->nd", resp, estep.dev)
-        out[rows[estep.order]] = gaps.center + expected
-    else:
-        observed = (~mask).astype(np.float64)
-        resp, _ = _normalize(_diagonal_log_prob(xs, observed, gaps))
+        filled[rows.gappy] = gaps.center + np.einsum("nk,knd->nd", resp, estep.dev)
+    elif gappy.shape[0]:
+        gap_mask = np.isnan(gappy)
+        xs = _zero_filled(gappy, gap_mask, gaps.center)
+        resp, _ = _normalize(_diagonal_log_prob(xs, (~gap_mask).astype(float), gaps))
         # independent features: a missing entry's expectation is the mean's
-        out[rows] = gaps.center + resp @ gaps.rel_means
-    return out
+        filled[rows.gappy] = gaps.center + resp @ gaps.rel_means
+    start = rows.complete.stop
+    x[rows.order[start:]] = np.where(
+        mask[rows.order[start:]], filled[start:], x[rows.order[start:]]
+    )
+    return x
 
 
 # --------------------------------------------------------------- the maths
@@ -379,9 +362,69 @@ def _diagonal_log_prob(
     return gaps.log_weights - 0.5 * (n_observed[:, None] * LOG_2PI - log_det + maha)
 
 
+class _SortedRows:
+    """The rows of a tile sorted by missingness pattern.
+
+    Patterns come in order of their number of missing entries: the complete
+    rows first, the rows with no observed feature last.
+
+    Attributes
+    ----------
+    order : ndarray of shape (n,)
+        The sort: sorted row ``i`` is row ``order[i]``.
+    patterns : ndarray of bool, shape (P, D)
+    n_missing : ndarray of shape (P,)
+    bounds : ndarray of shape (P + 1,)
+        Where each pattern's rows begin (and the last ends).
+    complete, gappy, empty : slice
+        The sorted rows without a gap, with some observed and some missing
+        entries, and with no observed entry.
+    """
+
+    def __init__(self, mask: np.ndarray):
+        n_rows, n_features = mask.shape
+        n_missing = mask.sum(axis=1)
+        if n_features <= 56:
+            # one sort on (number missing, pattern bits), packed in one
+            # integer: 16 bits (numpy's radix sort) up to 12 features
+            dtype = np.uint16 if n_features <= 12 else np.uint64
+            shift = 12 if n_features <= 12 else 56
+            key = n_missing.astype(dtype) << dtype(shift)
+            bits = np.packbits(mask, axis=1, bitorder="little")
+            for byte in range(bits.shape[1]):
+                key |= bits[:, byte].astype(dtype) << dtype(8 * byte)
+        else:
+            packed = np.ascontiguousarray(np.packbits(mask, axis=1))
+            codes = packed.view(np.dtype((np.void, packed.shape[1])))[:, 0]
+            _, pattern = np.unique(codes, return_inverse=True)
+            key = n_missing.astype(np.int64) * n_rows + pattern.reshape(-1)
+        self.order = np.argsort(key, kind="stable")
+        sorted_key = key[self.order]
+        starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+        self.bounds = np.r_[starts, n_rows]
+        first_rows = self.order[starts]
+        self.patterns = mask[first_rows]
+        self.n_missing = n_missing[first_rows]
+        lo = 1 if self.n_missing[0] == 0 else 0
+        hi = len(starts) - (1 if self.n_missing[-1] == n_features else 0)
+        self._gappy_patterns = lo, hi
+        self.complete = slice(0, self.bounds[lo])
+        self.gappy = slice(self.bounds[lo], self.bounds[hi])
+        self.empty = slice(self.bounds[hi], n_rows)
+
+    def gappy_part(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Patterns, their numbers of gaps and row bounds of the rows with gaps.
+
+        The bounds count from the first such row.
+        """
+        lo, hi = self._gappy_patterns
+        bounds = self.bounds[lo : hi + 1]
+        return self.patterns[lo:hi], self.n_missing[lo:hi], bounds - bounds[0]
+
+
 @dataclass
 class _Piece:
-    """Rows of some patterns with the same number ``d`` of missing entries.
+    """Rows of patterns whose missing blocks are factored together.
 
     Attributes
     ----------
@@ -390,9 +433,9 @@ class _Piece:
     stop : int
         Where the last pattern's rows end.
     missing : ndarray of shape (P, d)
-        The missing features of each pattern.
+        The missing features of each pattern, padded with observed ones.
     cond_cov : ndarray of shape (P, K, d, d)
-        ``P_mm^-1`` of each pattern and component.
+        ``P_mm^-1`` of each pattern and component; zero in the padding.
     """
 
     starts: np.ndarray
@@ -403,12 +446,10 @@ class _Piece:
 
 @dataclass
 class _MatrixEStep:
-    """The E-step of rows with gaps under matrix covariances, rows sorted by pattern.
+    """The E-step of rows with gaps under matrix covariances.
 
     Attributes
     ----------
-    order : ndarray of shape (n,)
-        The rows' positions in the arrays given to :func:`_matrix_estep`.
     log_prob : ndarray of shape (n, K)
         ``log w_k + log N(x_o | mu_o, S_oo)``.
     dev : ndarray of shape (K, n, D)
@@ -417,7 +458,6 @@ class _MatrixEStep:
     n_features : int
     """
 
-    order: np.ndarray
     log_prob: np.ndarray
     dev: np.ndarray
     pieces: list
@@ -426,147 +466,179 @@ class _MatrixEStep:
     def conditional_covariance(self, resp: np.ndarray) -> np.ndarray:
         """``sum_rows r_k Cov[x | x_o, k]`` (K, D, D), for responsibilities (n, K)."""
         n_components, n_features = resp.shape[1], self.n_features
-        flat = []
-        values = []
+        flat, values = [], []
+        component = np.arange(n_components)[None, :, None, None]
         for piece in self.pieces:
-            if not piece.missing.shape[1]:
-                continue
             # responsibilities summed over each pattern's rows: (P, K)
-            mass = np.add.reduceat(
-                resp[piece.starts[0] : piece.stop], piece.starts - piece.starts[0]
-            )
-            mis = piece.missing[:, None, :, None], piece.missing[:, None, None, :]
-            component = np.arange(n_components)[None, :, None, None]
-            flat.append(
-                ((component * n_features + mis[0]) * n_features + mis[1]).reshape(-1)
-            )
+            first = piece.starts[0]
+            mass = np.add.reduceat(resp[first : piece.stop], piece.starts - first)
+            rows = piece.missing[:, None, :, None]
+            cols = piece.missing[:, None, None, :]
+            index = (component * n_features + rows) * n_features + cols
+            flat.append(index.reshape(-1))
             values.append((mass[:, :, None, None] * piece.cond_cov).reshape(-1))
         size = n_components * n_features * n_features
-        if not flat:
-            return np.zeros((n_components, n_features, n_features))
-        total = np.bincount(
-            np.concatenate(flat), np.concatenate(values), minlength=size
-        )
+        total = np.bincount(np.concatenate(flat), np.concatenate(values), size)
         return total.reshape(n_components, n_features, n_features)
 
 
-def _by_pattern(mask: np.ndarray):
-    """Rows sorted by missingness pattern, patterns by their number of gaps.
+def _buckets(n_missing: np.ndarray) -> list[tuple[int, int, int]]:
+    """Runs of patterns factored together: (first, last, padded size).
 
-    Returns the patterns (P, D) and their number of missing entries (P,),
-    the bounds of each pattern's rows in the sorted rows (P + 1,) and the
-    sort order (n,).
+    One run for one missing entry, one for two, then runs for 3-4, 5-8,
+    9-16, ... missing entries, each padded to the largest it holds: few
+    batched calls however many sizes occur, at most four times the work of
+    each row's own size.
     """
-    n_rows, n_features = mask.shape
-    n_missing = mask.sum(axis=1)
-    if n_features <= 56:
-        # one sort on (number missing, pattern bits), packed in one integer
-        bits = np.packbits(mask, axis=1, bitorder="little")
-        key = n_missing.astype(np.uint64) << np.uint64(56)
-        for byte in range(bits.shape[1]):
-            key |= bits[:, byte].astype(np.uint64) << np.uint64(8 * byte)
-    else:
-        packed = np.ascontiguousarray(np.packbits(mask, axis=1))
-        codes = packed.view(np.dtype((np.void, packed.shape[1])))[:, 0]
-        _, pattern = np.unique(codes, return_inverse=True)
-        key = n_missing.astype(np.int64) * n_rows + pattern.reshape(-1)
-    order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
-    starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
-    bounds = np.r_[starts, n_rows]
-    return mask[order[starts]], n_missing[order[starts]], bounds, order
+    runs = []
+    upper = 1
+    while upper < max(int(n_missing[-1]), 1) * 2:
+        lower = upper // 2 + 1
+        first, last = np.searchsorted(n_missing, [lower, upper + 1])
+        if last > first:
+            runs.append((int(first), int(last), int(n_missing[last - 1])))
+        upper *= 2
+    return runs
 
 
 def _matrix_estep(
-    xs: np.ndarray, mask: np.ndarray, gaps: GapPlan, work=FRESH
+    x: np.ndarray, part: tuple, gaps: GapPlan, work=FRESH
 ) -> _MatrixEStep:
     """Marginal log-probabilities and completed deviations of rows with gaps.
 
-    ``xs`` (n, D) is zero where ``mask``; every row has an observed entry.
-    The deviations are held in ``work``.
+    ``x`` (n, D) is NaN where missing, sorted by pattern as ``part`` says
+    (:meth:`_SortedRows.gappy_part`); every row has an observed and a
+    missing entry. The deviations are held in ``work``.
     """
+    patterns, n_missing, bounds = part
     n_components, n_features = gaps.rel_means.shape
-    patterns, n_missing, bounds, order = _by_pattern(mask)
-    xs, mask = xs[order], mask[order]
-    n_rows = xs.shape[0]
+    n_rows = x.shape[0]
     shape = (n_components, n_rows, n_features)
     # e: the deviation from mu_k, zero at the missing entries; g = P_k e
     dev = work.array("gap_dev", shape, np.float64)
-    np.subtract(xs[None, :, :], gaps.rel_means[:, None, :], out=dev)
-    np.multiply(dev, ~mask, out=dev)
+    means = gaps.center + gaps.rel_means
+    np.subtract(x[None, :, :], means[:, None, :], out=dev)
+    np.copyto(dev, 0.0, where=np.isnan(x))
     grad = work.array("gap_grad", shape, np.float64)
     np.matmul(dev, gaps.precisions, out=grad)
     maha = np.einsum("knd,knd->kn", dev, grad)
-    n_observed = n_features - mask.sum(axis=1)
+    n_observed = n_features - np.repeat(n_missing, np.diff(bounds))
     log_const = (gaps.log_weights + gaps.log_det_cholesky)[:, None] - (
         0.5 * LOG_2PI * n_observed
     )
     pieces = []
-    for d in np.unique(n_missing).tolist():
-        chosen = np.flatnonzero(n_missing == d)
-        # patterns in pieces whose factors and per-row copies fit the budget
-        row_bytes = 8 * n_components * (d * d + 2 * d + 1)
+    for first, last, size in _buckets(n_missing):
+        # pieces whose factors and per-row copies fit the budget
+        row_bytes = 8 * n_components * (size * size + 2 * size + 1)
         max_rows = max(1, gaps.budget_bytes // row_bytes)
-        first = chosen[0]
-        while first <= chosen[-1]:
-            last = first + 1
-            while last <= chosen[-1] and bounds[last + 1] - bounds[first] <= max_rows:
-                last += 1
+        while first < last:
+            stop = first + 1
+            ends = bounds[stop + 1 : last + 1]
+            stop += int(np.searchsorted(ends, bounds[first] + max_rows, "right"))
             pieces.append(
-                _fill_missing(
-                    dev, grad, maha, log_const, patterns, bounds, first, last, d, gaps
-                )
+                _fill_missing(dev, grad, maha, log_const, part, first, stop, size, gaps)
             )
-            first = last
-    log_prob = (log_const - 0.5 * maha).T
-    return _MatrixEStep(order, log_prob, dev, pieces, n_features)
+            first = stop
+    return _MatrixEStep((log_const - 0.5 * maha).T, dev, pieces, n_features)
 
 
-def _fill_missing(
-    dev, grad, maha, log_const, patterns, bounds, first, last, d, gaps
-) -> _Piece:
+def _fill_missing(dev, grad, maha, log_const, part, first, last, size, gaps) -> _Piece:
     """Patterns ``first`` to ``last`` (excluded): condition on the observed entries.
 
     In place: ``dev`` gets the conditional expectations of the missing
     entries, ``maha`` becomes the observed entries' distance and
-    ``log_const`` takes ``- 1/2 log det P_mm``.
+    ``log_const`` takes ``- 1/2 log det P_mm``. Patterns with fewer than
+    ``size`` missing entries are padded with observed ones, whose block is
+    the identity and whose gradient is zero, so that they change nothing.
     """
+    patterns, n_missing, bounds = part
     start, stop = bounds[first], bounds[last]
     counts = np.diff(bounds[first : last + 1])
-    # the missing features of each pattern, in increasing order
-    missing = np.nonzero(patterns[first:last])[1].reshape(last - first, d)
+    # the missing features of each pattern first, then observed ones
+    missing = np.argsort(~patterns[first:last], axis=1, kind="stable")[:, :size]
+    real = np.arange(size) < n_missing[first:last, None]
     components = np.arange(gaps.n_components)[None, :, None, None]
     block = gaps.precisions[
         components, missing[:, None, :, None], missing[:, None, None, :]
     ]
-    if d == 1:
-        cond_cov = 1.0 / block
-        log_det = np.log(block[:, :, 0, 0])
-    else:
-        factor = np.linalg.cholesky(block)
-        log_det = 2.0 * np.log(np.diagonal(factor, axis1=-2, axis2=-1)).sum(axis=-1)
-        # one batched LAPACK call: cheaper than inverting the factors
-        cond_cov = np.linalg.inv(block)
+    padded = not real.all()
+    pair = (real[:, :, None] & real[:, None, :])[:, None]
+    if padded:
+        block = np.where(pair, block, np.eye(size))
+    cond_cov, log_det = _spd_inverse(block)
     n_features = dev.shape[2]
-    # flat positions, in (rows, D), of each sorted row's missing entries
+    # flat positions, in (rows, D), of each sorted row's (padded) missing entries
     flat = (np.arange(start, stop) * n_features)[:, None] + np.repeat(
         missing, counts, axis=0
     )
     flat_dev = dev.reshape(dev.shape[0], -1)
     flat_grad = grad.reshape(grad.shape[0], -1)
-    g_m = [flat_grad[:, flat[:, j]] for j in range(d)]
+    g_m = [flat_grad[:, flat[:, j]] for j in range(size)]
+    if padded:
+        for j in range(size):
+            g_m[j] *= np.repeat(real[:, j], counts)
     # each row's d x d product with its pattern's factor, entry by entry
     cond_rows = np.repeat(cond_cov.transpose(2, 3, 1, 0), counts, axis=3)
     shift = np.empty_like(g_m[0])
-    for i in range(d):
+    for i in range(size):
         np.multiply(cond_rows[i, 0], g_m[0], out=shift)
-        for j in range(1, d):
+        for j in range(1, size):
             shift += cond_rows[i, j] * g_m[j]
         np.negative(shift, out=shift)
         maha[:, start:stop] += g_m[i] * shift
-        flat_dev[:, flat[:, i]] = shift
+        if padded:
+            # the padding's shift is zero: added to an observed entry
+            flat_dev[:, flat[:, i]] += shift
+        else:
+            flat_dev[:, flat[:, i]] = shift
     log_const[:, start:stop] -= 0.5 * np.repeat(log_det.T, counts, axis=1)
+    if padded:
+        cond_cov = cond_cov * pair
     return _Piece(bounds[first:last], stop, missing, cond_cov)
+
+
+#: largest blocks inverted entry by entry, in numpy; LAPACK above
+_ELEMENTWISE_SIZE = 4
+
+
+def _spd_inverse(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverses and log-determinants of positive definite ``block`` (..., s, s).
+
+    Up to :data:`_ELEMENTWISE_SIZE`, a Cholesky factorisation and the
+    inverse written out entry by entry, each step one vectorised operation
+    over all the blocks: several times faster than LAPACK's per-matrix calls
+    on the thousands of tiny blocks (pattern times component) of a tile.
+    """
+    size = block.shape[-1]
+    if size > _ELEMENTWISE_SIZE:
+        factor = np.linalg.cholesky(block)
+        log_det = 2.0 * np.log(np.diagonal(factor, axis1=-2, axis2=-1)).sum(axis=-1)
+        return np.linalg.inv(block), log_det
+    # block = L L^T, entry by entry
+    lower = [[None] * size for _ in range(size)]
+    log_det = np.zeros(block.shape[:-2])
+    for j in range(size):
+        pivot = block[..., j, j] - sum(lower[j][k] ** 2 for k in range(j))
+        log_det += np.log(pivot)
+        lower[j][j] = np.sqrt(pivot)
+        for i in range(j + 1, size):
+            cross = block[..., i, j] - sum(lower[i][k] * lower[j][k] for k in range(j))
+            lower[i][j] = cross / lower[j][j]
+    # M = L^-1, lower triangular
+    inv = [[None] * size for _ in range(size)]
+    for i in range(size):
+        inv[i][i] = 1.0 / lower[i][i]
+        for j in range(i):
+            total = sum(lower[i][k] * inv[k][j] for k in range(j, i))
+            inv[i][j] = -total * inv[i][i]
+    # block^-1 = M^T M
+    out = np.empty(block.shape)
+    for i in range(size):
+        for j in range(i, size):
+            value = sum(inv[k][i] * inv[k][j] for k in range(j, size))
+            out[..., i, j] = value
+            out[..., j, i] = value
+    return out, log_det
 
 
 # ------------------------------------------------------------------- starts
