@@ -651,6 +651,7 @@ def _count_gaps(tile: Tile, plan) -> Stats:
     return Stats(
         gaps=np.float64(missing.sum()),
         empty=np.float64(missing.all(axis=1).sum()),
+        infinite=np.float64(np.isinf(tile.X).sum()),
     )
 
 
@@ -660,7 +661,8 @@ def has_gaps(data: RowBlocks, n_components: int = 1) -> bool:
     Raises
     ------
     ValueError
-        If fewer than ``n_components`` rows have an observed feature.
+        If X holds infinity, or if fewer than ``n_components`` rows have an
+        observed feature.
     """
     survey = _SURVEYS.get(data)
     if survey is None:
@@ -668,6 +670,8 @@ def has_gaps(data: RowBlocks, n_components: int = 1) -> bool:
             _count_gaps, None, 1 << 14, name="gaps"
         )
         _SURVEYS[data] = survey
+    if survey["infinite"]:
+        raise ValueError("Input X contains infinity.")
     if data.n_samples - survey["empty"] < n_components:
         raise ValueError(
             f"X has {int(data.n_samples - survey['empty'])} rows with an observed "

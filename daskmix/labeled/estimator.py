@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 import numpy as np
+import xarray as xr
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.utils import get_tags
 from sklearn.utils._available_if import available_if
@@ -22,6 +23,7 @@ from .._estimator.outputs import (
     complete_rows,
     complete_rows_and_means,
     fill_incomplete,
+    from_rows,
     is_lazy,
     mark_incomplete,
     scatter_complete,
@@ -80,7 +82,11 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         computes the mask of complete samples and their mean first (one
         extra pass over the data); per-sample methods mask lazily and
         compute nothing. False: a NaN is an error, as in the wrapped
-        estimator.
+        estimator. With an estimator that marginalizes missing values
+        (``GaussianMixture(missing="marginalize")``) a NaN is a missing
+        entry either way: samples with some observed features are kept,
+        fitted and classified, and ``skipna=True`` leaves out (and masks)
+        only the samples with no observed feature.
 
     Attributes
     ----------
@@ -166,6 +172,15 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         self.skipna = skipna
 
     # ------------------------------------------------------------- inputs
+    def _marginalizes(self) -> bool:
+        """Whether the wrapped estimator takes NaN as missing values."""
+        estimator = getattr(self, "estimator_", self.estimator)
+        return getattr(estimator, "missing", None) == "marginalize"
+
+    def _valid(self, rows, *others):
+        """The rows ``skipna`` keeps (lazy for dask): complete, or observed."""
+        return complete_rows(rows, *others, any_observed=self._marginalizes())
+
     def _stack(self, X, y=None, *, fitting: bool = False):
         """X stacked into :class:`Rows`, and y as rows aligned with them (or None).
 
@@ -184,10 +199,15 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         fill = [None, None]
         if self.skipna:
             others = () if y_rows is None else (y_rows,)
-            valid, means = complete_rows_and_means(rows.rows, *others)
+            valid, means = complete_rows_and_means(
+                rows.rows, *others, any_observed=self._marginalizes()
+            )
             if not valid.any():
+                what = (
+                    "no observed feature" if self._marginalizes() else "a NaN feature"
+                )
                 raise ValueError(
-                    "Every sample of X has a NaN feature (or a NaN target): "
+                    f"Every sample of X has {what} (or a NaN target): "
                     "nothing left to fit with skipna=True."
                 )
             X_fit = take_complete(rows.rows, valid)
@@ -273,7 +293,9 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
             X_fit, y_fit = rows.rows, y_rows
             if self.skipna:
                 others = () if y_rows is None else (y_rows,)
-                valid, _ = complete_rows_and_means(rows.rows, *others)
+                valid, _ = complete_rows_and_means(
+                    rows.rows, *others, any_observed=self._marginalizes()
+                )
                 X_fit = take_complete(rows.rows, valid)
                 y_fit = None if y_rows is None else take_complete(y_rows, valid)
         if y_fit is None:
@@ -291,7 +313,7 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         fn = getattr(self.estimator_, method)
         valid = None
         if self.skipna:
-            valid = complete_rows(*arrays)
+            valid = self._valid(*arrays)
             numpy_rows = rows.sample_chunks is None and valid.any()
             if numpy_rows:  # compute on the complete rows only
                 arrays = [a[valid] for a in arrays]
@@ -422,6 +444,36 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         """
         return self._per_sample("score_samples", X, y, name="log_likelihood")
 
+    @available_if(_estimator_has("impute"))
+    def impute(self, X):
+        """X with each missing entry at its conditional expectation (GaussianMixture).
+
+        Parameters
+        ----------
+        X : xarray.DataArray or xarray.Dataset
+            Labeled data with NaN where entries are missing: the feature dim
+            and any sample dims.
+
+        Returns
+        -------
+        xarray.DataArray or xarray.Dataset
+            X's shape, dimensions (feature dimension last) and coordinates, or
+            a Dataset of its variables for a Dataset; lazy for dask-backed X.
+            With ``skipna=True``, samples with no observed feature stay NaN.
+        """
+        check_is_fitted(self)
+        rows, _ = self._stack(X)
+        result = self.estimator_.impute(rows.rows)
+        if self.skipna:
+            result = mark_incomplete(result, self._valid(rows.rows))
+        stacked = rows.stacked
+        imputed = stacked.copy(
+            data=from_rows(result, rows.sample_shape, rows.sample_chunks)
+        )
+        if isinstance(X, xr.Dataset):
+            return imputed.to_dataset(dim=stacked.dims[-1])
+        return imputed
+
     @available_if(_estimator_has("transform"))
     def transform(self, X):
         """The wrapped estimator's ``transform`` (KMeans: distance to each centre).
@@ -445,7 +497,7 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         rows, y_rows = self._stack(X, y)
         arrays = [rows.rows] + ([] if y_rows is None else [y_rows])
         if self.skipna:
-            valid = complete_rows(*arrays)
+            valid = self._valid(*arrays)
             if is_lazy(valid):
                 valid = valid.compute()
             arrays = [take_complete(a, np.asarray(valid)) for a in arrays]
@@ -516,5 +568,5 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         tags.transformer_tags = inner.transformer_tags
         tags.regressor_tags = inner.regressor_tags
         tags.classifier_tags = inner.classifier_tags
-        tags.input_tags.allow_nan = bool(self.skipna)
+        tags.input_tags.allow_nan = bool(self.skipna) or self._marginalizes()
         return tags
