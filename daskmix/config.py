@@ -205,6 +205,14 @@ SETTINGS: dict[str, Setting] = {
     "seeding.parallel-rounds": Setting(
         2, "int", 1, "Oversampling rounds of the k-means|| seeding."
     ),
+    "kmeans.restart-rtol": Setting(
+        1e-9,
+        "float",
+        0.0,
+        "A k-means run replaces the best of the earlier runs only when its "
+        "inertia is lower by more than this fraction: runs that reach the same "
+        "clustering differ by rounding alone, which follows the chunking.",
+    ),
     # ------------------------------------------- mclust's covariance models
     "covariance.inner-tol": Setting(
         1e-10,

@@ -177,9 +177,9 @@ class RowBlocks:
     from_dask : bool
         Whether the data came in as dask arrays: True also for the in-memory
         copy :meth:`local` reads and the rows derived from it. Checks of
-        companion arrays and the choice of random draws (mini-batch windows,
-        k-means seedings) follow it rather than ``is_dask``, so that small
-        dask data fitted in memory give the streamed fit's result.
+        companion arrays and the choice of random draws (mini-batch windows)
+        follow it rather than ``is_dask``, so that small dask data fitted in
+        memory give the streamed fit's result.
     n_samples, n_features : int
     row_chunks : tuple of int
         Rows of each (non-empty) block, in order.

@@ -110,6 +110,17 @@ def _slices(n_rows: int, step: int) -> list[slice]:
     return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
 
 
+def takes_sparse(fn):
+    """Mark a kernel or per-row function that also works on SciPy sparse tiles.
+
+    The engine refuses sparse blocks for every other function (with a
+    TypeError that says how to convert them): only a function written for
+    sparse tiles may see one (k-means on sparse input, for instance).
+    """
+    fn.takes_sparse = True
+    return fn
+
+
 def _check_dense(block_arrays: dict) -> None:
     """Raise a TypeError for sparse blocks (a dask array of scipy.sparse chunks)."""
     for name, array in block_arrays.items():
@@ -143,7 +154,8 @@ def block_stats(kernel: Kernel, block: Tile, params, tile_rows: int) -> Stats:
     with floating-point warnings silenced, so that this error is the first
     thing a user sees, not numpy's RuntimeWarnings.
     """
-    _check_dense(block.arrays)
+    if not getattr(kernel, "takes_sparse", False):
+        _check_dense(block.arrays)
     with np.errstate(all="ignore"):
         # a generator: one tile's statistics alive at a time besides the total
         return add_all(kernel(tile, params) for tile in tiles_of(block, tile_rows))

@@ -158,6 +158,7 @@ def check_X(
     *,
     reset: bool,
     ensure_min_samples: int = 1,
+    accept_sparse: bool = False,
     allow_nan: bool | None = None,
 ) -> tuple[np.ndarray | da.Array, InputInfo]:
     """Validate ``X`` for ``estimator`` and return it as numpy or row-chunked dask.
@@ -173,6 +174,9 @@ def check_X(
         True in ``fit``, False in predict-like methods.
     ensure_min_samples : int
         Fewest rows accepted.
+    accept_sparse : bool, default=False
+        Accept SciPy sparse input (returned as CSR, as scikit-learn's KMeans
+        takes it); otherwise sparse input raises scikit-learn's TypeError.
     allow_nan : bool, optional
         Whether NaN may stand for missing entries (infinity never may).
         None: when the estimator's ``missing`` is ``'marginalize'``. An
@@ -181,7 +185,8 @@ def check_X(
 
     Returns
     -------
-    X : ndarray or dask.array.Array of shape (n_samples, n_features)
+    X : ndarray, SciPy CSR matrix or dask.array.Array of shape \
+            (n_samples, n_features)
         float64 or float32; dask arrays have one chunk along features.
     info : InputInfo
     """
@@ -219,6 +224,7 @@ def check_X(
         dtype=list(FLOAT_DTYPES),
         ensure_min_samples=ensure_min_samples,
         ensure_all_finite=finite,
+        accept_sparse="csr" if accept_sparse else False,
     )
     if has_option and not allow_nan:
         _reject_nan(estimator, X)

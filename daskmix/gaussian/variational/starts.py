@@ -274,6 +274,7 @@ def start_moments(
     reg_covar: float,
     tile_rows: int,
     resp=None,
+    warn: bool = False,
 ):
     """The statistics of the initial responsibilities, as scikit-learn forms them.
 
@@ -299,6 +300,10 @@ def start_moments(
         Largest tile a kernel sees.
     resp : ndarray or dask array of shape (n_samples, n_components), optional
         Row-aligned with ``data`` (same row chunks for dask input).
+    warn : bool, default=False
+        'kmeans': warn as scikit-learn when k-means finds fewer distinct
+        clusters than components (see
+        :func:`~daskmix.cluster.starts.kmeans_start`).
 
     Returns
     -------
@@ -320,7 +325,7 @@ def start_moments(
         means = pick(data, K, random_state)
         return np.ones(K) + NK_EPS, means, identity * reg_covar, data.n_samples
     if method == "kmeans":
-        centers, rows = kmeans_start(data, K, random_state)
+        centers, rows = kmeans_start(data, K, random_state, warn=warn)
         frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)
         plan = make_plan(
             frame, rows.dtype, center=centers.mean(axis=0), resp_mode="nearest"
