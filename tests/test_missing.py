@@ -223,6 +223,32 @@ def test_per_row_outputs_use_the_observed_entries(cov_type):
     assert model.score(X) == pytest.approx(total[observed].mean(), abs=1e-12)
 
 
+@pytest.mark.parametrize("cov_type", ["full", "diag"])
+def test_sampled_gaps_follow_their_conditional_distribution(cov_type):
+    X, _ = _gappy()
+    model = _one_step(X, cov_type)
+    row = X[~np.isnan(X).all(axis=1)][0].copy()
+    row[[1, 2]] = np.nan
+    copies = np.tile(row, (4000, 1))  # every copy draws its own numbers
+    drawn = model.impute(copies, sample=True, random_state=0)
+    covs = _dense(model.covariances_, cov_type, 2, X.shape[1])
+    log_prob, expected, cond = _row(row, model.weights_, model.means_, covs)
+    resp = np.exp(log_prob - np.logaddexp.reduce(log_prob))
+    mean = resp @ expected[:, [1, 2]]
+    spread = np.einsum("k,kij->ij", resp, cond[:, 1:3, 1:3]) + np.einsum(
+        "k,ki,kj->ij", resp, expected[:, [1, 2]] - mean, expected[:, [1, 2]] - mean
+    )
+    np.testing.assert_array_equal(drawn[:, [0, 3]], copies[:, [0, 3]])
+    sd = np.sqrt(np.diag(spread))
+    assert np.all(np.abs(drawn[:, [1, 2]].mean(axis=0) - mean) < 4 * sd / np.sqrt(4000))
+    np.testing.assert_allclose(np.cov(drawn[:, [1, 2]].T), spread, rtol=0.1, atol=0.02)
+    # the same seed gives the same draws, chunked or not
+    lazy = model.impute(
+        da.from_array(copies, chunks=(777, 4)), sample=True, random_state=0
+    )
+    np.testing.assert_allclose(lazy.compute(), drawn, atol=1e-12)
+
+
 def test_pattern_pieces_do_not_change_the_statistics():
     X, _ = _gappy(n_samples=300, n_features=6, fraction=0.4)
     default = _one_step(X, "full")

@@ -323,3 +323,11 @@ def impute_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
     ``plan`` must carry ``gaps`` (:func:`make_plan` with ``marginalize``).
     """
     return missing.impute_rows(tile, plan.gaps)
+
+
+def draw_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
+    """Each row with its gaps drawn given its observed entries, (tile, D) float64.
+
+    ``plan`` must carry ``gaps``; its ``seed`` keys the draws.
+    """
+    return missing.draw_rows(tile, plan.gaps, plan.seed)

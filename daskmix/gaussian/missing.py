@@ -323,6 +323,112 @@ def impute_rows(tile: Tile, gaps: GapPlan) -> np.ndarray:
     return x
 
 
+def draw_rows(tile: Tile, gaps: GapPlan, seed: int) -> np.ndarray:
+    """X with each row's gaps drawn from their distribution given its entries.
+
+    A component from ``p(k | x_o)``, then the missing entries from that
+    component's conditional Gaussian, ``N(E[x_m | x_o, k], Cov[x_m | x_o,
+    k])``; a row with no observed feature is a draw from the mixture.
+    float64; observed entries are copied. The random numbers of a row come
+    from a counter-based generator keyed by ``seed`` and the row's number in
+    the data, so a draw does not depend on the chunking.
+    """
+    x = np.array(tile.X, dtype=np.float64)
+    mask = masked(tile, gaps).mask
+    if mask is None:
+        return x
+    n_components, n_features = gaps.rel_means.shape
+    uniform, normal = _row_draws(tile.rows(), n_features, seed)
+    rows = _SortedRows(mask)
+    uniform, normal = uniform[rows.order], normal[rows.order]
+    drawn = np.empty_like(x)
+    empty = rows.empty
+    if empty.stop > empty.start:
+        weights = np.exp(gaps.log_weights)
+        chosen = _choose(
+            np.broadcast_to(weights, (empty.stop - empty.start, n_components)),
+            uniform[empty],
+        )
+        drawn[empty] = (
+            gaps.center
+            + gaps.rel_means[chosen]
+            + np.einsum("nij,nj->ni", _component_factors(gaps)[chosen], normal[empty])
+        )
+    gappy = x[rows.order][rows.gappy]
+    if gappy.shape[0] and gaps.covariance.matrix:
+        estep = _matrix_estep(gappy, rows.gappy_part(), gaps)
+        resp, _ = _normalize(estep.log_prob)
+        chosen = _choose(resp, uniform[rows.gappy])
+        n_rows = gappy.shape[0]
+        mean = gaps.rel_means[chosen] + estep.dev[chosen, np.arange(n_rows)]
+        flat_mean = mean.reshape(-1)
+        z = normal[rows.gappy]
+        for piece in estep.pieces:
+            start, stop = piece.starts[0], piece.stop
+            counts = np.diff(np.r_[piece.starts, stop])
+            size = piece.missing.shape[1]
+            pad = ~(piece.real[:, :, None] & piece.real[:, None, :])[:, None]
+            factor = np.linalg.cholesky(piece.cond_cov + pad * np.eye(size))
+            pattern = np.repeat(np.arange(len(counts)), counts)
+            slots = np.repeat(piece.missing, counts, axis=0)
+            real = np.repeat(piece.real, counts, axis=0)
+            local = np.arange(start, stop)
+            noise = np.einsum(
+                "nij,nj->ni",
+                factor[pattern, chosen[local]],
+                z[local[:, None], slots],
+            )
+            flat = (local * n_features)[:, None] + slots
+            flat_mean[flat[real]] += noise[real]
+        drawn[rows.gappy] = gaps.center + mean
+    elif gappy.shape[0]:
+        gap_mask = np.isnan(gappy)
+        xs = _zero_filled(gappy, gap_mask, gaps.center)
+        resp, _ = _normalize(_diagonal_log_prob(xs, (~gap_mask).astype(float), gaps))
+        chosen = _choose(resp, uniform[rows.gappy])
+        scale = 1.0 / np.sqrt(gaps.precisions[chosen])
+        drawn[rows.gappy] = (
+            gaps.center + gaps.rel_means[chosen] + scale * normal[rows.gappy]
+        )
+    start = rows.complete.stop
+    order = rows.order[start:]
+    x[order] = np.where(mask[order], drawn[start:], x[order])
+    return x
+
+
+def _row_draws(rows: np.ndarray, n_features: int, seed: int):
+    """One uniform (n,) and ``n_features`` standard normals (n, D) per row.
+
+    Philox is counter based: row ``i`` always reads the same counters, so a
+    row gets the same numbers whatever tile or block it falls in. The normals
+    come from uniforms (Box-Muller), a fixed number of them per row.
+    """
+    pairs = -(-n_features // 2)
+    width = 1 + 2 * pairs
+    per_row = -(-width // 4)  # each counter yields 4 uint64
+    counter = np.array([int(rows[0]) * per_row, 0, 0, 0], dtype=np.uint64)
+    generator = np.random.Generator(np.random.Philox(key=seed, counter=counter))
+    draws = generator.random((rows.shape[0], 4 * per_row))[:, :width]
+    radius = np.sqrt(-2.0 * np.log1p(-draws[:, 1 : 1 + pairs]))
+    angle = 2.0 * np.pi * draws[:, 1 + pairs : width]
+    normal = np.concatenate([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
+    return draws[:, 0], normal[:, :n_features]
+
+
+def _choose(resp: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """The component each row draws, from its probabilities (n, K)."""
+    chosen = (np.cumsum(resp, axis=1) < uniform[:, None]).sum(axis=1)
+    return np.minimum(chosen, resp.shape[1] - 1)
+
+
+def _component_factors(gaps: GapPlan) -> np.ndarray:
+    """Lower Cholesky factors of the K covariances, (K, D, D)."""
+    precisions = gaps.precisions
+    if gaps.covariance.matrix:
+        return np.linalg.cholesky(np.linalg.inv(precisions))
+    return np.stack([np.diag(1.0 / np.sqrt(p)) for p in precisions])
+
+
 # --------------------------------------------------------------- the maths
 def _zero_filled(x: np.ndarray, mask: np.ndarray, center: np.ndarray) -> np.ndarray:
     """``x - m`` in float64, 0 where missing."""
@@ -436,12 +542,15 @@ class _Piece:
         The missing features of each pattern, padded with observed ones.
     cond_cov : ndarray of shape (P, K, d, d)
         ``P_mm^-1`` of each pattern and component; zero in the padding.
+    real : ndarray of bool, shape (P, d)
+        Which of ``missing`` are missing (the others are padding).
     """
 
     starts: np.ndarray
     stop: int
     missing: np.ndarray
     cond_cov: np.ndarray
+    real: np.ndarray
 
 
 @dataclass
@@ -594,7 +703,7 @@ def _fill_missing(dev, grad, maha, log_const, part, first, last, size, gaps) -> 
     log_const[:, start:stop] -= 0.5 * np.repeat(log_det.T, counts, axis=1)
     if padded:
         cond_cov = cond_cov * pair
-    return _Piece(bounds[first:last], stop, missing, cond_cov)
+    return _Piece(bounds[first:last], stop, missing, cond_cov, real)
 
 
 #: largest blocks inverted entry by entry, in numpy; LAPACK above

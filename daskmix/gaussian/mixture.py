@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import _fit_context
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -18,7 +19,7 @@ from .._estimator.docstrings import (
 from .._estimator.outputs import wrap_like
 from .._estimator.validation import check_X, naming_missing_option
 from .init_checks import check_means, check_precisions, check_weights
-from .kernels import impute_rows, make_plan
+from .kernels import draw_rows, impute_rows, make_plan
 from .model import GaussianModel
 from .outputs import GaussianOutputs
 from .params import (
@@ -463,7 +464,7 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
         return n_parameters(self.covariance_type, *self.means_.shape)
 
     # ---------------------------------------------------------- missing data
-    def impute(self, X):
+    def impute(self, X, *, sample: bool = False, random_state=None):
         """X with each missing entry (NaN) at its conditional expectation.
 
         ``sum_k p(k | x_o) E[x_m | x_o, k]`` under the fitted mixture, for
@@ -477,6 +478,17 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
         X : array-like, dask array, DataFrame or DataArray of shape \
                 (n_samples, n_features)
             Data with NaN where entries are missing.
+        sample : bool, default=False
+            Draw the missing entries of each row from their distribution
+            given its observed entries instead: a component from
+            ``p(k | x_o)``, then the conditional Gaussian of that component
+            (a row with no observed feature: a draw from the mixture).
+            Repeated with different ``random_state``, the draws are multiple
+            imputations; their spread is that of the data, which the
+            conditional expectation's is not.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws of ``sample=True``. A row's draws depend on the
+            seed and the row's position only, not on the chunking.
 
         Returns
         -------
@@ -488,10 +500,13 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
         checked, info = check_X(self, X, reset=False, allow_nan=True)
         data = RowBlocks({"X": checked})
         model = self._model(data.n_features)
-        plan = make_plan(self._params(), data.dtype, marginalize=True)
+        seed = 0
+        if sample:
+            seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+        plan = make_plan(self._params(), data.dtype, marginalize=True, seed=seed)
         dtype = float_dtype(data.dtype)
         result = data.map_rows(
-            impute_rows,
+            draw_rows if sample else impute_rows,
             plan,
             model.tile_rows(data.n_features),
             data.n_features,

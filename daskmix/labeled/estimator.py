@@ -510,7 +510,7 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         return self._per_sample("score_samples", X, y, name="log_likelihood")
 
     @available_if(_estimator_has("impute"))
-    def impute(self, X):
+    def impute(self, X, **impute_params):
         """X with each missing entry at its conditional expectation (GaussianMixture).
 
         Parameters
@@ -518,6 +518,8 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         X : xarray.DataArray or xarray.Dataset
             Labeled data with NaN where entries are missing: the feature
             dims of the fit and any sample dims.
+        **impute_params : dict
+            Passed on, e.g. ``sample=True, random_state=0`` for draws.
 
         Returns
         -------
@@ -529,7 +531,7 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         rows, _, variables_dim = self._stack(X)
-        result = self.estimator_.impute(rows.rows)
+        result = self.estimator_.impute(rows.rows, **impute_params)
         if self.skipna:
             result = mark_incomplete(result, self._valid(rows.rows))
         stacked = rows.stacked
