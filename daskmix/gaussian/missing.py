@@ -231,8 +231,25 @@ def gap_stats(
         return stats
     rel = gaps.rel_means
     if cov.matrix:
+        conditional = np.zeros(n_components * n_features * n_features)
+        component = np.arange(n_components)[None, :, None, None]
+
+        def add_conditional(piece: _Piece, log_prob: np.ndarray) -> None:
+            # sum_rows r_k Cov[x | x_o, k]: once per pattern and component
+            first = piece.starts[0]
+            piece_weight = None if w is None else w[first : piece.stop]
+            resp, _ = _normalize(log_prob, piece_weight)
+            mass = np.add.reduceat(resp, piece.starts - first)
+            rows = piece.missing[:, None, :, None]
+            cols = piece.missing[:, None, None, :]
+            index = (component * n_features + rows) * n_features + cols
+            values = mass[:, :, None, None] * piece.cond_cov
+            conditional[:] += np.bincount(
+                index.reshape(-1), values.reshape(-1), conditional.size
+            )
+
         with workspace() as work:
-            estep = _matrix_estep(x, part, gaps, work)
+            estep = _matrix_estep(x, part, gaps, work, add_conditional)
             resp, log_norm = _normalize(estep.log_prob, w)
             dev = estep.dev
             if not cov.centred_per_component:
@@ -242,7 +259,7 @@ def gap_stats(
             weighted = work.array("gap_weighted", dev.shape, dev.dtype)
             np.multiply(dev, resp_t[:, :, None], out=weighted)
             second = np.matmul(weighted.transpose(0, 2, 1), dev)
-            second += estep.conditional_covariance(resp)
+            second += conditional.reshape(second.shape)
     else:
         mask = np.isnan(x)
         xs = _zero_filled(x, mask, gaps.center)
@@ -356,15 +373,15 @@ def draw_rows(tile: Tile, gaps: GapPlan, seed: int) -> np.ndarray:
         )
     gappy = x[rows.order][rows.gappy]
     if gappy.shape[0] and gaps.covariance.matrix:
-        estep = _matrix_estep(gappy, rows.gappy_part(), gaps)
-        resp, _ = _normalize(estep.log_prob)
-        chosen = _choose(resp, uniform[rows.gappy])
-        n_rows = gappy.shape[0]
-        mean = gaps.rel_means[chosen] + estep.dev[chosen, np.arange(n_rows)]
-        flat_mean = mean.reshape(-1)
         z = normal[rows.gappy]
-        for piece in estep.pieces:
+        u = uniform[rows.gappy]
+        noise = np.zeros(gappy.shape)
+        flat_noise = noise.reshape(-1)
+
+        def add_noise(piece: _Piece, log_prob: np.ndarray) -> None:
+            # the chosen component's conditional covariance, factored
             start, stop = piece.starts[0], piece.stop
+            chosen = _choose(_normalize(log_prob)[0], u[start:stop])
             counts = np.diff(np.r_[piece.starts, stop])
             size = piece.missing.shape[1]
             pad = ~(piece.real[:, :, None] & piece.real[:, None, :])[:, None]
@@ -373,14 +390,16 @@ def draw_rows(tile: Tile, gaps: GapPlan, seed: int) -> np.ndarray:
             slots = np.repeat(piece.missing, counts, axis=0)
             real = np.repeat(piece.real, counts, axis=0)
             local = np.arange(start, stop)
-            noise = np.einsum(
-                "nij,nj->ni",
-                factor[pattern, chosen[local]],
-                z[local[:, None], slots],
+            values = np.einsum(
+                "nij,nj->ni", factor[pattern, chosen], z[local[:, None], slots]
             )
             flat = (local * n_features)[:, None] + slots
-            flat_mean[flat[real]] += noise[real]
-        drawn[rows.gappy] = gaps.center + mean
+            flat_noise[flat[real]] = values[real]
+
+        estep = _matrix_estep(gappy, rows.gappy_part(), gaps, on_piece=add_noise)
+        chosen = _choose(_normalize(estep.log_prob)[0], u)
+        mean = gaps.rel_means[chosen] + estep.dev[chosen, np.arange(gappy.shape[0])]
+        drawn[rows.gappy] = gaps.center + mean + noise
     elif gappy.shape[0]:
         gap_mask = np.isnan(gappy)
         xs = _zero_filled(gappy, gap_mask, gaps.center)
@@ -563,32 +582,10 @@ class _MatrixEStep:
         ``log w_k + log N(x_o | mu_o, S_oo)``.
     dev : ndarray of shape (K, n, D)
         ``E[x | x_o, k] - mu_k``.
-    pieces : list of _Piece
-    n_features : int
     """
 
     log_prob: np.ndarray
     dev: np.ndarray
-    pieces: list
-    n_features: int
-
-    def conditional_covariance(self, resp: np.ndarray) -> np.ndarray:
-        """``sum_rows r_k Cov[x | x_o, k]`` (K, D, D), for responsibilities (n, K)."""
-        n_components, n_features = resp.shape[1], self.n_features
-        flat, values = [], []
-        component = np.arange(n_components)[None, :, None, None]
-        for piece in self.pieces:
-            # responsibilities summed over each pattern's rows: (P, K)
-            first = piece.starts[0]
-            mass = np.add.reduceat(resp[first : piece.stop], piece.starts - first)
-            rows = piece.missing[:, None, :, None]
-            cols = piece.missing[:, None, None, :]
-            index = (component * n_features + rows) * n_features + cols
-            flat.append(index.reshape(-1))
-            values.append((mass[:, :, None, None] * piece.cond_cov).reshape(-1))
-        size = n_components * n_features * n_features
-        total = np.bincount(np.concatenate(flat), np.concatenate(values), size)
-        return total.reshape(n_components, n_features, n_features)
 
 
 def _buckets(n_missing: np.ndarray) -> list[tuple[int, int, int]]:
@@ -611,13 +608,21 @@ def _buckets(n_missing: np.ndarray) -> list[tuple[int, int, int]]:
 
 
 def _matrix_estep(
-    x: np.ndarray, part: tuple, gaps: GapPlan, work=FRESH
+    x: np.ndarray,
+    part: tuple,
+    gaps: GapPlan,
+    work=FRESH,
+    on_piece: Callable[[_Piece, np.ndarray], None] | None = None,
 ) -> _MatrixEStep:
     """Marginal log-probabilities and completed deviations of rows with gaps.
 
     ``x`` (n, D) is NaN where missing, sorted by pattern as ``part`` says
     (:meth:`_SortedRows.gappy_part`); every row has an observed and a
-    missing entry. The deviations are held in ``work``.
+    missing entry. The deviations are held in ``work``. ``on_piece(piece,
+    log_prob)`` sees each piece's factors and its rows' final (rows, K)
+    log-probabilities as soon as they are done; nothing keeps a piece after
+    it, so that memory stays within the budget whatever the number of
+    patterns.
     """
     patterns, n_missing, bounds = part
     n_components, n_features = gaps.rel_means.shape
@@ -635,7 +640,6 @@ def _matrix_estep(
     log_const = (gaps.log_weights + gaps.log_det_cholesky)[:, None] - (
         0.5 * LOG_2PI * n_observed
     )
-    pieces = []
     for first, last, size in _buckets(n_missing):
         # pieces whose factors and per-row copies fit the budget
         row_bytes = 8 * n_components * (size * size + 2 * size + 1)
@@ -644,11 +648,14 @@ def _matrix_estep(
             stop = first + 1
             ends = bounds[stop + 1 : last + 1]
             stop += int(np.searchsorted(ends, bounds[first] + max_rows, "right"))
-            pieces.append(
-                _fill_missing(dev, grad, maha, log_const, part, first, stop, size, gaps)
+            piece = _fill_missing(
+                dev, grad, maha, log_const, part, first, stop, size, gaps
             )
+            if on_piece is not None:
+                rows = slice(bounds[first], bounds[stop])
+                on_piece(piece, (log_const[:, rows] - 0.5 * maha[:, rows]).T)
             first = stop
-    return _MatrixEStep((log_const - 0.5 * maha).T, dev, pieces, n_features)
+    return _MatrixEStep((log_const - 0.5 * maha).T, dev)
 
 
 def _fill_missing(dev, grad, maha, log_const, part, first, last, size, gaps) -> _Piece:
