@@ -246,6 +246,25 @@ SETTINGS: dict[str, Setting] = {
         "features (a Hessian of (D (D - 1) / 2)^2 entries), Jacobi sweeps "
         "alone beyond.",
     ),
+    # ------------------------------------------------------- missing values
+    "missing.pattern-budget-bytes": Setting(
+        "5 MiB",
+        "bytes",
+        1,
+        "Largest size of the missingness patterns' factors and their per-row "
+        "copies (about K (d + 1)^2 float64 values per row with d missing "
+        "entries) that the masked kernel holds at once; a tile's rows with gaps "
+        "are worked through in pieces of that size, whatever the number of "
+        "distinct patterns.",
+    ),
+    "missing.start-complete-rows-per-component": Setting(
+        50,
+        "int",
+        1,
+        "A start on data with gaps runs on the complete rows of its sample when "
+        "at least this many per component are complete; otherwise on the "
+        "sample's rows with their gaps filled by the column means.",
+    ),
     # ----------------------------------------------------------- regression
     "regression.head-rows": Setting(
         1000, "int", 1, "Rows a regression start reads to centre its frame."

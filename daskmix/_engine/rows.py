@@ -428,6 +428,7 @@ class RowBlocks:
         tile_rows: int,
         n_columns: int | None,
         dtype=np.float64,
+        allow_nan: bool = False,
     ):
         """Apply a per-row function to every row: numpy out or lazy dask out.
 
@@ -438,6 +439,9 @@ class RowBlocks:
             (tile_rows, n_columns), on a :class:`~daskmix._engine.tiles.Tile`.
         n_columns : int or None
             Number of output columns, or None for a 1-D output.
+        allow_nan : bool, default=False
+            Whether NaN in X (missing values) pass the check of dask blocks;
+            infinity never does.
 
         Returns
         -------
@@ -485,6 +489,7 @@ class RowBlocks:
             (False,) + tuple(a.ndim == 1 for a in others),
             n_columns,
             np.dtype(dtype),
+            allow_nan,
             dtype=dtype,
             chunks=chunks,
             meta=np.empty((0,) * len(chunks), dtype=dtype),
@@ -611,24 +616,36 @@ class RowBlocks:
         alike.from_dask = self.from_dask
         return alike
 
-    def raise_if_not_finite(self) -> None:
+    def raise_if_not_finite(self, allow_nan: bool = False) -> None:
         """Raise ``ValueError("Input <name> contains NaN or infinity.")`` if so.
 
-        One extra pass per array, in order.
+        One extra pass per array, in order. ``allow_nan``: NaN in X are
+        missing values, and only infinity there raises (``"Input X contains
+        infinity."``).
         """
         for name, array in zip(self.names, self.arrays):
             # 1-D arrays (y) as one column: RowBlocks reads a 2-D shape
             column = array.reshape(-1, 1) if array.ndim == 1 else array
-            if not RowBlocks({"X": column}).all_finite():
-                raise ValueError(f"Input {name} contains NaN or infinity.")
+            nan_ok = allow_nan and name == "X"
+            if not RowBlocks({"X": column}).all_finite(nan_ok):
+                what = "infinity" if nan_ok else "NaN or infinity"
+                raise ValueError(f"Input {name} contains {what}.")
 
-    def all_finite(self) -> bool:
-        """Whether every value of every array is finite (one extra pass)."""
+    def all_finite(self, allow_nan: bool = False) -> bool:
+        """Whether every value of every array is finite (one extra pass).
+
+        ``allow_nan``: NaN counts as finite, infinity not.
+        """
         if self.on_device:
             xp = namespace(self.X)
+            if allow_nan:
+                return not any(bool(xp.any(xp.isinf(a))) for a in self.arrays)
             return all(bool(xp.all(xp.isfinite(a))) for a in self.arrays)
         if not self.is_dask:
-            return all(is_finite_block(np.asarray(a)) for a in self.arrays)
-        checks = [da.isfinite(a).all() for a in self.arrays]
+            return all(is_finite_block(np.asarray(a), allow_nan) for a in self.arrays)
+        if allow_nan:
+            checks = [~da.isinf(a).any() for a in self.arrays]
+        else:
+            checks = [da.isfinite(a).all() for a in self.arrays]
         with _blas_guard():
             return all(bool(c) for c in dask.compute(*checks))

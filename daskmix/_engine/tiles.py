@@ -130,18 +130,21 @@ def _check_dense(block_arrays: dict) -> None:
             raise TypeError(SPARSE_MESSAGE.format(name=name, kind=type(array).__name__))
 
 
-def is_finite_block(array: np.ndarray) -> bool:
-    """Whether every value is finite, without floating-point warnings.
+def is_finite_block(array: np.ndarray, allow_nan: bool = False) -> bool:
+    """Whether every value is finite (or NaN), without floating-point warnings.
 
     One sum over the array decides in the common case (NaN and infinity
     propagate through it); only when the sum is not finite, which also
     happens when finite values overflow, are the values tested one by one.
+    ``allow_nan``: NaN counts as finite (missing values), infinity not.
     """
     if array.dtype.kind not in "fc":
         return True
     with np.errstate(all="ignore"):
         if np.isfinite(np.sum(array)):
             return True
+    if allow_nan:
+        return not bool(np.isinf(array).any())
     return bool(np.isfinite(array).all())
 
 
@@ -191,14 +194,17 @@ def dask_block_rows(*args, block_info=None):
     Row-aligned 1-D arrays travel as (n, 1) so that their blocks line up with
     X's; ``flat`` says which ones to give back to ``fn`` as 1-D. A block with
     NaN or infinity raises the ValueError that numpy input gets from
-    validation, naming the array. ``block_info`` (dask's) gives the block's
-    first row.
+    validation, naming the array; with ``allow_nan``, NaN in X (missing
+    values) passes and only infinity raises. ``block_info`` (dask's) gives
+    the block's first row.
     """
-    *block_arrays, names, params, fn, tile_rows, flat, n_columns, dtype = args
+    *block_arrays, names, params, fn, tile_rows, flat, n_columns, dtype = args[:-1]
+    allow_nan = args[-1]
     _check_dense(dict(zip(names, block_arrays)))
     for name, array in zip(names, block_arrays):
-        if not is_finite_block(array):
-            raise ValueError(f"Input {name} contains NaN or infinity.")
+        if not is_finite_block(array, allow_nan and name == "X"):
+            what = "infinity" if allow_nan and name == "X" else "NaN or infinity"
+            raise ValueError(f"Input {name} contains {what}.")
     arrays = {
         name: array[:, 0] if is_flat else array
         for name, array, is_flat in zip(names, block_arrays, flat)

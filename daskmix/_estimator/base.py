@@ -440,11 +440,20 @@ class BaseMixture(BaseEstimator):
     def _map_rows(
         self, rows: FittedRows, fn, n_columns: int | None, name: str, dtype=None
     ):
-        """Per-row outputs in the input's type; floats in the input's float dtype."""
+        """Per-row outputs in the input's type; floats in the input's float dtype.
+
+        NaN in dask blocks of X pass (as missing values) when the model takes
+        them (``MixtureModel.allow_nan``).
+        """
         data = rows.data
         dtype = data.dtype if dtype is None else dtype
         result = data.map_rows(
-            fn, rows.plan, rows.tile_rows, n_columns, kernel_dtype(dtype)
+            fn,
+            rows.plan,
+            rows.tile_rows,
+            n_columns,
+            kernel_dtype(dtype),
+            allow_nan=rows.model.allow_nan,
         )
         return wrap_rows(astype(result, dtype), rows.info, name=name)
 
@@ -455,7 +464,7 @@ class BaseMixture(BaseEstimator):
         stats = rows.data.map_reduce(
             model.score_kernel, rows.plan, rows.tile_rows, name=f"{model.name}-score"
         )
-        return check_pass(stats, rows.data)
+        return check_pass(stats, rows.data, model.allow_nan)
 
     def _total_loglik(self, X, y=None) -> tuple[float, int]:
         """Summed log-likelihood of the rows and their number (one pass)."""

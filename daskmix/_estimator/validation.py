@@ -11,6 +11,8 @@ output wrappers how to give results back in the type that came in.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any
@@ -42,8 +44,52 @@ from .._engine.namespaces import (
     numpy_dtype,
     to_host,
 )
+from .._engine.tiles import is_finite_block
 
 FLOAT_DTYPES = (np.float64, np.float32)
+
+#: what an estimator with a ``missing`` option says about NaN it rejects
+MISSING_HINT = (
+    "{name}(missing='marginalize') fits and predicts through missing entries "
+    "(NaN), taken as missing at random; missing='error', the default, rejects "
+    "them."
+)
+
+
+def _nan_policy(estimator, allow_nan: bool | None) -> tuple[bool, bool]:
+    """Whether X may hold NaN, and whether the estimator has a ``missing`` option."""
+    option = getattr(estimator, "missing", None)
+    if allow_nan is None:
+        allow_nan = option == "marginalize"
+    return allow_nan, option is not None
+
+
+def _reject_nan(estimator, X: np.ndarray) -> None:
+    """The ValueError for NaN in X that names the ``missing`` option."""
+    if not is_finite_block(X):
+        name = type(estimator).__name__
+        raise ValueError("Input X contains NaN. " + MISSING_HINT.format(name=name))
+
+
+@contextmanager
+def naming_missing_option(estimator) -> Iterator[None]:
+    """Add the ``missing`` option to an error about NaN in X raised inside.
+
+    NaN in dask input shows only when the data are read, in a pass; the
+    engine's message then says what was found, and this adds what to do.
+    """
+    try:
+        yield
+    except ValueError as exc:
+        message = str(exc)
+        if (
+            getattr(estimator, "missing", None) == "error"
+            and message.startswith("Input X contains NaN")
+            and "missing=" not in message
+        ):
+            hint = MISSING_HINT.format(name=type(estimator).__name__)
+            raise ValueError(f"{message} {hint}") from exc
+        raise
 
 
 @dataclass
@@ -122,6 +168,7 @@ def check_X(
     reset: bool,
     ensure_min_samples: int = 1,
     accept_sparse: bool = False,
+    allow_nan: bool | None = None,
 ) -> tuple[np.ndarray | da.Array, InputInfo]:
     """Validate ``X`` for ``estimator`` and return it as numpy or row-chunked dask.
 
@@ -139,6 +186,11 @@ def check_X(
     accept_sparse : bool, default=False
         Accept SciPy sparse input (returned as CSR, as scikit-learn's KMeans
         takes it); otherwise sparse input raises scikit-learn's TypeError.
+    allow_nan : bool, optional
+        Whether NaN may stand for missing entries (infinity never may).
+        None: when the estimator's ``missing`` is ``'marginalize'``. An
+        estimator with a ``missing`` option that rejects NaN says so, naming
+        the option. Dask input is checked when it is read.
 
     Returns
     -------
@@ -155,10 +207,19 @@ def check_X(
                 estimator, X, reset=reset, ensure_min_samples=ensure_min_samples
             )
         X = _host_copy(X)
+    allow_nan, has_option = _nan_policy(estimator, allow_nan)
+    finite = "allow-nan" if allow_nan or has_option else True
     if _is_xarray(X):
-        return _check_xarray(
-            estimator, X, reset=reset, ensure_min_samples=ensure_min_samples
+        X, info = _check_xarray(
+            estimator,
+            X,
+            reset=reset,
+            ensure_min_samples=ensure_min_samples,
+            ensure_all_finite=finite,
         )
+        if has_option and not allow_nan and not isinstance(X, da.Array):
+            _reject_nan(estimator, X)
+        return X, info
     if _is_dask_frame(X):
         return _check_dask_frame(
             estimator, X, reset=reset, ensure_min_samples=ensure_min_samples
@@ -177,8 +238,11 @@ def check_X(
         reset=reset,
         dtype=list(FLOAT_DTYPES),
         ensure_min_samples=ensure_min_samples,
+        ensure_all_finite=finite,
         accept_sparse="csr" if accept_sparse else False,
     )
+    if has_option and not allow_nan:
+        _reject_nan(estimator, X)
     return X, InputInfo(kind)
 
 
@@ -233,7 +297,9 @@ def _nullable_numbers(dtypes) -> dict[str, str]:
     }
 
 
-def _check_xarray(estimator, X, *, reset: bool, ensure_min_samples: int):
+def _check_xarray(
+    estimator, X, *, reset: bool, ensure_min_samples: int, ensure_all_finite=True
+):
     """A 2-D DataArray as (samples, features), its dims matched by name once fitted.
 
     ``fit`` records the (sample, feature) dim names on the estimator
@@ -301,7 +367,10 @@ def _check_xarray(estimator, X, *, reset: bool, ensure_min_samples: int):
     if data.dtype.kind == "c":
         raise ValueError(f"Complex data not supported: X has dtype {data.dtype}.")
     data = check_array(
-        data, dtype=list(FLOAT_DTYPES), ensure_min_samples=ensure_min_samples
+        data,
+        dtype=list(FLOAT_DTYPES),
+        ensure_min_samples=ensure_min_samples,
+        ensure_all_finite=ensure_all_finite,
     )
     _check_n_features(estimator, data, reset=reset)
     return data, info
@@ -476,6 +545,12 @@ def _check_device_array(estimator, X, *, reset: bool, ensure_min_samples: int):
             "is required."
         )
     if not bool(xp.all(xp.isfinite(X))):
+        if getattr(estimator, "missing", "error") != "error":
+            raise ValueError(
+                "Input X contains NaN or infinity: missing values are fitted "
+                "through (missing='marginalize') on numpy and dask input only, "
+                "not on array-API input."
+            )
         raise ValueError("Input X contains NaN or infinity.")
     _check_n_features(estimator, X, reset=reset)
     if reset:
