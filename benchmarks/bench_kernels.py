@@ -333,6 +333,9 @@ def main() -> None:
         default=[],
         choices=["gmm", "bgm", "kernel", "kmeans", "f32"],
     )
+    parser.add_argument(
+        "--cases", nargs="*", default=None, help="GMM/BGM cases, e.g. full-10-8"
+    )
     args = parser.parse_args()
     blas = [
         (i["internal_api"], i.get("architecture"), i["num_threads"])

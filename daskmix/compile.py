@@ -31,7 +31,7 @@ from ._engine.tiles import Tile
 from .cluster.kernels import inertia_kernel, label_rows, lloyd_kernel, make_lloyd_plan
 from .gaussian import compiled as gaussian_compiled
 from .gaussian.covariance import COVARIANCES
-from .gaussian.kernels import em_kernel, make_plan, weighted_log_prob_rows
+from .gaussian.kernels import em_kernel, make_plan, tile_log_prob
 from .gaussian.model import loglik_kernel
 from .gaussian.params import GaussianParams
 from .gaussian.variational.posterior import variational_kernel
@@ -82,7 +82,7 @@ def warm(dtypes=("float64", "float32")) -> float:
                     plan = make_plan(_params(name, 2, n_features), dtype)
                     em_kernel(tile, plan)
                     loglik_kernel(tile, plan)
-                    weighted_log_prob_rows(tile, plan)
+                    tile_log_prob(tile, plan)
                     variational_kernel(Tile({"X": tile.X}), plan)
             centers = np.eye(2, narrow)
             plan = make_lloyd_plan(centers, dtype, n_far=2, previous=centers)

@@ -25,7 +25,7 @@ from daskmix.cluster.kernels import (
 )
 from daskmix.gaussian import compiled as gaussian_compiled
 from daskmix.gaussian.covariance import REGISTRY, covariance
-from daskmix.gaussian.kernels import em_kernel, make_plan, weighted_log_prob_rows
+from daskmix.gaussian.kernels import em_kernel, make_plan, tile_log_prob
 from daskmix.gaussian.model import loglik_kernel
 from daskmix.gaussian.params import GaussianParams
 from daskmix.gaussian.variational.posterior import variational_kernel
@@ -94,8 +94,8 @@ def test_gaussian_kernels_match_numpy(form, dtype, weighted):
     reference, fast = plans(params, dtype)
     assert_same_stats(loglik_kernel(tile, reference), loglik_kernel(tile, fast))
     np.testing.assert_allclose(
-        weighted_log_prob_rows(tile, fast),
-        weighted_log_prob_rows(tile, reference),
+        tile_log_prob(tile, fast),
+        tile_log_prob(tile, reference),
         rtol=1e-12,
     )
     if not weighted:
@@ -115,8 +115,8 @@ def test_wide_full_covariances_match_numpy(dtype):
     assert_same_stats(em_kernel(tile, reference), em_kernel(tile, fast))
     assert_same_stats(loglik_kernel(tile, reference), loglik_kernel(tile, fast))
     np.testing.assert_allclose(
-        weighted_log_prob_rows(tile, fast),
-        weighted_log_prob_rows(tile, reference),
+        tile_log_prob(tile, fast),
+        tile_log_prob(tile, reference),
         rtol=1e-12,
     )
 

@@ -39,7 +39,11 @@ LLOYD, INERTIA, LABELS = 0, 1, 2
 
 def supports(tile: Tile, plan) -> bool:
     """Whether the compiled kernels serve this tile under ``plan``."""
-    return plan.backend == "compiled" and tile.mask is None
+    return (
+        plan.backend == "compiled"
+        and type(tile.X) is np.ndarray  # not scipy.sparse, not a device array
+        and tile.mask is None
+    )
 
 
 @jit

@@ -52,6 +52,7 @@ def supports(tile: Tile, plan) -> bool:
     """Whether the compiled kernels serve this tile under ``plan``."""
     return (
         plan.backend == "compiled"
+        and type(tile.X) is np.ndarray  # not a device array
         and tile.mask is None
         and plan.resp_mode in ("posterior", "nearest")
     )

@@ -22,7 +22,12 @@ from ..gaussian import compiled as gaussian_compiled
 
 def supports(tile: Tile, plan) -> bool:
     """Whether the compiled kernel serves this tile under ``plan``."""
-    return plan.backend == "compiled" and tile.mask is None and plan.mode == "posterior"
+    return (
+        plan.backend == "compiled"
+        and type(tile.X) is np.ndarray  # not a device array
+        and tile.mask is None
+        and plan.mode == "posterior"
+    )
 
 
 @jit

@@ -40,7 +40,8 @@ from .._estimator.validation import (
     check_X,
     check_y,
 )
-from ..gaussian.params import COVARIANCE_TYPES, GaussianParams, precisions_from_cholesky
+from ..gaussian.covariance import SKLEARN_TYPES
+from ..gaussian.params import GaussianParams, precisions_from_cholesky
 from ..gaussian.sampling import sample_mixture
 from .kernels import (
     conditional_score_rows,
@@ -84,13 +85,18 @@ def _has_input_model(estimator) -> bool:
 class RegressionMixture(RegressorMixin, BaseMixture):
     """Mixture of linear regressions, optionally gated by Gaussians on x (CWM).
 
-    ``p(y | x) = sum_k g_k(x) N(y | w_k . x + b_k, sigma_k^2)``. With
-    ``gating='gaussian'`` (a cluster-weighted model) ``g_k(x) ∝ pi_k N(x | mu_k,
-    Sigma_k)``: the joint ``p(x, y)`` is fitted by closed-form EM and
-    ``predict`` is the gated conditional mean, so a curve is fitted piecewise
-    linearly, each line with its region. With ``gating='none'`` the weights
-    are constant (the mixture of linear regressions of R's flexmix and
-    mixtools) and ``predict`` is ``sum_k pi_k (w_k . x + b_k)``.
+    .. math::
+
+        p(y \\mid x) = \\sum_{k=1}^K g_k(x)\\,
+        \\mathcal{N}(y \\mid w_k^\\top x + b_k,\\ \\sigma_k^2).
+
+    With ``gating='gaussian'`` (a cluster-weighted model)
+    :math:`g_k(x) \\propto \\pi_k \\mathcal{N}(x \\mid \\mu_k, \\Sigma_k)`: the joint
+    :math:`p(x, y)` is fitted by closed-form EM and ``predict`` is the gated
+    conditional mean, so a curve is fitted piecewise linearly, each line with
+    its region. With ``gating='none'`` the weights are constant,
+    :math:`g_k = \\pi_k` (the mixture of linear regressions of R's flexmix and
+    mixtools), and ``predict`` is :math:`\\sum_k \\pi_k (w_k^\\top x + b_k)`.
 
     Each EM iteration is one pass over the data, whatever its type (numpy on
     all cores, dask on the active scheduler, lazily read data streamed block by
@@ -163,8 +169,10 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         stepwise EM (Cappé & Moulines 2009), as in
         :class:`~daskmix.GaussianMixture`: each step reads ``batch_size``
         rows drawn so that every row is equally likely (sorted data give
-        unbiased steps), updates running statistics ``s <- (1 - eta_t) s + eta_t s_B``
-        with ``eta_t = (t + learning_offset) ** -learning_decay`` and
+        unbiased steps), updates running statistics
+        :math:`s \\leftarrow (1 - \\eta_t) s + \\eta_t s_B` with
+        :math:`\\eta_t = (t + t_0)^{-\\kappa}`, :math:`t_0` = ``learning_offset``
+        and :math:`\\kappa` = ``learning_decay``, and
         re-derives lines, noise and gate. ``init_params`` runs on a sample of
         three batches' worth of rows (at least 1000), not on the data; the
         running statistics start from three more batches under the initial
@@ -283,7 +291,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         "gating": [StrOptions(set(GATINGS))],
         "noise": [StrOptions(set(NOISE_MODELS))],
         "fit_intercept": ["boolean"],
-        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
+        "covariance_type": [StrOptions(set(SKLEARN_TYPES))],
         "reg_weights": [Interval(Real, 0.0, None, closed="left")],
         "init_params": [StrOptions(set(INIT_METHODS))],
     }

@@ -111,6 +111,7 @@ class RegressionModel(MixtureModel):
                     config=self.config,
                     reg_covar=self.config.reg_covar,
                     tile_rows=self.tile_rows(data.n_features),
+                    warn=restart == 0,
                 )
             except ValueError as exc:
                 # centre pickers see the joint (x, y) as their "X": say which

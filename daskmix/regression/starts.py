@@ -89,6 +89,7 @@ def initial_params(
     config: RegressionConfig,
     reg_covar: float,
     tile_rows: int,
+    warn: bool = False,
 ) -> RegressionParams:
     """Starting parameters: one initialisation pass over (X, y), then an M-step.
 
@@ -104,6 +105,10 @@ def initial_params(
     initialisation pass are weighted. The frame centre and the noise floor
     come from the first rows whatever their weights (they only fix
     coordinates and a floor).
+
+    With ``warn``, the k-means of 'kmeans', 'kmeans-chain' and 'kmeans-pairs'
+    warns as scikit-learn's KMeans when it finds fewer distinct clusters than
+    it was asked for (:func:`~daskmix.cluster.starts.kmeans_start`).
     """
     K = n_components
     if method == "short-em":
@@ -136,9 +141,9 @@ def initial_params(
         return joint.with_array("weight", weight) if with_weight else joint
 
     if method == "kmeans":
-        centers = kmeans_start(joint_rows(weighted), K, random_state, 1, resample=True)[
-            0
-        ]
+        centers = kmeans_start(
+            joint_rows(weighted), K, random_state, 1, resample=True, warn=warn
+        )[0]
         init_fields.update(mode="nearest", centers=_shift(centers, x_center, y_center))
     elif method in ("k-means++", "random_from_data"):
         pick = {
@@ -171,6 +176,7 @@ def initial_params(
             random_state,
             1,
             resample=True,
+            warn=warn,
         )
         if method == "kmeans-chain":
             segments = chain_segments(centers)

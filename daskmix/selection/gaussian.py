@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from sklearn.base import DensityMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._estimator.all_or_nothing import fit_all_or_nothing
 from .._estimator.docstrings import fill_doc
+from ..gaussian.covariance import COVARIANCE_TYPES, DEFAULT_GRID
 from ..gaussian.mixture import INIT_METHODS, GaussianMixture
-from ..gaussian.params import COVARIANCE_TYPES
 from ._base import DEFAULT_COMPONENTS, SAMPLE_WEIGHT_SELECTION, _as_options, _MixtureIC
 
 
@@ -29,7 +30,9 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         Numbers of components to try.
     covariance_type : str or iterable of str, \
             default=('full', 'tied', 'diag', 'spherical')
-        Covariance types to try.
+        Covariance types to try: scikit-learn's names and mclust's 14 models
+        (``'EII'`` ... ``'VVV'``, see :class:`daskmix.GaussianMixture`), mixed
+        as wished; :meth:`bic_table` shows the criteria as mclust does.
     criterion : {'bic', 'aic', 'icl'}, default='bic'
         The information criterion that chooses (lower is better).
     n_init : int, default=1
@@ -52,6 +55,13 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         are then computed in one full pass.
     batch_size : int, default=8192
         Rows per mini-batch with ``algorithm='minibatch'``.
+    missing : {'error', 'marginalize'}, default='error'
+        What a NaN in X is, for every candidate (see
+        :class:`daskmix.GaussianMixture`). With 'marginalize' the criteria
+        use the observed-data log-likelihood (the marginal of each row's
+        observed entries) and count the same parameters as without gaps:
+        missing entries are integrated out, not estimated. ``n`` in BIC and
+        ICL counts the rows with an observed feature.
 
     Attributes
     ----------
@@ -97,6 +107,7 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         **_MixtureIC._parameter_constraints,
         "covariance_type": ["array-like", StrOptions(set(COVARIANCE_TYPES))],
         "init_params": [StrOptions(set(INIT_METHODS))],
+        "missing": [StrOptions({"error", "marginalize"})],
     }
     _estimator = GaussianMixture
     _grid_keys = ("n_components", "covariance_type")
@@ -105,7 +116,7 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         self,
         n_components=DEFAULT_COMPONENTS,
         *,
-        covariance_type=COVARIANCE_TYPES,
+        covariance_type=DEFAULT_GRID,
         criterion: str = "bic",
         n_init: int = 1,
         init_params: str = "kmeans",
@@ -116,6 +127,7 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         verbose: int = 0,
         algorithm: str = "batch",
         batch_size: int = 8192,
+        missing: str = "error",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -129,6 +141,10 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         self.verbose = verbose
         self.algorithm = algorithm
         self.batch_size = batch_size
+        self.missing = missing
+
+    def _shared_params(self) -> dict:
+        return {**super()._shared_params(), "missing": self.missing}
 
     def _grid(self) -> list[dict]:
         types = _as_options(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
@@ -163,6 +179,31 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         self.covariance_type_ = self.best_estimator_.covariance_type
         return self
 
+    def bic_table(self) -> pd.DataFrame:
+        """BIC of every candidate as mclust shows it: K by covariance model.
+
+        mclust's sign convention, ``BIC = 2 log L - p log n``: minus
+        :attr:`criteria_`'s ``bic`` (higher is better). Models in the order
+        they were tried; a candidate that failed is NaN, as mclust's are NA.
+        With ``sample_weight``, ``log L`` and ``n`` are the weighted ones of
+        ``criteria_``.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            One row per number of components (the index, ``n_components``)
+            and one column per covariance type.
+        """
+        check_is_fitted(self)
+        criteria = self.criteria_.drop_duplicates(["n_components", "covariance_type"])
+        table = criteria.pivot(
+            index="n_components", columns="covariance_type", values="bic"
+        )
+        types = list(dict.fromkeys(self.criteria_["covariance_type"]))
+        table = -table.reindex(columns=types)
+        table.columns.name = None
+        return table
+
     def predict(self, X):
         """Most probable component of each sample under the chosen model.
 
@@ -196,6 +237,28 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         """
         check_is_fitted(self)
         return self.best_estimator_.predict_proba(X)
+
+    def impute(self, X):
+        """X with each missing entry at its conditional expectation, chosen model.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data with NaN where entries are missing.
+
+        Returns
+        -------
+        X_imputed : ndarray, dask array or DataArray of shape (n_samples, n_features)
+            ``best_estimator_.impute(X)``.
+        """
+        check_is_fitted(self)
+        return self.best_estimator_.impute(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing == "marginalize"
+        return tags
 
     def score(self, X, y=None) -> float:
         """Mean log-likelihood of X under the chosen model.

@@ -1,4 +1,4 @@
-"""The covariance-type interface and what the types share (the statistics frame)."""
+"""The covariance-model interface, the registry, and what the models share."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from scipy import linalg
 
 from ..._engine.stats import Stats
 from ..._engine.workspace import FRESH
-
-#: scikit-learn adds this many machine epsilons to every component count
 
 #: scikit-learn adds this many machine epsilons to every component count
 NK_EPS = 10 * np.finfo(np.float64).eps
@@ -65,13 +63,13 @@ def _result_dtype(*arrays: np.ndarray) -> np.dtype:
     return np.result_type(*(a.dtype for a in arrays))
 
 
-#: the one instance of each type, by name (filled by the package)
-REGISTRY: dict = {}
+#: the one instance of each covariance model, by name (filled by the package)
+COVARIANCES: dict[str, Covariance] = {}
 
 
-def registered(name: str):
-    """The registered instance of a type: what a pickled covariance loads as."""
-    return REGISTRY[name]
+def registered(name: str) -> Covariance:
+    """The registered instance of a model: what a pickled covariance loads as."""
+    return COVARIANCES[name]
 
 
 class Covariance:
@@ -185,6 +183,41 @@ class Covariance:
 
     def accumulate(self, xs: np.ndarray, frame, resp: np.ndarray, work=FRESH) -> Stats:
         """Float64 statistics ``nk`` (K,), ``s1``, ``s2`` of one tile."""
+        raise NotImplementedError
+
+    # ------------------------------------------- statistics from moments
+    #: whether the statistics frame is centred on each component's mean (full),
+    #: rather than on the common shift ``m``
+    centred_per_component = False
+
+    def component_precisions(
+        self, prec_chol: np.ndarray, n_components: int, n_features: int
+    ) -> np.ndarray:
+        """The K precisions, float64: (K, D, D) matrices, or (K, D) diagonals.
+
+        Matrices when :attr:`matrix`, else the diagonals of diagonal
+        precisions. What the masked kernel factors, pattern by pattern
+        (:mod:`daskmix.gaussian.missing`).
+        """
+        raise NotImplementedError
+
+    def stats_from_moments(
+        self,
+        nk: np.ndarray,
+        first: np.ndarray,
+        second: np.ndarray,
+        whiten: np.ndarray | None,
+    ) -> Stats:
+        """The statistics ``nk``, ``s1``, ``s2`` of given moments, in this frame.
+
+        ``first`` (K, D) and ``second`` are sums over rows of ``r_k e`` and
+        ``r_k e e^T`` for (expected) deviations ``e`` from the frame's origin:
+        component k's mean when :attr:`centred_per_component`, the common
+        shift ``m`` otherwise. ``second`` is (K, D, D) when :attr:`matrix`,
+        else its diagonal (K, D). ``whiten`` is the frame's
+        (:meth:`whitening`). The M-step reads the result as it reads
+        :meth:`accumulate`'s.
+        """
         raise NotImplementedError
 
     # ------------------------------------------------------------- M-step
