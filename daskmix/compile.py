@@ -76,7 +76,7 @@ def warm(dtypes=("float64", "float32")) -> float:
             for n_features in (narrow, wide):
                 x = np.linspace(-1, 1, 40 * n_features).reshape(40, n_features)
                 tile = Tile({"X": x.astype(dtype), "weight": np.ones(40)})
-                for name in COVARIANCES:
+                for name in gaussian_compiled.FORMS:
                     if n_features == wide and name != "full":
                         continue
                     plan = make_plan(_params(name, 2, n_features), dtype)

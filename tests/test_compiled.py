@@ -24,7 +24,7 @@ from daskmix.cluster.kernels import (
     make_lloyd_plan,
 )
 from daskmix.gaussian import compiled as gaussian_compiled
-from daskmix.gaussian.covariance import REGISTRY, covariance
+from daskmix.gaussian.covariance import COVARIANCES, covariance
 from daskmix.gaussian.kernels import em_kernel, make_plan, tile_log_prob
 from daskmix.gaussian.model import loglik_kernel
 from daskmix.gaussian.params import GaussianParams
@@ -123,7 +123,7 @@ def test_wide_full_covariances_match_numpy(dtype):
 
 def test_every_covariance_model_has_a_compiled_form():
     """Models added beside the four reuse a form, and so the compiled kernels."""
-    for name, model in REGISTRY.items():
+    for name, model in COVARIANCES.items():
         assert model.form in gaussian_compiled.FORMS, name
 
 

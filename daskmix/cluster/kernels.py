@@ -376,12 +376,26 @@ def scaled_distances(x: np.ndarray, plan: LloydPlan) -> np.ndarray:
     return np.sqrt(np.einsum("ikd,ikd->ik", diff, diff)) * scale[:, None]
 
 
+def scaled_scores(x: np.ndarray, plan: LloydPlan) -> np.ndarray:
+    """``(|c|^2 - 2 x.c) / s`` of rows to every centre, (rows, K), no overflow.
+
+    ``s`` is each row's largest magnitude: the scores of rows whose own
+    scores overflow (magnitudes near 1e308), in the same order.
+    """
+    centers = plan.center.astype(F64) + plan.shifted.astype(F64)
+    x = x.astype(F64)
+    scale = np.max(np.abs(x), axis=1)
+    scale[scale == 0] = 1.0
+    unit = x / scale[:, None]
+    return (centers**2).sum(axis=1) / scale[:, None] - 2.0 * unit @ centers.T
+
+
 def label_rows(tile: Tile, plan: LloydPlan) -> np.ndarray:
     """Nearest centre of each row, (tile,) int32 (scikit-learn's labels).
 
     Rows whose squared distances overflow float64 keep the label of their
     scores ``|c|^2 - 2 x.c`` while those are finite (they are up to
-    magnitudes near 1e300), and are labelled from :func:`scaled_distances`
+    magnitudes near 1e300), and are labelled from :func:`scaled_scores`
     beyond.
     """
     x = tile.X
@@ -399,7 +413,7 @@ def label_rows(tile: Tile, plan: LloydPlan) -> np.ndarray:
         labels[overflow] = scores.argmin(axis=1)
         if lost.any():
             far = overflow[lost]
-            labels[far] = scaled_distances(x[far], plan).argmin(axis=1)
+            labels[far] = scaled_scores(x[far], plan).argmin(axis=1)
     return labels
 
 
