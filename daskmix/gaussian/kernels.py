@@ -141,7 +141,6 @@ def make_plan(
     n_features = params.means.shape[1]
     if center is None:
         center = params.weights @ params.means
-    # the shift applied to the data is ``center`` rounded to the data's dtype
     center = np.asarray(center, dtype=dtype).astype(work)
     # the shift actually applied to the data is the rounded ``center``
     rel_means = params.means - center.astype(np.float64)
