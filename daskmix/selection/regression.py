@@ -7,8 +7,9 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._estimator.docstrings import fill_doc
+from ..regression.gates import GATINGS
 from ..regression.mixture import INIT_METHODS, RegressionMixture
-from ..regression.params import GATINGS, NOISE_MODELS
+from ..regression.params import NOISE_MODELS
 from ._base import DEFAULT_COMPONENTS, SAMPLE_WEIGHT_SELECTION, _as_options, _MixtureIC
 
 
