@@ -123,7 +123,7 @@ SETTINGS: dict[str, Setting] = {
         True,
         "bool",
         0,
-        "Worker processes started with MALLOC_TRIM_THRESHOLD_ get glibc's "
+        "Worker processes started with ``MALLOC_TRIM_THRESHOLD_`` get glibc's "
         "adaptive mmap threshold back (read by each worker from its own "
         "configuration).",
     ),
