@@ -71,6 +71,13 @@ SINGULAR_WARNING = (
 )
 
 
+ONE_TRIAL_MESSAGE = (
+    "No standard errors (NaN) for a binomial mixture of data with one trial "
+    "per row: a mixture of logistic regressions is not identifiable from such "
+    "data (flexmix's refit() fails there with a singular Hessian)."
+)
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where each block of parameters sits in the information matrix.
@@ -131,7 +138,8 @@ def information_kernel(tile: Tile, info: InformationPlan) -> Stats:
         ``hessian`` (p, p) of the summed log-likelihood, ``score`` (p,),
         ``size`` and ``positive`` (K,) weighted counts of the rows whose most
         probable component is k and whose posterior of k exceeds ``eps``,
-        ``loglik`` and ``n_rows``.
+        ``several_trials`` (rows of more than one binomial trial), ``loglik``
+        and ``n_rows``.
     """
     plan, layout = info.plan, info.layout
     K, p = layout.n_components, layout.size
@@ -189,6 +197,8 @@ def information_kernel(tile: Tile, info: InformationPlan) -> Stats:
         for m in range(1, K):
             curvature = weight * gate_proba[j] * ((j == m) - gate_proba[m])
             hessian[layout.gate(j), layout.gate(m)] -= (z * curvature[:, None]).T @ z
+    trials = tile.arrays.get("trials")
+    several = 0.0 if trials is None else float(weight @ (trials.reshape(-1) > 1))
     labels = resp.argmax(axis=0)
     size = np.bincount(labels, weights=weight, minlength=K).astype(np.float64)
     positive = ((resp > info.eps) * weight[None, :]).sum(axis=1)
@@ -197,6 +207,7 @@ def information_kernel(tile: Tile, info: InformationPlan) -> Stats:
         score=weight @ total,
         size=size,
         positive=positive,
+        several_trials=np.float64(several),
         loglik=weight @ log_norm.astype(np.float64, copy=False),
         n_rows=tile.total_weight(),
     )
@@ -275,8 +286,15 @@ def information_summary(
     layout = layout_of(params, config)
     K = layout.n_components
     covariance = covariance_of(-stats["hessian"])
-    if covariance is None:
+    one_trial = (
+        config.family == "binomial" and K > 1 and not stats["several_trials"] > 0
+    )
+    if one_trial:
+        warnings.warn(ONE_TRIAL_MESSAGE, UserWarning, stacklevel=3)
+        covariance = None
+    elif covariance is None:
         warnings.warn(SINGULAR_WARNING, UserWarning, stacklevel=3)
+    if covariance is None:
         covariance = np.full((layout.size, layout.size), np.nan)
     names, estimates, components, tested = [], [], [], []
     blocks = []  # (rows of the Jacobian, their columns in the information)
@@ -325,7 +343,7 @@ def information_summary(
             blocks.append((gate_unshift, layout.gate(j)))
     jacobian = _assemble(blocks, layout.size)
     reported = jacobian @ covariance @ jacobian.T
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
         std_error = np.sqrt(np.diag(reported))
         estimates = np.asarray(estimates, dtype=np.float64)
         z = np.where(tested, estimates / std_error, np.nan)

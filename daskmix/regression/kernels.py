@@ -28,6 +28,7 @@ statistics are returned in float64.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -371,11 +372,27 @@ OVERFLOW_MESSAGE = (
 )
 
 
-def _finite_or_raise(values: np.ndarray, what: str) -> np.ndarray:
-    """``values``, or a ValueError when overflow made any of them NaN."""
-    if np.isnan(values).any():
-        raise ValueError(OVERFLOW_MESSAGE.format(what=what))
-    return values
+def finite_rows(what: str):
+    """Run a per-row function without floating-point warnings, then check it.
+
+    Finite rows of extreme magnitude can overflow inside the arithmetic
+    (squared residuals, exponentials): the result is returned when every
+    value is finite, and a ValueError naming the output is raised otherwise,
+    never NaN or infinity.
+    """
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def checked(tile: Tile, plan) -> np.ndarray:
+            with np.errstate(all="ignore"):
+                values = fn(tile, plan)
+            if not np.isfinite(values).all():
+                raise ValueError(OVERFLOW_MESSAGE.format(what=what))
+            return values
+
+        return checked
+
+    return decorate
 
 
 def _log_gate(xs: np.ndarray, plan: RegressionPlan) -> np.ndarray:
@@ -394,12 +411,11 @@ def _component_means(x, xs, plan: RegressionPlan) -> np.ndarray:
 
 def _gated_mean(gate: np.ndarray, means: np.ndarray) -> np.ndarray:
     """``sum_k g_k m_k`` (tile,), without ``0 * inf``: a zero gate drops its line."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        mean = np.einsum("kn,kn->n", gate, means)
-        lost = np.isnan(mean)
-        if lost.any():
-            gate, means = gate[:, lost], means[:, lost]
-            mean[lost] = np.where(gate > 0.0, gate * means, 0.0).sum(axis=0)
+    mean = np.einsum("kn,kn->n", gate, means)
+    lost = np.isnan(mean)
+    if lost.any():
+        gate, means = gate[:, lost], means[:, lost]
+        mean[lost] = np.where(gate == 0.0, 0.0, gate * means).sum(axis=0)
     return mean
 
 
@@ -408,15 +424,16 @@ def _predict(x: np.ndarray, plan: RegressionPlan) -> np.ndarray:
     xs = x - plan.center
     with np.errstate(under="ignore"):
         gate_proba = np.exp(_log_gate(xs, plan))
-    mean = _gated_mean(gate_proba, _component_means(x, xs, plan))
-    return _finite_or_raise(mean, "The prediction")
+    return _gated_mean(gate_proba, _component_means(x, xs, plan))
 
 
+@finite_rows("The prediction")
 def predict_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     """Gated conditional mean ``sum_k g_k(x) m_k(x)``, (tile,)."""
     return _predict(tile.X, plan)
 
 
+@finite_rows("The prediction or its standard deviation")
 def predict_std_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     """Mean and moment-matched standard deviation of ``p(y | x)``, (tile, 2).
 
@@ -432,24 +449,25 @@ def predict_std_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     means = _component_means(x, xs, plan)
     mean = _gated_mean(gate_proba, means)
     spread = (means - mean) ** 2 + plan.family.component_variances(means, plan)
-    std = np.sqrt(_gated_mean(gate_proba, spread))
-    return _finite_or_raise(np.column_stack([mean, std]), "The prediction")
+    return np.column_stack([mean, np.sqrt(_gated_mean(gate_proba, spread))])
 
 
+@finite_rows("The gate's probabilities")
 def gate_proba_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     """``p(k | x)``: the gate, (tile, K)."""
     with np.errstate(under="ignore"):
-        proba = np.exp(_log_gate(tile.X - plan.center, plan)).T.astype(np.float64)
-    return _finite_or_raise(proba, "The gate's probabilities")
+        return np.exp(_log_gate(tile.X - plan.center, plan)).T.astype(np.float64)
 
 
+@finite_rows("The posterior")
 def posterior_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     """``p(k | x, y)``, (tile, K)."""
     *_, weighted_log_prob = _posterior(tile, plan)
     resp, _ = normalize_log_prob(weighted_log_prob)
-    return _finite_or_raise(np.ascontiguousarray(resp.T), "The posterior")
+    return np.ascontiguousarray(resp.T)
 
 
+@finite_rows("The log-likelihood")
 def conditional_score_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     """``log p(y | x)``, (tile,)."""
     x = tile.X
@@ -458,9 +476,10 @@ def conditional_score_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     _, log_norm = normalize_log_prob(
         _log_gate(xs, plan) + plan.family.log_prob(terms, plan)
     )
-    return _finite_or_raise(log_norm, "The log-likelihood")
+    return log_norm
 
 
+@finite_rows("The log-density of x")
 def gate_score_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     """``log p(x)`` under the gate, (tile,)."""
     return _gate_score(tile.X, plan)
@@ -475,7 +494,10 @@ def _gate_score(x: np.ndarray, plan: RegressionPlan) -> np.ndarray:
 
 
 def label_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
-    """The most probable component: of ``p(k | x, y)`` with y, else of the gate."""
+    """The most probable component: of ``p(k | x, y)`` with y, else of the gate.
+
+    Overflowing rows raise the ValueError of :func:`finite_rows`.
+    """
     if tile.y is None:
         proba = gate_proba_rows(tile, plan)
     else:

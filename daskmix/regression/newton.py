@@ -21,9 +21,13 @@ over the data (``x_range``, the smallest and largest value of every column):
   softmax grows by at most ``exp(max_k z . d_k - min_k z . d_k)``.
 
 (Taylor's theorem with the remainder's curvature bounded on the segment.) The
-step is the largest maximiser of that bound in (0, 1]: the full Newton step
-whenever the bound certifies it, which it always does near the optimum,
-where ``d`` is small. Far from it the step is shorter, never a loss.
+full Newton step is taken whenever the bound certifies that it does not lower
+``Q`` (for a Newton step, when ``G`` is below about ``log 2``), which it
+always does near the optimum, where ``d`` is small; otherwise the step that
+maximises the bound, shorter and a certified gain. Because ``x_range`` is the
+data's, the certificate holds for batch EM; a stepwise (minibatch) fit takes
+its range from the rows its start saw, and stepwise EM is not monotone
+anyway.
 """
 
 from __future__ import annotations
@@ -97,10 +101,13 @@ def gate_growth_exponent(directions: np.ndarray, box) -> float:
 
 
 def step_length(gain: float, curvature: float, quadratic: float, exponent: float):
-    """The step ``s`` in [0, 1] that maximises the certified gain.
+    """The step ``s`` in [0, 1] along a Newton direction that the bound certifies.
 
-    The bound is ``s gain - (s^2 / 2) (exp(s exponent) curvature + quadratic)``
-    (``gain = g.d``, ``curvature = d^T H d``, ``quadratic = d^T R d``).
+    The bound on the gain is ``s gain - (s^2 / 2) (exp(s exponent) curvature +
+    quadratic)`` (``gain = g.d``, ``curvature = d^T H d``, ``quadratic =
+    d^T R d``). The full step is taken whenever the bound certifies that it
+    does not lower ``Q`` (all generalised EM needs); otherwise the step that
+    maximises the bound, which then certifies a strict gain.
 
     Returns
     -------
@@ -112,17 +119,21 @@ def step_length(gain: float, curvature: float, quadratic: float, exponent: float
     if gain <= 0.0:
         return 0.0
 
+    def bound(s: float) -> float:
+        return s * gain - 0.5 * s * s * (np.exp(s * exponent) * curvature + quadratic)
+
+    # on an exactly quadratic Q (no growth) the Newton step's bound is gain / 2
+    if bound(1.0) >= -1e-12 * gain:
+        return 1.0
+
     def slope(s: float) -> float:
         grow = np.exp(s * exponent)
         return (
             gain
             - s * (grow * curvature + quadratic)
-            - 0.5 * s * s * (exponent * grow * curvature)
+            - 0.5 * s * s * exponent * grow * curvature
         )
 
-    # a Newton step on an exactly quadratic Q has slope(1) = 0 up to rounding
-    if slope(1.0) >= -1e-9 * gain:
-        return 1.0
     low, high = 0.0, 1.0
     for _ in range(_BISECTIONS):
         middle = 0.5 * (low + high)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._estimator.docstrings import fill_doc
+from ..regression.families import FAMILIES, family
 from ..regression.gates import GATINGS
 from ..regression.mixture import INIT_METHODS, RegressionMixture
 from ..regression.params import NOISE_MODELS
@@ -33,9 +36,15 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
     n_components : int or iterable of int, default=(1, 2, ..., 10)
         Numbers of components (lines) to try.
     gating : str or iterable of str, default='gaussian'
-        Gatings to try, among 'gaussian' and 'none' (see above).
+        Gatings to try, among 'gaussian', 'none' and 'logistic' (see above).
     noise : str or iterable of str, default=('component', 'shared')
-        Noise models to try.
+        Noise models to try (Gaussian family; the other families have no
+        noise parameter and try the first only).
+    family : {'gaussian', 'poisson', 'binomial'}, default='gaussian'
+        The components' family, for every candidate.
+    expert_features, gate_features, offset_feature, exposure_feature : \
+            default=None
+        As for :class:`daskmix.RegressionMixture`, for every candidate.
     criterion : {'bic', 'aic', 'icl'}, default='bic'
         The information criterion that chooses (lower is better).
     n_init : int, default=1
@@ -105,6 +114,11 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
         **_MixtureIC._parameter_constraints,
         "gating": ["array-like", StrOptions(set(GATINGS))],
         "noise": ["array-like", StrOptions(set(NOISE_MODELS))],
+        "family": [StrOptions(set(FAMILIES))],
+        "expert_features": ["array-like", Integral, str, None],
+        "gate_features": ["array-like", Integral, str, None],
+        "offset_feature": [Integral, str, None],
+        "exposure_feature": [Integral, str, None],
         "init_params": [StrOptions(set(INIT_METHODS))],
     }
     _estimator = RegressionMixture
@@ -116,6 +130,11 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
         *,
         gating="gaussian",
         noise=NOISE_MODELS,
+        family: str = "gaussian",
+        expert_features=None,
+        gate_features=None,
+        offset_feature=None,
+        exposure_feature=None,
         criterion: str = "bic",
         n_init: int = 1,
         init_params: str = "short-em",
@@ -130,6 +149,11 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
         self.n_components = n_components
         self.gating = gating
         self.noise = noise
+        self.family = family
+        self.expert_features = expert_features
+        self.gate_features = gate_features
+        self.offset_feature = offset_feature
+        self.exposure_feature = exposure_feature
         self.criterion = criterion
         self.n_init = n_init
         self.init_params = init_params
@@ -141,9 +165,21 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
         self.algorithm = algorithm
         self.batch_size = batch_size
 
+    def _shared_params(self) -> dict:
+        return {
+            **super()._shared_params(),
+            "family": self.family,
+            "expert_features": self.expert_features,
+            "gate_features": self.gate_features,
+            "offset_feature": self.offset_feature,
+            "exposure_feature": self.exposure_feature,
+        }
+
     def _grid(self) -> list[dict]:
         gatings = _as_options(self.gating, "gating", GATINGS)
         noises = _as_options(self.noise, "noise", NOISE_MODELS)
+        if not family(self.family).has_noise:
+            noises = noises[:1]
         return [
             {"n_components": k, "gating": gating, "noise": noise}
             for gating in gatings
