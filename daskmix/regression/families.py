@@ -104,11 +104,12 @@ class Family(ABC):
         """``log f_k(y | x)``, (K, tile), float64."""
 
     @abstractmethod
-    def statistics(self, phi, terms, resp, resp_d, plan) -> Stats:
+    def statistics(self, phi, terms, resp, resp_d, plan, products=None) -> Stats:
         """``A`` (K, P(P+1)/2), ``b`` (K, P) and the family's other sums.
 
         ``resp`` (K, tile) float64 and ``resp_d`` (its copy in the data
-        dtype) already carry the row weights.
+        dtype) already carry the row weights; ``products`` are the design's
+        pairwise products when the caller has them already.
         """
 
     @abstractmethod
@@ -167,11 +168,11 @@ class GaussianFamily(Family):
             - 0.5 * plan.noise_precision[:, None] * residuals**2
         )
 
-    def statistics(self, phi, residuals, resp, resp_d, plan) -> Stats:
+    def statistics(self, phi, residuals, resp, resp_d, plan, products=None) -> Stats:
         dtype = phi.dtype
         weighted = resp * residuals
         return Stats(
-            A=plan.grams(phi, resp_d).astype(F64, copy=False),
+            A=plan.grams(phi, resp_d, products).astype(F64, copy=False),
             b=(weighted.astype(dtype, copy=False) @ phi).astype(F64, copy=False),
             q=np.einsum("kn,kn->k", weighted, residuals),
         )
@@ -204,12 +205,14 @@ class _GLMFamily(Family):
     def log_prob(self, terms: GLMTerms, plan) -> np.ndarray:
         return terms.log_prob
 
-    def statistics(self, phi, terms: GLMTerms, resp, resp_d, plan) -> Stats:
+    def statistics(
+        self, phi, terms: GLMTerms, resp, resp_d, plan, products=None
+    ) -> Stats:
         dtype = phi.dtype
         working = (resp * self.working_weights(terms)).astype(dtype, copy=False)
         score = resp * (terms.y[None, :] - terms.mean)
         return Stats(
-            A=plan.grams(phi, working).astype(F64, copy=False),
+            A=plan.grams(phi, working, products).astype(F64, copy=False),
             b=(score.astype(dtype, copy=False) @ phi).astype(F64, copy=False),
         )
 

@@ -50,7 +50,6 @@ from .design import (
     shift_transform,
     triangle,
     unpack,
-    upper_products,
     uses_pairwise_products,
     with_intercept,
 )
@@ -132,12 +131,14 @@ class Gate(ABC):
         """The gate's part of a pass's plan (``RegressionPlan.gate``)."""
 
     @abstractmethod
-    def log_prob(self, xs: np.ndarray, plan) -> tuple[np.ndarray, Any]:
+    def log_prob(self, xs: np.ndarray, plan, phi=None) -> tuple[np.ndarray, Any]:
         """What the gate adds to each component's log-density, and its frame.
 
         ``log pi_k + log N(x_g | mu_k, Sigma_k)`` for the Gaussian gate (a
         joint density), ``log g_k(x)`` for the others; (K, tile), or (K, 1)
-        when it does not depend on x. ``xs`` is ``x - x_center``.
+        when it does not depend on x. ``xs`` is ``x - x_center``; ``phi``
+        the experts' design rows, which a logistic gate on the same columns
+        uses as its own.
         """
 
     @abstractmethod
@@ -145,8 +146,14 @@ class Gate(ABC):
         """``log g_k(x)`` (K, tile), normalised over components."""
 
     @abstractmethod
-    def statistics(self, xs, frame, resp, resp_d, sample_weight, plan) -> Stats:
-        """``nk`` and the gate's own sums of one tile (responsibilities weighted)."""
+    def statistics(
+        self, xs, frame, resp, resp_d, sample_weight, plan, products=None
+    ) -> Stats:
+        """``nk`` and the gate's own sums of one tile (responsibilities weighted).
+
+        ``products``: the pairwise products of the gate's design rows, when
+        the caller has them (a logistic gate on the experts' design).
+        """
 
     @abstractmethod
     def m_step(self, stats: Stats, params, config) -> tuple[Any, np.ndarray]:
@@ -180,7 +187,7 @@ class NoGate(Gate):
     def plan(self, params, dtype) -> None:
         return None
 
-    def log_prob(self, xs, plan):
+    def log_prob(self, xs, plan, phi=None):
         return plan.log_weights[:, None], None
 
     def log_gate(self, xs, plan):
@@ -188,7 +195,9 @@ class NoGate(Gate):
             plan.log_weights[:, None], (plan.n_components, xs.shape[0])
         )
 
-    def statistics(self, xs, frame, resp, resp_d, sample_weight, plan) -> Stats:
+    def statistics(
+        self, xs, frame, resp, resp_d, sample_weight, plan, products=None
+    ) -> Stats:
         return Stats(nk=resp.sum(axis=1, dtype=F64))
 
     def m_step(self, stats, params, config):
@@ -214,7 +223,7 @@ class GaussianGate(Gate):
     def plan(self, params, dtype) -> GaussianPlan:
         return make_gaussian_plan(params.gate, dtype, center=gate_center(params))
 
-    def log_prob(self, xs, plan):
+    def log_prob(self, xs, plan, phi=None):
         return component_log_prob(select(xs, plan.gate_columns), plan.gate)
 
     def log_gate(self, xs, plan):
@@ -224,7 +233,9 @@ class GaussianGate(Gate):
         _, log_norm = normalize_log_prob(weighted_log_prob)
         return weighted_log_prob - log_norm
 
-    def statistics(self, xs, frame, resp, resp_d, sample_weight, plan) -> Stats:
+    def statistics(
+        self, xs, frame, resp, resp_d, sample_weight, plan, products=None
+    ) -> Stats:
         cov = plan.gate.covariance
         stats = cov.accumulate(select(xs, plan.gate_columns), frame, resp_d)
         if sample_weight is not None and cov.shared:
@@ -314,21 +325,24 @@ class LogisticGate(Gate):
         """The gate's design rows ``z = [x_g - c_g, 1]``, (tile, P_g)."""
         return with_intercept(select(xs, plan.gate_columns))
 
-    def log_prob(self, xs, plan):
-        z = self.design(xs, plan)
-        logits = np.ascontiguousarray((z @ plan.gate.weights_t).T, dtype=F64)
-        _, log_norm = normalize_log_prob(logits)
+    def log_prob(self, xs, plan, phi=None):
+        z = phi if phi is not None and plan.gate_shares_design else None
+        if z is None:
+            z = self.design(xs, plan)
+        # (K, P) @ (P, tile): C-ordered (K, tile) with no transposed copy
+        logits = (plan.gate.weights_t.T @ z.T).astype(F64, copy=False)
+        gate, log_norm = normalize_log_prob(logits)
         log_gate = logits - log_norm
-        return log_gate, (z, log_gate)
+        return log_gate, (z, log_gate, gate)
 
     def log_gate(self, xs, plan):
         return self.log_prob(xs, plan)[0]
 
-    def statistics(self, xs, frame, resp, resp_d, sample_weight, plan) -> Stats:
-        z, log_gate = frame
+    def statistics(
+        self, xs, frame, resp, resp_d, sample_weight, plan, products=None
+    ) -> Stats:
+        z, _, gate = frame
         gate_plan = plan.gate
-        with np.errstate(under="ignore"):
-            gate = np.exp(log_gate)
         weighted = gate
         if sample_weight is not None:
             weighted = gate * sample_weight.reshape(-1).astype(F64, copy=False)
@@ -337,16 +351,13 @@ class LogisticGate(Gate):
         stats["gate_grad"] = (
             (resp[1:] - weighted[1:]).astype(dtype, copy=False) @ z
         ).astype(F64, copy=False)
-        curvature = -weighted[gate_plan.pair_k] * gate[gate_plan.pair_l]
-        diagonal = gate_plan.pair_k == gate_plan.pair_l
-        curvature[diagonal] += weighted[gate_plan.pair_k[diagonal]]
         stats["gate_hess"] = packed_grams(
             z,
-            curvature.astype(dtype, copy=False),
+            _pair_curvatures(gate, weighted).astype(dtype, copy=False),
             gate_plan.pairwise,
             gate_plan.rows,
             gate_plan.cols,
-            upper_products(z) if gate_plan.pairwise and curvature.size else None,
+            products,
         ).astype(F64, copy=False)
         return stats
 
@@ -412,6 +423,25 @@ class LogisticGate(Gate):
         return LogisticGateParams(
             np.zeros((n_components, center.shape[0])), np.zeros(n_components)
         )
+
+
+def _pair_curvatures(gate: np.ndarray, weighted: np.ndarray) -> np.ndarray:
+    """``w (delta_kl g_k - g_k g_l)`` for the pairs ``1 <= k <= l < K``, (M, tile).
+
+    In :func:`gate_pairs` order, where each k's pairs are consecutive: one
+    contiguous product per k, no gathers.
+    """
+    n_components = gate.shape[0]
+    n_pairs = (n_components - 1) * n_components // 2
+    out = np.empty((n_pairs, gate.shape[1]))
+    start = 0
+    for k in range(1, n_components):
+        stop = start + n_components - k
+        np.multiply(weighted[k], gate[k:], out=out[start:stop])
+        np.negative(out[start:stop], out=out[start:stop])
+        out[start] += weighted[k]
+        start = stop
+    return out
 
 
 def frame_of(gate: LogisticGateParams, center: np.ndarray) -> np.ndarray:

@@ -158,7 +158,7 @@ def information_kernel(tile: Tile, info: InformationPlan) -> Stats:
         gate_proba = np.broadcast_to(np.exp(plan.log_weights)[:, None], (K, n))
     elif isinstance(frame, tuple):
         z = frame[0].astype(np.float64, copy=False)
-        gate_proba = np.exp(frame[1])
+        gate_proba = frame[2]
     else:  # pragma: no cover - the Gaussian gate is refused before the pass
         raise NotImplementedError("no standard errors for a Gaussian gate")
     score, working = fam.score_and_weight(terms, plan)

@@ -49,6 +49,7 @@ from .design import (
     packed_grams,
     select,
     triangle,
+    upper_products,
     uses_pairwise_products,
     with_intercept,
 )
@@ -139,9 +140,18 @@ class RegressionPlan:
     def n_components(self) -> int:
         return self.log_weights.shape[0]
 
-    def grams(self, phi: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    def grams(self, phi: np.ndarray, weights: np.ndarray, products=None) -> np.ndarray:
         """Upper triangles of ``Phi^T diag(w_k) Phi`` for every k, (K, P(P+1)/2)."""
-        return packed_grams(phi, weights, self.pairwise, self.rows, self.cols)
+        return packed_grams(phi, weights, self.pairwise, self.rows, self.cols, products)
+
+    @property
+    def gate_shares_design(self) -> bool:
+        """Whether a logistic gate's design rows are the experts' (``z = phi``)."""
+        return (
+            self.gating.name == "logistic"
+            and self.fit_intercept
+            and self.gate_columns == self.expert_columns
+        )
 
     def offset_of(self, x: np.ndarray) -> np.ndarray | None:
         """The rows' offsets of the linear predictors (tile,), float64, or None."""
@@ -213,8 +223,14 @@ def _statistics(
 ) -> Stats:
     """Gate and line statistics of one tile, float64 (``resp`` weighted)."""
     resp_d = resp.astype(phi.dtype, copy=False)
-    stats = plan.gating.statistics(xs, frame, resp, resp_d, sample_weight, plan)
-    stats.update(plan.family.statistics(phi, terms, resp, resp_d, plan))
+    products = None
+    if plan.gate_shares_design and plan.pairwise:
+        # both the gate's Hessian and the lines' normal matrices are Grams of phi
+        products = upper_products(phi)
+    stats = plan.gating.statistics(
+        xs, frame, resp, resp_d, sample_weight, plan, products
+    )
+    stats.update(plan.family.statistics(phi, terms, resp, resp_d, plan, products))
     return stats
 
 
@@ -232,8 +248,8 @@ def _posterior(tile: Tile, plan: RegressionPlan):
     """Shared front of the E-step: frame, design, line terms, joint log-probs."""
     x = tile.X
     xs = x - plan.center
-    gate_log_prob, frame = plan.gating.log_prob(xs, plan)
     phi = _design(x, xs, plan)
+    gate_log_prob, frame = plan.gating.log_prob(xs, plan, phi)
     terms = plan.family.terms(phi, tile, plan)
     weighted_log_prob = gate_log_prob + plan.family.log_prob(terms, plan)
     return xs, frame, phi, terms, weighted_log_prob
@@ -304,8 +320,8 @@ def init_kernel(tile: Tile, plan: RegressionPlan) -> Stats:
     """
     x, y, sample_weight = tile.X, tile.y.reshape(-1), tile.weight
     xs = x - plan.center
-    _, frame = plan.gating.log_prob(xs, plan)
     phi = _design(x, xs, plan)
+    _, frame = plan.gating.log_prob(xs, plan, phi)
     terms = plan.family.terms(phi, tile, plan)
     resp = _init_resp(x, xs, y, tile.rows(), plan)
     stats = _weighted_statistics(xs, frame, phi, terms, resp, sample_weight, plan)
