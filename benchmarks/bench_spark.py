@@ -189,7 +189,7 @@ def cluster_anatomy(lazy, passes: int) -> dict:
     """Median parts of one EM iteration on the cluster, in seconds."""
     from distributed import get_task_stream
 
-    from daskmix._em.batch import run_pass
+    from daskmix._em.run import run_pass
     from daskmix._engine.rows import RowBlocks, one_blas_thread
 
     data = RowBlocks({"X": lazy})

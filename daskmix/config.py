@@ -205,6 +205,32 @@ SETTINGS: dict[str, Setting] = {
     "seeding.parallel-rounds": Setting(
         2, "int", 1, "Oversampling rounds of the k-means|| seeding."
     ),
+    # ------------------------------------------- mclust's covariance models
+    "covariance.inner-tol": Setting(
+        1e-10,
+        "float",
+        0.0,
+        "The fixed-point M-steps of VEI, VEV and VEE stop when no "
+        "log-eigenvalue of the covariances moves by more than this.",
+    ),
+    "covariance.orientation-tol": Setting(
+        1e-14,
+        "float",
+        0.0,
+        "The orientation of EVE and VVE: the M-step stops when an iteration "
+        "lowers its objective by less than this per row and feature.",
+    ),
+    "covariance.max-inner-iter": Setting(
+        2000, "int", 1, "Iterations of one iterative M-step, at most."
+    ),
+    "covariance.newton-max-features": Setting(
+        40,
+        "int",
+        0,
+        "EVE and VVE take Newton steps on their orientation up to this many "
+        "features (a Hessian of (D (D - 1) / 2)^2 entries), Jacobi sweeps "
+        "alone beyond.",
+    ),
     # ----------------------------------------------------------- regression
     "regression.head-rows": Setting(
         1000, "int", 1, "Rows a regression start reads to centre its frame."

@@ -43,6 +43,15 @@ def log_likelihood_scorer(estimator, X, y=None) -> float:
     score : float
         Mean log-likelihood of the held-out rows.
 
+    Raises
+    ------
+    TypeError
+        If the estimator (or a Pipeline's last step) has no ``score_samples``
+        (KMeans, a classifier): it has no likelihood to score. scikit-learn's
+        searches turn a scorer's error into a NaN score and a warning by
+        default, and then pick among NaN scores; pass
+        ``error_score='raise'`` to ``GridSearchCV`` to get the error itself.
+
     See Also
     --------
     daskmix.GaussianMixtureIC : Choose K by BIC, AIC or ICL on training data.
@@ -64,6 +73,13 @@ def log_likelihood_scorer(estimator, X, y=None) -> float:
     3
     """
     final, Xt = _final_step(estimator, X)
+    if not callable(getattr(final, "score_samples", None)):
+        raise TypeError(
+            f"log_likelihood_scorer needs an estimator with a score_samples method "
+            f"(a mixture's log-likelihood of each sample); "
+            f"{type(final).__name__} has none. Score it with one of its own "
+            "metrics instead."
+        )
     if getattr(final, "_requires_y", False):
         if y is None:
             raise ValueError(

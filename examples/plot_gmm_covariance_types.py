@@ -4,7 +4,9 @@ Covariance types on a dask array
 
 Fits :class:`daskmix.GaussianMixture` with each of the four covariance types to the same
 200,000-point dask array of three elongated clusters, and draws the fitted 2-sigma
-ellipses over the data. Writes ``gmm_covariance_types.png``.
+ellipses over the data.
+
+Writes ``gmm_covariance_types.png``.
 """
 
 import dask.array as da

@@ -1,23 +1,31 @@
 """
-Water masses from ocean temperature profiles (N-D xarray)
-=========================================================
+Water masses from temperature and salinity profiles (N-D xarray)
+================================================================
 
-Ocean temperature is commonly stored as a labeled cube ``time x depth x lat x
-lon``. Each (time, lat, lon) point holds one temperature profile over depth,
-and profiles of the same water mass look alike. :class:`daskmix.Labeled`
-wraps a :class:`daskmix.GaussianMixture` so that it takes the cube as it
-is. ``feature_dim="depth"`` makes the depth levels the features and every
-other dimension a sample dimension. The labels come back as a
-``time x lat x lon`` DataArray with the cube's coordinates.
-``skipna=True`` leaves the land points (NaN columns) out of the fit and
+Ocean data commonly come as an :class:`xarray.Dataset` of several variables,
+here temperature and salinity, each a cube over time, depth, latitude and
+longitude. Each
+(time, lat, lon) point holds one profile of each variable over depth, and
+profiles of the same water mass look alike. An oceanographer classifies them
+with one feature per (variable, depth) pair, pyxpcm's convention.
+
+:class:`daskmix.Labeled` wraps a :class:`daskmix.GaussianMixture` so that it
+takes the Dataset as it is. ``feature_dim="depth"`` makes the variables and
+the depth levels the features (24 of them here: 2 variables x 12 depths) and
+every other dimension a sample dimension. The labels come back as a
+``time x lat x lon`` DataArray with the Dataset's coordinates.
+``skipna=True`` leaves the land points (NaN profiles) out of the fit and
 labels them -1.
 
-The data here are synthetic: three water masses (warm tropical, subtropical,
-cold subpolar) whose fronts meander with longitude and move north and south
-with the seasons, a continent and an island, and noise. The cube is
-dask-backed (one chunk per two months), so ``predict`` only builds a lazy
-result; it is computed for plotting. The figure shows the labels in January
-and in July, and the mean profile of each class.
+The data are synthetic: four water masses whose fronts meander with longitude
+and move north and south with the seasons, a continent and an island, and
+noise. Two of the masses, west and east in the subtropics, have the same
+temperatures and differ in salinity only: temperature alone cannot tell them
+apart. The Dataset is dask-backed (one chunk per two months), so ``predict``
+only builds a lazy result; it is computed for plotting. The figure shows the
+classes in January and in July, and the mean temperature and salinity
+profiles of each class, which :meth:`daskmix.Labeled.unstack_features` puts
+back on (variable, depth). Writes ``ocean_profiles.png``.
 """
 
 import matplotlib.pyplot as plt
@@ -34,8 +42,9 @@ rng = np.random.default_rng(0)
 # %%
 # A synthetic ocean
 # -----------------
-# Three typical profiles (surface to 600 m), fronts at latitudes that depend
-# on longitude and month, land where a continent and an island are.
+# Four typical profiles (surface to 600 m) of temperature and salinity, fronts
+# at latitudes that depend on longitude and month, land where a continent and
+# an island are.
 depth = np.array([0, 10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 600.0])
 lat = np.linspace(-60.0, 60.0, 61)
 lon = np.linspace(100.0, 220.0, 81)
@@ -43,16 +52,27 @@ month = np.arange(1, 13)
 
 
 def profile(surface, bottom, thermocline, width):
-    """Temperature falling from ``surface`` to ``bottom`` across a thermocline."""
+    """A value going from ``surface`` to ``bottom`` across a thermocline."""
     return bottom + (surface - bottom) / (1.0 + np.exp((depth - thermocline) / width))
 
 
-masses = {
-    "tropical": profile(28.0, 6.0, 120.0, 30.0),
-    "subtropical": profile(20.0, 5.0, 250.0, 60.0),
-    "subpolar": profile(8.0, 3.0, 150.0, 80.0),
-}
-names = list(masses)
+names = ["tropical", "subtropical west", "subtropical east", "subpolar"]
+temperature_profiles = np.stack(
+    [
+        profile(28.0, 6.0, 120.0, 30.0),
+        profile(20.0, 5.0, 250.0, 60.0),
+        profile(20.0, 5.0, 250.0, 60.0),  # as warm as the west ...
+        profile(8.0, 3.0, 150.0, 80.0),
+    ]
+)
+salinity_profiles = np.stack(
+    [
+        profile(34.6, 34.8, 120.0, 30.0),
+        profile(36.4, 34.9, 250.0, 60.0),
+        profile(35.2, 34.7, 250.0, 60.0),  # ... but fresher
+        profile(33.8, 34.6, 150.0, 80.0),
+    ]
+)
 
 LAT, LON = np.meshgrid(lat, lon, indexing="ij")
 winter = np.cos(2 * np.pi * (month - 1) / 12)[:, None, None]  # +1 in January
@@ -60,62 +80,101 @@ meander = 8.0 * np.sin(2 * np.pi * (LON - 100.0) / 80.0)
 # |latitude| of the two fronts: they move south in January, north in July
 tropical_front = 18.0 + meander - 6.0 * winter * np.sign(LAT)
 polar_front = 42.0 - meander / 2 - 5.0 * winter * np.sign(LAT)
+subtropical = np.where(LON < 160.0, 1, 2)
 truth = np.where(
-    np.abs(LAT) < tropical_front, 0, np.where(np.abs(LAT) < polar_front, 1, 2)
+    np.abs(LAT) < tropical_front,
+    0,
+    np.where(np.abs(LAT) < polar_front, subtropical, 3),
 )  # (month, lat, lon)
-mean_profiles = np.stack([masses[n] for n in names])  # (mass, depth)
-temperature = mean_profiles[truth] + 0.5 * rng.standard_normal(
-    truth.shape + depth.shape
-)
+shape = truth.shape + depth.shape
+temperature = temperature_profiles[truth] + 0.5 * rng.standard_normal(shape)
+salinity = salinity_profiles[truth] + 0.1 * rng.standard_normal(shape)
 
 continent = ((LAT - 20.0) / 25.0) ** 2 + ((LON - 125.0) / 18.0) ** 2 < 1.0
 island = ((LAT + 30.0) / 6.0) ** 2 + ((LON - 190.0) / 8.0) ** 2 < 1.0
 land = continent | island
 temperature[:, land, :] = np.nan
+salinity[:, land, :] = np.nan
 
-cube = xr.DataArray(
-    temperature,
-    dims=("time", "lat", "lon", "depth"),
+dims = ("time", "lat", "lon", "depth")
+ds = xr.Dataset(
+    {
+        "temperature": (dims, temperature, {"units": "degC"}),
+        "salinity": (dims, salinity, {"units": "psu"}),
+    },
     coords={"time": month, "lat": lat, "lon": lon, "depth": depth},
-    name="temperature",
-    attrs={"units": "degC"},
 ).transpose("time", "depth", "lat", "lon")
-cube = cube.chunk({"time": 2})  # dask-backed: 6 blocks of 2 months
-print(cube)
+ds = ds.chunk({"time": 2})  # dask-backed: 6 blocks of 2 months
+print(ds)
+
+# %%
+# Which dimensions hold the features?
+# -----------------------------------
+# The variables are features; depth could be either. ``Labeled`` does not
+# guess: without ``feature_dim`` or ``sample_dims``, a Dataset whose variables
+# have several dimensions is an error that says how to choose.
+try:
+    Labeled(GaussianMixture(4), skipna=True).fit(ds)
+except ValueError as error:
+    print(error)
 
 # %%
 # Classify the profiles
 # ---------------------
-# With ``skipna=True``, ``fit`` first computes which profiles are complete
-# (one pass over the data), then fits the mixture on those alone.
+# One feature per (variable, depth) pair. With ``skipna=True``, ``fit`` first
+# computes which profiles are complete (one pass over the data), then fits the
+# mixture on those alone.
 model = Labeled(
-    GaussianMixture(3, covariance_type="diag", random_state=0),
+    GaussianMixture(4, covariance_type="diag", random_state=0),
     feature_dim="depth",
     skipna=True,
 )
-model.fit(cube)
-labels = model.predict(cube)  # lazy: dims (time, lat, lon)
+model.fit(ds)
+print("features:", model.feature_dim_, model.n_features_in_)
+print(model.feature_index_[:3].tolist(), "...")
+labels = model.predict(ds)  # lazy: dims (time, lat, lon)
 print(type(labels.data).__name__, labels.dims)
 labels = labels.compute()
 
-# name the classes by their mean surface temperature, warmest first
-order = np.argsort(-model.estimator_.means_[:, 0])
-rank = np.empty_like(order)
-rank[order] = np.arange(order.size)
-classes = labels.copy(data=np.where(labels >= 0, rank[labels], -1))  # land: -1
+# the mean profiles of each class on (component, variable, depth)
+means = model.unstack_features(model.estimator_.means_, name="mean")
+# name each class after the true mass most of its profiles belong to
 ocean = ~land
-agreement = adjusted_rand_score(
-    truth[:, ocean].ravel(), classes.values[:, ocean].ravel()
+found = labels.values[:, ocean]
+rank = np.array(
+    [np.bincount(truth[:, ocean][found == k]).argmax() for k in range(len(names))]
 )
-print(f"agreement with the true water masses (adjusted Rand index): {agreement:.3f}")
+order = np.argsort(rank)  # order[m]: the component of mass m
+classes = labels.copy(data=np.where(labels >= 0, rank[labels], -1))  # land: -1
+
+
+def agreement(found):
+    """Adjusted Rand index of a labelling with the true masses, on the ocean."""
+    return adjusted_rand_score(truth[:, ocean].ravel(), found[:, ocean].ravel())
+
+
+print(f"temperature and salinity: adjusted Rand index {agreement(classes.values):.3f}")
+
+# %%
+# Temperature alone
+# -----------------
+# The same mixture on the temperature profiles only (one feature per depth)
+# cannot separate the two subtropical masses.
+alone = Labeled(
+    GaussianMixture(4, covariance_type="diag", random_state=0),
+    feature_dim="depth",
+    skipna=True,
+)
+alone_labels = alone.fit(ds["temperature"]).predict(ds["temperature"]).values
+print(f"temperature alone: adjusted Rand index {agreement(alone_labels):.3f}")
 
 # %%
 # Maps of the classes and their mean profiles
 # -------------------------------------------
-colors = ["tab:red", "tab:orange", "tab:blue"]
+colors = ["tab:red", "tab:orange", "tab:purple", "tab:blue"]
 cmap = ListedColormap(colors)
 fig, axes = plt.subplots(
-    1, 3, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1, 1, 0.7]}
+    1, 4, figsize=(16, 4.6), gridspec_kw={"width_ratios": [1, 1, 0.55, 0.55]}
 )
 for ax, when, title in zip(axes[:2], (1, 7), ("January", "July")):
     field = classes.sel(time=when)
@@ -126,7 +185,7 @@ for ax, when, title in zip(axes[:2], (1, 7), ("January", "July")):
         np.ma.masked_less(field.values, 0),
         cmap=cmap,
         vmin=-0.5,
-        vmax=2.5,
+        vmax=3.5,
         shading="nearest",
     )
     ax.set_aspect("equal")
@@ -140,15 +199,14 @@ axes[0].legend(
     fontsize="small",
     framealpha=0.9,
 )
-
-ax = axes[2]
-for k, (color, name) in enumerate(zip(colors, names)):
-    mean = cube.where(classes == k).mean(("time", "lat", "lon"))
-    ax.plot(mean, depth, color=color, marker="o", markersize=3, label=name)
-ax.invert_yaxis()  # depth increases downward
-ax.set_xlabel("temperature (°C)")
-ax.set_ylabel("depth (m)")
-ax.set_title("Mean profile of each class")
-ax.legend(fontsize="small")
+for ax, variable, unit in zip(axes[2:], ("temperature", "salinity"), ("°C", "psu")):
+    for k in range(len(names)):
+        mean = means.sel(variable=variable, component=order[k])
+        style = "--" if k == 2 else "-"  # east: as warm as the west
+        ax.plot(mean, depth, style, color=colors[k], marker="o", markersize=3)
+    ax.invert_yaxis()  # depth increases downward
+    ax.set_xlabel(f"{variable} ({unit})")
+    ax.set_title(f"Mean {variable}")
+axes[2].set_ylabel("depth (m)")
 fig.tight_layout()
-plt.show()
+fig.savefig("ocean_profiles.png", dpi=90)

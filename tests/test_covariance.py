@@ -18,8 +18,11 @@ from daskmix._engine.workspace import Workspace, workspace
 from daskmix.gaussian.covariance import (
     COVARIANCE_TYPES,
     COVARIANCES,
+    MCLUST_TYPES,
+    SKLEARN_TYPES,
     covariance,
 )
+from daskmix.gaussian.covariance.base import registered
 from daskmix.gaussian.init_checks import check_precisions
 from daskmix.gaussian.kernels import (
     component_log_prob,
@@ -77,15 +80,17 @@ def _data(n: int = 400, seed: int = 1, offset: float = 0.0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, D)) * 1.5 + offset
 
 
-types = pytest.mark.parametrize("cov_type", COVARIANCE_TYPES)
+# scikit-learn's types against scikit-learn (mclust's: tests/test_mclust_models.py)
+types = pytest.mark.parametrize("cov_type", SKLEARN_TYPES)
 
 
 # ---------------------------------------------------------------- registry
 def test_registry():
-    assert COVARIANCE_TYPES == ("full", "tied", "diag", "spherical")
+    assert SKLEARN_TYPES == ("full", "tied", "diag", "spherical")
+    assert COVARIANCE_TYPES == SKLEARN_TYPES + MCLUST_TYPES
     for name in COVARIANCE_TYPES:
         cov = covariance(name)
-        assert cov is COVARIANCES[name] and cov.name == name
+        assert cov is COVARIANCES[name] is registered(name) and cov.name == name
         assert pickle.loads(pickle.dumps(cov)) is cov
     with pytest.raises(ValueError, match="covariance_type must be one of.*'banana'"):
         covariance("banana")

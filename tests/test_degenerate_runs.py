@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from daskmix import RegressionMixture
-from daskmix._em.batch import EMResult, better_run, warn_degenerate
+from daskmix._em.run import EMResult, better_run, warn_degenerate
 from daskmix._engine.stats import Stats
 
 

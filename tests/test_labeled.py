@@ -271,7 +271,11 @@ def test_dataset_one_feature_per_variable(ocean):
     cube, _, land = ocean
     named = cube.assign_coords(depth=[f"t{d:g}" for d in DEPTH])
     dataset = named.to_dataset(dim="depth")
-    model = Labeled(GaussianMixture(2, random_state=0), skipna=True).fit(dataset)
+    samples = ("time", "lat", "lon")
+    model = Labeled(
+        GaussianMixture(2, random_state=0), skipna=True, sample_dims=samples
+    )
+    model.fit(dataset)
     assert model.feature_dim_ == "variable"
     np.testing.assert_array_equal(model.feature_names_in_, list(dataset.data_vars))
     labels = model.predict(dataset)
@@ -284,10 +288,137 @@ def test_dataset_one_feature_per_variable(ocean):
     np.testing.assert_array_equal(model.predict(backwards).values, labels.values)
     with pytest.raises(ValueError, match=r"missing: \['t400'\]"):
         model.predict(dataset.drop_vars("t400"))
-    lazy = Labeled(GaussianMixture(2, random_state=0), skipna=True)
+    lazy = clone(model)
     lazy_labels = lazy.fit(dataset.chunk({"time": 1})).predict(dataset.chunk())
     assert isinstance(lazy_labels.data, da.Array)
     assert (lazy_labels.values[:, land] == -1).all()
+
+
+def ocean_dataset(cube, cold_map):
+    """Temperature and salinity profiles: a Dataset over (time, depth, lat, lon)."""
+    rng = np.random.default_rng(3)
+    cold = xr.DataArray(cold_map, dims=("lat", "lon"))
+    salinity = xr.where(cold, 33.0, 35.5) + 0.02 * cube["depth"] / 100.0
+    salinity = salinity + 0.1 * rng.standard_normal(salinity.shape)
+    salinity = salinity.where(cube.notnull()).transpose(*cube.dims)
+    return xr.Dataset({"temperature": cube, "salinity": salinity})
+
+
+def test_a_dataset_needs_its_dims_named(ocean):
+    cube, cold_map, _ = ocean
+    ds = ocean_dataset(cube, cold_map)
+    with pytest.raises(ValueError, match=r"does not guess.*sample_dims=.*feature_dim="):
+        Labeled(GaussianMixture(2), skipna=True).fit(ds)
+    with pytest.raises(ValueError, match=r"'depth' named neither in sample_dims"):
+        Labeled(GaussianMixture(2), "variable", sample_dims=("time", "lat", "lon")).fit(
+            ds
+        )
+    with pytest.raises(ValueError, match=r"sample_dims 'z' is not a dimension"):
+        Labeled(GaussianMixture(2), sample_dims=("time", "z")).fit(ds)
+    with pytest.raises(ValueError, match="At most one new name"):
+        Labeled(GaussianMixture(2), feature_dim=("var", "deep")).fit(ds)
+    with pytest.raises(ValueError, match=r"'time' named both"):
+        Labeled(GaussianMixture(2), "time", sample_dims=("time",)).fit(cube)
+    # one dimension leaves no doubt: it is the sample dim
+    surface = ds.isel(time=0, depth=0, lat=6)
+    model = Labeled(KMeans(2, random_state=0)).fit(surface)
+    assert model.sample_dims_ == ("lon",) and model.feature_dim_ == "variable"
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+def test_features_per_variable_and_depth(ocean, backend):
+    cube, cold_map, land = ocean
+    ds = ocean_dataset(cube, cold_map)
+    X = as_backend(ds, backend)
+    model = Labeled(GaussianMixture(2, random_state=0), "depth", skipna=True)
+    labels = model.fit(X).predict(X)
+    assert model.feature_dim_ == ("variable", "depth")
+    assert model.sample_dims_ == ("time", "lat", "lon")
+    assert model.n_features_in_ == 2 * DEPTH.size
+    assert not hasattr(model, "feature_names_in_")
+    assert list(model.feature_index_) == [
+        (v, d) for v in ("temperature", "salinity") for d in DEPTH
+    ]
+    assert labels.dims == ("time", "lat", "lon")
+    assert isinstance(labels.data, da.Array) == (backend == "dask")
+    values = labels.values
+    assert (values[:, land] == -1).all()
+    truth = np.broadcast_to(cold_map[~land], values[:, ~land].shape)
+    assert same_partition(values[:, ~land], truth)
+    # the recipe by hand gives the same rows, hence the same model
+    by_hand = (
+        ds.to_dataarray("variable")
+        .stack(feature=("variable", "depth"))
+        .transpose("time", "lat", "lon", "feature")
+    )
+    manual = Labeled(GaussianMixture(2, random_state=0), "feature", skipna=True)
+    np.testing.assert_array_equal(manual.fit(by_hand).predict(by_hand), values)
+    np.testing.assert_allclose(manual.estimator_.means_, model.estimator_.means_)
+    # a DataArray with both dims as features, and sample_dims instead
+    cube4 = ds.to_dataarray("variable")
+    for other in (
+        Labeled(GaussianMixture(2, random_state=0), ("variable", "depth"), True),
+        Labeled(
+            GaussianMixture(2, random_state=0),
+            skipna=True,
+            sample_dims=["lon", "time", "lat"],
+        ),
+    ):
+        other_labels = other.fit(as_backend(cube4, backend)).predict(cube4)
+        np.testing.assert_array_equal(other_labels.transpose(*labels.dims), values)
+    for other in (
+        Labeled(
+            GaussianMixture(2, random_state=0),
+            skipna=True,
+            sample_dims=("time", "lat", "lon"),
+        ),
+        # the call of the issue, which failed in xarray
+        Labeled(GaussianMixture(2, random_state=0), ("variable", "depth"), True),
+    ):
+        np.testing.assert_array_equal(other.fit(ds).predict(ds), values)
+    # variables and depths in another order are taken by label
+    shuffled = ds[["salinity", "temperature"]].isel(depth=slice(None, None, -1))
+    np.testing.assert_array_equal(model.predict(shuffled), values)
+    with pytest.raises(ValueError, match=r"missing: \['salinity'\]"):
+        model.predict(ds[["temperature"]])
+    with pytest.raises(
+        ValueError, match="5 values along the feature dimension 'depth'"
+    ):
+        model.predict(ds.isel(depth=slice(1, None)))
+    with pytest.raises(TypeError, match="fitted on a DataArray; got a Dataset"):
+        manual.predict(ds)
+    # the means back on (component, variable, depth)
+    means = model.unstack_features(model.estimator_.means_, name="mean")
+    assert means.dims == ("component", "variable", "depth")
+    np.testing.assert_array_equal(means["depth"], DEPTH)
+    np.testing.assert_array_equal(
+        means.sel(variable="salinity").values, model.estimator_.means_[:, DEPTH.size :]
+    )
+    assert set(means.to_dataset("variable").data_vars) == {"temperature", "salinity"}
+
+
+def test_duplicate_labels_in_y_are_named(ocean):
+    cube, _, _ = ocean
+    y = cube.sel(depth=0.0)
+    time = y["time"].values.copy()
+    time[1] = time[0]
+    model = Labeled(RegressionMixture(2, random_state=0), "depth", skipna=True)
+    with pytest.raises(ValueError, match=r"along 'time' has duplicated labels \[0\]"):
+        model.fit(cube, y.assign_coords(time=time))
+
+
+def test_a_failed_first_partial_fit_leaves_nothing(ocean):
+    cube, cold_map, land = ocean
+    model = Labeled(GaussianMixture(2, random_state=0), "depth")  # NaN on land
+    with pytest.raises(ValueError, match="NaN"):
+        model.partial_fit(cube.isel(time=[0]))
+    assert not hasattr(model, "estimator_") and not hasattr(model, "feature_dim_")
+    # the next call is a first call, on other features
+    ocean_only = cube.isel(lat=slice(LAT_CHUNK, -2)).sel(depth=[0.0, 100.0])
+    model.partial_fit(ocean_only.isel(time=[0]))
+    assert model.n_features_in_ == 2
+    model.partial_fit(ocean_only.isel(time=[1]))
+    assert model.predict(ocean_only).dims == ("time", "lat", "lon")
 
 
 @pytest.mark.parametrize("backend", ["numpy", "dask"])
@@ -364,7 +495,7 @@ def test_errors_name_the_dims(ocean):
     with pytest.raises(ValueError, match="shape of X's sample dimensions"):
         regression.fit(cube, y.values.T)
     mixed = xr.Dataset({"a": cube.isel(depth=0), "b": cube.isel(depth=0, time=0)})
-    with pytest.raises(ValueError, match="must share their .sample. dimensions"):
+    with pytest.raises(ValueError, match="must share their dimensions"):
         Labeled(GaussianMixture(2)).fit(mixed)
     with pytest.raises(ValueError, match="nothing left to fit"):
         Labeled(GaussianMixture(2), "depth", skipna=True).fit(cube * np.nan)

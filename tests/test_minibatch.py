@@ -27,9 +27,9 @@ from daskmix._engine.batches import (
 from daskmix._engine.rows import RowBlocks
 from daskmix._engine.stats import Stats
 from daskmix._engine.tiles import Tile
+from daskmix.gaussian.covariance import SKLEARN_TYPES as COVARIANCE_TYPES
 from daskmix.gaussian.kernels import em_kernel, make_plan
 from daskmix.gaussian.params import (
-    COVARIANCE_TYPES,
     GaussianParams,
     StatsFrame,
     m_step,

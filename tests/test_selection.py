@@ -150,12 +150,19 @@ def test_unknown_criterion():
 
 
 def test_failed_candidate_is_recorded_not_fatal():
+    """An ill-defined covariance (a candidate's own numerics) is recorded, and
+    the selector says how many candidates failed and why."""
     rng = np.random.default_rng(0)
     corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     X = np.repeat(corners, 25, axis=0)  # four distinct points
     ic = GaussianMixtureIC(
         [1, 6], covariance_type="full", reg_covar=0.0, random_state=0
-    ).fit(X + 1e-9 * rng.standard_normal(X.shape))
+    )
+    with pytest.warns(UserWarning, match=r"1 of 2 candidates failed") as caught:
+        ic.fit(X + 1e-9 * rng.standard_normal(X.shape))
+    message = str(caught[0].message)
+    assert "n_components=6, covariance_type='full'" in message
+    assert "ill-defined empirical covariance" in message
     rows = ic.criteria_
     assert ic.n_components_ == 1
     failed = rows[rows["n_components"] == 6]

@@ -1,206 +1,290 @@
 """Fit many candidate models in shared passes (the model-selection sweep).
 
-A sweep runs batch EM for several models (and their ``n_init`` restarts) at
-once: every pass runs the E-steps of all the runs still going on each block
-while it is in memory, and tree-reduces all their statistics together, so a
-sweep of M candidates reads the data once per iteration, not M times. Runs
-that converge drop out. A final shared pass scores every candidate's fitted
-parameters (log-likelihood and classification entropy, for BIC, AIC, ICL).
+A sweep runs EM for several models (and their ``n_init`` restarts) at once,
+each restart an :class:`~daskmix._em.run.EMRun` as a lone fit's is, started,
+stepped and chosen among by the same code:
 
-Each run follows exactly the iteration of :func:`~daskmix._em.batch.fit_em`;
-inside a block each model's kernel sees the tiles it would see alone, so with
-the same integer ``random_state`` a candidate ends where fitting it alone
-ends, up to the summation order of blocks (identical for numpy input).
+* batch EM: every pass runs the E-steps of all the runs still going on each
+  block while it is in memory, and tree-reduces all their statistics
+  together, so a sweep of M candidates reads the data once per iteration,
+  not M times. Inside a block each model's kernel sees the tiles it would see
+  alone, so with the same integer ``random_state`` a candidate ends where
+  fitting it alone ends (bit for bit on numpy input);
+* stepwise EM: every mini-batch is drawn and read once and steps every run
+  still going; each restart's start sample and warm-up rows are drawn once
+  for all candidates.
+
+Runs end by the rule of a lone fit and drop out. A run fails, and its
+candidate with it when no restart survives, only for an error of its own
+numerics on the client (:func:`~daskmix._em.run.candidate_failure`: an
+ill-defined covariance in its M-step or start, statistics that overflow under
+its parameters); an error reading or computing the data propagates. A final
+shared pass scores every candidate's fitted parameters (log-likelihood and
+classification entropy, for BIC, AIC, ICL: :func:`score_candidates`).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy import linalg
-from sklearn.utils import check_random_state
 
 from .. import config
-from .._engine.batches import next_batches
 from .._engine.combined_pass import shared_pass
 from .._engine.rows import RowBlocks
 from .._engine.stats import Stats
-from .batch import EMResult, _VerbosePrinter, better_run, blas_single_threaded
 from .model import MixtureModel
+from .run import (
+    BatchRule,
+    EMJob,
+    EMResult,
+    EMRun,
+    best_result,
+    blas_single_threaded,
+    candidate_failure,
+    finite,
+    score_exactly,
+)
 from .stepwise import (
-    StepSchedule,
-    StepwiseResult,
-    StepwiseState,
-    batch_blocks,
+    fit_rule,
     init_sample,
-    smoothing_weight,
+    prefetch,
     start_rows,
-    stepwise_update,
-    warm_up_from,
+    warm_up,
     warm_up_rows,
 )
 
-
-@dataclass
-class _Run:
-    """One restart of one candidate, as it goes."""
-
-    candidate: int
-    params: Any
-    lower_bound: float = -np.inf
-    lower_bounds: list[float] = field(default_factory=list)
-    n_iter: int = 0
-    converged: bool = False
-    stats: Stats | None = None
-    error: str | None = None
-    done: bool = False
+#: what a run whose statistics overflowed (data finite) records
+OVERFLOW = "non-finite statistics (overflow)"
 
 
 @dataclass
 class SweepResult:
-    """Outcome of one candidate: its best run, or the error that stopped it."""
+    """Outcome of one candidate: its best run, or the errors that stopped them.
 
-    result: EMResult | StepwiseResult | None
+    Attributes
+    ----------
+    result : EMResult or None
+        The kept run; None when every restart failed.
+    error : str or None
+        The first failed run's error when ``result`` is None.
+    """
+
+    result: EMResult | None
     error: str | None = None
 
 
-def _finite(stats: Stats) -> bool:
-    return all(np.all(np.isfinite(value)) for value in stats.values())
+class _Guard:
+    """Records a run's own numerical failure; lets everything else propagate.
+
+    A failure counts as the run's only when :func:`candidate_failure` says
+    so and the data are finite: a start that meets NaN in a sample it read
+    fails on the client, but the error is the data's. The data are checked
+    once, at the first failure (one pass; none when nothing fails).
+
+    Parameters
+    ----------
+    data : RowBlocks
+        The training data.
+    """
+
+    def __init__(self, data: RowBlocks):
+        self.data = data
+        self._finite = False
+
+    def _record(self, run: EMRun, exc: BaseException) -> None:
+        if not candidate_failure(exc):
+            raise exc
+        if not self._finite:
+            self.data.raise_if_not_finite()
+            self._finite = True
+        run.fail(str(exc))
+
+    def attempt(self, run: EMRun, action: Callable[[], Any]) -> None:
+        """``action()``; a failure of the run's own numerics ends the run."""
+        try:
+            action()
+        except (ValueError, linalg.LinAlgError) as exc:
+            self._record(run, exc)
+
+    def start(self, model: MixtureModel, rule, start: Callable[[], EMRun]) -> EMRun:
+        """``start()``, or a failed run when the start fails on its numerics."""
+        try:
+            return start()
+        except (ValueError, linalg.LinAlgError) as exc:
+            run = EMRun(model, None, rule)
+            self._record(run, exc)
+            return run
+
+    def step(self, run: EMRun, stats: Stats, rows: RowBlocks) -> None:
+        """Step ``run`` from a pass's ``stats`` on ``rows``, or fail it on overflow.
+
+        Non-finite statistics with non-finite rows raise (the data's error);
+        with finite rows they come from the run's parameters: the run fails.
+        """
+        if not finite(stats):
+            rows.raise_if_not_finite()
+            run.fail(OVERFLOW)
+            return
+        self.attempt(run, lambda: run.step(stats, rows.dtype))
 
 
-def _start_runs(
-    models: Sequence[MixtureModel], data: RowBlocks, n_init: int, random_state
-) -> list[_Run]:
-    """Initialise every restart of every candidate, each candidate as if alone."""
-    runs = []
-    shared_state = isinstance(random_state, np.random.RandomState)
-    for index, model in enumerate(models):
-        # an int seed gives each candidate the stream a lone fit would draw
-        rs = random_state if shared_state else check_random_state(random_state)
-        for restart in range(n_init):
-            try:
-                params = model.initialize(data, rs, restart=restart)
-            except (ValueError, linalg.LinAlgError) as exc:
-                runs.append(_Run(index, None, error=str(exc), done=True))
-                break
-            runs.append(_Run(index, params))
-    return runs
+def _best_lower_bound(runs: Sequence[EMRun], labels: Sequence[str]) -> str:
+    stepped = [
+        (run.lower_bound, labels[index])
+        for index, group in enumerate(runs)
+        for run in group
+        if run.error is None and np.isfinite(run.lower_bound)
+    ]
+    if not stepped:
+        return "-"
+    bound, label = max(stepped)
+    return f"{bound:.6g} ({label})"
 
 
-def _step(model: MixtureModel, run: _Run, stats: Stats, dtype, max_iter, tol):
-    """The M-step and convergence test of one run after a shared pass."""
-    try:
-        new_params = model.m_step(stats, run.params, model.frame(run.params, dtype))
-        lower_bound = model.lower_bound(stats, run.params, new_params)
-    except (ValueError, linalg.LinAlgError) as exc:
-        run.error, run.done = str(exc), True
-        return
-    change = lower_bound - run.lower_bound
-    run.params, run.stats = new_params, stats
-    run.lower_bound = lower_bound
-    run.lower_bounds.append(lower_bound)
-    run.n_iter += 1
-    if abs(change) < tol:
-        run.converged = run.done = True
-    elif run.n_iter >= max_iter:
-        run.done = True
+def _results(runs: Sequence[Sequence[EMRun]]) -> list[SweepResult]:
+    results = []
+    for group in runs:
+        best = best_result(run.result() for run in group if run.error is None)
+        error = None if best is not None else next(run.error for run in group)
+        results.append(SweepResult(best, error))
+    return results
 
 
 @blas_single_threaded
 def fit_sweep(
-    models: Sequence[MixtureModel],
+    jobs: Sequence[EMJob],
     data: RowBlocks,
     *,
-    n_init: int,
-    max_iter: int,
-    tol: float,
-    random_state,
     verbose: int = 0,
+    progress=None,
+    labels: Sequence[str] | None = None,
 ) -> list[SweepResult]:
-    """Batch EM for every model in shared passes; the best run of each.
+    """EM for every candidate in shared passes; the best run of each.
 
     Parameters
     ----------
-    models : sequence of MixtureModel
-        The candidates (of one family: their kernels read the same arrays).
+    jobs : sequence of EMJob
+        The candidates' fits (of one family: their kernels read the same
+        arrays), as each candidate's estimator builds it; they share
+        ``n_init``, ``max_iter``, ``tol``, ``batch_size`` and ``schedule``.
+        Batch EM: each candidate starts from its own ``random_state`` (an int
+        seed gives each a fresh generator, as a lone fit with that seed
+        would have; a RandomState instance is shared by all, in order).
+        Stepwise EM: the first job's ``random_state`` draws the samples, the
+        batches and every start, in order.
     data : RowBlocks
-    n_init : int
-        Restarts per candidate.
-    max_iter, tol : int, float
-        As for :func:`~daskmix._em.batch.fit_em`.
-    random_state : int, RandomState or None
-        An int (or None) gives every candidate a fresh generator, as a lone
-        fit with that ``random_state`` would have; a RandomState instance is
-        shared by all candidates, in order.
     verbose : int
-        1 or more prints one line per pass (runs still going).
+        Batch EM, 1 or more: one line per shared pass (runs still going).
+    progress : SweepProgress, optional
+        The bar to update after every shared pass or batch.
+    labels : sequence of str, optional
+        Names of the candidates for the bar.
 
     Returns
     -------
     list of SweepResult
-        One per model, in order. A candidate whose every run failed (an
-        ill-defined covariance, overflow) carries the error instead.
+        One per job, in order.
     """
-    printer = _VerbosePrinter(verbose, 1)
+    labels = labels if labels is not None else [str(i) for i in range(len(jobs))]
+    if jobs[0].batch_size is None:
+        runs = _batch_sweep(jobs, data, verbose, progress, labels)
+    else:
+        runs = _stepwise_sweep(jobs, data, progress, labels)
+    return _results(runs)
+
+
+def _batch_sweep(jobs, data, verbose, progress, labels) -> list[list[EMRun]]:
+    rule = BatchRule(jobs[0].max_iter, jobs[0].tol)
+    guard = _Guard(data)
+    runs: list[list[EMRun]] = []
     with data.sharing_reads():
-        runs = _start_runs(models, data, n_init, random_state)
+        for job in jobs:
+            group: list[EMRun] = []
+            for restart in range(job.n_init):
+
+                def start(model=job.model, state=job.random_state, restart=restart):
+                    params = model.initialize(data, state, restart=restart)
+                    return EMRun(model, params, rule)
+
+                group.append(guard.start(job.model, rule, start))
+                if group[-1].error is not None:
+                    break  # as a lone fit would raise: no later restart
+            runs.append(group)
+    n_runs = sum(len(group) for group in runs)
     n_passes = 0
-    while max_iter > 0:
-        active = [run for run in runs if not run.done]
+    while True:
+        active = [run for group in runs for run in group if not run.done]
         if not active:
             break
-        entries = [
-            (
-                models[run.candidate].kernel,
-                models[run.candidate].plan(run.params, data.dtype),
-                models[run.candidate].tile_rows(data.n_features),
-            )
-            for run in active
-        ]
+        entries = [run.pass_entry(data) for run in active]
         for run, stats in zip(active, shared_pass(entries, data)):
-            model = models[run.candidate]
-            if not _finite(stats):
-                data.raise_if_not_finite()
-                run.error, run.done = "non-finite statistics (overflow)", True
-                continue
-            _step(model, run, stats, data.dtype, max_iter, tol)
+            guard.step(run, stats, data)
         n_passes += 1
         if verbose:
             print(f"  Sweep pass {n_passes}: {len(active)} run(s) going")
-    del printer
-    return _best_per_candidate(models, runs)
+        if progress is not None:
+            going = sum(not run.done for group in runs for run in group)
+            progress.step(n_passes, going, n_runs, _best_lower_bound(runs, labels))
+    return runs
 
 
-def _best_per_candidate(
-    models: Sequence[MixtureModel], runs: list[_Run]
-) -> list[SweepResult]:
-    results = []
-    for index, model in enumerate(models):
-        best: EMResult | None = None
-        errors = []
-        for run in (r for r in runs if r.candidate == index):
-            if run.error is not None:
-                errors.append(run.error)
-                continue
-            degenerate = (
-                model.degenerate(run.params, run.stats) if run.stats is not None else []
+def _stepwise_sweep(jobs, data, progress, labels) -> list[list[EMRun]]:
+    first = jobs[0]
+    random_state, batch_size = first.random_state, first.batch_size
+    rule = fit_rule(first.schedule, batch_size, data.n_samples, first.max_iter)
+    stands_for = float(data.n_samples if first.n_rows is None else first.n_rows)
+    min_start_rows = max(start_rows(job.model, data) for job in jobs)
+    guard = _Guard(data)
+    runs: list[list[EMRun]] = [[] for _ in jobs]
+    for restart in range(first.n_init):
+        sample = init_sample(data, batch_size, random_state, min_start_rows)
+        warm_rows = (
+            warm_up_rows(data, batch_size, random_state) if rule.max_batches else None
+        )
+        for index, job in enumerate(jobs):
+
+            def start(model=job.model, sample=sample, rows=warm_rows, restart=restart):
+                params = model.initialize(sample, random_state, restart=restart)
+                run = EMRun(model, params, rule, n_rows=stands_for)
+                if rows is not None:
+                    warm_up(run, rows)
+                return run
+
+            runs[index].append(guard.start(job.model, rule, start))
+    n_runs = sum(len(group) for group in runs)
+    going = [run for group in runs for run in group if not run.done]
+    pending: list[RowBlocks] = []
+    n_batches = 0
+    while going:
+        if not pending:
+            pending = prefetch(
+                data,
+                config.get("minibatch.prefetch-batches"),
+                batch_size,
+                random_state,
             )
-            candidate = EMResult(
-                run.params,
-                run.lower_bound,
-                run.lower_bounds,
-                run.n_iter,
-                run.converged,
-                degenerate=degenerate,
+        batch = pending.pop()
+        for run in going:
+            guard.step(run, run.pass_over(batch), batch)
+        going = [run for run in going if not run.done]
+        n_batches += 1
+        if progress is not None:
+            progress.step(
+                n_batches, len(going), n_runs, _best_lower_bound(runs, labels)
             )
-            if better_run(candidate, best):
-                best = candidate
-        results.append(SweepResult(best, None if best is not None else errors[0]))
-    return results
+    score_exactly(
+        [
+            alive
+            for alive in ([run for run in group if run.error is None] for group in runs)
+            if len(alive) > 1
+        ],
+        data,
+    )
+    return runs
 
 
 def score_candidates(
@@ -222,106 +306,3 @@ def score_candidates(
         for model, p in zip(models, params)
     ]
     return shared_pass(entries, data)
-
-
-@blas_single_threaded
-def fit_sweep_stepwise(
-    models: Sequence[MixtureModel],
-    data: RowBlocks,
-    *,
-    batch_size: int,
-    schedule: StepSchedule,
-    n_init: int,
-    max_iter: int,
-    random_state,
-    n_rows: float | None = None,
-) -> list[SweepResult]:
-    """Stepwise EM for every model on shared mini-batches; the best run of each.
-
-    Each restart reads one initialisation sample and one warm-up sample for
-    all candidates; every mini-batch is drawn and read once and updates every
-    run still going. Runs stop by the rule of
-    :func:`~daskmix._em.stepwise.fit_stepwise` (``max_no_improvement`` steps
-    without progress, or ``max_iter`` passes' worth of steps).
-
-    Parameters
-    ----------
-    models : sequence of MixtureModel
-    data : RowBlocks
-    batch_size : int
-        Rows per step.
-    schedule : StepSchedule
-    n_init : int
-        Restarts per candidate.
-    max_iter : int
-        Passes' worth of steps at most.
-    random_state : int, RandomState or None
-        Drawn from for the samples, the batches and every start, in order.
-    n_rows : float, optional
-        What the running statistics stand for: the summed weight of weighted
-        data (its ``weight`` array), as in
-        :func:`~daskmix._em.stepwise.fit_stepwise`; None: the rows.
-
-    Returns
-    -------
-    list of SweepResult
-        One per model; ``result`` is a
-        :class:`~daskmix._em.stepwise.StepwiseResult`.
-    """
-    random_state = check_random_state(random_state)
-    n_samples = data.n_samples
-    max_steps = math.ceil(max_iter * n_samples / batch_size)
-    smoothing = smoothing_weight(batch_size, n_samples)
-    runs: list[tuple[int, StepwiseState]] = []
-    errors: dict[int, str] = {}
-    min_start_rows = max(start_rows(model, data) for model in models)
-    for restart in range(n_init):
-        sample = init_sample(data, batch_size, random_state, min_start_rows)
-        warm_rows = warm_up_rows(data, batch_size, random_state) if max_steps else None
-        for index, model in enumerate(models):
-            try:
-                state = StepwiseState(
-                    model.initialize(sample, random_state, restart=restart),
-                    n_rows=float(n_samples if n_rows is None else n_rows),
-                )
-                if warm_rows is not None:
-                    warm_up_from(model, state, warm_rows)
-            except (ValueError, linalg.LinAlgError) as exc:
-                errors.setdefault(index, str(exc))
-                continue
-            runs.append((index, state))
-    going = list(runs)
-    stopped: set[int] = set()
-    pending: list[tuple[np.ndarray, ...]] = []
-    while going:
-        if not pending:
-            pending = next_batches(
-                data, config.get("minibatch.prefetch-batches"), batch_size, random_state
-            )[::-1]
-        batch = batch_blocks(pending.pop())
-        for position, (index, state) in enumerate(going):
-            try:
-                stepwise_update(models[index], state, batch, schedule, smoothing)
-            except (ValueError, linalg.LinAlgError) as exc:
-                errors.setdefault(index, str(exc))
-                stopped.add(position)
-                continue
-            out_of_steps = state.n_steps >= max_steps
-            if out_of_steps or (
-                schedule.max_no_improvement is not None
-                and state.no_improvement >= schedule.max_no_improvement
-            ):
-                stopped.add(position)
-        going = [run for i, run in enumerate(going) if i not in stopped]
-        stopped.clear()
-    results = []
-    for index in range(len(models)):
-        best: StepwiseResult | None = None
-        for _, state in (run for run in runs if run[0] == index):
-            converged = state.n_steps < max_steps
-            n_iter = math.ceil(state.n_steps * batch_size / n_samples)
-            result = StepwiseResult(state, state.smoothed, n_iter, converged)
-            if best is None or result.lower_bound > best.lower_bound:
-                best = result
-        results.append(SweepResult(best, None if best else errors.get(index)))
-    return results

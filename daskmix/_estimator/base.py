@@ -6,7 +6,10 @@ the shared parameter constraints, ``fit`` dispatching to batch EM
 (:func:`~daskmix._em.batch.fit_em`) or stepwise EM
 (:func:`~daskmix._em.stepwise.fit_stepwise`), ``partial_fit``, warm starts,
 the log-likelihood pass behind ``bic`` / ``aic``, per-row outputs that follow
-the input type, and the bookkeeping of fitted attributes.
+the input type, and the bookkeeping of fitted attributes: it is the only
+place that turns estimator parameters into an EM job
+(:class:`~daskmix._em.run.EMJob`) and an EM result into fitted attributes,
+for a lone fit and for the model-selection estimators' candidates alike.
 
 Subclasses implement :meth:`BaseMixture._model`, :meth:`BaseMixture._params`,
 :meth:`BaseMixture._set_params` and :meth:`BaseMixture._structure`, and may
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
@@ -27,25 +31,59 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._em.batch import check_pass, fit_em
+from .._em.batch import fit_em
 from .._em.model import MixtureModel
-from .._em.stepwise import (
-    StepwiseResult,
-    StepwiseState,
-    check_first_batch,
-    clip_batch_size,
-    fit_stepwise,
-    record_stepwise,
-    schedule_of,
-    smoothing_weight,
-    stepwise_update,
-)
+from .._em.run import EMJob, EMResult, StepSchedule, StepwiseState, check_pass
+from .._em.stepwise import clip_batch_size, fit_stepwise, partial_step
 from .._engine.rows import RowBlocks, one_blas_thread
 from .._engine.stats import Stats
 from .._engine.tiles import Tile
 from .all_or_nothing import fit_all_or_nothing
 from .outputs import wrap_rows
-from .validation import InputInfo, check_sample_weight, check_X
+from .validation import InputInfo, check_sample_weight, check_X, reject_booleans
+
+
+@dataclass(frozen=True)
+class FittedRows:
+    """Validated rows for a fitted estimator's per-row outputs or scores.
+
+    Attributes
+    ----------
+    data : RowBlocks
+    info : InputInfo
+        Where X came from (outputs follow it).
+    model : MixtureModel
+    plan : object
+        The fitted parameters as the kernels read them.
+    tile_rows : int
+        The model's tile size for these rows.
+    """
+
+    data: RowBlocks
+    info: InputInfo
+    model: MixtureModel
+    plan: Any
+    tile_rows: int
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """Validated training data, ready for EM.
+
+    Attributes
+    ----------
+    data : RowBlocks
+        The rows (small dask data read into memory), with their ``weight``
+        array when ``sample_weight`` was given.
+    total_weight : float or None
+        The summed weight of weighted data.
+    batch_size : int or None
+        Rows per mini-batch (``algorithm='minibatch'``, at most n_samples).
+    """
+
+    data: RowBlocks
+    total_weight: float | None
+    batch_size: int | None
 
 
 def _information_criteria(estimator) -> bool:
@@ -76,6 +114,11 @@ class BaseMixture(BaseEstimator):
     _requires_y = False
     #: whether bic, aic and icl exist (not for a variational posterior)
     _has_information_criteria = True
+
+    def _validate_params(self) -> None:
+        """scikit-learn's parameter validation, booleans refused as integers."""
+        super()._validate_params()
+        reject_booleans(self)
 
     # ------------------------------------------------------ subclass hooks
     @abstractmethod
@@ -177,51 +220,105 @@ class BaseMixture(BaseEstimator):
                 "Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {data.n_samples}"
             )
+        rows = self._training_rows(data, self.n_components)
+        result = self._run_em(self._em_job(rows), rows.data)
+        return self._record_fit(result, rows.data)
+
+    def _training_rows(self, data: RowBlocks, n_components: int) -> TrainingRows:
+        """Validated rows made ready for fits of up to ``n_components`` components.
+
+        Small dask data are read into memory; row weights (``data.weight``)
+        must leave ``n_components`` rows of non-zero weight; the mini-batch
+        size is clipped to the rows.
+        """
         data = data.small_in_memory()
-        weighted = sample_weight is not None
         total_weight = None
-        if weighted:
-            total_weight = check_enough_weights(data, self.n_components)
+        if data.weight is not None:
+            total_weight = check_enough_weights(data, n_components)
+        batch_size = None
+        if self.algorithm == "minibatch":
+            batch_size = clip_batch_size(self.batch_size, data.n_samples)
+        return TrainingRows(data, total_weight, batch_size)
+
+    def _em_job(self, rows: TrainingRows) -> EMJob:
+        """What EM is to do for this estimator on ``rows``.
+
+        The one place that reads the estimator's EM parameters: a lone fit
+        and a model-selection candidate get their job here alike.
+        """
+        data = rows.data
         self._prepare_fit(data)
         model = self._model(data.n_features, fitting=True)
         warm = self._warm_start_params(data.n_features)
-        random_state = check_random_state(self.random_state)
-        if self.algorithm == "minibatch":
-            return self._fit_minibatch(model, data, warm, random_state, total_weight)
-        result = fit_em(
+        return EMJob(
             model,
-            data,
             n_init=self.n_init,
             max_iter=self.max_iter,
             tol=self.tol,
-            random_state=random_state,
+            random_state=check_random_state(self.random_state),
             verbose=self.verbose,
             verbose_interval=self.verbose_interval,
             warm_params=warm,
             warm_lower_bound=self.lower_bound_ if warm is not None else -np.inf,
+            batch_size=rows.batch_size,
+            schedule=self._schedule() if rows.batch_size is not None else None,
+            n_rows=rows.total_weight,
         )
-        return self._record_fit(result, data)
 
-    def _record_fit(self, result, data: RowBlocks):
-        """Set the fitted attributes from a driver's result on ``data``.
+    def _schedule(self) -> StepSchedule:
+        """Stepwise EM's step sizes and stopping rule, from the parameters."""
+        return StepSchedule(
+            learning_offset=self.learning_offset,
+            learning_decay=self.learning_decay,
+            max_no_improvement=self.max_no_improvement,
+            tol=self.tol,
+        )
 
-        ``result`` is a batch :class:`~daskmix._em.batch.EMResult` or a
-        :class:`~daskmix._em.stepwise.StepwiseResult`; the model-selection
-        sweep records its candidates through this too.
+    @staticmethod
+    def _run_em(job: EMJob, data: RowBlocks) -> EMResult:
+        """A lone fit's EM: batch or stepwise, as ``job`` says."""
+        if job.batch_size is None:
+            return fit_em(
+                job.model,
+                data,
+                n_init=job.n_init,
+                max_iter=job.max_iter,
+                tol=job.tol,
+                random_state=job.random_state,
+                verbose=job.verbose,
+                verbose_interval=job.verbose_interval,
+                warm_params=job.warm_params,
+                warm_lower_bound=job.warm_lower_bound,
+            )
+        return fit_stepwise(
+            job.model,
+            data,
+            batch_size=job.batch_size,
+            schedule=job.schedule,
+            n_init=job.n_init,
+            max_iter=job.max_iter,
+            random_state=job.random_state,
+            verbose=job.verbose,
+            verbose_interval=job.verbose_interval,
+            warm_params=job.warm_params,
+            n_rows=job.n_rows,
+        )
+
+    def _record_fit(self, result: EMResult, data: RowBlocks):
+        """Set the fitted attributes from an EM result on ``data``.
+
+        The model-selection estimators record their candidates through this
+        too. A stepwise result's state is kept for ``partial_fit`` to
+        continue from.
         """
         self._set_params(result.params, data.dtype)
         self._fitted_structure = self._structure(data.n_features)
-        if isinstance(result, StepwiseResult):
-            record_stepwise(
-                self, result.state, result.lower_bound, result.n_iter, result.converged
-            )
-            return self
         self.converged_ = result.converged
         self.n_iter_ = result.n_iter
+        self.n_steps_ = result.n_steps
         self.lower_bound_ = result.lower_bound
-        self.lower_bounds_ = result.lower_bounds
-        self.n_steps_ = 0
-        self._stepwise_state = None
+        self.lower_bounds_ = list(result.lower_bounds)
+        self._stepwise_state = result.state
         return self
 
     def _warm_start_params(self, n_features: int) -> Any:
@@ -231,34 +328,6 @@ class BaseMixture(BaseEstimator):
         if getattr(self, "_fitted_structure", None) != self._structure(n_features):
             return None
         return self._params()
-
-    def _fit_minibatch(
-        self,
-        model: MixtureModel,
-        data: RowBlocks,
-        warm: Any,
-        random_state,
-        total_weight: float | None = None,
-    ):
-        """``fit`` with ``algorithm='minibatch'``: stepwise EM on random batches.
-
-        ``total_weight``: the summed row weights of weighted ``data``, which
-        the running statistics stand for (None: the number of rows).
-        """
-        result = fit_stepwise(
-            model,
-            data,
-            batch_size=clip_batch_size(self.batch_size, data.n_samples),
-            schedule=schedule_of(self),
-            n_init=self.n_init,
-            max_iter=self.max_iter,
-            random_state=random_state,
-            verbose=self.verbose,
-            verbose_interval=self.verbose_interval,
-            warm_params=warm,
-            n_rows=total_weight,
-        )
-        return self._record_fit(result, data)
 
     @fit_all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
@@ -276,7 +345,8 @@ class BaseMixture(BaseEstimator):
         parameter (number of components, covariance type, and for
         RegressionMixture ``gating`` and ``fit_intercept``) between calls
         raises a ValueError: call ``fit`` or clone the estimator to start
-        afresh.
+        afresh. A call that fails or is interrupted leaves the estimator as
+        it was, running statistics and counts included.
 
         Parameters
         ----------
@@ -304,7 +374,10 @@ class BaseMixture(BaseEstimator):
         weighted statistics by its summed weight, and the rows seen so far
         (what the M-step scales the running statistics to) grow by it: a
         call with integer weights is the same update as one on its rows
-        repeated (:func:`~daskmix._em.stepwise.stepwise_update`).
+        repeated (:func:`~daskmix._em.stepwise.stepwise_update`). The update
+        works on a copy of the running state
+        (:func:`~daskmix._em.stepwise.partial_step`), which replaces the
+        kept one only once the call has succeeded.
         """
         self._check_y_given(y)
         fitted = hasattr(self, "weights_")
@@ -315,37 +388,24 @@ class BaseMixture(BaseEstimator):
         if not fitted:
             self._prepare_fit(data)
         model = self._model(data.n_features, fitting=not fitted)
+        if not fitted and data.n_samples < self.n_components:
+            raise ValueError(
+                "The first call to partial_fit initialises the model and needs "
+                f"n_samples >= n_components; got n_components = "
+                f"{self.n_components}, n_samples = {data.n_samples}"
+            )
+        if weighted:
+            check_enough_weights(data, 1 if fitted else self.n_components)
         state = getattr(self, "_stepwise_state", None)
         if not fitted:
-            check_first_batch(data.n_samples, self.n_components)
-            if weighted:
-                check_enough_weights(data, self.n_components)
             with one_blas_thread():
                 params = model.initialize(data, check_random_state(self.random_state))
             state = StepwiseState(params)
         elif state is None:
             state = StepwiseState(self._params())
-        elif state.stats is not None and state.dtype != data.dtype:
-            # the frame's shift is rounded to the block dtype: move the sums
-            state.stats = model.reframe(
-                state.stats,
-                model.frame(state.params, state.dtype),
-                model.frame(state.params, data.dtype),
-            )
-        state.dtype = data.dtype
         with one_blas_thread():
-            stepwise_update(
-                model,
-                state,
-                data,
-                schedule_of(self),
-                smoothing_weight(1, None),
-                count_rows=True,
-            )
-        self._set_params(state.params, data.dtype)
-        self._fitted_structure = self._structure(data.n_features)
-        record_stepwise(self, state, state.smoothed, state.n_steps, converged=False)
-        return self
+            result = partial_step(model, state, data, self._schedule())
+        return self._record_fit(result, data)
 
     def _check_same_structure(self) -> None:
         """Raise when a structural parameter changed since the last fit."""
@@ -364,42 +424,33 @@ class BaseMixture(BaseEstimator):
             )
 
     # ------------------------------------------------------- per-row outputs
-    def _fitted_rows(self, X, y=None) -> tuple[RowBlocks, Any, InputInfo]:
-        """Validated rows of X (and y), and the plan of the fitted parameters."""
+    def _fitted_rows(self, X, y=None) -> FittedRows:
+        """Validated rows of X (and y), the fitted model and its plan."""
         check_is_fitted(self)
         data, info = self._validate(X, y, reset=False)
         model = self._model(data.n_features)
-        return data, model.plan(self._params(), data.dtype), info
+        plan = model.plan(self._params(), data.dtype)
+        return FittedRows(data, info, model, plan, model.tile_rows(data.n_features))
 
     def _map_rows(
-        self,
-        data: RowBlocks,
-        plan: Any,
-        info: InputInfo,
-        fn,
-        n_columns: int | None,
-        name: str,
-        dtype=None,
+        self, rows: FittedRows, fn, n_columns: int | None, name: str, dtype=None
     ):
         """Per-row outputs in the input's type; floats in the input's float dtype."""
+        data = rows.data
         dtype = data.dtype if dtype is None else dtype
-        model = self._model(data.n_features)
         result = data.map_rows(
-            fn, plan, model.tile_rows(data.n_features), n_columns, kernel_dtype(dtype)
+            fn, rows.plan, rows.tile_rows, n_columns, kernel_dtype(dtype)
         )
-        return wrap_rows(result.astype(dtype, copy=False), info, name=name)
+        return wrap_rows(result.astype(dtype, copy=False), rows.info, name=name)
 
     def _score_pass(self, X, y=None) -> Stats:
         """``loglik``, ``entropy`` and ``n_rows`` of the data (one pass)."""
-        data, plan, _ = self._fitted_rows(X, y)
-        model = self._model(data.n_features)
-        stats = data.map_reduce(
-            model.score_kernel,
-            plan,
-            model.tile_rows(data.n_features),
-            name=f"{model.name}-score",
+        rows = self._fitted_rows(X, y)
+        model = rows.model
+        stats = rows.data.map_reduce(
+            model.score_kernel, rows.plan, rows.tile_rows, name=f"{model.name}-score"
         )
-        return check_pass(stats, data)
+        return check_pass(stats, rows.data)
 
     def _total_loglik(self, X, y=None) -> tuple[float, int]:
         """Summed log-likelihood of the rows and their number (one pass)."""
@@ -514,22 +565,28 @@ def weight_arrays(sample_weight, X) -> dict:
     messages (non-negative, finite, 1-D of X's length, not all zero; dask
     weights rechunked to X's row blocks).
     """
-    weight = check_sample_weight(sample_weight, X)
-    return {} if weight is None else {"weight": weight}
+    if sample_weight is None:
+        return {}
+    return {"weight": check_sample_weight(sample_weight, X, read_dask=False)}
 
 
-def _count_positive(tile: Tile, plan) -> Stats:
+def _count_weights(tile: Tile, plan) -> Stats:
+    weight = tile.X
     return Stats(
-        n_positive=np.float64(np.count_nonzero(tile.X)),
-        total=tile.X.sum(dtype=np.float64),
+        n_positive=np.float64(np.count_nonzero(weight)),
+        total=weight.sum(dtype=np.float64),
+        n_negative=np.float64(np.count_nonzero(weight < 0)),
+        n_not_finite=np.float64(weight.size - np.count_nonzero(np.isfinite(weight))),
     )
 
 
 def check_enough_weights(data: RowBlocks, n_components: int) -> float:
-    """Raise unless at least ``n_components`` rows have a non-zero weight.
+    """Check the row weights and that ``n_components`` rows have a non-zero one.
 
-    The weights are the ``weight`` array of ``data``; counting them reads
-    the weights only (one small pass for dask input).
+    The weights are the ``weight`` array of ``data``; one pass reads the
+    weights only (for dask weights, which validation checks for shape and
+    dtype only, it also finds NaN, infinity and negative values, with
+    scikit-learn's messages).
 
     Returns
     -------
@@ -537,8 +594,14 @@ def check_enough_weights(data: RowBlocks, n_components: int) -> float:
         The summed weight (float64).
     """
     column = data.same_blocks({"X": data.weight.reshape(-1, 1)})
-    counts = column.map_reduce(_count_positive, None, 1 << 16)
+    counts = column.map_reduce(_count_weights, None, 1 << 16)
+    if counts["n_not_finite"]:
+        raise ValueError("Input sample_weight contains NaN or infinity.")
+    if counts["n_negative"]:
+        raise ValueError("Negative values in data passed to `sample_weight`.")
     n_positive = int(counts["n_positive"])
+    if n_positive == 0:
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     if n_positive < n_components:
         raise ValueError(
             f"sample_weight has {n_positive} non-zero values; a mixture of "

@@ -12,6 +12,7 @@ output wrappers how to give results back in the type that came in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from typing import Any
 
 import dask.array as da
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils import check_array
+from sklearn.utils._param_validation import Interval, InvalidParameterError
 from sklearn.utils.validation import (
     _check_feature_names,
     _check_n_features,
@@ -170,10 +172,15 @@ def _check_dask_frame(estimator, X, *, reset: bool, ensure_min_samples: int):
     the length of each partition (a cheap pass that returns one number per
     partition) so that the array has known row chunks. The column names
     become ``feature_names_in_`` (scikit-learn's rules, as for pandas), and
-    per-row outputs are lazy dask arrays.
+    per-row outputs are lazy dask arrays. pandas' nullable numeric columns
+    (``Float64``, ``Int64``, ...) are numbers: they become float columns, a
+    missing value NaN.
     """
     # scikit-learn reads names from eager frames only: give it an empty one
     _check_feature_names(estimator, pd.DataFrame(columns=X.columns), reset=reset)
+    nullable = _nullable_numbers(X.dtypes)
+    if nullable:
+        X = X.astype(nullable)
     array = X.to_dask_array(lengths=True)
     if array.ndim == 2 and array.dtype.kind not in "biuf":
         dtypes = {str(name): str(dtype) for name, dtype in X.dtypes.items()}
@@ -184,6 +191,20 @@ def _check_dask_frame(estimator, X, *, reset: bool, ensure_min_samples: int):
     array = _check_dask_array(array, "X", ensure_min_samples)
     _check_n_features(estimator, array, reset=reset)
     return array, InputInfo("dask")
+
+
+def _nullable_numbers(dtypes) -> dict[str, str]:
+    """numpy dtypes for pandas' nullable numeric columns (``Float64``, ``Int64``).
+
+    A missing value (``pd.NA``) becomes NaN, which the first pass reports
+    as missing ("Input X contains NaN"), as it does for NaN in float columns.
+    """
+    return {
+        name: "float32" if str(dtype) == "Float32" else "float64"
+        for name, dtype in dtypes.items()
+        if pd.api.types.is_extension_array_dtype(dtype)
+        and pd.api.types.is_numeric_dtype(dtype)
+    }
 
 
 def _check_xarray(estimator, X, *, reset: bool, ensure_min_samples: int):
@@ -373,7 +394,7 @@ def _align_on_samples(y, info: InputInfo):
     return y.isel({dim: positions})
 
 
-def check_sample_weight(sample_weight, X):
+def check_sample_weight(sample_weight, X, *, read_dask: bool = True):
     """Validate row weights for ``X`` with scikit-learn's rules and messages.
 
     Parameters
@@ -381,6 +402,11 @@ def check_sample_weight(sample_weight, X):
     sample_weight : None, float, array-like or dask array of shape (n_samples,)
     X : ndarray or dask.array.Array of shape (n_samples, n_features)
         The validated data (from :func:`check_X`).
+    read_dask : bool, default=True
+        Check the values of dask weights here, with one ``compute``. False:
+        only their shape and dtype; the caller checks the values in a pass
+        of its own (the mixtures count the rows of non-zero weight anyway:
+        :func:`~daskmix._estimator.base.check_enough_weights`).
 
     Returns
     -------
@@ -430,6 +456,8 @@ def check_sample_weight(sample_weight, X):
             f"sample_weight has dtype {sample_weight.dtype}; expected numeric values."
         )
     weights = sample_weight.astype(X.dtype).rechunk((X.chunks[0],))
+    if not read_dask:
+        return weights
     finite, smallest, any_nonzero = da.compute(
         da.isfinite(weights).all(), weights.min(), (weights != 0).any()
     )
@@ -449,3 +477,57 @@ def _check_weight_length(shape: tuple, n_samples: int) -> None:
             f"sample_weight.shape == {shape}, expected {(n_samples,)}!: "
             f"sample_weight has {shape[0]} values but X has {n_samples} samples."
         )
+
+
+def reject_booleans(estimator) -> None:
+    """Raise for a boolean given to an integer parameter (``n_components=True``).
+
+    scikit-learn's parameter validation takes ``True`` for an int (``bool`` is
+    an ``Integral``), and the fit then fails far from the cause ("an integer
+    is required"). Called after scikit-learn's own validation, with its error
+    type and wording.
+
+    Raises
+    ------
+    InvalidParameterError
+        A ValueError and TypeError naming the parameter and what it takes.
+    """
+    for name, constraints in estimator._parameter_constraints.items():
+        value = getattr(estimator, name, None)
+        if not isinstance(value, (bool, np.bool_)) or "boolean" in constraints:
+            continue
+        integers = [
+            c for c in constraints if isinstance(c, Interval) and c.type is Integral
+        ]
+        if integers:
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {type(estimator).__name__} must be "
+                f"{integers[0]}, not a boolean. Got {value!r} instead."
+            )
+
+
+def check_n_samples(n_samples) -> int:
+    """The number of samples ``sample`` draws, taken as scikit-learn takes it.
+
+    scikit-learn's ``GaussianMixture.sample`` hands ``n_samples`` to
+    ``numpy.random.RandomState.multinomial``, which truncates a float
+    (``sample(1.5)`` draws one sample); values below 1 raise.
+
+    Raises
+    ------
+    TypeError
+        If ``n_samples`` is not a real number.
+    ValueError
+        If it is below 1, or not finite.
+    """
+    if isinstance(n_samples, str) or not isinstance(n_samples, Real):
+        raise TypeError(
+            "n_samples must be a number of samples (an integer >= 1); got "
+            f"{n_samples!r} of type {type(n_samples).__name__}."
+        )
+    if not np.isfinite(n_samples) or n_samples < 1:
+        raise ValueError(
+            f"Invalid value for 'n_samples': {n_samples} . The sampling requires "
+            "at least one sample."
+        )
+    return int(n_samples)

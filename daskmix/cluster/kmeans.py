@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._engine.rows import RowBlocks
 from .._estimator.all_or_nothing import fit_all_or_nothing
 from .._estimator.outputs import wrap_rows
-from .._estimator.validation import check_sample_weight, check_X
+from .._estimator.validation import check_sample_weight, check_X, reject_booleans
 from .kernels import (
     distance_rows,
     inertia_kernel,
@@ -193,6 +193,11 @@ class KMeans(
         self.verbose = verbose
         self.oversampling_factor = oversampling_factor
         self.init_max_iter = init_max_iter
+
+    def _validate_params(self) -> None:
+        """scikit-learn's parameter validation, booleans refused as integers."""
+        super()._validate_params()
+        reject_booleans(self)
 
     # ------------------------------------------------------------------ fit
     @fit_all_or_nothing

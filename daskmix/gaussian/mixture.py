@@ -42,8 +42,19 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
     ----------
     n_components : int, default=1
         Number of mixture components.
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
-        Covariance parameterisation.
+    covariance_type : {'full', 'tied', 'diag', 'spherical', 'EII', 'VII', \
+            'EEI', 'VEI', 'EVI', 'VVI', 'EEE', 'VEE', 'EVE', 'VVE', 'EEV', \
+            'VEV', 'EVV', 'VVV'}, default='full'
+        Covariance parameterisation: scikit-learn's four, or one of mclust's
+        14 models (Celeux & Govaert 1995), ``Sigma_k = lambda_k D_k A_k
+        D_k^T`` with the volume ``lambda``, shape ``A`` and orientation ``D``
+        each equal across components (E), variable (V) or the identity (I).
+        VII, VVI, EEE and VVV are 'spherical', 'diag', 'tied' and 'full'.
+        Each model stores its covariances in the shape of the
+        scikit-learn type it constrains: (K,) for EII and VII; (K, D) for
+        EEI, VEI, EVI, VVI; (D, D) for EEE; (K, D, D) for the others. The
+        number of parameters (BIC, AIC) is mclust's. See the user guide's
+        "Covariance models" page.
     tol : float, default=1e-3
         Convergence threshold: EM stops when the lower bound (mean
         log-likelihood) changes by less than this.
@@ -103,8 +114,9 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
         ``batch_size`` rows (numpy: random rows; dask: 32 windows of
         consecutive rows, one at a random place in each 32nd of the data, so
         every row is equally likely and sorted data give unbiased steps), updates
-        running statistics ``s <- (1 - eta_t) s + eta_t s_B`` with
-        ``eta_t = (t + learning_offset) ** -learning_decay`` and re-derives
+        running statistics :math:`s \\leftarrow (1 - \\eta_t) s + \\eta_t s_B`
+        with :math:`\\eta_t = (t + t_0)^{-\\kappa}`, :math:`t_0` =
+        ``learning_offset`` and :math:`\\kappa` = ``learning_decay``, and re-derives
         the parameters. ``init_params`` runs on a sample of three batches'
         worth of rows (at least 1000), not on X; the running statistics start
         from three more batches under the initial parameters. ``max_iter``
@@ -131,7 +143,9 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
     weights_ : ndarray of shape (n_components,)
     means_ : ndarray of shape (n_components, n_features)
     covariances_ : ndarray
-        (K, D, D) full, (D, D) tied, (K, D) diag, (K,) spherical.
+        (K, D, D) full, (D, D) tied, (K, D) diag, (K,) spherical; mclust's
+        models in the shape of the type they constrain (above), with
+        ``reg_covar`` added to every variance after the constrained estimate.
     precisions_ : ndarray
         Inverses of ``covariances_``, same shapes.
     precisions_cholesky_ : ndarray

@@ -45,7 +45,8 @@ class GaussianModel(MixtureModel):
     Parameters
     ----------
     n_components : int
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    covariance_type : str
+        One of :data:`~daskmix.gaussian.covariance.COVARIANCE_TYPES`.
     reg_covar : float
         Added to every covariance diagonal in the M-step.
     init_params : str

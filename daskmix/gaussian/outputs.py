@@ -7,6 +7,7 @@ from sklearn.base import DensityMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .._estimator.validation import check_n_samples
 from .kernels import label_rows, proba_rows, score_rows
 from .params import GaussianParams
 from .sampling import sample_mixture
@@ -59,8 +60,7 @@ class GaussianOutputs(DensityMixin):
             Component labels. Lazy for dask input; along the sample dimension
             for xarray input.
         """
-        data, plan, info = self._fitted_rows(X)
-        return self._map_rows(data, plan, info, label_rows, None, "label", np.int64)
+        return self._map_rows(self._fitted_rows(X), label_rows, None, "label", np.int64)
 
     def predict_proba(self, X):
         """Posterior probability of each component for each sample.
@@ -76,9 +76,8 @@ class GaussianOutputs(DensityMixin):
         resp : ndarray, dask array or DataArray of shape (n_samples, n_components)
             ``p(k | x)``. For xarray input, dims (sample dim, ``component``).
         """
-        data, plan, info = self._fitted_rows(X)
         return self._map_rows(
-            data, plan, info, proba_rows, self.n_components, "probability"
+            self._fitted_rows(X), proba_rows, self.n_components, "probability"
         )
 
     def score_samples(self, X):
@@ -95,8 +94,7 @@ class GaussianOutputs(DensityMixin):
         log_prob : ndarray, dask array or DataArray of shape (n_samples,)
             Log-density of each sample under the mixture.
         """
-        data, plan, info = self._fitted_rows(X)
-        return self._map_rows(data, plan, info, score_rows, None, "log_likelihood")
+        return self._map_rows(self._fitted_rows(X), score_rows, None, "log_likelihood")
 
     def score(self, X, y=None) -> float:
         """Mean log-likelihood of the samples of X (computed, also for dask).
@@ -123,7 +121,8 @@ class GaussianOutputs(DensityMixin):
         Parameters
         ----------
         n_samples : int, default=1
-            Number of samples to draw.
+            Number of samples to draw, at least 1 (a float is truncated, as
+            scikit-learn's ``GaussianMixture.sample`` does).
 
         Returns
         -------
@@ -135,6 +134,8 @@ class GaussianOutputs(DensityMixin):
         """
         check_is_fitted(self)
         X, labels = sample_mixture(
-            self._gaussian_params(), n_samples, check_random_state(self.random_state)
+            self._gaussian_params(),
+            check_n_samples(n_samples),
+            check_random_state(self.random_state),
         )
         return X, labels

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import config
-from .._em.batch import check_pass
+from .._em.run import check_pass
 from .._engine.rows import RowBlocks
 from ..cluster.seeding import (
     kmeans_plusplus_centers,

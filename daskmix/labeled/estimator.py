@@ -1,9 +1,9 @@
 """Labeled N-D data: stack the sample dimensions, fit, unstack the results.
 
 :class:`Labeled` wraps any daskmix estimator so that it takes an xarray
-DataArray with a named feature dimension and any number of sample dimensions
-(time x depth x lat x lon profiles, image cubes), or a Dataset with one
-feature per variable, and gives every per-sample result back on the sample
+DataArray or Dataset with any number of sample dimensions and one or more
+feature dimensions (time x lat x lon profiles over depth, several variables
+over depth, image cubes) and gives every per-sample result back on the sample
 dimensions, with their coordinates, lazily for dask-backed data.
 """
 
@@ -29,7 +29,14 @@ from .._estimator.outputs import (
 )
 from .stacking import COMPONENT_DIM as COMPONENT_DIM  # kept importable here
 from .stacking import DATASET_FEATURE_DIM as DATASET_FEATURE_DIM
-from .stacking import FeatureLayout, Rows, stack, stack_y, unstack
+from .stacking import (
+    FeatureLayout,
+    Rows,
+    stack,
+    stack_y,
+    unstack,
+    unstack_features,
+)
 
 
 def _estimator_has(name: str):
@@ -46,8 +53,10 @@ def _estimator_has(name: str):
 class Labeled(MetaEstimatorMixin, BaseEstimator):
     """Fit a daskmix estimator on N-D labeled data (xarray).
 
-    The sample dimensions of ``X`` (every dimension but ``feature_dim``) are
-    stacked into rows, the wrapped estimator is fitted on those rows, and
+    The sample dimensions of ``X`` are stacked into rows and its feature
+    dimensions (a Dataset's variables, and the dimensions named in
+    ``feature_dim``) into columns; the wrapped estimator is fitted on those
+    rows, and
     every per-sample result (labels, probabilities, log-likelihoods,
     predictions, distances) comes back as a DataArray on the sample
     dimensions of the data passed, in their order and with their
@@ -66,11 +75,24 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         :class:`~daskmix.RegressionMixture`, :class:`~daskmix.KMeans`) or any
         estimator that takes numpy and dask arrays of shape
         (n_samples, n_features). Cloned at ``fit``.
-    feature_dim : hashable, default=None
-        The dimension of ``X`` that holds the features. None: the last
-        dimension of the DataArray seen at ``fit`` (and that name afterwards).
-        For a Dataset, the name given to the dimension of its variables
-        (default ``'variable'``); it must not be one of their dimensions.
+    feature_dim : hashable or tuple of hashable, default=None
+        The dimension, or dimensions, of ``X`` that hold the features; every
+        other dimension is a sample dimension. Several dimensions give one
+        feature per combination of their values, the last varying fastest:
+        ``("variable", "depth")`` on a DataArray of dims
+        ``(variable, depth, time, lat, lon)`` gives one feature per
+        (variable, depth) pair. A tuple is always several dimensions. None:
+        the dimensions not in ``sample_dims``; without these, the last
+        dimension of a DataArray.
+
+        A Dataset's variables are always features, along a new dimension
+        named by the one name in ``feature_dim`` that is not a dimension of
+        the variables (default ``'variable'``): ``feature_dim="depth"`` on a
+        Dataset of variables over ``(time, depth, lat, lon)`` gives one
+        feature per (variable, depth) pair, pyxpcm's convention. A Dataset
+        whose variables have more than one dimension needs ``feature_dim``
+        or ``sample_dims`` to name at least one of them: Labeled does not
+        guess whether a dimension such as depth holds samples or features.
     skipna : bool, default=False
         Leave out every sample with a NaN feature (land points in ocean
         data; with y, also a NaN target) from the fit, and give it back as
@@ -81,6 +103,13 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         extra pass over the data); per-sample methods mask lazily and
         compute nothing. False: a NaN is an error, as in the wrapped
         estimator.
+    sample_dims : hashable or tuple of hashable, default=None
+        The sample dimensions of the data at ``fit``; every other dimension
+        is a feature dimension. With ``feature_dim`` as well, the two must
+        name every dimension between them. Afterwards every dimension but
+        the feature dimensions is a sample dimension, whatever its name.
+        ``sample_dims=("time", "lat", "lon")`` on a Dataset of variables
+        over ``(time, lat, lon)``: one feature per variable.
 
     Attributes
     ----------
@@ -89,15 +118,22 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         (n_samples, n_features), n_samples being the product of the sizes
         of the sample dimensions (less the incomplete samples with
         ``skipna=True``).
-    feature_dim_ : hashable
-        The feature dimension used.
+    feature_dim_ : hashable or tuple of hashable
+        The feature dimension used, or the tuple of them (a Dataset's
+        variables first) when there are several.
     sample_dims_ : tuple of hashable
         The sample dimensions of the data seen at ``fit``, in their order.
     n_features_in_ : int
-        Length of the feature dimension.
+        Number of features: the product of the lengths of the feature
+        dimensions.
     feature_names_in_ : ndarray of shape (n_features_in_,)
-        The Dataset's variable names, or the feature coordinate's values when
-        they are all strings; absent otherwise.
+        With one feature dimension: the Dataset's variable names, or the
+        feature coordinate's values when they are all strings; absent
+        otherwise.
+    feature_index_ : pandas.Index or pandas.MultiIndex
+        The coordinate values of the features, in the order of the wrapped
+        estimator's columns (a MultiIndex for several feature dimensions);
+        absent when a feature dimension has no coordinate.
 
     See Also
     --------
@@ -109,10 +145,15 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
     -----
     At ``predict`` (and every other method after ``fit``) the sample
     dimensions may differ from those of the fit (another region, another
-    period, a single map), but the feature dimension must be there with the
-    fitted length and, when the fit had coordinate values along it (depths,
-    variable names), the same values; values in another order are reordered
-    by label.
+    period, a single map), but the feature dimensions must be there with the
+    fitted lengths and, when the fit had coordinate values along them
+    (depths, variable names), the same values; values in another order are
+    reordered by label.
+
+    Features that span several dimensions need no stacking by hand: the
+    columns of the wrapped estimator's fitted attributes (``means_`` of
+    shape (n_components, n_features_in_)) follow ``feature_index_``, and
+    :meth:`unstack_features` puts them back on the feature dimensions.
 
     ``y`` (for :class:`~daskmix.RegressionMixture`) is a DataArray over the
     same sample dimensions as ``X``, in any order; it is aligned to ``X`` by
@@ -156,30 +197,45 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit"])],
-        "feature_dim": [Hashable, None],
+        "feature_dim": [Hashable, list, None],
         "skipna": ["boolean"],
+        "sample_dims": [Hashable, list, None],
     }
 
-    def __init__(self, estimator, feature_dim: Hashable | None = None, skipna=False):
+    def __init__(
+        self,
+        estimator,
+        feature_dim: Hashable | tuple[Hashable, ...] | None = None,
+        skipna: bool = False,
+        *,
+        sample_dims: Hashable | tuple[Hashable, ...] | None = None,
+    ):
         self.estimator = estimator
         self.feature_dim = feature_dim
         self.skipna = skipna
+        self.sample_dims = sample_dims
 
     # ------------------------------------------------------------- inputs
     def _stack(self, X, y=None, *, fitting: bool = False):
         """X stacked into :class:`Rows`, and y as rows aligned with them (or None).
 
-        While fitting, the feature dimension is taken from ``X``; afterwards
-        ``X`` is checked against the fit's :class:`FeatureLayout`.
+        While fitting, the feature dimensions are taken from ``X`` and the
+        parameters; afterwards ``X`` is checked against the fit's
+        :class:`FeatureLayout`. Also returns the Dataset's variables dimension
+        (None for a DataArray).
         """
         layout = None if fitting else self._layout
-        rows = stack(X, self.feature_dim, layout)
-        return rows, None if y is None else stack_y(y, rows)
+        rows, variables_dim = stack(X, self.feature_dim, layout, self.sample_dims)
+        return rows, None if y is None else stack_y(y, rows), variables_dim
 
     # ------------------------------------------------------------------ fit
     def _fit_rows(self, X, y):
-        """Stacked (rows, y rows) for fitting, incomplete rows left out if asked."""
-        rows, y_rows = self._stack(X, y, fitting=True)
+        """Stacked (rows, y rows) for fitting, incomplete rows left out if asked.
+
+        Returns the rows, the X and y to fit, the fill values of incomplete
+        rows and the feature layout.
+        """
+        rows, y_rows, variables_dim = self._stack(X, y, fitting=True)
         X_fit, y_fit = rows.rows, y_rows
         fill = [None, None]
         if self.skipna:
@@ -194,18 +250,25 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
             if y_rows is not None:
                 y_fit = take_complete(y_rows, valid)
             fill = [means[0], means[1] if len(means) > 1 else None]
-        return rows, X_fit, y_fit, fill
+        layout = FeatureLayout.of(rows, type(self).__name__, variables_dim)
+        return rows, X_fit, y_fit, fill, layout
 
-    def _record(self, rows: Rows) -> None:
-        layout = FeatureLayout.of(rows, type(self).__name__)
+    def _record(self, estimator, rows: Rows, layout: FeatureLayout, fill) -> None:
+        """Set every fitted attribute at once, after the wrapped fit succeeded."""
+        self.estimator_ = estimator
+        self._fill = fill
         self._layout = layout
         self.feature_dim_ = layout.dim
         self.sample_dims_ = tuple(rows.sample_dims)
         self.n_features_in_ = layout.n_features
-        if layout.names is not None:
-            self.feature_names_in_ = layout.names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
+        for name, value in (
+            ("feature_names_in_", layout.names),
+            ("feature_index_", layout.index()),
+        ):
+            if value is not None:
+                setattr(self, name, value)
+            elif hasattr(self, name):
+                delattr(self, name)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **fit_params):
@@ -229,15 +292,13 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         self : Labeled
             The fitted meta-estimator.
         """
-        rows, X_fit, y_fit, fill = self._fit_rows(X, y)
+        rows, X_fit, y_fit, fill, layout = self._fit_rows(X, y)
         estimator = clone(self.estimator)
         if y_fit is None:
             estimator.fit(X_fit, **fit_params)
         else:
             estimator.fit(X_fit, y_fit, **fit_params)
-        self.estimator_ = estimator
-        self._record(rows)
-        self._fill = fill
+        self._record(estimator, rows, layout, fill)
         return self
 
     @available_if(_estimator_has("partial_fit"))
@@ -245,7 +306,9 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         """One incremental update of the wrapped estimator on the samples of X.
 
         The first call clones the wrapped estimator and records the
-        dimensions; later calls check the feature dimension against it.
+        dimensions; later calls check the feature dimensions against them.
+        A call that fails changes nothing: a failed first call leaves the
+        meta-estimator unfitted, so that the next call is a first call again.
 
         Parameters
         ----------
@@ -264,29 +327,32 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         first = not hasattr(self, "estimator_")
         if first:
             self._validate_params()
-            rows, X_fit, y_fit, fill = self._fit_rows(X, y)
-            self.estimator_ = clone(self.estimator)
-            self._record(rows)
-            self._fill = fill
+            rows, X_fit, y_fit, fill, layout = self._fit_rows(X, y)
+            estimator = clone(self.estimator)
         else:
-            rows, y_rows = self._stack(X, y)
+            rows, y_rows, _ = self._stack(X, y)
             X_fit, y_fit = rows.rows, y_rows
             if self.skipna:
                 others = () if y_rows is None else (y_rows,)
                 valid, _ = complete_rows_and_means(rows.rows, *others)
                 X_fit = take_complete(rows.rows, valid)
                 y_fit = None if y_rows is None else take_complete(y_rows, valid)
+            estimator = self.estimator_
+        # the wrapped partial_fit is all or nothing itself; the layout is
+        # recorded only once it has succeeded
         if y_fit is None:
-            self.estimator_.partial_fit(X_fit, **fit_params)
+            estimator.partial_fit(X_fit, **fit_params)
         else:
-            self.estimator_.partial_fit(X_fit, y_fit, **fit_params)
+            estimator.partial_fit(X_fit, y_fit, **fit_params)
+        if first:
+            self._record(estimator, rows, layout, fill)
         return self
 
     # ----------------------------------------------------- per-sample outputs
     def _per_sample(self, method: str, X, y=None, *, name, **kwargs):
         """Call ``estimator_.method`` on the rows of X and unstack the result(s)."""
         check_is_fitted(self)
-        rows, y_rows = self._stack(X, y)
+        rows, y_rows, _ = self._stack(X, y)
         arrays = [rows.rows] + ([] if y_rows is None else [y_rows])
         fn = getattr(self.estimator_, method)
         valid = None
@@ -438,11 +504,33 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         """
         return self._per_sample("transform", X, name="distance")
 
+    def unstack_features(self, values, name: Hashable | None = None):
+        """Per-feature values back on the feature dimensions of the fit.
+
+        Parameters
+        ----------
+        values : array-like of shape (n_features_in_,) or (K, n_features_in_)
+            One value per feature, in the wrapped estimator's column order:
+            ``estimator_.means_``, a row of it, ``estimator_.cluster_centers_``.
+        name : hashable, optional
+            The DataArray's name.
+
+        Returns
+        -------
+        xarray.DataArray
+            On the feature dimensions ``feature_dim_`` (a Dataset's variables
+            first), after ``'component'`` for 2-D values, with the coordinate
+            values seen at fit. ``.to_dataset("variable")`` makes a Dataset of
+            it again.
+        """
+        check_is_fitted(self)
+        return unstack_features(values, self._layout, name)
+
     # ------------------------------------------------------------- scores
     def _complete_rows(self, X, y):
         """The stacked rows of X (and y) with the incomplete ones left out."""
         check_is_fitted(self)
-        rows, y_rows = self._stack(X, y)
+        rows, y_rows, _ = self._stack(X, y)
         arrays = [rows.rows] + ([] if y_rows is None else [y_rows])
         if self.skipna:
             valid = complete_rows(*arrays)

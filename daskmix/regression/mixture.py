@@ -18,13 +18,13 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
-from sklearn.exceptions import DataConversionWarning
+from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._em.batch import check_pass
+from .._em.run import check_pass
 from .._engine.rows import RowBlocks
 from .._estimator.all_or_nothing import fit_all_or_nothing
 from .._estimator.base import BaseMixture, float_dtype, weight_arrays
@@ -34,8 +34,14 @@ from .._estimator.docstrings import (
     fill_doc,
 )
 from .._estimator.outputs import wrap_rows
-from .._estimator.validation import check_sample_weight, check_X, check_y
-from ..gaussian.params import COVARIANCE_TYPES, GaussianParams, precisions_from_cholesky
+from .._estimator.validation import (
+    check_n_samples,
+    check_sample_weight,
+    check_X,
+    check_y,
+)
+from ..gaussian.covariance import SKLEARN_TYPES
+from ..gaussian.params import GaussianParams, precisions_from_cholesky
 from ..gaussian.sampling import sample_mixture
 from .families import FAMILIES, family
 from .gates import GATINGS, LogisticGateParams, gate
@@ -133,13 +139,18 @@ def _column(y, j: int):
 class RegressionMixture(RegressorMixin, BaseMixture):
     """Mixture of linear regressions, optionally gated by Gaussians on x (CWM).
 
-    ``p(y | x) = sum_k g_k(x) N(y | w_k . x + b_k, sigma_k^2)``. With
-    ``gating='gaussian'`` (a cluster-weighted model) ``g_k(x) ∝ pi_k N(x | mu_k,
-    Sigma_k)``: the joint ``p(x, y)`` is fitted by closed-form EM and
-    ``predict`` is the gated conditional mean, so a curve is fitted piecewise
-    linearly, each line with its region. With ``gating='none'`` the weights
-    are constant (the mixture of linear regressions of R's flexmix and
-    mixtools) and ``predict`` is ``sum_k pi_k (w_k . x + b_k)``.
+    .. math::
+
+        p(y \\mid x) = \\sum_{k=1}^K g_k(x)\\,
+        \\mathcal{N}(y \\mid w_k^\\top x + b_k,\\ \\sigma_k^2).
+
+    With ``gating='gaussian'`` (a cluster-weighted model)
+    :math:`g_k(x) \\propto \\pi_k \\mathcal{N}(x \\mid \\mu_k, \\Sigma_k)`: the joint
+    :math:`p(x, y)` is fitted by closed-form EM and ``predict`` is the gated
+    conditional mean, so a curve is fitted piecewise linearly, each line with
+    its region. With ``gating='none'`` the weights are constant,
+    :math:`g_k = \\pi_k` (the mixture of linear regressions of R's flexmix and
+    mixtools), and ``predict`` is :math:`\\sum_k \\pi_k (w_k^\\top x + b_k)`.
 
     Each EM iteration is one pass over the data, whatever its type (numpy on
     all cores, dask on the active scheduler, lazily read data streamed block by
@@ -233,8 +244,10 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         stepwise EM (Cappé & Moulines 2009), as in
         :class:`~daskmix.GaussianMixture`: each step reads ``batch_size``
         rows drawn so that every row is equally likely (sorted data give
-        unbiased steps), updates running statistics ``s <- (1 - eta_t) s + eta_t s_B``
-        with ``eta_t = (t + learning_offset) ** -learning_decay`` and
+        unbiased steps), updates running statistics
+        :math:`s \\leftarrow (1 - \\eta_t) s + \\eta_t s_B` with
+        :math:`\\eta_t = (t + t_0)^{-\\kappa}`, :math:`t_0` = ``learning_offset``
+        and :math:`\\kappa` = ``learning_decay``, and
         re-derives lines, noise and gate. ``init_params`` runs on a sample of
         three batches' worth of rows (at least 1000), not on the data; the
         running statistics start from three more batches under the initial
@@ -367,7 +380,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         "exposure_feature": [Integral, str, None],
         "noise": [StrOptions(set(NOISE_MODELS))],
         "fit_intercept": ["boolean"],
-        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
+        "covariance_type": [StrOptions(set(SKLEARN_TYPES))],
         "reg_weights": [Interval(Real, 0.0, None, closed="left")],
         "init_params": [StrOptions(set(INIT_METHODS))],
     }
@@ -727,15 +740,15 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         y_std : ndarray, dask array or DataArray of shape (n_samples,)
             Its standard deviation; only with ``return_std=True``.
         """
-        data, plan, info = self._fitted_rows(X)
+        rows = self._fitted_rows(X)
         if not return_std:
-            return self._map_rows(data, plan, info, predict_rows, None, "prediction")
-        tile_rows = self._model(data.n_features).tile_rows(data.n_features)
-        both = data.map_rows(predict_std_rows, plan, tile_rows, 2, np.float64)
+            return self._map_rows(rows, predict_rows, None, "prediction")
+        data = rows.data
+        both = data.map_rows(predict_std_rows, rows.plan, rows.tile_rows, 2, np.float64)
         both = both.astype(data.dtype, copy=False)
         return (
-            wrap_rows(both[:, 0], info, name="prediction"),
-            wrap_rows(both[:, 1], info, name="prediction_std"),
+            wrap_rows(both[:, 0], rows.info, name="prediction"),
+            wrap_rows(both[:, 1], rows.info, name="prediction_std"),
         )
 
     def component_proba(self, X, y=None):
@@ -757,9 +770,10 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         proba : ndarray, dask array or DataArray of shape (n_samples, n_components)
             For ``gating='none'`` without y, every row is ``weights_``.
         """
-        data, plan, info = self._fitted_rows(X, y)
         fn = gate_proba_rows if y is None else posterior_rows
-        return self._map_rows(data, plan, info, fn, self.n_components, "probability")
+        return self._map_rows(
+            self._fitted_rows(X, y), fn, self.n_components, "probability"
+        )
 
     def score_samples(self, X, y=None):
         """Log-likelihood of each sample: ``log p(y | x)``.
@@ -785,12 +799,10 @@ class RegressionMixture(RegressorMixin, BaseMixture):
                 f"score_samples needs y with gating={self.gating!r}: the model is "
                 "a conditional density p(y | x) and does not model x."
             )
-        data, plan, info = self._fitted_rows(X, y)
+        rows = self._fitted_rows(X, y)
         if y is None:
-            return self._map_rows(data, plan, info, gate_score_rows, None, "log_px")
-        return self._map_rows(
-            data, plan, info, conditional_score_rows, None, "log_likelihood"
-        )
+            return self._map_rows(rows, gate_score_rows, None, "log_px")
+        return self._map_rows(rows, conditional_score_rows, None, "log_likelihood")
 
     def score(self, X, y, sample_weight=None) -> float:
         """Coefficient of determination R^2 of ``predict(X)`` (computed for dask too).
@@ -812,10 +824,19 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         Returns
         -------
         score : float
-            R^2 of ``predict(X)`` against y.
+            R^2 of ``predict(X)`` against y; NaN, with an
+            ``UndefinedMetricWarning``, for fewer than two samples (as
+            :func:`sklearn.metrics.r2_score`).
         """
-        data, plan, _ = self._rows_with_y(X, y)
-        tile_rows = self._model(data.n_features).tile_rows(data.n_features)
+        rows = self._rows_with_y(X, y)
+        data, plan, tile_rows = rows.data, rows.plan, rows.tile_rows
+        if data.n_samples < 2:
+            warnings.warn(
+                "R^2 score is not well-defined with less than two samples.",
+                UndefinedMetricWarning,
+                stacklevel=2,
+            )
+            return float("nan")
         if sample_weight is not None:
             weight = check_sample_weight(sample_weight, data.X)
             data = data.with_array("weight", weight)
@@ -961,7 +982,8 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         Parameters
         ----------
         n_samples : int, default=1
-            Number of samples to draw.
+            Number of samples to draw, at least 1 (a float is truncated, as
+            :meth:`daskmix.GaussianMixture.sample` and scikit-learn's do).
 
         Returns
         -------
@@ -971,6 +993,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
             Their targets, drawn from each component's line and noise.
         """
         check_is_fitted(self)
+        n_samples = check_n_samples(n_samples)
         rng = check_random_state(self.random_state)
         X, labels = sample_mixture(self._params().gate, n_samples, rng)
         noise = np.sqrt(self.noise_variance_[labels]) * rng.standard_normal(n_samples)

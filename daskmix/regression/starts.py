@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import config as settings
-from .._em.batch import check_pass
+from .._em.run import check_pass
 from .._engine.rows import RowBlocks
 from .._engine.stats import Stats
 from .._engine.tiles import Tile

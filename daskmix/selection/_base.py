@@ -19,15 +19,17 @@ import math
 import warnings
 from numbers import Integral, Real
 
+import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._em.stepwise import clip_batch_size, schedule_of
-from .._em.sweep import fit_sweep, fit_sweep_stepwise, score_candidates
-from .._estimator.base import BaseMixture, check_enough_weights
+from .._em.progress import sweep_progress
+from .._em.sweep import fit_sweep, score_candidates
+from .._estimator.base import BaseMixture
+from .._estimator.validation import reject_booleans
 
 CRITERIA = ("bic", "aic", "icl")
 
@@ -65,9 +67,10 @@ def _as_options(value, name: str, allowed=None) -> list:
 def _check_components(n_components, n_samples: int) -> list[int]:
     options = _as_options(n_components, "n_components")
     for k in options:
-        if not isinstance(k, Integral) or isinstance(k, bool) or k < 1:
+        if not isinstance(k, Integral) or isinstance(k, (bool, np.bool_)) or k < 1:
             raise ValueError(
-                f"n_components must hold integers >= 1; got {k!r} in {options}."
+                "n_components must hold integers >= 1 (not booleans); got "
+                f"{k!r} in {options}."
             )
         if k > n_samples:
             raise ValueError(
@@ -96,6 +99,11 @@ class _MixtureIC(BaseEstimator):
     #: the estimator class the candidates are
     _estimator: type[BaseMixture]
 
+    def _validate_params(self) -> None:
+        """scikit-learn's parameter validation, booleans refused as integers."""
+        super()._validate_params()
+        reject_booleans(self)
+
     def _grid(self) -> list[dict]:
         """The candidates' own parameters (besides the shared ones)."""
         raise NotImplementedError
@@ -113,6 +121,14 @@ class _MixtureIC(BaseEstimator):
         }
 
     def _sweep(self, X, y=None, sample_weight=None):
+        """Fit every candidate in one sweep, score them, keep the best.
+
+        The candidates are estimators of ``_estimator``: the training rows,
+        each candidate's EM job and its fitted attributes come from the code
+        a lone fit runs (:meth:`BaseMixture._training_rows`,
+        :meth:`BaseMixture._em_job`, :meth:`BaseMixture._record_fit`); only
+        the driver is the shared-pass sweep.
+        """
         probe = self._estimator(**self._shared_params())
         data, _ = probe._validate(
             X, y, reset=True, ensure_min_samples=2, sample_weight=sample_weight
@@ -121,55 +137,45 @@ class _MixtureIC(BaseEstimator):
         if hasattr(probe, "feature_names_in_"):
             self.feature_names_in_ = probe.feature_names_in_
         self._checked_components = _check_components(self.n_components, data.n_samples)
+        rows = probe._training_rows(data, max(self._checked_components))
+        data = rows.data
         candidates = [
             self._estimator(**grid_point, **self._shared_params())
             for grid_point in self._grid()
         ]
-        models = [c._model(data.n_features, fitting=True) for c in candidates]
-        data = data.small_in_memory()
-        weighted = sample_weight is not None
-        total_weight = None
-        if weighted:
-            total_weight = check_enough_weights(data, max(self._checked_components))
-        if self.algorithm == "minibatch":
-            results = fit_sweep_stepwise(
-                models,
-                data,
-                batch_size=clip_batch_size(self.batch_size, data.n_samples),
-                schedule=schedule_of(candidates[0]),
-                n_init=self.n_init,
-                max_iter=self.max_iter,
-                random_state=self.random_state,
-                n_rows=total_weight,
-            )
-        else:
-            results = fit_sweep(
-                models,
-                data,
-                n_init=self.n_init,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                random_state=self.random_state,
-                verbose=self.verbose,
-            )
-        fitted = [i for i, r in enumerate(results) if r.result is not None]
-        if not fitted:
-            raise ValueError(
-                "Every candidate failed; the first error: " + str(results[0].error)
-            )
-        scores = score_candidates(
-            [models[i] for i in fitted],
-            [results[i].result.params for i in fitted],
-            data,
-            self._score_kernel(),
+        jobs = [candidate._em_job(rows) for candidate in candidates]
+        progress = sweep_progress(
+            type(self).__name__, "pass" if rows.batch_size is None else "step"
         )
-        rows = []
+        try:
+            results = fit_sweep(
+                jobs,
+                data,
+                verbose=self.verbose,
+                progress=progress,
+                labels=[self._label(candidate) for candidate in candidates],
+            )
+            fitted = [i for i, r in enumerate(results) if r.result is not None]
+            if not fitted:
+                raise ValueError(
+                    "Every candidate failed; the first error: " + str(results[0].error)
+                )
+            scores = score_candidates(
+                [jobs[i].model for i in fitted],
+                [results[i].result.params for i in fitted],
+                data,
+                self._score_kernel(),
+            )
+        except BaseException:
+            progress.close()
+            raise
+        rows_out = []
         score_of = dict(zip(fitted, scores))
         for index, (candidate, result) in enumerate(zip(candidates, results)):
             row = {name: getattr(candidate, name) for name in self._grid_keys}
             if result.result is None:
                 row.update(error=result.error)
-                rows.append(row)
+                rows_out.append(row)
                 continue
             candidate._record_fit(result.result, data)
             candidate.n_features_in_ = self.n_features_in_
@@ -189,13 +195,29 @@ class _MixtureIC(BaseEstimator):
                 converged=result.result.converged,
                 error=None,
             )
-            rows.append(row)
-        table = pd.DataFrame(rows)
+            rows_out.append(row)
+        table = pd.DataFrame(rows_out)
         ranked = sorted(
             fitted,
-            key=lambda i: (rows[i][self.criterion], rows[i]["n_parameters"], i),
+            key=lambda i: (rows_out[i][self.criterion], rows_out[i]["n_parameters"], i),
         )
         best = ranked[0]
+        progress.end(
+            f"{self._label(candidates[best])}: "
+            f"{self.criterion}={rows_out[best][self.criterion]:.6g}"
+        )
+        failed = [i for i, r in enumerate(results) if r.result is None]
+        if failed:
+            reasons = "; ".join(
+                f"{self._label(candidates[i])}: {results[i].error}" for i in failed
+            )
+            warnings.warn(
+                f"{len(failed)} of {len(candidates)} candidates failed and were "
+                f"left out of the choice (criteria_['error'] has each reason): "
+                f"{reasons}",
+                UserWarning,
+                stacklevel=3,
+            )
         not_converged = [
             i for i in fitted if not results[i].result.converged and self.max_iter > 0
         ]
@@ -211,6 +233,12 @@ class _MixtureIC(BaseEstimator):
         self.n_components_ = candidates[best].n_components
         self.n_iter_ = candidates[best].n_iter_
         return self
+
+    def _label(self, candidate) -> str:
+        """A candidate's grid point, e.g. ``n_components=3, covariance_type='full'``."""
+        return ", ".join(
+            f"{name}={getattr(candidate, name)!r}" for name in self._grid_keys
+        )
 
     def _score_kernel(self) -> str:
         """The models' kernel attribute that scores the candidates."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from sklearn.base import DensityMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._estimator.all_or_nothing import fit_all_or_nothing
 from .._estimator.docstrings import fill_doc
+from ..gaussian.covariance import COVARIANCE_TYPES, DEFAULT_GRID
 from ..gaussian.mixture import INIT_METHODS, GaussianMixture
-from ..gaussian.params import COVARIANCE_TYPES
 from ._base import DEFAULT_COMPONENTS, SAMPLE_WEIGHT_SELECTION, _as_options, _MixtureIC
 
 
@@ -28,7 +30,9 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         Numbers of components to try.
     covariance_type : str or iterable of str, \
             default=('full', 'tied', 'diag', 'spherical')
-        Covariance types to try.
+        Covariance types to try: scikit-learn's names and mclust's 14 models
+        (``'EII'`` ... ``'VVV'``, see :class:`daskmix.GaussianMixture`), mixed
+        as wished; :meth:`bic_table` shows the criteria as mclust does.
     criterion : {'bic', 'aic', 'icl'}, default='bic'
         The information criterion that chooses (lower is better).
     n_init : int, default=1
@@ -64,7 +68,11 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         One row per candidate: ``n_components``, ``covariance_type``,
         ``log_likelihood`` (total, training data, fitted parameters),
         ``n_parameters``, ``bic``, ``aic``, ``icl``, ``n_iter``, ``converged``
-        and ``error`` (the message of a candidate that failed, else None).
+        and ``error``: why a candidate failed (its own numerics: an
+        ill-defined covariance in its start or M-step), else None. A fit with
+        failed candidates warns with their number and reasons; an error
+        reading or computing the data is raised, never recorded here, and
+        leaves the selector as it was.
     best_index_ : int
         Row of the chosen candidate in ``criteria_``.
     n_iter_ : int
@@ -100,7 +108,7 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         self,
         n_components=DEFAULT_COMPONENTS,
         *,
-        covariance_type=COVARIANCE_TYPES,
+        covariance_type=DEFAULT_GRID,
         criterion: str = "bic",
         n_init: int = 1,
         init_params: str = "kmeans",
@@ -133,6 +141,7 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
             for k in self._checked_components
         ]
 
+    @fit_all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     @fill_doc(sample_weight=SAMPLE_WEIGHT_SELECTION)
     def fit(self, X, y=None, sample_weight=None):
@@ -156,6 +165,31 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         self._sweep(X, sample_weight=sample_weight)
         self.covariance_type_ = self.best_estimator_.covariance_type
         return self
+
+    def bic_table(self) -> pd.DataFrame:
+        """BIC of every candidate as mclust shows it: K by covariance model.
+
+        mclust's sign convention, ``BIC = 2 log L - p log n``: minus
+        :attr:`criteria_`'s ``bic`` (higher is better). Models in the order
+        they were tried; a candidate that failed is NaN, as mclust's are NA.
+        With ``sample_weight``, ``log L`` and ``n`` are the weighted ones of
+        ``criteria_``.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            One row per number of components (the index, ``n_components``)
+            and one column per covariance type.
+        """
+        check_is_fitted(self)
+        criteria = self.criteria_.drop_duplicates(["n_components", "covariance_type"])
+        table = criteria.pivot(
+            index="n_components", columns="covariance_type", values="bic"
+        )
+        types = list(dict.fromkeys(self.criteria_["covariance_type"]))
+        table = -table.reindex(columns=types)
+        table.columns.name = None
+        return table
 
     def predict(self, X):
         """Most probable component of each sample under the chosen model.

@@ -8,6 +8,7 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._estimator.all_or_nothing import fit_all_or_nothing
 from .._estimator.docstrings import fill_doc
 from ..regression.families import FAMILIES, family
 from ..regression.gates import GATINGS
@@ -81,7 +82,9 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
     criteria_ : pandas.DataFrame
         One row per candidate: ``n_components``, ``gating``, ``noise``,
         ``log_likelihood``, ``n_parameters``, ``bic``, ``aic``, ``icl``,
-        ``n_iter``, ``converged`` and ``error``.
+        ``n_iter``, ``converged`` and ``error`` (as in
+        :class:`daskmix.GaussianMixtureIC`: a candidate's own numerical
+        failure, warned about; data errors are raised).
     best_index_ : int
         Row of the chosen candidate in ``criteria_``.
     n_iter_ : int
@@ -192,6 +195,7 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
             return "conditional_score_kernel"
         return "score_kernel"
 
+    @fit_all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     @fill_doc(sample_weight=SAMPLE_WEIGHT_SELECTION)
     def fit(self, X, y=None, sample_weight=None):

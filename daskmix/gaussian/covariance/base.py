@@ -1,4 +1,4 @@
-"""The covariance-type interface and what the types share (the statistics frame)."""
+"""The covariance-model interface, the registry, and what the models share."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from scipy import linalg
 
 from ..._engine.stats import Stats
 from ..._engine.workspace import FRESH
-
-#: scikit-learn adds this many machine epsilons to every component count
 
 #: scikit-learn adds this many machine epsilons to every component count
 NK_EPS = 10 * np.finfo(np.float64).eps
@@ -65,13 +63,13 @@ def _result_dtype(*arrays: np.ndarray) -> np.dtype:
     return np.result_type(*(a.dtype for a in arrays))
 
 
-#: the one instance of each type, by name (filled by the package)
-REGISTRY: dict = {}
+#: the one instance of each covariance model, by name (filled by the package)
+COVARIANCES: dict[str, Covariance] = {}
 
 
-def registered(name: str):
-    """The registered instance of a type: what a pickled covariance loads as."""
-    return REGISTRY[name]
+def registered(name: str) -> Covariance:
+    """The registered instance of a model: what a pickled covariance loads as."""
+    return COVARIANCES[name]
 
 
 class Covariance:

@@ -26,7 +26,12 @@ class _Matrix(Covariance):
         return np.atleast_2d(scatter)
 
     def check_prior_covariance(self, prior, n_features):
-        prior = check_array(prior, dtype=[np.float64, np.float32], ensure_2d=False)
+        prior = check_array(
+            prior,
+            dtype=[np.float64, np.float32],
+            ensure_2d=False,
+            input_name="covariance_prior",
+        )
         if prior.shape != (n_features, n_features):
             raise ValueError(
                 f"The parameter '{self.name} covariance_prior' should have the "

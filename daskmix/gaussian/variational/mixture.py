@@ -9,9 +9,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..._engine.rows import RowBlocks
 from ..._estimator.base import BaseMixture, float_dtype
-from ..covariance import covariance
+from ..covariance import VARIATIONAL_TYPES, covariance
 from ..outputs import GaussianOutputs
-from ..params import COVARIANCE_TYPES, GaussianParams, precisions_from_cholesky
+from ..params import GaussianParams, precisions_from_cholesky
 from .model import BayesianModel
 from .posterior import PRIOR_TYPES, BayesianParams, Priors
 from .starts import data_priors
@@ -162,7 +162,7 @@ class BayesianGaussianMixture(GaussianOutputs, BaseMixture):
 
     _parameter_constraints: dict = {
         **BaseMixture._parameter_constraints,
-        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
+        "covariance_type": [StrOptions(set(VARIATIONAL_TYPES))],
         "init_params": [StrOptions(set(INIT_METHODS)), "array-like"],
         "weight_concentration_prior_type": [StrOptions(set(PRIOR_TYPES))],
         "weight_concentration_prior": [

@@ -12,7 +12,7 @@ import dask.array as da
 import numpy as np
 from sklearn.utils import check_array
 
-from ..._em.batch import check_pass
+from ..._em.run import check_pass
 from ..._engine.rows import RowBlocks, default_tile_rows
 from ..._engine.stats import Stats
 from ..._engine.tiles import Tile
@@ -163,7 +163,10 @@ def data_priors(
         )
     if mean_prior is not None:
         mean_prior = check_array(
-            mean_prior, dtype=[np.float64, np.float32], ensure_2d=False
+            mean_prior,
+            dtype=[np.float64, np.float32],
+            ensure_2d=False,
+            input_name="mean_prior",
         )
         _check_shape(mean_prior, (n_features,), "means")
     cov = covariance(cov_type)
