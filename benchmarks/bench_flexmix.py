@@ -162,7 +162,7 @@ def main() -> None:
         directory = Path(tempfile.mkdtemp(prefix="flexmix-"))
         regenerate(directory)
     print(
-        f"{'case':<10}{'loglik':>14}{'gap (nats)':>12}{'coef diff':>12}"
+        f"{'case':<10}{'best loglik':>14}{'gap (nats)':>12}{'coef diff':>12}"
         f"{'SE rel diff':>13}{'|score|':>10}{'seconds':>9}"
     )
     for case in CASES:
@@ -171,8 +171,9 @@ def main() -> None:
         model, X, y = fit(case, reference, n_init=args.n_init)
         row = compare(case, reference, model, X, y)
         seconds = time.perf_counter() - begin
+        best = max(reference["loglik"], reference.get("refit_loglik", -np.inf))
         cells = [
-            f"{reference['loglik']:>14.4f}",
+            f"{best:>14.4f}",
             f"{row['loglik_gap']:>12.2e}",
             f"{row.get('coef_diff', float('nan')):>12.1e}",
             f"{row.get('se_rel_diff', float('nan')):>13.2%}",

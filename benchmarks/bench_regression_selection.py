@@ -95,7 +95,7 @@ def choose(tables: dict, gatings: tuple, criterion: str) -> tuple[int, str]:
         table = tables["conditional"]
         table = table[table.gating.isin(gatings)]
     table = table[table.error.isna()]
-    ranked = table.sort_values([criterion, "n_parameters"], kind="stable")
+    ranked = table.sort_values(["degenerate", criterion, "n_parameters"], kind="stable")
     best = ranked.iloc[0]
     return int(best.n_components), str(best.gating)
 

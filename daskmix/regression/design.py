@@ -104,6 +104,35 @@ def packed_grams(
     return packed
 
 
+class SharedGrams:
+    """Grams of one design that several parts of a kernel ask for, in one GEMM.
+
+    A logistic gate on the experts' own design needs ``(K-1) K / 2`` Grams of
+    ``phi`` and the lines ``K`` more: stacked, their weights make one GEMM
+    against the design's pairwise products instead of two.
+    """
+
+    def __init__(self, design: np.ndarray, rows: np.ndarray, cols: np.ndarray):
+        self.design = design
+        self.rows, self.cols = rows, cols
+        self.requests: list = []
+
+    def request(self, stats: dict, name: str, weights: np.ndarray) -> None:
+        """Have :meth:`fill` put the Grams of ``weights`` (M, tile) in ``stats``."""
+        self.requests.append((stats, name, weights))
+
+    def fill(self) -> None:
+        """Compute every requested Gram (float64) and store it."""
+        stacked = np.concatenate([weights for _, _, weights in self.requests])
+        packed = packed_grams(self.design, stacked, True, self.rows, self.cols)
+        start = 0
+        for stats, name, weights in self.requests:
+            stop = start + weights.shape[0]
+            stats[name] = packed[start:stop].astype(np.float64, copy=False)
+            start = stop
+        self.requests = []
+
+
 def unpack(packed: np.ndarray, n_coef: int) -> np.ndarray:
     """Symmetric (M, P, P) matrices from packed upper triangles (M, P(P+1)/2)."""
     rows, cols = triangle(n_coef)

@@ -43,6 +43,8 @@ from .._engine.stats import Stats
 from .._engine.tiles import Tile
 
 F64 = np.float64
+#: the largest linear predictor whose exponential a pass uses (Poisson family)
+MAX_LOG_MEAN = 700.0
 
 
 @dataclass
@@ -104,12 +106,13 @@ class Family(ABC):
         """``log f_k(y | x)``, (K, tile), float64."""
 
     @abstractmethod
-    def statistics(self, phi, terms, resp, resp_d, plan, products=None) -> Stats:
+    def statistics(self, phi, terms, resp, resp_d, plan, shared=None) -> Stats:
         """``A`` (K, P(P+1)/2), ``b`` (K, P) and the family's other sums.
 
         ``resp`` (K, tile) float64 and ``resp_d`` (its copy in the data
-        dtype) already carry the row weights; ``products`` are the design's
-        pairwise products when the caller has them already.
+        dtype) already carry the row weights. With ``shared`` (a
+        :class:`~daskmix.regression.design.SharedGrams` of ``phi``) ``A`` is
+        requested from it instead of computed here.
         """
 
     @abstractmethod
@@ -168,14 +171,17 @@ class GaussianFamily(Family):
             - 0.5 * plan.noise_precision[:, None] * residuals**2
         )
 
-    def statistics(self, phi, residuals, resp, resp_d, plan, products=None) -> Stats:
+    def statistics(self, phi, residuals, resp, resp_d, plan, shared=None) -> Stats:
         dtype = phi.dtype
         weighted = resp * residuals
-        return Stats(
-            A=plan.grams(phi, resp_d, products).astype(F64, copy=False),
-            b=(weighted.astype(dtype, copy=False) @ phi).astype(F64, copy=False),
-            q=np.einsum("kn,kn->k", weighted, residuals),
-        )
+        stats = Stats()
+        if shared is None:
+            stats["A"] = plan.grams(phi, resp_d).astype(F64, copy=False)
+        else:
+            shared.request(stats, "A", resp_d)
+        stats["b"] = (weighted.astype(dtype, copy=False) @ phi).astype(F64, copy=False)
+        stats["q"] = np.einsum("kn,kn->k", weighted, residuals)
+        return stats
 
     def score_and_weight(self, residuals, plan):
         precision = plan.noise_precision[:, None]
@@ -206,15 +212,18 @@ class _GLMFamily(Family):
         return terms.log_prob
 
     def statistics(
-        self, phi, terms: GLMTerms, resp, resp_d, plan, products=None
+        self, phi, terms: GLMTerms, resp, resp_d, plan, shared=None
     ) -> Stats:
         dtype = phi.dtype
         working = (resp * self.working_weights(terms)).astype(dtype, copy=False)
         score = resp * (terms.y[None, :] - terms.mean)
-        return Stats(
-            A=plan.grams(phi, working, products).astype(F64, copy=False),
-            b=(score.astype(dtype, copy=False) @ phi).astype(F64, copy=False),
-        )
+        stats = Stats()
+        if shared is None:
+            stats["A"] = plan.grams(phi, working).astype(F64, copy=False)
+        else:
+            shared.request(stats, "A", working)
+        stats["b"] = (score.astype(dtype, copy=False) @ phi).astype(F64, copy=False)
+        return stats
 
     def score_and_weight(self, terms: GLMTerms, plan):
         return terms.y[None, :] - terms.mean, self.working_weights(terms)
@@ -253,8 +262,9 @@ class PoissonFamily(_GLMFamily):
             raise ValueError("family='poisson' needs non-negative counts y.")
 
     def _mean_and_log_prob(self, y, eta, trials):
-        with np.errstate(over="ignore"):
-            mean = np.exp(eta)
+        # a mean past exp(700) has a log-likelihood of about -1e304 either way:
+        # capped, it keeps every statistic finite (a start's wild line)
+        mean = np.exp(np.minimum(eta, MAX_LOG_MEAN))
         log_prob = y[None, :] * eta - mean - special.gammaln(y + 1.0)[None, :]
         return mean, log_prob
 

@@ -147,12 +147,13 @@ class Gate(ABC):
 
     @abstractmethod
     def statistics(
-        self, xs, frame, resp, resp_d, sample_weight, plan, products=None
+        self, xs, frame, resp, resp_d, sample_weight, plan, shared=None
     ) -> Stats:
         """``nk`` and the gate's own sums of one tile (responsibilities weighted).
 
-        ``products``: the pairwise products of the gate's design rows, when
-        the caller has them (a logistic gate on the experts' design).
+        ``shared``: a :class:`~daskmix.regression.design.SharedGrams` of the
+        experts' design, which a logistic gate on that design asks for its
+        Hessian's Grams.
         """
 
     @abstractmethod
@@ -196,7 +197,7 @@ class NoGate(Gate):
         )
 
     def statistics(
-        self, xs, frame, resp, resp_d, sample_weight, plan, products=None
+        self, xs, frame, resp, resp_d, sample_weight, plan, shared=None
     ) -> Stats:
         return Stats(nk=resp.sum(axis=1, dtype=F64))
 
@@ -234,7 +235,7 @@ class GaussianGate(Gate):
         return weighted_log_prob - log_norm
 
     def statistics(
-        self, xs, frame, resp, resp_d, sample_weight, plan, products=None
+        self, xs, frame, resp, resp_d, sample_weight, plan, shared=None
     ) -> Stats:
         cov = plan.gate.covariance
         stats = cov.accumulate(select(xs, plan.gate_columns), frame, resp_d)
@@ -339,7 +340,7 @@ class LogisticGate(Gate):
         return self.log_prob(xs, plan)[0]
 
     def statistics(
-        self, xs, frame, resp, resp_d, sample_weight, plan, products=None
+        self, xs, frame, resp, resp_d, sample_weight, plan, shared=None
     ) -> Stats:
         z, _, gate = frame
         gate_plan = plan.gate
@@ -351,13 +352,12 @@ class LogisticGate(Gate):
         stats["gate_grad"] = (
             (resp[1:] - weighted[1:]).astype(dtype, copy=False) @ z
         ).astype(F64, copy=False)
+        curvatures = _pair_curvatures(gate, weighted).astype(dtype, copy=False)
+        if shared is not None:
+            shared.request(stats, "gate_hess", curvatures)
+            return stats
         stats["gate_hess"] = packed_grams(
-            z,
-            _pair_curvatures(gate, weighted).astype(dtype, copy=False),
-            gate_plan.pairwise,
-            gate_plan.rows,
-            gate_plan.cols,
-            products,
+            z, curvatures, gate_plan.pairwise, gate_plan.rows, gate_plan.cols
         ).astype(F64, copy=False)
         return stats
 

@@ -44,7 +44,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from .._em.batch import check_pass
+from .. import config
+from .._em.run import check_pass
 from .._engine.rows import RowBlocks, default_tile_rows
 from .._engine.stats import Stats
 from .._engine.tiles import Tile
@@ -58,9 +59,6 @@ from .params import (
     frame_weights,
     n_coefficients,
 )
-
-#: the observed information counts as singular below this relative eigenvalue
-SINGULAR_RCOND = 1e-10
 
 SINGULAR_WARNING = (
     "The observed information is singular or not positive definite at the "
@@ -255,7 +253,8 @@ def covariance_of(information: np.ndarray) -> np.ndarray | None:
     symmetric = 0.5 * (information + information.T)
     eigenvalues, vectors = np.linalg.eigh(symmetric)
     top = eigenvalues.max(initial=0.0)
-    if not top > 0.0 or eigenvalues.min() <= SINGULAR_RCOND * top:
+    rcond = config.get("regression.information-rcond")
+    if not top > 0.0 or eigenvalues.min() <= rcond * top:
         return None
     return (vectors / eigenvalues) @ vectors.T
 

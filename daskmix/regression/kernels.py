@@ -46,10 +46,10 @@ from ..gaussian.kernels import (
     weigh_resp,
 )
 from .design import (
+    SharedGrams,
     packed_grams,
     select,
     triangle,
-    upper_products,
     uses_pairwise_products,
     with_intercept,
 )
@@ -140,9 +140,9 @@ class RegressionPlan:
     def n_components(self) -> int:
         return self.log_weights.shape[0]
 
-    def grams(self, phi: np.ndarray, weights: np.ndarray, products=None) -> np.ndarray:
+    def grams(self, phi: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Upper triangles of ``Phi^T diag(w_k) Phi`` for every k, (K, P(P+1)/2)."""
-        return packed_grams(phi, weights, self.pairwise, self.rows, self.cols, products)
+        return packed_grams(phi, weights, self.pairwise, self.rows, self.cols)
 
     @property
     def gate_shares_design(self) -> bool:
@@ -223,14 +223,15 @@ def _statistics(
 ) -> Stats:
     """Gate and line statistics of one tile, float64 (``resp`` weighted)."""
     resp_d = resp.astype(phi.dtype, copy=False)
-    products = None
+    shared = None
     if plan.gate_shares_design and plan.pairwise:
-        # both the gate's Hessian and the lines' normal matrices are Grams of phi
-        products = upper_products(phi)
-    stats = plan.gating.statistics(
-        xs, frame, resp, resp_d, sample_weight, plan, products
-    )
-    stats.update(plan.family.statistics(phi, terms, resp, resp_d, plan, products))
+        # the gate's Hessian and the lines' normal matrices: Grams of phi alike
+        shared = SharedGrams(phi, plan.rows, plan.cols)
+    stats = plan.gating.statistics(xs, frame, resp, resp_d, sample_weight, plan, shared)
+    line_stats = plan.family.statistics(phi, terms, resp, resp_d, plan, shared)
+    if shared is not None:
+        shared.fill()
+    stats.update(line_stats)
     return stats
 
 

@@ -889,9 +889,8 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         labels : ndarray, dask array or DataArray of shape (n_samples,)
             Component indices, int64; lazy for dask input.
         """
-        data, plan, info = self._fitted_rows(X, y)
         return self._map_rows(
-            data, plan, info, label_rows, None, "component", dtype=np.int64
+            self._fitted_rows(X, y), label_rows, None, "component", dtype=np.int64
         )
 
     def summary(self, X, y, sample_weight=None, eps: float = 1e-4):
@@ -953,17 +952,17 @@ class RegressionMixture(RegressorMixin, BaseMixture):
                 "models); the cluster-weighted model's standard errors would "
                 "need its gate covariances' parametrisation. Use a bootstrap."
             )
-        data, plan, info = self._rows_with_y(X, y)
+        rows = self._rows_with_y(X, y)
+        data = rows.data
         if sample_weight is not None:
             data = data.with_array("weight", check_sample_weight(sample_weight, data.X))
-        model = self._model(data.n_features)
         feature_names = self._feature_labels()
-        config = model.config
+        config = rows.model.config
         return information_summary(
             data,
             self._params(),
             config,
-            tile_budget=model.tile_rows(data.n_features),
+            tile_budget=rows.tile_rows,
             expert_names=[feature_names[c] for c in _all(config.expert_columns, data)],
             gate_names=[feature_names[c] for c in _all(config.gate_columns, data)],
             eps=eps,

@@ -460,7 +460,7 @@ def _sample_em(
         else:
             stats = sample.map_reduce(em_kernel, plan, tile_rows)
         previous, loglik = loglik, float(stats["loglik"] / stats["n_rows"])
-        if not np.isfinite(loglik):
+        if not all(np.all(np.isfinite(value)) for value in stats.values()):
             return params, -np.inf
         params = m_step(stats, params, config)
         if abs(loglik - previous) < tol:
