@@ -5,12 +5,14 @@ RegressionMixture also gets y, one noisy line per blob. ``--study gates``
 times instead the logistic gate and the Poisson family against
 ``gating='none'`` (Gaussian lines) on the same X: the logistic gate on the
 same y, the Poisson family on counts drawn from one log-linear line per blob.
-Every model is first fitted for one iteration, then timed continuing from
-there (``warm_start``, ``tol=0``), so initialisation is left out; the time of
-one EM iteration is ``(t(m2) - t(m1)) / (m2 - m1)`` for continuations of m1
-and m2 iterations, which also cancels validation. Models are timed
-alternately, ``--repeats`` times, and the best times are compared.
-scikit-learn's GaussianMixture is timed the same way for context.
+The gates study also gives the process's CPU time per iteration, which a busy
+shared machine disturbs far less than the wall time. Every model is first
+fitted for one iteration, then timed continuing from there (``warm_start``,
+``tol=0``), so initialisation is left out; the time of one EM iteration is
+``(t(m2) - t(m1)) / (m2 - m1)`` for continuations of m1 and m2 iterations,
+which also cancels validation. Models are timed alternately, ``--repeats``
+times, and the best times are compared. scikit-learn's GaussianMixture is
+timed the same way for context.
 
 Run::
 
@@ -62,6 +64,7 @@ class Timed:
         self.model = model
         self.args = (X,) if y is None else (X, y)
         self.times: dict[int, list[float]] = {}
+        self.cpu: dict[int, list[float]] = {}
         self.run(1)  # initialise (and warm up thread pools), not timed
         self.model.set_params(warm_start=True)
 
@@ -69,14 +72,17 @@ class Timed:
         self.model.set_params(max_iter=n_iter)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            begin = time.perf_counter()
+            begin, begin_cpu = time.perf_counter(), time.process_time()
             self.model.fit(*self.args)
         seconds = time.perf_counter() - begin
         self.times.setdefault(n_iter, []).append(seconds)
+        self.cpu.setdefault(n_iter, []).append(time.process_time() - begin_cpu)
         return seconds
 
-    def per_iteration(self, low: int, high: int) -> float:
-        return (min(self.times[high]) - min(self.times[low])) / (high - low)
+    def per_iteration(self, low: int, high: int, cpu: bool = False) -> float:
+        """Seconds per iteration: wall time, or the process's CPU time."""
+        times = self.cpu if cpu else self.times
+        return (min(times[high]) - min(times[low])) / (high - low)
 
 
 def gates_study(X, y, K: int, args) -> None:
@@ -113,14 +119,23 @@ def gates_study(X, y, K: int, args) -> None:
         for n_iter in (args.low, args.high):
             for timed in models:
                 timed.run(n_iter)
-    per_iter = {t.name: t.per_iteration(args.low, args.high) for t in models}
-    reference = per_iter["gating='none' (gaussian lines)"]
-    print(f"\n{'model':40s}{'s/iteration':>12s}{'vs none':>10s}")
-    for name, seconds in per_iter.items():
-        print(f"{name:40s}{seconds:12.4f}{seconds / reference:9.2f}x")
-    worst = max(per_iter.values()) / reference
+    wall = {t.name: t.per_iteration(args.low, args.high) for t in models}
+    cpu = {t.name: t.per_iteration(args.low, args.high, cpu=True) for t in models}
+    name = "gating='none' (gaussian lines)"
+    print(
+        f"\n{'model':40s}{'s/iteration':>12s}{'vs none':>10s}"
+        f"{'CPU s/iter':>12s}{'vs none':>10s}"
+    )
+    for label in wall:
+        print(
+            f"{label:40s}{wall[label]:12.4f}{wall[label] / wall[name]:9.2f}x"
+            f"{cpu[label]:12.4f}{cpu[label] / cpu[name]:9.2f}x"
+        )
+    worst = max(cpu.values()) / cpu[name]
     verdict = "met" if worst <= 2.0 else "NOT met"
-    print(f"\nslowest / gating='none': {worst:.2f}x (target <= 2x: {verdict})")
+    print(
+        f"\nslowest / gating='none' in CPU time: {worst:.2f}x (target <= 2x: {verdict})"
+    )
 
 
 def main() -> None:
