@@ -403,13 +403,17 @@ def test_summary_layout_and_names():
 # ---------------------------------------------------------- the selector
 def test_selector_grid_with_logistic_gates_and_families():
     X, y = experts_data(600)
+    weight = np.random.default_rng(1).integers(1, 3, len(X)).astype(float)
     selector = RegressionMixtureIC(
-        n_components=[1, 2, 3],
-        gating=["none", "logistic"],
-        noise="component",
-        random_state=0,
-    ).fit(X, y)
+        n_components=[1, 2, 3], noise="component", random_state=0
+    ).fit(X, y, sample_weight=weight)
     assert selector.n_components_ == 2 and selector.gating_ == "logistic"
+    assert not selector.criteria_.degenerate.any()
+    chosen = selector.best_estimator_
+    # lines 2 x (2 + 1), noise variances 2, gate (2 - 1) x (2 + 1)
+    assert chosen.bic(X, y) == pytest.approx(
+        -2 * chosen.score_samples(X, y).sum() + 11 * np.log(len(X))
+    )
     X, y = poisson_data(600)
     selector = RegressionMixtureIC(
         n_components=[1, 2, 3], gating="none", family="poisson", random_state=0

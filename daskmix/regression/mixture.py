@@ -137,12 +137,16 @@ def _column(y, j: int):
 
 
 class RegressionMixture(RegressorMixin, BaseMixture):
-    """Mixture of linear regressions, optionally gated by Gaussians on x (CWM).
+    """Mixtures of regressions and of experts; cluster-weighted models.
 
     .. math::
 
         p(y \\mid x) = \\sum_{k=1}^K g_k(x)\\,
-        \\mathcal{N}(y \\mid w_k^\\top x + b_k,\\ \\sigma_k^2).
+        \\mathcal{N}(y \\mid w_k^\\top x + b_k,\\ \\sigma_k^2)
+
+    for the Gaussian family; ``family='poisson'`` and ``'binomial'`` put
+    Poisson counts (log link) or binomial successes (logit link) in place of
+    the normal lines, as R's flexmix ``FLXMRglm``.
 
     With ``gating='gaussian'`` (a cluster-weighted model)
     :math:`g_k(x) \\propto \\pi_k \\mathcal{N}(x \\mid \\mu_k, \\Sigma_k)`: the joint
@@ -151,6 +155,10 @@ class RegressionMixture(RegressorMixin, BaseMixture):
     its region. With ``gating='none'`` the weights are constant,
     :math:`g_k = \\pi_k` (the mixture of linear regressions of R's flexmix and
     mixtools), and ``predict`` is :math:`\\sum_k \\pi_k (w_k^\\top x + b_k)`.
+    With ``gating='logistic'`` the weights are a multinomial logit of x,
+    :math:`g_k(x) = \\mathrm{softmax}(z^\\top \\gamma)_k` (a mixture of experts;
+    flexmix's concomitant ``FLXPmultinom``), fitted by a safeguarded Newton
+    step per EM pass. :meth:`summary` gives standard errors, z and p values.
 
     Each EM iteration is one pass over the data, whatever its type (numpy on
     all cores, dask on the active scheduler, lazily read data streamed block by
@@ -458,8 +466,9 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         X : array-like, dask array, DataFrame or DataArray of shape \
                 (n_samples, n_features)
             Inputs.
-        y : array-like or dask array of shape (n_samples,)
-            Targets.
+        y : array-like or dask array of shape (n_samples,) or (n_samples, 2)
+            Targets: real values (Gaussian family), counts (Poisson), 0/1
+            responses or two columns of successes and failures (binomial).
         sample_weight : array-like or dask array of shape (n_samples,), \
                 default=None
             {sample_weight_fit}
@@ -494,7 +503,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
                 (n_batch, n_features)
             One mini-batch. A dask array is reduced on dask's scheduler (one
             pass over its blocks).
-        y : array-like or dask array of shape (n_batch,)
+        y : array-like or dask array of shape (n_batch,) or (n_batch, 2)
             Its targets.
         sample_weight : array-like or dask array of shape (n_batch,), \
                 default=None
@@ -762,7 +771,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         X : array-like, dask array, DataFrame or DataArray of shape \
                 (n_samples, n_features)
             Data.
-        y : array-like of shape (n_samples,), optional
+        y : array-like of shape (n_samples,) or (n_samples, 2), optional
             With targets, the posterior of each line given the point.
 
         Returns
@@ -783,7 +792,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         X : array-like, dask array, DataFrame or DataArray of shape \
                 (n_samples, n_features)
             Data.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or (n_samples, 2)
             Targets. Without them (``gating='gaussian'`` only) the result is
             the log-density of x under the gate, ``log p(x)``, as
             :meth:`daskmix.GaussianMixture.score_samples` would give.
