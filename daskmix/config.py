@@ -91,6 +91,13 @@ SETTINGS: dict[str, Setting] = {
         "Per-thread budget of a kernel's widest temporary: sets the rows per "
         "tile inside a block.",
     ),
+    "device-tile-budget-bytes": Setting(
+        "256 MiB",
+        "bytes",
+        8,
+        "Budget of a kernel's widest temporary on a device (array-API input such "
+        "as cupy or torch arrays): larger tiles keep a GPU busy.",
+    ),
     "min-tasks-per-thread": Setting(
         4,
         "int",
@@ -205,6 +212,14 @@ SETTINGS: dict[str, Setting] = {
     "seeding.parallel-rounds": Setting(
         2, "int", 1, "Oversampling rounds of the k-means|| seeding."
     ),
+    "kmeans.restart-rtol": Setting(
+        1e-9,
+        "float",
+        0.0,
+        "A k-means run replaces the best of the earlier runs only when its "
+        "inertia is lower by more than this fraction: runs that reach the same "
+        "clustering differ by rounding alone, which follows the chunking.",
+    ),
     # ------------------------------------------- mclust's covariance models
     "covariance.inner-tol": Setting(
         1e-10,
@@ -230,6 +245,25 @@ SETTINGS: dict[str, Setting] = {
         "EVE and VVE take Newton steps on their orientation up to this many "
         "features (a Hessian of (D (D - 1) / 2)^2 entries), Jacobi sweeps "
         "alone beyond.",
+    ),
+    # ------------------------------------------------------- missing values
+    "missing.pattern-budget-bytes": Setting(
+        "5 MiB",
+        "bytes",
+        1,
+        "Largest size of the missingness patterns' factors and their per-row "
+        "copies (about K (d + 1)^2 float64 values per row with d missing "
+        "entries) that the masked kernel holds at once; a tile's rows with gaps "
+        "are worked through in pieces of that size, whatever the number of "
+        "distinct patterns.",
+    ),
+    "missing.start-complete-rows-per-component": Setting(
+        50,
+        "int",
+        1,
+        "A start on data with gaps runs on the complete rows of its sample when "
+        "at least this many per component are complete; otherwise on the "
+        "sample's rows with their gaps filled by the column means.",
     ),
     # ----------------------------------------------------------- regression
     "regression.head-rows": Setting(
@@ -385,3 +419,28 @@ def get(key: str) -> Any:
     setting = SETTINGS[key]
     value = dask.config.get(f"{NAMESPACE}.{key}", setting.default)
     return _read(key, setting, value)
+
+
+def settings_table() -> str:
+    """The rows of the documentation's settings table (``docs/configuration.rst``).
+
+    ``python -m daskmix.config`` prints them; a test keeps the page equal to them.
+
+    Returns
+    -------
+    str
+        reStructuredText list-table rows, one per key.
+    """
+    rows = []
+    for key, setting in SETTINGS.items():
+        default = setting.default
+        shown = f"``'{default}'``" if isinstance(default, str) else f"``{default!r}``"
+        rows.append(
+            f"   * - ``{NAMESPACE}.{key}``\n     - {shown}\n     - {setting.kind}\n"
+            f"     - {' '.join(setting.doc.split())}\n"
+        )
+    return "".join(rows)
+
+
+if __name__ == "__main__":
+    print(settings_table(), end="")

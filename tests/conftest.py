@@ -3,9 +3,16 @@ streamed dask input."""
 
 from __future__ import annotations
 
-import dask
-import numpy as np
-import pytest
+import os
+
+# scikit-learn's array API dispatch (array-API input: tests/test_array_api.py,
+# and its own check_array_api_input for the estimators that claim support)
+# needs scipy's, which is read when scipy is first imported
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import dask  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,8 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from daskmix import BayesianGaussianMixture
+from daskmix._engine.rows import RowBlocks
+from daskmix.cluster.seeding import draw_indices
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 PRIOR_TYPES = ["dirichlet_process", "dirichlet_distribution"]
@@ -88,24 +90,39 @@ def test_lower_bound_trajectory_matches_sklearn(covariance_type, as_dask):
         assert ours.score(X_in) == pytest.approx(ref.score(X), rel=1e-10)
 
 
+class _Draws(np.random.RandomState):
+    """A RandomState whose ``choice`` returns given rows (scikit-learn's draw)."""
+
+    def __init__(self, rows):
+        super().__init__(0)
+        self.rows = rows
+
+    def choice(self, *args, **kwargs):
+        return self.rows
+
+
 def test_init_methods_agree_with_sklearn_first_m_step():
     """max_iter=0 gives scikit-learn's posterior after its first M-step.
 
-    'random_from_data' draws the same rows as scikit-learn for numpy input
-    and 'kmeans' clusters this small, well-separated data the same way.
+    'random_from_data' draws its rows by row number (the same for numpy and
+    dask input), not scikit-learn's: scikit-learn is handed those rows. The
+    'kmeans' start clusters this small, well-separated data the same way.
     """
     X, _ = make_blobs(400, 2, 3, seed=2)
+    drawn = draw_indices(RowBlocks({"X": X}), 3, np.random.RandomState(0))
     for method in ("random_from_data", "kmeans"):
         for covariance_type in COVARIANCE_TYPES:
             kwargs = dict(
                 n_components=3,
                 covariance_type=covariance_type,
                 init_params=method,
-                random_state=0,
                 max_iter=0,
             )
-            ref = mixture.BayesianGaussianMixture(**kwargs).fit(X)
-            ours = BayesianGaussianMixture(**kwargs).fit(X)
+            reference_state = _Draws(drawn) if method == "random_from_data" else 0
+            ref = mixture.BayesianGaussianMixture(
+                **kwargs, random_state=reference_state
+            ).fit(X)
+            ours = BayesianGaussianMixture(**kwargs, random_state=0).fit(X)
             order_ref = np.lexsort(ref.means_.T)
             order = np.lexsort(ours.means_.T)
             np.testing.assert_allclose(

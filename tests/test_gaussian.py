@@ -318,3 +318,15 @@ def test_degenerate_data_finite_or_clear_error(X):
         for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
             assert np.all(np.isfinite(getattr(model, name))), name
         assert np.isfinite(model.lower_bound_)
+
+
+@pytest.mark.parametrize("as_dask", [False, True], ids=["numpy", "dask"])
+def test_constant_data_warns_as_sklearn(as_dask):
+    # issue 21: scikit-learn's GaussianMixture warns from its KMeans start
+    X = np.ones((500, 2))
+    message = r"Number of distinct clusters \(1\) found smaller than n_clusters \(3\)"
+    with pytest.warns(ConvergenceWarning, match=message):
+        mixture.GaussianMixture(3).fit(X)
+    data = da.from_array(X, chunks=(100, -1)) if as_dask else X
+    with pytest.warns(ConvergenceWarning, match=message):
+        GaussianMixture(3).fit(data)

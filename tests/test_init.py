@@ -7,7 +7,6 @@ import dask.array as da
 import numpy as np
 import pytest
 from conftest import make_blobs
-from sklearn import cluster
 from sklearn.utils import check_random_state
 from test_kmeans import _READS, counted
 
@@ -76,11 +75,45 @@ def test_random_data_centres_are_distinct_rows():
         assert np.unique(centers, axis=0).shape[0] == 5
 
 
-def test_kmeans_plusplus_numpy_is_sklearns():
-    X, _ = make_blobs(800, 3, 4, seed=1)
-    ours = seeding.kmeans_plusplus_centers(_blocks(X), 4, check_random_state(3))
-    reference, _ = cluster.kmeans_plusplus(X, 4, random_state=3)
-    np.testing.assert_array_equal(ours, reference)
+SEEDINGS = {
+    "k-means++": seeding.kmeans_plusplus_centers,
+    "random": seeding.random_data_centers,
+    "k-means||": seeding.kmeans_parallel_centers,
+}
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("init", list(SEEDINGS))
+def test_seedings_draw_the_same_rows_for_numpy_and_dask(init, weighted):
+    # issue 22: every draw is keyed by row number, so the container and the
+    # chunking do not change which rows are drawn, nor their order
+    X, _ = make_blobs(2000, 3, 5, seed=1, spread=3.0)
+    weights = np.random.default_rng(0).uniform(size=2000) if weighted else None
+    seeds = []
+    for block_rows in (None, 300, 777):
+        w = weights
+        if block_rows is not None and weighted:
+            w = da.from_array(weights, chunks=block_rows)
+        data = _blocks(X, block_rows)
+        rs = check_random_state(3)
+        seeds.append(SEEDINGS[init](data, 5, rs, sample_weight=w))
+    for other in seeds[1:]:
+        # k-means|| reduces its candidates by weighted Lloyd: rounding only
+        np.testing.assert_allclose(other, seeds[0], rtol=1e-12, atol=1e-12)
+    if init != "k-means||":
+        assert _are_rows(seeds[0], X)
+
+
+@pytest.mark.parametrize("init", list(SEEDINGS))
+def test_equal_weights_draw_what_no_weights_draw(init):
+    X, _ = make_blobs(1500, 2, 4, seed=2, spread=3.0)
+    unweighted = SEEDINGS[init](_blocks(X), 4, check_random_state(5))
+    for weight in (1.0, 0.3, 7.0):
+        weights = np.full(1500, weight)
+        weighted = SEEDINGS[init](
+            _blocks(X), 4, check_random_state(5), sample_weight=weights
+        )
+        np.testing.assert_allclose(weighted, unweighted, rtol=1e-12, atol=1e-12)
 
 
 def test_kmeans_plusplus_dask_one_pass_per_centre():
@@ -104,7 +137,9 @@ def test_kmeans_parallel_finds_blobs_in_few_passes():
         )
     assert _READS["parallel"] == (4 + 1) * n_blocks + 1
     assert centers.shape == (5, 3)
-    assert _one_per_blob(centers, means, radius=0.5)
+    # each centre is the mean of a blob's candidates, weighted by the rows
+    # they attract: a quantisation of a unit-variance blob, not its mean
+    assert _one_per_blob(centers, means, radius=1.0)
 
 
 def test_kmeans_parallel_independent_of_chunking_and_scheduler(client):

@@ -12,10 +12,13 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import xarray as xr
 from conftest import make_blobs
 from sklearn import cluster
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import adjusted_rand_score
+from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -56,10 +59,10 @@ def _match(centers, reference):
 def _expected_failures(estimator):
     # as for scikit-learn's own KMeans: seeding draws random rows, so weights
     # and repeated rows give different (equally valid) fits
+    reason = "sample_weight is not equivalent to removing/repeating samples."
     return {
-        "check_sample_weight_equivalence_on_dense_data": (
-            "sample_weight is not equivalent to removing/repeating samples."
-        )
+        "check_sample_weight_equivalence_on_dense_data": reason,
+        "check_sample_weight_equivalence_on_sparse_data": reason,
     }
 
 
@@ -79,7 +82,7 @@ def test_separated_blobs_centres_found(init, as_dask):
     model = KMeans(4, init=init, random_state=0).fit(data)
     assert _match(model.cluster_centers_, means) < 0.2
     labels = np.asarray(model.labels_)
-    assert labels.dtype == np.int64 and labels.shape == (3000,)
+    assert labels.dtype == np.int32 and labels.shape == (3000,)  # as scikit-learn
     np.testing.assert_array_equal(labels, np.asarray(model.predict(data)))
     assert model.n_iter_ >= 1
 
@@ -307,21 +310,41 @@ def test_sample_weight_matches_sklearn_from_same_init(kind):
     assert not np.allclose(unweighted.cluster_centers_, ours.cluster_centers_)
 
 
-@pytest.mark.parametrize("init", ["k-means++", "random"])
-def test_sample_weight_seeding_matches_sklearn(init):
+@pytest.mark.parametrize("init", ["k-means||", "k-means++", "random"])
+def test_weighted_fit_same_for_numpy_and_dask(init):
+    # scikit-learn's weighted draws follow the order of one in-memory array;
+    # daskmix's are keyed by row number, the same for every container
     X, _ = make_blobs(2000, 2, 5, seed=14, spread=3.0)
     weights = _weights(2000, seed=1)
-    reference = cluster.KMeans(5, init=init, n_init=2, random_state=3)
     ours = KMeans(5, init=init, n_init=2, random_state=3)
-    expected = reference.fit_predict(X, sample_weight=weights)
-    np.testing.assert_array_equal(ours.fit_predict(X, sample_weight=weights), expected)
-    np.testing.assert_allclose(
-        ours.cluster_centers_, reference.cluster_centers_, rtol=1e-10
+    expected = ours.fit_predict(X, sample_weight=weights)
+    centers = ours.cluster_centers_
+    lazy = KMeans(5, init=init, n_init=2, random_state=3).fit(
+        da.from_array(X, chunks=(300, -1)),
+        sample_weight=da.from_array(weights, chunks=300),
     )
-    distances = ours.fit_transform(X, sample_weight=weights)
-    np.testing.assert_allclose(
-        distances, reference.fit_transform(X, sample_weight=weights), rtol=1e-10
-    )
+    np.testing.assert_array_equal(lazy.labels_.compute(), expected)
+    np.testing.assert_allclose(lazy.cluster_centers_, centers, rtol=1e-10)
+    sklearn_init = "k-means++" if init == "k-means||" else init
+    reference = cluster.KMeans(5, init=sklearn_init, n_init=2, random_state=3)
+    reference.fit(X, sample_weight=weights)
+    assert ours.inertia_ <= 1.02 * reference.inertia_
+
+
+@pytest.mark.parametrize("init", ["k-means||", "k-means++", "random"])
+@pytest.mark.parametrize("as_dask", [False, True], ids=["numpy", "dask"])
+def test_unit_weights_give_the_unweighted_fit(init, as_dask):
+    # issue 21: sample_weight=ones is the unweighted fit, labels and n_iter_
+    X, _ = make_blobs(2000, 3, 6, seed=19, spread=2.0)
+    data = da.from_array(X, chunks=(300, -1)) if as_dask else X
+    plain = KMeans(6, init=init, n_init=3, random_state=4).fit(data)
+    ones = KMeans(6, init=init, n_init=3, random_state=4)
+    ones.fit(data, sample_weight=np.ones(2000))
+    np.testing.assert_array_equal(np.asarray(ones.labels_), np.asarray(plain.labels_))
+    np.testing.assert_array_equal(ones.cluster_centers_, plain.cluster_centers_)
+    assert ones.n_iter_ == plain.n_iter_
+    # the weighted inertia is a dot product with the weights: last bits only
+    np.testing.assert_allclose(ones.inertia_, plain.inertia_, rtol=1e-12)
 
 
 @pytest.mark.parametrize("init", ["k-means||", "k-means++", "random"])
@@ -459,8 +482,85 @@ def test_fewer_distinct_clusters_warns_as_sklearn():
         with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(1\)"):
             KMeans(3, random_state=0).fit(data)
     X_two = np.repeat(np.array([[0.0, 0.0], [5.0, 5.0]]), 50, axis=0)
-    with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(2\).*\(3\)"):
-        KMeans(3, random_state=0).fit(X_two)
+    for data in (X_two, da.from_array(X_two, chunks=(30, -1))):
+        with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(2\).*\(3\)"):
+            KMeans(3, random_state=0).fit(data)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         KMeans(2, random_state=0).fit(X_two)
+
+
+@pytest.mark.parametrize("as_dask", [False, True], ids=["numpy", "dask"])
+def test_labels_are_int32_as_sklearn(as_dask):
+    # issue 21 (dask-ml's tests): scikit-learn's KMeans labels are int32
+    X, _ = make_blobs(600, 2, 3, seed=20)
+    data = da.from_array(X, chunks=(200, -1)) if as_dask else X
+    model = KMeans(3, random_state=0).fit(data)
+    reference = cluster.KMeans(3, random_state=0).fit(X)
+    assert model.labels_.dtype == reference.labels_.dtype == np.int32
+    assert model.predict(data).dtype == reference.predict(X).dtype
+    assert model.fit_predict(data).dtype == np.int32
+
+
+# ------------------------------------------------------- sparse input (issue 21)
+def _text_like(n_rows=600, n_features=2000, n_topics=3, seed=21):
+    """Sparse tf-idf-like rows (unit length): each topic uses 100 words of its own.
+
+    The values are continuous, so that no two distances tie exactly (with
+    counts, ties would leave the argmin to rounding, which differs between
+    the dense and the sparse arithmetic).
+    """
+    rng = np.random.default_rng(seed)
+    topic = rng.integers(0, n_topics, n_rows)
+    width = n_features // n_topics
+    rows, cols = [], []
+    for i, k in enumerate(topic):
+        words = k * width + rng.integers(0, 100, 40)
+        rows.extend([i] * len(words))
+        cols.extend(words)
+    values = rng.exponential(size=len(rows))
+    X = sp.csr_matrix((values, (rows, cols)), shape=(n_rows, n_features))
+    X.sum_duplicates()
+    return normalize(X), topic
+
+
+@pytest.mark.parametrize("init", ["k-means||", "k-means++", "random"])
+def test_sparse_text_like_data_as_dense(init):
+    X, topic = _text_like()
+    sparse = KMeans(3, init=init, random_state=0).fit(X)
+    dense = KMeans(3, init=init, random_state=0).fit(X.toarray())
+    np.testing.assert_array_equal(sparse.labels_, dense.labels_)
+    # the dense path's residual sums leave rounding where sparse centres are 0
+    close = {"rtol": 1e-10, "atol": 1e-12}
+    np.testing.assert_allclose(sparse.cluster_centers_, dense.cluster_centers_, **close)
+    np.testing.assert_allclose(sparse.inertia_, dense.inertia_, rtol=1e-10)
+    assert sparse.n_iter_ == dense.n_iter_
+    assert adjusted_rand_score(topic, sparse.labels_) == 1.0
+    np.testing.assert_allclose(
+        sparse.transform(X), dense.transform(X.toarray()), **close
+    )
+    np.testing.assert_allclose(sparse.score(X), dense.score(X.toarray()))
+    weights = np.random.default_rng(1).uniform(size=X.shape[0])
+    weighted = KMeans(3, init=init, random_state=0).fit(X, sample_weight=weights)
+    reference = KMeans(3, init=init, random_state=0)
+    reference.fit(X.toarray(), sample_weight=weights)
+    np.testing.assert_allclose(
+        weighted.cluster_centers_, reference.cluster_centers_, **close
+    )
+
+
+def test_sparse_tiles_never_densified():
+    # a dense tile of these rows would be 20,000 float64 wide
+    X, _ = _text_like(n_rows=3000, n_features=20_000)
+    model = KMeans(3, random_state=0).fit(X)
+    assert model.cluster_centers_.shape == (3, 20_000)
+    assert lloyd_module.kmeans_tile_rows(3, 20_000, sparse=True) > 1000
+
+
+def test_sparse_blocks_refused_where_not_written_for_them():
+    X, _ = _text_like()
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        KMeans(3).fit(da.from_array(X, chunks=(200, -1), asarray=False))
+    data = RowBlocks({"X": X})
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        data.map_reduce(lambda tile, plan: None, None, 100)

@@ -193,3 +193,48 @@ def test_pickle_holds_no_data(case):
         model = fit(clone(estimator), *to_dask(X, y))
         sizes.append(len(pickle.dumps(model)))
     assert abs(sizes[1] - sizes[0]) < 2000
+
+
+@pytest.mark.parametrize("as_dask", [False, True], ids=["numpy", "dask"])
+def test_fewer_distinct_points_than_components_warns_once(case, as_dask):
+    # issues 21, 22: scikit-learn's KMeans warning reaches the user from the
+    # k-means start, once per fit however many restarts
+    estimator, make = case
+    X = np.repeat([[0.0, 0.0], [5.0, 5.0]], 100, axis=0)
+    y = None if make is blobs else np.repeat([0.0, 1.0], 100)
+    estimator.set_params(n_init=3)
+    if isinstance(estimator, RegressionMixture):
+        estimator.set_params(init_params="kmeans")  # the default is 'short-em'
+    if isinstance(estimator, BayesianGaussianMixture):
+        # full covariances fail on two points, as scikit-learn's do
+        estimator.set_params(covariance_type="diag")
+    data = to_dask(X, y, rows=70) if as_dask else (X, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit(estimator, *data)
+    distinct = [w for w in caught if "distinct clusters" in str(w.message)]
+    assert [str(w.message) for w in distinct] == [
+        "Number of distinct clusters (2) found smaller than n_clusters (3). "
+        "Possibly due to duplicate points in X."
+    ]
+    assert distinct[0].category is ConvergenceWarning
+
+
+def test_enough_distinct_points_do_not_warn(case):
+    estimator, make = case
+    X, y = make(n=300)
+    if isinstance(estimator, RegressionMixture):
+        estimator.set_params(init_params="kmeans")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit(estimator, X, y)
+    assert not [w for w in caught if "distinct clusters" in str(w.message)]
+
+
+def test_predict_labels_are_sklearns_intp():
+    # KMeans labels are int32 as scikit-learn's; the mixtures keep intp
+    X, _ = blobs(n=300)
+    for estimator in (GaussianMixture(3, random_state=0), BayesianGaussianMixture()):
+        model = estimator.fit(X)
+        assert model.predict(X).dtype == np.intp
+        assert model.predict(da.from_array(X, chunks=100)).dtype == np.intp

@@ -313,3 +313,24 @@ def test_candidates_share_the_start_reads(blobs):
     best = ic.criteria_
     row = best[(best["n_components"] == 3) & (best["covariance_type"] == "tied")]
     assert_allclose(row["log_likelihood"].iloc[0], alone.score(blobs) * len(blobs))
+
+
+def test_candidates_warn_once_per_number_of_components():
+    # issue 22: each K that the k-means start cannot fill warns once, however
+    # many covariance types and restarts share that start
+    X = np.repeat([[0.0, 0.0], [5.0, 5.0]], 100, axis=0)
+    selector = GaussianMixtureIC(
+        n_components=[1, 2, 3, 4],
+        covariance_type=["spherical", "diag"],
+        n_init=2,
+        random_state=0,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        selector.fit(X)
+    messages = [str(w.message) for w in caught if "distinct clusters" in str(w.message)]
+    assert messages == [
+        f"Number of distinct clusters (2) found smaller than n_clusters ({k}). "
+        "Possibly due to duplicate points in X."
+        for k in (3, 4)
+    ]

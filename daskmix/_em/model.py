@@ -48,9 +48,13 @@ class MixtureModel(ABC):
     score_kernel : callable
         ``score_kernel(tile, plan) -> Stats`` with ``loglik``, ``entropy``
         and ``n_rows``: a scoring pass (``score``, ``bic``, ``aic``, ``icl``).
+    allow_nan : bool
+        Whether NaN in X are missing values that the kernels handle (then
+        only infinity is an error); False by default.
     """
 
     name: str = "mixture"
+    allow_nan: bool = False
     kernel: Callable[..., Stats]
     score_kernel: Callable[..., Stats]
 

@@ -358,7 +358,7 @@ class EMRun:
 
         Non-finite statistics raise (:func:`check_pass`).
         """
-        stats = check_pass(self.pass_over(data), data)
+        stats = check_pass(self.pass_over(data), data, self.model.allow_nan)
         self.step(stats, data.dtype)
 
     def run_on(self, source: Iterable[RowBlocks], report=None) -> EMResult:
@@ -604,17 +604,19 @@ def warn_degenerate(
 # ---------------------------------------------------------------- the passes
 
 
-def check_pass(stats: Stats, data: RowBlocks) -> Stats:
+def check_pass(stats: Stats, data: RowBlocks, allow_nan: bool = False) -> Stats:
     """Raise a clear error when a pass produced non-finite statistics.
 
     That happens for two reasons only: NaN/inf in the data (which dask input
     cannot show before it is read), or values so large that squared distances
     overflow float64. The first costs nothing to detect here, the check pass
-    runs only when something already went wrong.
+    runs only when something already went wrong. ``allow_nan``: the model
+    takes NaN in X as missing values (:attr:`MixtureModel.allow_nan`), so
+    only infinity there is an error.
     """
     if finite(stats):
         return stats
-    data.raise_if_not_finite()
+    data.raise_if_not_finite(allow_nan)
     raise ValueError(
         "The log-likelihood overflowed to a non-finite value: the data are too "
         "large in magnitude for float64 arithmetic (squared distances overflow). "
@@ -636,7 +638,7 @@ def run_pass(model: MixtureModel, data: RowBlocks, params: Any) -> Stats:
     stats = data.map_reduce(
         model.kernel, plan, model.tile_rows(data.n_features), name=model.name
     )
-    return check_pass(stats, data)
+    return check_pass(stats, data, model.allow_nan)
 
 
 def blas_single_threaded(func: Callable) -> Callable:

@@ -99,7 +99,7 @@ class _Guard:
         if not candidate_failure(exc):
             raise exc
         if not self._finite:
-            self.data.raise_if_not_finite()
+            self.data.raise_if_not_finite(run.model.allow_nan)
             self._finite = True
         run.fail(str(exc))
 
@@ -126,7 +126,7 @@ class _Guard:
         with finite rows they come from the run's parameters: the run fails.
         """
         if not finite(stats):
-            rows.raise_if_not_finite()
+            rows.raise_if_not_finite(run.model.allow_nan)
             run.fail(OVERFLOW)
             return
         self.attempt(run, lambda: run.step(stats, rows.dtype))

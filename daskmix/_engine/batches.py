@@ -28,6 +28,7 @@ import dask.array as da
 import numpy as np
 
 from .. import config
+from .namespaces import device, namespace
 from .rows import RowBlocks, _blas_guard
 from .tiles import _check_dense
 
@@ -217,6 +218,13 @@ def read_batches(data: RowBlocks, draw: BatchDraw) -> list[dict[str, np.ndarray]
         a chunk is read once); any other array's block is computed whole,
         once.
     """
+    if data.on_device:
+        xp = namespace(data.X)
+        where = [xp.asarray(rows, device=device(data.X)) for rows in draw.rows]
+        return [
+            {name: xp.take(a, rows, axis=0) for name, a in zip(data.names, data.arrays)}
+            for rows in where
+        ]
     if not data.is_dask:
         return [
             {name: array[rows] for name, array in zip(data.names, data.arrays)}

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .namespaces import kernel_for, register_device_kernel, stats_to_host
 from .rows import RowBlocks
 from .stats import Stats, add_all
 from .tiles import Tile, tiles_of
@@ -30,10 +31,15 @@ def sweep_kernel(block: Tile, plan: SweepPlan) -> Stats:
     out = Stats()
     for i, (kernel, sub_plan, tile_rows) in enumerate(plan.entries):
         tiles = list(tiles_of(block, tile_rows)) or [block.part(slice(0, 0))]
-        stats = add_all(kernel(tile, sub_plan) for tile in tiles)
+        run = kernel_for(kernel, block)
+        stats = add_all(stats_to_host(run(tile, sub_plan)) for tile in tiles)
         for name, value in stats.items():
             out[f"{i}:{name}"] = value
     return out
+
+
+# the sweep runs every entry's own kernel, device variants included
+register_device_kernel(sweep_kernel, sweep_kernel)
 
 
 def split_stats(stats: Stats, n_entries: int) -> list[Stats]:

@@ -43,6 +43,7 @@ import scipy.sparse as sp
 from dask.array.utils import meta_from_array
 
 from .. import config
+from .namespaces import device, is_device_array, namespace, numpy_dtype, to_host
 from .passes import (
     _PassTemplate,
     _schedule,
@@ -52,7 +53,7 @@ from .passes import (
     pass_graph,
     unit_size,
 )
-from .stats import Stats, StreamingTreeSum
+from .stats import Stats, StreamingTreeSum, tree_sum
 from .threads import _thread_pool, n_threads, one_blas_thread
 from .tiles import (
     SPARSE_MESSAGE,
@@ -125,6 +126,17 @@ def _without_empty_blocks(arrays: dict) -> dict:
     }
 
 
+def _device_tile_rows(tile_rows: int) -> int:
+    """Rows per tile on a device: the host's tile scaled to the device budget.
+
+    A tile of the host's budget (a few MiB, to stay in cache) would leave a GPU
+    idle between kernel launches; ``daskmix.device-tile-budget-bytes`` scales
+    it up.
+    """
+    scale = config.get("device-tile-budget-bytes") / config.get("tile-budget-bytes")
+    return max(1, int(tile_rows * max(scale, 1.0)))
+
+
 def _sum_numpy_blocks(blocks, kernel: Kernel, params, tile_rows: int) -> Stats:
     """Run ``kernel`` over numpy blocks on the pool and tree-sum the results.
 
@@ -177,9 +189,9 @@ class RowBlocks:
     from_dask : bool
         Whether the data came in as dask arrays: True also for the in-memory
         copy :meth:`local` reads and the rows derived from it. Checks of
-        companion arrays and the choice of random draws (mini-batch windows,
-        k-means seedings) follow it rather than ``is_dask``, so that small
-        dask data fitted in memory give the streamed fit's result.
+        companion arrays and the choice of random draws (mini-batch windows)
+        follow it rather than ``is_dask``, so that small dask data fitted in
+        memory give the streamed fit's result.
     n_samples, n_features : int
     row_chunks : tuple of int
         Rows of each (non-empty) block, in order.
@@ -194,9 +206,13 @@ class RowBlocks:
         X = named["X"]
         self.is_dask = isinstance(X, da.Array)
         self.from_dask = self.is_dask
+        self.on_device = is_device_array(X)
         self.n_samples, self.n_features = X.shape
-        self.dtype = X.dtype
-        if self.is_dask:
+        self.dtype = numpy_dtype(X.dtype) if self.on_device else X.dtype
+        if self.on_device:
+            # one block: a device parallelises within its tiles
+            self.row_chunks = (self.n_samples,) if self.n_samples else ()
+        elif self.is_dask:
             meta = meta_from_array(X)
             if sp.issparse(meta):
                 raise TypeError(
@@ -266,6 +282,8 @@ class RowBlocks:
         the data for each step. The in-memory blocks are dask's row blocks.
         numpy input returns ``self``.
         """
+        if self.on_device:
+            return self._on_host()
         if not self.is_dask:
             return self
         cache = getattr(self, "_read_cache", None)
@@ -282,6 +300,16 @@ class RowBlocks:
         if cache is not None:
             cache["local"] = in_memory
         return in_memory
+
+    def _on_host(self) -> RowBlocks:
+        """Device arrays copied to host memory (numpy), in the same blocks."""
+        cache = getattr(self, "_read_cache", None)
+        if cache is not None and "host" in cache:
+            return cache["host"]
+        host = self.same_blocks({name: to_host(a) for name, a in self.named().items()})
+        if cache is not None:
+            cache["host"] = host
+        return host
 
     def small_in_memory(self) -> RowBlocks:
         """Small dask data in memory, read in one ``compute``; else ``self``.
@@ -304,8 +332,11 @@ class RowBlocks:
         bounds = np.concatenate([[0], np.cumsum(self.row_chunks)])
         return [
             Tile(
-                {name: a[start:stop] for name, a in zip(self.names, self.arrays)},
-                start,
+                {
+                    name: a[int(start) : int(stop), ...]
+                    for name, a in zip(self.names, self.arrays)
+                },
+                int(start),
             )
             for start, stop in zip(bounds[:-1], bounds[1:])
         ]
@@ -337,6 +368,15 @@ class RowBlocks:
             and a distributed cluster give bit-identical sums for the same
             blocks.
         """
+        if self.on_device:
+            tile_rows = _device_tile_rows(tile_rows)
+            return tree_sum(
+                [
+                    block_stats(kernel, b, params, tile_rows)
+                    for b in self._numpy_blocks()
+                ],
+                config.get("split-every"),
+            )
         if not self.is_dask:
             with one_blas_thread():
                 return _sum_numpy_blocks(
@@ -388,6 +428,7 @@ class RowBlocks:
         tile_rows: int,
         n_columns: int | None,
         dtype=np.float64,
+        allow_nan: bool = False,
     ):
         """Apply a per-row function to every row: numpy out or lazy dask out.
 
@@ -398,11 +439,21 @@ class RowBlocks:
             (tile_rows, n_columns), on a :class:`~daskmix._engine.tiles.Tile`.
         n_columns : int or None
             Number of output columns, or None for a 1-D output.
+        allow_nan : bool, default=False
+            Whether NaN in X (missing values) pass the check of dask blocks;
+            infinity never does.
 
         Returns
         -------
         ndarray or dask.array.Array of shape (n_samples,) or (n_samples, n_columns)
         """
+        if self.on_device:
+            tile_rows = _device_tile_rows(tile_rows)
+            pieces = [
+                block_rows(b, fn, params, tile_rows, n_columns, dtype)
+                for b in self._numpy_blocks()
+            ]
+            return namespace(self.X).concat(pieces, axis=0)
         if not self.is_dask:
             with one_blas_thread():
                 pieces = list(
@@ -438,6 +489,7 @@ class RowBlocks:
             (False,) + tuple(a.ndim == 1 for a in others),
             n_columns,
             np.dtype(dtype),
+            allow_nan,
             dtype=dtype,
             chunks=chunks,
             meta=np.empty((0,) * len(chunks), dtype=dtype),
@@ -454,6 +506,13 @@ class RowBlocks:
         candidates' starts draw the same samples).
         """
         indices = np.asarray(indices, dtype=np.intp)
+        if self.on_device:
+            xp = namespace(self.X)
+            where = xp.asarray(indices, device=device(self.X))
+            return {
+                name: to_host(xp.take(a, where, axis=0))
+                for name, a in zip(self.names, self.arrays)
+            }
         if not self.is_dask:
             return {name: a[indices] for name, a in zip(self.names, self.arrays)}
         cache = getattr(self, "_read_cache", None)
@@ -557,21 +616,36 @@ class RowBlocks:
         alike.from_dask = self.from_dask
         return alike
 
-    def raise_if_not_finite(self) -> None:
+    def raise_if_not_finite(self, allow_nan: bool = False) -> None:
         """Raise ``ValueError("Input <name> contains NaN or infinity.")`` if so.
 
-        One extra pass per array, in order.
+        One extra pass per array, in order. ``allow_nan``: NaN in X are
+        missing values, and only infinity there raises (``"Input X contains
+        infinity."``).
         """
         for name, array in zip(self.names, self.arrays):
             # 1-D arrays (y) as one column: RowBlocks reads a 2-D shape
             column = array.reshape(-1, 1) if array.ndim == 1 else array
-            if not RowBlocks({"X": column}).all_finite():
-                raise ValueError(f"Input {name} contains NaN or infinity.")
+            nan_ok = allow_nan and name == "X"
+            if not RowBlocks({"X": column}).all_finite(nan_ok):
+                what = "infinity" if nan_ok else "NaN or infinity"
+                raise ValueError(f"Input {name} contains {what}.")
 
-    def all_finite(self) -> bool:
-        """Whether every value of every array is finite (one extra pass)."""
+    def all_finite(self, allow_nan: bool = False) -> bool:
+        """Whether every value of every array is finite (one extra pass).
+
+        ``allow_nan``: NaN counts as finite, infinity not.
+        """
+        if self.on_device:
+            xp = namespace(self.X)
+            if allow_nan:
+                return not any(bool(xp.any(xp.isinf(a))) for a in self.arrays)
+            return all(bool(xp.all(xp.isfinite(a))) for a in self.arrays)
         if not self.is_dask:
-            return all(is_finite_block(np.asarray(a)) for a in self.arrays)
-        checks = [da.isfinite(a).all() for a in self.arrays]
+            return all(is_finite_block(np.asarray(a), allow_nan) for a in self.arrays)
+        if allow_nan:
+            checks = [~da.isinf(a).any() for a in self.arrays]
+        else:
+            checks = [da.isfinite(a).all() for a in self.arrays]
         with _blas_guard():
             return all(bool(c) for c in dask.compute(*checks))

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
+from .namespaces import is_device_array, kernel_for, namespace, stats_to_host
 from .stats import Stats, add_all
 
 Kernel = Callable[..., Stats]
@@ -88,8 +89,9 @@ class Tile:
     def part(self, rows: slice) -> Tile:
         """The tile of rows ``rows`` (a slice of this tile's rows)."""
         first = rows.indices(self.n_rows)[0]
+        # (rows, ...): the array API indexes every axis explicitly
         return Tile(
-            {name: array[rows] for name, array in self.arrays.items()},
+            {name: array[rows, ...] for name, array in self.arrays.items()},
             self.start + first,
         )
 
@@ -110,6 +112,17 @@ def _slices(n_rows: int, step: int) -> list[slice]:
     return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
 
 
+def takes_sparse(fn):
+    """Mark a kernel or per-row function that also works on SciPy sparse tiles.
+
+    The engine refuses sparse blocks for every other function (with a
+    TypeError that says how to convert them): only a function written for
+    sparse tiles may see one (k-means on sparse input, for instance).
+    """
+    fn.takes_sparse = True
+    return fn
+
+
 def _check_dense(block_arrays: dict) -> None:
     """Raise a TypeError for sparse blocks (a dask array of scipy.sparse chunks)."""
     for name, array in block_arrays.items():
@@ -117,18 +130,21 @@ def _check_dense(block_arrays: dict) -> None:
             raise TypeError(SPARSE_MESSAGE.format(name=name, kind=type(array).__name__))
 
 
-def is_finite_block(array: np.ndarray) -> bool:
-    """Whether every value is finite, without floating-point warnings.
+def is_finite_block(array: np.ndarray, allow_nan: bool = False) -> bool:
+    """Whether every value is finite (or NaN), without floating-point warnings.
 
     One sum over the array decides in the common case (NaN and infinity
     propagate through it); only when the sum is not finite, which also
     happens when finite values overflow, are the values tested one by one.
+    ``allow_nan``: NaN counts as finite (missing values), infinity not.
     """
     if array.dtype.kind not in "fc":
         return True
     with np.errstate(all="ignore"):
         if np.isfinite(np.sum(array)):
             return True
+    if allow_nan:
+        return not bool(np.isinf(array).any())
     return bool(np.isfinite(array).all())
 
 
@@ -140,10 +156,14 @@ def block_stats(kernel: Kernel, block: Tile, params, tile_rows: int) -> Stats:
     with floating-point warnings silenced, so that this error is the first
     thing a user sees, not numpy's RuntimeWarnings.
     """
-    _check_dense(block.arrays)
+    if not getattr(kernel, "takes_sparse", False):
+        _check_dense(block.arrays)
+    run = kernel_for(kernel, block)
     with np.errstate(all="ignore"):
         # a generator: one tile's statistics alive at a time besides the total
-        return add_all(kernel(tile, params) for tile in tiles_of(block, tile_rows))
+        return add_all(
+            stats_to_host(run(tile, params)) for tile in tiles_of(block, tile_rows)
+        )
 
 
 def block_rows(
@@ -161,7 +181,10 @@ def block_rows(
     if block.n_rows == 0:
         shape = (0,) if n_columns is None else (0, n_columns)
         return np.empty(shape, dtype=dtype)
-    pieces = [fn(tile, params) for tile in tiles_of(block, tile_rows)]
+    run = kernel_for(fn, block)
+    pieces = [run(tile, params) for tile in tiles_of(block, tile_rows)]
+    if is_device_array(pieces[0]):
+        return namespace(pieces[0]).concat(pieces, axis=0)
     return np.concatenate(pieces, axis=0)
 
 
@@ -171,14 +194,17 @@ def dask_block_rows(*args, block_info=None):
     Row-aligned 1-D arrays travel as (n, 1) so that their blocks line up with
     X's; ``flat`` says which ones to give back to ``fn`` as 1-D. A block with
     NaN or infinity raises the ValueError that numpy input gets from
-    validation, naming the array. ``block_info`` (dask's) gives the block's
-    first row.
+    validation, naming the array; with ``allow_nan``, NaN in X (missing
+    values) passes and only infinity raises. ``block_info`` (dask's) gives
+    the block's first row.
     """
-    *block_arrays, names, params, fn, tile_rows, flat, n_columns, dtype = args
+    *block_arrays, names, params, fn, tile_rows, flat, n_columns, dtype = args[:-1]
+    allow_nan = args[-1]
     _check_dense(dict(zip(names, block_arrays)))
     for name, array in zip(names, block_arrays):
-        if not is_finite_block(array):
-            raise ValueError(f"Input {name} contains NaN or infinity.")
+        if not is_finite_block(array, allow_nan and name == "X"):
+            what = "infinity" if allow_nan and name == "X" else "NaN or infinity"
+            raise ValueError(f"Input {name} contains {what}.")
     arrays = {
         name: array[:, 0] if is_flat else array
         for name, array, is_flat in zip(names, block_arrays, flat)

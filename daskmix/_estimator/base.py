@@ -35,11 +35,12 @@ from .._em.batch import fit_em
 from .._em.model import MixtureModel
 from .._em.run import EMJob, EMResult, StepSchedule, StepwiseState, check_pass
 from .._em.stepwise import clip_batch_size, fit_stepwise, partial_step
+from .._engine.namespaces import astype, to_host
 from .._engine.rows import RowBlocks, one_blas_thread
 from .._engine.stats import Stats
 from .._engine.tiles import Tile
 from .all_or_nothing import fit_all_or_nothing
-from .outputs import wrap_rows
+from .outputs import keep_namespace, wrap_rows
 from .validation import InputInfo, check_sample_weight, check_X, reject_booleans
 
 
@@ -114,6 +115,9 @@ class BaseMixture(BaseEstimator):
     _requires_y = False
     #: whether bic, aic and icl exist (not for a variational posterior)
     _has_information_criteria = True
+    #: whether fit and the outputs run on array-API input (cupy, torch...)
+    #: where it lives, with scikit-learn's array_api_dispatch on
+    _supports_array_api = False
 
     def _validate_params(self) -> None:
         """scikit-learn's parameter validation, booleans refused as integers."""
@@ -312,6 +316,7 @@ class BaseMixture(BaseEstimator):
         continue from.
         """
         self._set_params(result.params, data.dtype)
+        keep_namespace(self, data.X)
         self._fitted_structure = self._structure(data.n_features)
         self.converged_ = result.converged
         self.n_iter_ = result.n_iter
@@ -435,13 +440,22 @@ class BaseMixture(BaseEstimator):
     def _map_rows(
         self, rows: FittedRows, fn, n_columns: int | None, name: str, dtype=None
     ):
-        """Per-row outputs in the input's type; floats in the input's float dtype."""
+        """Per-row outputs in the input's type; floats in the input's float dtype.
+
+        NaN in dask blocks of X pass (as missing values) when the model takes
+        them (``MixtureModel.allow_nan``).
+        """
         data = rows.data
         dtype = data.dtype if dtype is None else dtype
         result = data.map_rows(
-            fn, rows.plan, rows.tile_rows, n_columns, kernel_dtype(dtype)
+            fn,
+            rows.plan,
+            rows.tile_rows,
+            n_columns,
+            kernel_dtype(dtype),
+            allow_nan=rows.model.allow_nan,
         )
-        return wrap_rows(result.astype(dtype, copy=False), rows.info, name=name)
+        return wrap_rows(astype(result, dtype), rows.info, name=name)
 
     def _score_pass(self, X, y=None) -> Stats:
         """``loglik``, ``entropy`` and ``n_rows`` of the data (one pass)."""
@@ -450,7 +464,7 @@ class BaseMixture(BaseEstimator):
         stats = rows.data.map_reduce(
             model.score_kernel, rows.plan, rows.tile_rows, name=f"{model.name}-score"
         )
-        return check_pass(stats, rows.data)
+        return check_pass(stats, rows.data, model.allow_nan)
 
     def _total_loglik(self, X, y=None) -> tuple[float, int]:
         """Summed log-likelihood of the rows and their number (one pass)."""
@@ -538,6 +552,7 @@ class BaseMixture(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.array_api_support = self._supports_array_api
         return tags
 
 
@@ -593,8 +608,11 @@ def check_enough_weights(data: RowBlocks, n_components: int) -> float:
     float
         The summed weight (float64).
     """
-    column = data.same_blocks({"X": data.weight.reshape(-1, 1)})
-    counts = column.map_reduce(_count_weights, None, 1 << 16)
+    if data.on_device:  # the weights alone, a vector, counted on the host
+        counts = _count_weights(Tile({"X": to_host(data.weight)}), None)
+    else:
+        column = data.same_blocks({"X": data.weight[:, None]})
+        counts = column.map_reduce(_count_weights, None, 1 << 16)
     if counts["n_not_finite"]:
         raise ValueError("Input sample_weight contains NaN or infinity.")
     if counts["n_negative"]:

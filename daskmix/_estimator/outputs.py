@@ -10,7 +10,8 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from .validation import InputInfo
+from .._engine.namespaces import device, is_device_array, like, namespace
+from .validation import InputInfo, array_api_dispatch
 
 
 def wrap_rows(result, info: InputInfo, name: str | None = None):
@@ -34,6 +35,78 @@ def wrap_rows(result, info: InputInfo, name: str | None = None):
     if result.ndim == 2:
         coords["component"] = np.arange(result.shape[1])
     return xr.DataArray(result, dims=dims, coords=coords, name=name)
+
+
+def check_same_namespace(estimator, X, method: str, fitted=None) -> None:
+    """Raise when X's namespace or device is not that of the fitted model.
+
+    With scikit-learn's array API dispatch on, a model fitted on cupy arrays
+    predicts on cupy arrays of the same device, a numpy-fitted model on numpy
+    (or dask) input: scikit-learn's rule and message. ``fitted`` is the
+    estimator holding the fitted attributes (a selector's chosen model), by
+    default ``estimator`` itself.
+    """
+    if not array_api_dispatch():
+        return
+    holder = estimator if fitted is None else fitted
+    reference = next(
+        (
+            value
+            for name, value in vars(holder).items()
+            if name.endswith("_")
+            and not name.startswith("_")
+            and (isinstance(value, np.ndarray) or is_device_array(value))
+        ),
+        None,
+    )
+    if reference is None:
+        return
+    on_device, x_on_device = is_device_array(reference), is_device_array(X)
+    if not (on_device or x_on_device):
+        return
+    if on_device and x_on_device:
+        if namespace(reference) is namespace(X) and device(reference) == device(X):
+            return
+    raise ValueError(
+        f"Inputs passed to {type(estimator).__name__}.{method}() must use the same "
+        "namespace and the same device as those passed to fit(): the model was "
+        f"fitted on {type(reference).__module__.split('.')[0]} arrays, X is a "
+        f"{type(X).__module__.split('.')[0]} array."
+    )
+
+
+def keep_namespace(estimator, X) -> None:
+    """Fitted array attributes in X's namespace and on its device.
+
+    For array-API input (cupy, torch...): the M-step's numpy results go back
+    where the data live, as scikit-learn's array API support has them. numpy
+    and dask input change nothing.
+    """
+    if not is_device_array(X):
+        return
+    for name, value in list(vars(estimator).items()):
+        if name.endswith("_") and not name.startswith("_"):
+            if isinstance(value, np.ndarray):
+                setattr(estimator, name, like(value, X))
+
+
+def wrap_like(result, X, info: InputInfo):
+    """A result of X's shape, (n_samples, n_features), in X's type.
+
+    Parameters
+    ----------
+    result : ndarray or dask.array.Array of shape (n_samples, n_features)
+        In the (samples, features) order validation gave X.
+    X : object
+        The input as the user passed it.
+    info : InputInfo
+        From validation. A DataArray ``X`` gives a DataArray with its
+        dimensions (samples first), coordinates, attributes and name; any
+        other input gets the array itself.
+    """
+    if info.kind != "xarray":
+        return result
+    return X.transpose(info.sample_dim, ...).copy(data=result)
 
 
 # ---------------------------------------------------------------------------
@@ -118,13 +191,17 @@ def from_rows(result, sample_shape: tuple[int, ...], sample_chunks=None):
     return da.reshape_blockwise(result, shape, chunks=chunks)
 
 
-def complete_rows(rows, *others):
+def complete_rows(rows, *others, any_observed: bool = False):
     """Rows without NaN in ``rows`` or in any of the row-aligned ``others``.
 
     Parameters
     ----------
     rows : ndarray or dask.array.Array of shape (n_rows, n_features)
     *others : ndarray or dask.array.Array of shape (n_rows,)
+    any_observed : bool, default=False
+        A row of ``rows`` counts when it has one feature that is not NaN
+        (for an estimator that marginalizes missing values); ``others``
+        must still be free of NaN.
 
     Returns
     -------
@@ -137,7 +214,7 @@ def complete_rows(rows, *others):
             continue
         ok = ~da.isnan(array) if is_lazy(array) else ~np.isnan(array)
         if ok.ndim == 2:
-            ok = ok.all(axis=1)
+            ok = ok.any(axis=1) if any_observed else ok.all(axis=1)
         valid = ok if valid is None else valid & ok
     if valid is None:
         n_rows = rows.shape[0]
@@ -147,10 +224,11 @@ def complete_rows(rows, *others):
     return valid
 
 
-def complete_rows_and_means(rows, *others):
+def complete_rows_and_means(rows, *others, any_observed: bool = False):
     """The complete-row mask and the column means over those rows, computed.
 
-    One pass over dask input.
+    One pass over dask input. ``any_observed``: as for
+    :func:`complete_rows`, and the means are those of the observed entries.
 
     Returns
     -------
@@ -160,7 +238,20 @@ def complete_rows_and_means(rows, *others):
         the ``others`` (scalars), over the complete rows; zeros when there
         are none.
     """
-    valid = complete_rows(rows, *others)
+    valid = complete_rows(rows, *others, any_observed=any_observed)
+    if any_observed:
+        # the means of the observed entries of the rows kept
+        sums, counts = [], []
+        for array in (rows, *others):
+            lib = da if is_lazy(array) else np
+            mask = valid[:, None] if array.ndim == 2 else valid
+            mask = mask & ~lib.isnan(array)
+            sums.append(lib.where(mask, array, 0).sum(axis=0, dtype=np.float64))
+            counts.append(mask.sum(axis=0))
+        if is_lazy(valid):
+            valid, sums, counts = dask.compute(valid, sums, counts)
+        means = [np.asarray(s) / np.maximum(c, 1) for s, c in zip(sums, counts)]
+        return np.asarray(valid), means
     sums = []
     for array in (rows, *others):
         mask = valid[:, None] if array.ndim == 2 else valid

@@ -11,6 +11,8 @@ output wrappers how to give results back in the type that came in.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any
@@ -19,6 +21,7 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, InvalidParameterError
 from sklearn.utils.validation import (
@@ -33,7 +36,60 @@ try:  # xarray is a dependency, but keep the import cheap and explicit
 except ImportError:  # pragma: no cover
     xr = None
 
+from .._engine.namespaces import (
+    device,
+    is_device_array,
+    like,
+    namespace,
+    numpy_dtype,
+    to_host,
+)
+from .._engine.tiles import is_finite_block
+
 FLOAT_DTYPES = (np.float64, np.float32)
+
+#: what an estimator with a ``missing`` option says about NaN it rejects
+MISSING_HINT = (
+    "{name}(missing='marginalize') fits and predicts through missing entries "
+    "(NaN), taken as missing at random; missing='error', the default, rejects "
+    "them."
+)
+
+
+def _nan_policy(estimator, allow_nan: bool | None) -> tuple[bool, bool]:
+    """Whether X may hold NaN, and whether the estimator has a ``missing`` option."""
+    option = getattr(estimator, "missing", None)
+    if allow_nan is None:
+        allow_nan = option == "marginalize"
+    return allow_nan, option is not None
+
+
+def _reject_nan(estimator, X: np.ndarray) -> None:
+    """The ValueError for NaN in X that names the ``missing`` option."""
+    if not is_finite_block(X):
+        name = type(estimator).__name__
+        raise ValueError("Input X contains NaN. " + MISSING_HINT.format(name=name))
+
+
+@contextmanager
+def naming_missing_option(estimator) -> Iterator[None]:
+    """Add the ``missing`` option to an error about NaN in X raised inside.
+
+    NaN in dask input shows only when the data are read, in a pass; the
+    engine's message then says what was found, and this adds what to do.
+    """
+    try:
+        yield
+    except ValueError as exc:
+        message = str(exc)
+        if (
+            getattr(estimator, "missing", None) == "error"
+            and message.startswith("Input X contains NaN")
+            and "missing=" not in message
+        ):
+            hint = MISSING_HINT.format(name=type(estimator).__name__)
+            raise ValueError(f"{message} {hint}") from exc
+        raise
 
 
 @dataclass
@@ -106,7 +162,13 @@ def _check_dask_array(X: da.Array, name: str, ensure_min_samples: int) -> da.Arr
 
 
 def check_X(
-    estimator, X, *, reset: bool, ensure_min_samples: int = 1
+    estimator,
+    X,
+    *,
+    reset: bool,
+    ensure_min_samples: int = 1,
+    accept_sparse: bool = False,
+    allow_nan: bool | None = None,
 ) -> tuple[np.ndarray | da.Array, InputInfo]:
     """Validate ``X`` for ``estimator`` and return it as numpy or row-chunked dask.
 
@@ -121,19 +183,43 @@ def check_X(
         True in ``fit``, False in predict-like methods.
     ensure_min_samples : int
         Fewest rows accepted.
+    accept_sparse : bool, default=False
+        Accept SciPy sparse input (returned as CSR, as scikit-learn's KMeans
+        takes it); otherwise sparse input raises scikit-learn's TypeError.
+    allow_nan : bool, optional
+        Whether NaN may stand for missing entries (infinity never may).
+        None: when the estimator's ``missing`` is ``'marginalize'``. An
+        estimator with a ``missing`` option that rejects NaN says so, naming
+        the option. Dask input is checked when it is read.
 
     Returns
     -------
-    X : ndarray or dask.array.Array of shape (n_samples, n_features)
+    X : ndarray, SciPy CSR matrix or dask.array.Array of shape \
+            (n_samples, n_features)
         float64 or float32; dask arrays have one chunk along features.
     info : InputInfo
     """
     if reset:  # the dim names of an earlier xarray fit no longer apply
         vars(estimator).pop("_xarray_dims", None)
+    if is_device_array(X):
+        if array_api_dispatch():
+            return _check_device_array(
+                estimator, X, reset=reset, ensure_min_samples=ensure_min_samples
+            )
+        X = _host_copy(X)
+    allow_nan, has_option = _nan_policy(estimator, allow_nan)
+    finite = "allow-nan" if allow_nan or has_option else True
     if _is_xarray(X):
-        return _check_xarray(
-            estimator, X, reset=reset, ensure_min_samples=ensure_min_samples
+        X, info = _check_xarray(
+            estimator,
+            X,
+            reset=reset,
+            ensure_min_samples=ensure_min_samples,
+            ensure_all_finite=finite,
         )
+        if has_option and not allow_nan and not isinstance(X, da.Array):
+            _reject_nan(estimator, X)
+        return X, info
     if _is_dask_frame(X):
         return _check_dask_frame(
             estimator, X, reset=reset, ensure_min_samples=ensure_min_samples
@@ -152,7 +238,11 @@ def check_X(
         reset=reset,
         dtype=list(FLOAT_DTYPES),
         ensure_min_samples=ensure_min_samples,
+        ensure_all_finite=finite,
+        accept_sparse="csr" if accept_sparse else False,
     )
+    if has_option and not allow_nan:
+        _reject_nan(estimator, X)
     return X, InputInfo(kind)
 
 
@@ -207,7 +297,9 @@ def _nullable_numbers(dtypes) -> dict[str, str]:
     }
 
 
-def _check_xarray(estimator, X, *, reset: bool, ensure_min_samples: int):
+def _check_xarray(
+    estimator, X, *, reset: bool, ensure_min_samples: int, ensure_all_finite=True
+):
     """A 2-D DataArray as (samples, features), its dims matched by name once fitted.
 
     ``fit`` records the (sample, feature) dim names on the estimator
@@ -275,7 +367,10 @@ def _check_xarray(estimator, X, *, reset: bool, ensure_min_samples: int):
     if data.dtype.kind == "c":
         raise ValueError(f"Complex data not supported: X has dtype {data.dtype}.")
     data = check_array(
-        data, dtype=list(FLOAT_DTYPES), ensure_min_samples=ensure_min_samples
+        data,
+        dtype=list(FLOAT_DTYPES),
+        ensure_min_samples=ensure_min_samples,
+        ensure_all_finite=ensure_all_finite,
     )
     _check_n_features(estimator, data, reset=reset)
     return data, info
@@ -394,6 +489,84 @@ def _align_on_samples(y, info: InputInfo):
     return y.isel({dim: positions})
 
 
+def array_api_dispatch() -> bool:
+    """Whether scikit-learn's array API dispatch is on (``sklearn.set_config``)."""
+    return bool(get_config().get("array_api_dispatch", False))
+
+
+def _host_copy(X) -> np.ndarray:
+    """An array-API ``X`` as numpy, as scikit-learn takes it without dispatch."""
+    try:
+        return np.asarray(X)
+    except (TypeError, RuntimeError, ValueError):
+        raise TypeError(
+            f"X is a {type(X).__module__.split('.')[0]} array that numpy cannot "
+            "read. daskmix fits it where it lives with scikit-learn's array API "
+            "dispatch on: sklearn.set_config(array_api_dispatch=True), or "
+            "sklearn.config_context(array_api_dispatch=True)."
+        ) from None
+
+
+def _check_device_array(estimator, X, *, reset: bool, ensure_min_samples: int):
+    """An array-API array (cupy, torch...) checked where it lives, not copied.
+
+    The checks of :func:`check_X` for numpy input: two dimensions, a numeric
+    dtype (integers become the namespace's widest float), enough rows,
+    finite values (one reduction on the device), the number of features.
+    """
+    if not getattr(estimator, "_supports_array_api", False):
+        raise TypeError(
+            f"{type(estimator).__name__} does not run on array-API input "
+            f"({type(X).__module__.split('.')[0]} arrays) yet; pass numpy or dask "
+            "input, or turn scikit-learn's array_api_dispatch off to have X "
+            "copied to numpy."
+        )
+    xp = namespace(X)
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected 2D array, got {X.ndim}D array instead (shape={X.shape}). "
+            "Reshape your data, e.g. with X.reshape(-1, 1) for a single feature."
+        )
+    if xp.isdtype(X.dtype, "complex floating"):
+        raise ValueError(f"Complex data not supported: X has dtype {X.dtype}.")
+    if not xp.isdtype(X.dtype, "real floating"):
+        if not xp.isdtype(X.dtype, ("integral", "bool")):
+            raise ValueError(f"X has dtype {X.dtype}; expected a numeric dtype.")
+        X = xp.astype(X, _widest_float(xp, X))
+    n_samples, n_features = X.shape
+    if n_samples < ensure_min_samples:
+        raise ValueError(
+            f"Found array with {n_samples} sample(s) (shape={X.shape}) while a "
+            f"minimum of {ensure_min_samples} is required."
+        )
+    if n_features < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 "
+            "is required."
+        )
+    if not bool(xp.all(xp.isfinite(X))):
+        if getattr(estimator, "missing", "error") != "error":
+            raise ValueError(
+                "Input X contains NaN or infinity: missing values are fitted "
+                "through (missing='marginalize') on numpy and dask input only, "
+                "not on array-API input."
+            )
+        raise ValueError("Input X contains NaN or infinity.")
+    _check_n_features(estimator, X, reset=reset)
+    if reset:
+        vars(estimator).pop("feature_names_in_", None)
+    return X, InputInfo("array_api")
+
+
+def _widest_float(xp, X):
+    """float64, unless the device has none (some GPUs): then float32."""
+    try:
+        xp.zeros(1, dtype=xp.float64, device=device(X))
+    except (TypeError, RuntimeError, ValueError):
+        return xp.float32
+    return xp.float64
+
+
 def check_sample_weight(sample_weight, X, *, read_dask: bool = True):
     """Validate row weights for ``X`` with scikit-learn's rules and messages.
 
@@ -420,6 +593,11 @@ def check_sample_weight(sample_weight, X, *, read_dask: bool = True):
     if sample_weight is None:
         return None
     n_samples = X.shape[0]
+    if is_device_array(X):
+        host = np.empty((n_samples, 0), dtype=numpy_dtype(X.dtype))
+        if not np.isscalar(sample_weight):
+            sample_weight = to_host(sample_weight)
+        return like(check_sample_weight(sample_weight, host), X)
     if not isinstance(sample_weight, da.Array):
         if isinstance(sample_weight, (pd.Series, pd.DataFrame)):
             sample_weight = sample_weight.to_numpy()

@@ -16,7 +16,8 @@ carries a few chosen rows:
   empty clusters without another pass);
 * :class:`CandidateStats` keeps the rows that k-means|| oversampling selects;
 * :class:`TrialStats` keeps the D^2-sampled trial rows of greedy k-means++;
-* :class:`DrawStats` keeps rows drawn in proportion to their weights.
+* :class:`DrawStats` keeps the row numbers of a draw (uniform, or in
+  proportion to the rows' weights).
 
 Kernels take a :class:`~daskmix._engine.tiles.Tile`; with row weights
 (``tile.weight``) counts, sums, inertia and sampling chances are weighted, as
@@ -31,9 +32,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from .._engine.stats import Stats
-from .._engine.tiles import Tile
+from .._engine.tiles import Tile, takes_sparse
 
 F64 = np.float64
 
@@ -110,6 +112,61 @@ def residuals(xs1: np.ndarray, shifted: np.ndarray, labels: np.ndarray):
     return residual, dist
 
 
+def frame(centers: np.ndarray, dtype, shift: bool = True):
+    """:func:`shift_frame`, or the origin's frame in float64 (``shift=False``).
+
+    Sparse rows are never shifted (it would fill them in): their plans take
+    the centres as they are, and their kernels compute in float64.
+    """
+    if shift:
+        return shift_frame(centers, dtype)
+    shifted = np.ascontiguousarray(centers, dtype=F64)
+    return np.zeros(shifted.shape[1]), shifted
+
+
+def sparse_sq_norms(x) -> np.ndarray:
+    """``|x|^2`` of each row of a sparse tile, (tile,) float64."""
+    return np.asarray(x.multiply(x).sum(axis=1), dtype=F64).ravel()
+
+
+def sparse_nearest(x, scorer: np.ndarray):
+    """Nearest centre of each sparse row and the squared distance to it.
+
+    Parameters
+    ----------
+    x : sparse matrix of shape (tile, D), float64
+    scorer : ndarray of shape (D + 1, K), float64
+        :func:`make_scorer` of the (unshifted) centres.
+
+    Returns
+    -------
+    labels : ndarray of shape (tile,), intp
+    dist : ndarray of shape (tile,), float64
+        ``|x|^2 - 2 x.c + |c|^2``, clipped at zero (scikit-learn's form for
+        sparse input).
+    """
+    scores = x @ scorer[:-1] + scorer[-1]
+    labels = scores.argmin(axis=1)
+    best = scores[np.arange(x.shape[0]), labels]
+    return labels, np.maximum(sparse_sq_norms(x) + best, 0.0)
+
+
+def nearest_dist(x, plan) -> np.ndarray:
+    """Squared distance of each row (dense or sparse) to its nearest centre.
+
+    ``plan`` has ``center``, ``shifted`` and ``scorer`` (a frame from
+    :func:`frame`, unshifted for sparse rows).
+    """
+    if sp.issparse(x):
+        return sparse_nearest(x.astype(F64, copy=False), plan.scorer)[1]
+    return nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)[2]
+
+
+def dense_rows(rows) -> np.ndarray:
+    """Rows taken from a tile, as a dense float64 array."""
+    return rows.toarray().astype(F64) if sp.issparse(rows) else rows.astype(F64)
+
+
 def weighted(values: np.ndarray, w: np.ndarray | None) -> np.ndarray:
     """``values`` times the row weights ``w`` (broadcast over trailing axes)."""
     if w is None:
@@ -119,6 +176,10 @@ def weighted(values: np.ndarray, w: np.ndarray | None) -> np.ndarray:
 
 def row_uniforms(rows: np.ndarray, n_draws: int, seed: int) -> np.ndarray:
     """``n_draws`` uniforms in (0, 1] per global row, independent of tiling.
+
+    Row ``i`` reads outputs ``[i * n_draws, (i + 1) * n_draws)`` of one
+    Philox stream (keyed by ``seed``; each counter step yields four), so it
+    gets the same numbers whatever tile, block or machine it falls in.
 
     Parameters
     ----------
@@ -132,11 +193,11 @@ def row_uniforms(rows: np.ndarray, n_draws: int, seed: int) -> np.ndarray:
     -------
     ndarray of shape (tile, n_draws), float64
     """
-    per_row = -(-n_draws // 4)  # Philox yields 4 uint64 per counter step
-    counter = np.array([int(rows[0]) * per_row, 0, 0, 0], dtype=np.uint64)
+    first, skip = divmod(int(rows[0]) * n_draws, 4) if rows.size else (0, 0)
+    counter = np.array([first, 0, 0, 0], dtype=np.uint64)
     generator = np.random.Generator(np.random.Philox(key=seed, counter=counter))
-    draws = generator.random((rows.shape[0], 4 * per_row))[:, :n_draws]
-    return 1.0 - draws  # (0, 1]: safe to divide by and take the log of
+    draws = generator.random(skip + rows.shape[0] * n_draws)[skip:]
+    return 1.0 - draws.reshape(rows.shape[0], n_draws)  # (0, 1]: safe for log
 
 
 # ------------------------------------------------------------------- Lloyd
@@ -290,11 +351,11 @@ def require_finite(x: np.ndarray) -> None:
 
 
 def label_rows(tile: Tile, plan: LloydPlan) -> np.ndarray:
-    """Nearest centre of each row, (tile,) int64."""
+    """Nearest centre of each row, (tile,) int32 (scikit-learn's labels)."""
     x = tile.X
     require_finite(x)
     labels, _, _ = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
-    return labels.astype(np.int64)
+    return labels.astype(np.int32)
 
 
 def distance_rows(tile: Tile, plan: LloydPlan) -> np.ndarray:
@@ -325,17 +386,17 @@ def inertia_kernel(tile: Tile, plan: LloydPlan) -> Stats:
     return Stats(inertia=inertia, n_rows=F64(x.shape[0]), members=members)
 
 
-# ------------------------------------------------------- weighted row draws
+# ------------------------------------------------------------------ row draws
 @dataclass(frozen=True)
 class DrawPlan:
-    """Draw ``n_draws`` distinct rows with probability proportional to weight."""
+    """Draw ``n_draws`` distinct rows, in proportion to weight if rows have one."""
 
     n_draws: int
     seed: int
 
 
 class DrawStats(Stats):
-    """``n_rows`` adds; ``draw_*`` keep the ``n_draws`` smallest keys."""
+    """``n_rows`` adds; ``draw_key``/``draw_index`` keep the smallest keys."""
 
     def __add__(self, other):
         key = np.concatenate([self["draw_key"], other["draw_key"]])
@@ -343,30 +404,54 @@ class DrawStats(Stats):
             : max(self["draw_key"].size, other["draw_key"].size)
         ]
         merged = DrawStats(n_rows=self["n_rows"] + other["n_rows"])
-        for name in ("draw_key", "draw_index", "draw_rows"):
+        for name in ("draw_key", "draw_index"):
             merged[name] = np.concatenate([self[name], other[name]])[keep]
         return merged
 
 
-def draw_kernel(tile: Tile, plan: DrawPlan):
+@takes_sparse
+def draw_kernel(tile: Tile, plan: DrawPlan) -> DrawStats:
     """The rows of one tile with the smallest keys ``E / w``, ``E ~ Exp(1)``.
 
-    The ``n_draws`` smallest keys over all rows are a sample without
-    replacement with probabilities proportional to ``w`` (successive
-    sampling, as ``RandomState.choice(replace=False, p=w / w.sum())``
-    defines it, though with other random numbers). Zero weights never win.
+    ``E`` is drawn per global row (:func:`row_uniforms`), so the ``n_draws``
+    smallest keys over all rows are the same rows, in the same order,
+    whatever the blocks and tiles. They are a sample without replacement
+    with probabilities proportional to ``w`` (successive sampling, as
+    ``RandomState.choice(replace=False, p=w / w.sum())`` defines it, though
+    with other random numbers), in the order of the draws; without weights
+    (``w = 1``) a uniform one. Weights that are all equal draw the rows that
+    no weights draw. Zero weights never win (their key is infinite).
+
+    Parameters
+    ----------
+    tile : Tile
+        Only the tile's rows count (``tile.rows()``) and its ``tile.weight``;
+        ``tile.X`` is not read.
+    plan : DrawPlan
+
+    Returns
+    -------
+    DrawStats
+        ``draw_key`` and ``draw_index`` (row numbers, float64), of shape
+        (min(n_draws, tile),), smallest key first.
     """
-    x, w, rows = tile.X, tile.weight, tile.rows()
-    exp_draws = -np.log(row_uniforms(rows, 1, plan.seed)[:, 0])
-    with np.errstate(divide="ignore"):
-        key = exp_draws / w.astype(F64)
-    top = np.argsort(key, kind="stable")[: plan.n_draws]
+    w, rows = tile.weight, tile.rows()
+    key = -np.log(row_uniforms(rows, 1, plan.seed)[:, 0])
+    if w is not None:
+        with np.errstate(divide="ignore"):
+            key = key / w.astype(F64)
+    top = _smallest(key, plan.n_draws)
     return DrawStats(
-        n_rows=F64(x.shape[0]),
-        draw_key=key[top],
-        draw_index=rows[top].astype(F64),
-        draw_rows=x[top].astype(F64),
+        n_rows=F64(rows.size), draw_key=key[top], draw_index=rows[top].astype(F64)
     )
+
+
+def _smallest(key: np.ndarray, n_keep: int) -> np.ndarray:
+    """Indices of the ``n_keep`` smallest keys, smallest first."""
+    if n_keep < key.shape[0]:
+        part = np.argpartition(key, n_keep - 1)[:n_keep]
+        return part[np.argsort(key[part], kind="stable")]
+    return np.argsort(key, kind="stable")
 
 
 # --------------------------------------------------------- k-means|| rounds
@@ -381,9 +466,14 @@ class OversamplePlan:
     seed: int
 
 
-def make_oversample_plan(candidates: np.ndarray, dtype, ell: float, seed: int):
-    """Plan of a round with current ``candidates`` (M, D) float64."""
-    center, shifted = shift_frame(candidates, dtype)
+def make_oversample_plan(
+    candidates: np.ndarray, dtype, ell: float, seed: int, shift: bool = True
+) -> OversamplePlan:
+    """Plan of a round with current ``candidates`` (M, D) float64.
+
+    ``shift=False`` for sparse rows (see :func:`frame`).
+    """
+    center, shifted = frame(candidates, dtype, shift)
     return OversamplePlan(center, shifted, make_scorer(shifted), float(ell), int(seed))
 
 
@@ -412,14 +502,16 @@ class CandidateStats(Stats):
         return merged
 
 
-def oversample_kernel(tile: Tile, plan: OversamplePlan):
+@takes_sparse
+def oversample_kernel(tile: Tile, plan: OversamplePlan) -> CandidateStats:
     """Cost ``phi`` of one tile and its rows with ``ell d^2 / u >= phi_tile``.
 
     Parameters
     ----------
     tile : Tile
-        ``tile.X`` (tile, D); with row weights ``tile.weight``, the cost and
-        the chance of a row are ``w d^2``; ``tile.rows()`` key the draws.
+        ``tile.X`` (tile, D), dense or sparse (CSR); with row weights
+        ``tile.weight``, the cost and the chance of a row are ``w d^2``;
+        ``tile.rows()`` key the draws.
     plan : OversamplePlan
 
     Returns
@@ -427,8 +519,7 @@ def oversample_kernel(tile: Tile, plan: OversamplePlan):
     CandidateStats
     """
     x, w, rows = tile.X, tile.weight, tile.rows()
-    _, _, dist = nearest(shift_rows(x, plan.center), plan.shifted, plan.scorer)
-    dist = weighted(dist, w)
+    dist = weighted(nearest_dist(x, plan), w)
     phi = dist.sum()
     t = plan.ell * dist / row_uniforms(rows, 1, plan.seed)[:, 0]
     keep = (dist > 0.0) & (t >= phi)
@@ -437,7 +528,7 @@ def oversample_kernel(tile: Tile, plan: OversamplePlan):
         n_rows=F64(x.shape[0]),
         cand_t=t[keep],
         cand_index=rows[keep].astype(F64),
-        cand_rows=x[keep].astype(F64),
+        cand_rows=dense_rows(x[keep]),
     )
 
 
@@ -467,13 +558,23 @@ class TrialPlan:
 
 
 def make_trial_plan(
-    chosen: np.ndarray, trials: np.ndarray | None, dtype, n_trials: int, seed: int
+    chosen: np.ndarray,
+    trials: np.ndarray | None,
+    dtype,
+    n_trials: int,
+    seed: int,
+    shift: bool = True,
 ) -> TrialPlan:
-    """Plan of a k-means++ pass (``chosen`` (k, D), ``trials`` (J, D), float64)."""
-    center, shifted = shift_frame(chosen, dtype)
+    """Plan of a k-means++ pass (``chosen`` (k, D), ``trials`` (J, D), float64).
+
+    ``shift=False`` for sparse rows (see :func:`frame`).
+    """
+    center, shifted = frame(chosen, dtype, shift)
     shifted_trials = None
     if trials is not None:
-        shifted_trials = np.ascontiguousarray(trials - center.astype(F64), dtype=dtype)
+        shifted_trials = np.ascontiguousarray(
+            trials - center.astype(F64), dtype=shifted.dtype
+        )
     return TrialPlan(
         center, shifted, make_scorer(shifted), shifted_trials, n_trials, int(seed)
     )
@@ -502,11 +603,45 @@ class TrialStats(Stats):
         return merged
 
 
+def _trial_distances(x, plan: TrialPlan) -> np.ndarray:
+    """Squared distance of each row to the chosen centres plus each trial.
+
+    The expanded form ``|x|^2 - 2 x.c + |c|^2`` in the plan's frame (shifted
+    dense rows; sparse rows as they are), clipped at zero: one product scores
+    the chosen centres and the trials together. A draw needs no more
+    precision than scikit-learn's seeding uses, and the pass then costs about
+    what scikit-learn's in-memory k-means++ spends on one centre.
+
+    Returns
+    -------
+    ndarray of shape (tile, J), float64
+        ``J = 1`` (the chosen centres alone) when the plan has no trials.
+    """
+    scorer = plan.scorer
+    if plan.trials is not None:
+        scorer = np.hstack([scorer, make_scorer(plan.trials)])
+    if sp.issparse(x):
+        x = x.astype(F64, copy=False)
+        scores = x @ scorer[:-1] + scorer[-1]
+        squares = sparse_sq_norms(x)
+    else:
+        xs1 = shift_rows(x, plan.center)
+        scores = xs1 @ scorer
+        squares = np.einsum("ij,ij->i", xs1[:, :-1], xs1[:, :-1], dtype=F64)
+    n_chosen = plan.shifted.shape[0]
+    dist = np.maximum(squares + scores[:, :n_chosen].min(axis=1), 0.0)
+    if plan.trials is None:
+        return dist[:, None]
+    to_trials = np.maximum(squares[:, None] + scores[:, n_chosen:], 0.0)
+    return np.minimum(dist[:, None], to_trials)
+
+
+@takes_sparse
 def trial_kernel(tile: Tile, plan: TrialPlan) -> TrialStats:
     """Potentials of the trials and D^2 draws of the next trials, one tile.
 
     With row weights ``tile.weight``, potentials and draws use ``w d^2``
-    (scikit-learn's weighted k-means++).
+    (scikit-learn's weighted k-means++). ``tile.X`` is dense or sparse (CSR).
 
     Returns
     -------
@@ -516,17 +651,7 @@ def trial_kernel(tile: Tile, plan: TrialPlan) -> TrialStats:
         trials and ``L = plan.n_trials``.
     """
     x, w, rows = tile.X, tile.weight, tile.rows()
-    xs1 = shift_rows(x, plan.center)
-    xs = xs1[:, :-1]
-    _, _, dist = nearest(xs1, plan.shifted, plan.scorer)
-    if plan.trials is None:
-        d2 = dist[:, None]
-    else:
-        d2 = np.empty((x.shape[0], plan.trials.shape[0]), dtype=F64)
-        for j, trial in enumerate(plan.trials):
-            diff = xs - trial
-            d2[:, j] = np.minimum(dist, np.einsum("ij,ij->i", diff, diff, dtype=F64))
-    d2 = weighted(d2, w)
+    d2 = weighted(_trial_distances(x, plan), w)
     n_draws = plan.n_trials
     n_options = d2.shape[1]
     stats = TrialStats(
@@ -538,11 +663,12 @@ def trial_kernel(tile: Tile, plan: TrialPlan) -> TrialStats:
     )
     if n_draws == 0:
         return stats
-    exp_draws = -np.log(row_uniforms(rows, n_draws, plan.seed))  # (tile, L)
+    exp_draws = -np.log(row_uniforms(rows, n_draws, plan.seed)).T  # (L, tile)
     with np.errstate(divide="ignore"):
-        keys = exp_draws[:, None, :] / d2[:, :, None]  # (tile, J, L); d=0 -> inf
-    best = keys.argmin(axis=0)  # (J, L)
-    stats["trial_key"] = np.take_along_axis(keys, best[None], axis=0)[0]
+        # rows last, so that the race's argmin runs along contiguous memory
+        keys = exp_draws[None, :, :] / d2.T[:, None, :]  # (J, L, tile); d=0 -> inf
+    best = keys.argmin(axis=2)  # (J, L)
+    stats["trial_key"] = np.take_along_axis(keys, best[..., None], axis=2)[..., 0]
     stats["trial_index"] = rows[best].astype(F64)
-    stats["trial_rows"] = x[best].astype(F64)
+    stats["trial_rows"] = dense_rows(x[best.ravel()]).reshape(*best.shape, -1)
     return stats

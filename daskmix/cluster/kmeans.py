@@ -9,6 +9,7 @@ the few rows farthest from their centres, all in one ``compute``.
 from __future__ import annotations
 
 import warnings
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,23 +20,18 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._engine.namespaces import astype, is_device_array, numpy_dtype, to_host
 from .._engine.rows import RowBlocks
 from .._estimator.all_or_nothing import fit_all_or_nothing
-from .._estimator.outputs import wrap_rows
+from .._estimator.outputs import check_same_namespace, keep_namespace, wrap_rows
 from .._estimator.validation import check_sample_weight, check_X, reject_booleans
-from .kernels import (
-    distance_rows,
-    inertia_kernel,
-    label_rows,
-    make_lloyd_plan,
-)
-from .lloyd import fit_kmeans, kmeans_tile_rows
+from .lloyd import fit_kmeans, kmeans_tile_rows, warn_few_clusters
 from .seeding import check_finite, with_weights
+from .sparse import functions_for, is_sparse
 
 INIT_METHODS = ("k-means||", "k-means++", "random")
 
@@ -56,31 +52,48 @@ class KMeans(
     ----------
     n_clusters : int, default=8
         Number of clusters.
-    init : {'k-means||', 'k-means++', 'random'} or array-like of shape \
-            (n_clusters, n_features), default='k-means||'
+    init : {'k-means||', 'k-means++', 'random'}, callable or array-like of \
+            shape (n_clusters, n_features), default='k-means||'
         Seeding; costs in passes over the data (see :mod:`daskmix.cluster.seeding`):
 
         - 'k-means||' (Bahmani et al. 2012): ``init_max_iter`` oversampling
           rounds plus one weighting pass, then a weighted k-means++ and
           Lloyd on the candidates, on the client;
-        - 'k-means++': greedy k-means++; scikit-learn's in memory for numpy
-          input, one pass per cluster for dask input;
+        - 'k-means++': scikit-learn's greedy k-means++, one pass per cluster;
         - 'random': ``n_clusters`` distinct rows drawn uniformly;
+        - a callable: called as ``init(X, n_clusters, random_state)`` with
+          the validated X (numpy array, SciPy CSR matrix or dask array) and
+          the estimator's RandomState; it returns the centres;
         - an array: those centres.
+
+        The rows drawn depend on ``random_state`` only, not on the container
+        or the chunking: numpy and dask input of the same data give the same
+        centres. They are not scikit-learn's draws (see the design notes).
     n_init : 'auto' or int, default='auto'
         Seedings tried; the run with the lowest inertia is kept. 'auto': 10
-        for ``init='random'``, else 1.
+        for ``init='random'`` or a callable, else 1.
     max_iter : int, default=300
         Lloyd iterations (passes) at most per run.
     tol : float, default=1e-4
         Convergence when the summed squared centre shift is at most ``tol``
         times the mean per-feature variance of X.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the seeding draws. The same value and the same chunking give the
-        same result on any scheduler (threads or a distributed cluster).
     verbose : int, default=0
         Print the progress of the seeding and the inertia of every Lloyd
         iteration when positive.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the seeding draws. The same value gives the same result for
+        numpy and dask input, on any scheduler (threads or a distributed
+        cluster); the chunking changes it by rounding only.
+    copy_x : bool, default=True
+        Accepted for scikit-learn's API: daskmix never modifies X (distances
+        are taken on shifted tiles, not on a centred copy of X), whatever its
+        value.
+    algorithm : {'lloyd', 'elkan'}, default='lloyd'
+        As in scikit-learn. Both run Lloyd's iterations, one pass over
+        the data each: Elkan's bounds are an (n_samples, n_clusters) array
+        carried from one iteration to the next, which a pass over row blocks
+        does not keep. scikit-learn's two algorithms give the same clustering;
+        so do these. 'elkan' with one cluster warns as scikit-learn does.
     oversampling_factor : float, default=2.0
         Expected candidates per round and per cluster of the 'k-means||'
         seeding.
@@ -93,7 +106,7 @@ class KMeans(
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
         In X's float dtype (float32 for float32 input), as in scikit-learn;
         Lloyd's statistics are accumulated in float64.
-    labels_ : ndarray of shape (n_samples,)
+    labels_ : ndarray of shape (n_samples,), int32
         Nearest centre of each training row: numpy for numpy/pandas input, a
         DataArray for xarray input, and for dask input (arrays, DataFrames,
         dask-backed DataArrays) a *lazy* dask array, computed when asked
@@ -146,27 +159,33 @@ class KMeans(
     ...               [10.0, 2.0], [10.0, 4.0], [10.0, 0.0]])
     >>> kmeans = KMeans(n_clusters=2, random_state=0).fit(X)
     >>> kmeans.cluster_centers_
-    array([[10.,  2.],
-           [ 1.,  2.]])
+    array([[ 1.,  2.],
+           [10.,  2.]])
     >>> kmeans.predict(np.array([[0.0, 0.0], [12.0, 3.0]]))
-    array([1, 0])
+    array([0, 1], dtype=int32)
 
     A dask array is fitted on dask's scheduler, one pass per Lloyd iteration,
     and its labels come back lazily:
 
     >>> labels = kmeans.fit(da.from_array(X, chunks=3)).predict(X)
     >>> labels
-    array([1, 1, 1, 0, 0, 0])
+    array([0, 0, 0, 1, 1, 1], dtype=int32)
     """
+
+    #: fit and the outputs run on array-API input (cupy, torch...) where it
+    #: lives, with scikit-learn's array_api_dispatch on; seedings use a host copy
+    _supports_array_api = True
 
     _parameter_constraints: dict = {
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
-        "init": [StrOptions(set(INIT_METHODS)), "array-like"],
+        "init": [StrOptions(set(INIT_METHODS)), callable, "array-like"],
         "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "random_state": ["random_state"],
+        "copy_x": ["boolean"],
+        "algorithm": [StrOptions({"lloyd", "elkan"})],
         "oversampling_factor": [Interval(Real, 0, None, closed="neither")],
         "init_max_iter": [Interval(Integral, 1, None, closed="left"), None],
     }
@@ -179,8 +198,10 @@ class KMeans(
         n_init="auto",
         max_iter: int = 300,
         tol: float = 1e-4,
-        random_state=None,
         verbose: int = 0,
+        random_state=None,
+        copy_x: bool = True,
+        algorithm: str = "lloyd",
         oversampling_factor: float = 2.0,
         init_max_iter: int | None = None,
     ):
@@ -189,8 +210,10 @@ class KMeans(
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
-        self.random_state = random_state
         self.verbose = verbose
+        self.random_state = random_state
+        self.copy_x = copy_x
+        self.algorithm = algorithm
         self.oversampling_factor = oversampling_factor
         self.init_max_iter = init_max_iter
 
@@ -221,8 +244,8 @@ class KMeans(
                 default=None
             Weight of each row (scikit-learn's semantics: weighted centres
             and inertia; the 'k-means++', 'random' and 'k-means||' seedings
-            draw rows in proportion to the weights; not used with an
-            explicit ``init`` array). Non-negative, not all zero. For dask
+            draw rows in proportion to the weights; not used by an
+            ``init`` array or callable). Non-negative, not all zero. For dask
             ``X``: numpy or dask, rechunked to X's row blocks, checked with
             one small ``compute`` over the weights.
 
@@ -231,26 +254,42 @@ class KMeans(
         self : KMeans
             The fitted estimator.
         """
-        X, info = check_X(self, X, reset=True)
+        X, info = check_X(self, X, reset=True, accept_sparse=True)
         weights = check_sample_weight(sample_weight, X)
         vars(self).pop("_labels_not_pickled", None)
         data = RowBlocks({"X": X})
-        self._fit_blocks(*_small_in_memory(data, weights))
-        plan = self._plan(data.dtype)
-        labels = data.map_rows(label_rows, plan, self._tile_rows(), None, np.int64)
+        self._fit_blocks(X, *_small_in_memory(data, weights))
+        labels = data.map_rows(
+            functions_for(X).labels, self._plan(X), self._tile_rows(X), None, np.int32
+        )
         self.labels_ = wrap_rows(labels, info, name="label")
+        keep_namespace(self, X)
         return self
 
-    def _fit_blocks(self, data: RowBlocks, sample_weight=None) -> KMeans:
-        """Seed and run Lloyd on validated row blocks; no ``labels_``."""
-        init_centers = self._check_init(data.n_features)
+    def _fit_blocks(self, X, data: RowBlocks, sample_weight=None) -> KMeans:
+        """Seed and run Lloyd on validated row blocks; no ``labels_``.
+
+        ``X`` is the validated input, which a callable ``init`` is given.
+        """
+        self._n_init = self._check_n_init()
+        if self.algorithm == "elkan" and self.n_clusters == 1:
+            warnings.warn(
+                "algorithm='elkan' doesn't make sense for a single cluster. Using "
+                "'lloyd' instead.",
+                RuntimeWarning,
+                stacklevel=5,  # the caller of fit
+            )
+        init = self.init
+        if callable(init):
+            init = partial(_user_centers, init, X, self.n_clusters)
+        elif not isinstance(init, str):
+            init = _check_centers(init, self.n_clusters, data.n_features)
         best = fit_kmeans(
             data,
             self.n_clusters,
             check_random_state(self.random_state),
-            init=self.init if init_centers is None else "k-means||",
-            init_centers=init_centers,
-            n_init=self._n_init(init_centers),
+            init=init,
+            n_init=self._n_init,
             max_iter=self.max_iter,
             tol=self.tol,
             verbose=self.verbose,
@@ -259,14 +298,8 @@ class KMeans(
             sample_weight=sample_weight,
             progress_name=type(self).__name__,
         )
-        if 0 <= best.n_distinct < self.n_clusters:
-            warnings.warn(
-                f"Number of distinct clusters ({best.n_distinct}) found smaller than "
-                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points "
-                "in X.",
-                ConvergenceWarning,
-                stacklevel=5,  # the caller of fit
-            )
+        # stacklevel 5: the caller of fit
+        warn_few_clusters(best.n_distinct, self.n_clusters, stacklevel=5)
         # scikit-learn's dtype rule: centres in X's float dtype
         self.cluster_centers_ = best.centers.astype(data.dtype, copy=False)
         self.inertia_ = best.inertia
@@ -275,56 +308,49 @@ class KMeans(
         self._n_features_out = self.n_clusters
         return self
 
-    def _check_init(self, n_features: int) -> np.ndarray | None:
-        if isinstance(self.init, str):
-            return None
-        centers = check_array(self.init, dtype=np.float64)
-        if centers.shape[0] != self.n_clusters:
-            raise ValueError(
-                f"The shape of the initial centers {centers.shape} does not match "
-                f"the number of clusters {self.n_clusters}."
-            )
-        if centers.shape[1] != n_features:
-            raise ValueError(
-                f"The shape of the initial centers {centers.shape} does not match "
-                f"the number of features of the data {n_features}."
-            )
-        return centers
-
-    def _n_init(self, init_centers: np.ndarray | None) -> int:
+    def _check_n_init(self) -> int:
+        """Seedings to run: scikit-learn's ``_n_init`` rule and warning."""
+        named = isinstance(self.init, str)
+        explicit = not named and not callable(self.init)
         if self.n_init == "auto":
-            return 10 if (init_centers is None and self.init == "random") else 1
-        if init_centers is not None and self.n_init != 1:
+            return 10 if (named and self.init == "random") or callable(self.init) else 1
+        if explicit and self.n_init != 1:
             warnings.warn(
                 "Explicit initial center position passed: performing only one "
                 f"init in {type(self).__name__} instead of n_init={self.n_init}.",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=6,  # the caller of fit
             )
             return 1
         return self.n_init
 
-    def _plan(self, dtype):
-        """Plan of a pass under the fitted centres, for blocks of ``dtype``."""
-        return make_lloyd_plan(self.cluster_centers_.astype(np.float64), dtype)
+    def _plan(self, X):
+        """Plan of a pass under the fitted centres, for validated ``X``."""
+        centers = to_host(self.cluster_centers_).astype(np.float64)
+        dtype = numpy_dtype(X.dtype) if is_device_array(X) else X.dtype
+        return functions_for(X).plan(centers, dtype)
 
-    def _tile_rows(self, n_features: int | None = None) -> int:
-        n_features = self.n_features_in_ if n_features is None else n_features
-        return kmeans_tile_rows(self.n_clusters, n_features)
+    def _tile_rows(self, X) -> int:
+        return kmeans_tile_rows(self.n_clusters, self.n_features_in_, is_sparse(X))
 
     # ------------------------------------------------------- per-row outputs
-    def _map_rows(self, X, fn, n_columns, dtype, name):
-        """Per-row outputs in the input's type; ``dtype=None``: X's float dtype."""
+    def _map_rows(self, X, output: str, n_columns, dtype, name):
+        """Per-row outputs in the input's type; ``dtype=None``: X's float dtype.
+
+        ``output`` names the per-row function: ``'labels'`` or ``'distances'``
+        (of :class:`~daskmix.cluster.sparse.KMeansFunctions`).
+        """
         check_is_fitted(self)
-        X, info = check_X(self, X, reset=False)
+        X, info = check_X(self, X, reset=False, accept_sparse=True)
         data = RowBlocks({"X": X})
         dtype = data.dtype if dtype is None else dtype
         # declared as computed (float64), so that astype casts dask blocks too
         kernel_dtype = np.float64 if np.dtype(dtype).kind == "f" else dtype
+        fn = getattr(functions_for(X), output)
         result = data.map_rows(
-            fn, self._plan(data.dtype), self._tile_rows(), n_columns, kernel_dtype
+            fn, self._plan(X), self._tile_rows(X), n_columns, kernel_dtype
         )
-        return wrap_rows(result.astype(dtype, copy=False), info, name=name)
+        return wrap_rows(astype(result, dtype), info, name=name)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return ``labels_`` (no extra pass for dask input).
@@ -385,7 +411,8 @@ class KMeans(
             Index of the nearest centre of each sample. Lazy for dask input;
             along the sample dimension for xarray input.
         """
-        return self._map_rows(X, label_rows, None, np.int64, "label")
+        check_same_namespace(self, X, "predict")
+        return self._map_rows(X, "labels", None, np.int32, "label")
 
     def transform(self, X):
         """Euclidean distance of each sample to every centre.
@@ -405,7 +432,8 @@ class KMeans(
             in X raises a ValueError when the result is computed; for xarray
             input, dims (sample dim, ``component``).
         """
-        return self._map_rows(X, distance_rows, self.n_clusters, None, "distance")
+        check_same_namespace(self, X, "transform")
+        return self._map_rows(X, "distances", self.n_clusters, None, "distance")
 
     def score(self, X, y=None, sample_weight=None) -> float:
         """Opposite of the inertia of X under the centres (computed, one pass).
@@ -427,13 +455,14 @@ class KMeans(
             Minus the sum of squared distances of the samples to their nearest
             centre (higher is better, as scikit-learn's scorers expect).
         """
+        check_same_namespace(self, X, "score")
         check_is_fitted(self)
-        X, _ = check_X(self, X, reset=False)
+        X, _ = check_X(self, X, reset=False, accept_sparse=True)
         weights = check_sample_weight(sample_weight, X)
         data = RowBlocks({"X": X})
         rows = with_weights(data, weights)
         stats = rows.map_reduce(
-            inertia_kernel, self._plan(data.dtype), self._tile_rows()
+            functions_for(X).inertia, self._plan(X), self._tile_rows(X)
         )
         check_finite(rows, stats["inertia"])
         return -float(stats["inertia"])
@@ -464,7 +493,33 @@ class KMeans(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
+        tags.array_api_support = self._supports_array_api
         return tags
+
+
+def _check_centers(centers, n_clusters: int, n_features: int) -> np.ndarray:
+    """Starting centres, checked with scikit-learn's messages; float64."""
+    if is_sparse(centers):
+        centers = centers.toarray()
+    centers = check_array(centers, dtype=np.float64)
+    if centers.shape[0] != n_clusters:
+        raise ValueError(
+            f"The shape of the initial centers {centers.shape} does not match "
+            f"the number of clusters {n_clusters}."
+        )
+    if centers.shape[1] != n_features:
+        raise ValueError(
+            f"The shape of the initial centers {centers.shape} does not match "
+            f"the number of features of the data {n_features}."
+        )
+    return centers
+
+
+def _user_centers(init, X, n_clusters: int, random_state) -> np.ndarray:
+    """Centres from a callable ``init``, as scikit-learn calls and checks it."""
+    centers = init(X, n_clusters, random_state=random_state)
+    return _check_centers(centers, n_clusters, X.shape[1])
 
 
 def _small_in_memory(data: RowBlocks, sample_weight) -> tuple[RowBlocks, object]:

@@ -7,19 +7,19 @@ inertia and the few rows farthest from their centres.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
+from .. import config
 from .._em.progress import fit_progress
 from .._engine.rows import RowBlocks, default_tile_rows
 from .._engine.stats import Stats
-from .kernels import (
-    LloydPlan,
-    inertia_kernel,
-    lloyd_kernel,
-    make_lloyd_plan,
-)
+from . import device_kernels as _device_kernels  # noqa: F401 (registers them)
+from .kernels import LloydPlan
 from .seeding import (
     check_finite,
     kmeans_parallel_centers,
@@ -27,6 +27,7 @@ from .seeding import (
     random_data_centers,
     with_weights,
 )
+from .sparse import functions_for
 
 
 @dataclass
@@ -37,7 +38,7 @@ class LloydResult:
     inertia: float
     n_iter: int
     converged: bool
-    #: clusters that own at least one row under ``centers`` (-1: not measured)
+    #: clusters that own at least one row under ``centers``
     n_distinct: int = -1
 
 
@@ -92,7 +93,6 @@ def lloyd(
     tol: float,
     tile_rows: int,
     verbose: int = 0,
-    measure_last: bool = True,
     sample_weight=None,
     progress=None,
 ) -> LloydResult:
@@ -107,22 +107,18 @@ def lloyd(
     mean feature variance (measured in the first pass, at no extra cost).
     As in scikit-learn, the result is the last *update* of the centres;
     unless the labels stopped changing, one more pass measures its exact
-    inertia, so that ``labels_``, ``inertia_`` and ``cluster_centers_``
-    agree. Passes: ``n_iter``, plus at most one. With
-    ``measure_last=False`` that pass is skipped and the inertia is the one
-    of the centres before the update (an upper bound): for callers that
-    only need the centres.
+    inertia and the clusters that own rows, so that ``labels_``, ``inertia_``
+    and ``cluster_centers_`` agree. Passes: ``n_iter``, plus at most one.
 
     Parameters
     ----------
     data : RowBlocks
-        ``X`` only.
+        ``X`` only, dense or sparse (CSR).
     centers : ndarray of shape (K, D)
     max_iter : int
     tol : float
     tile_rows : int
     verbose : int
-    measure_last : bool, default=True
     sample_weight : ndarray or dask array of shape (n_samples,), optional
         Row weights, blocked as ``X`` (validated).
     progress : FitProgress, optional
@@ -134,20 +130,21 @@ def lloyd(
     """
     n_clusters = centers.shape[0]
     centers = np.asarray(centers, dtype=np.float64)
+    functions = functions_for(data.X)
     rows = with_weights(data, sample_weight)
     tol_abs = None
     result = LloydResult(centers, np.inf, 0, False)
     previous = None
     shift = 0.0
     for n_iter in range(1, max_iter + 1):
-        plan = make_lloyd_plan(
+        plan = functions.plan(
             centers,
             data.dtype,
             n_far=n_clusters,
             moments=tol_abs is None,
             previous=previous,
         )
-        stats = rows.map_reduce(lloyd_kernel, plan, tile_rows, name="kmeans")
+        stats = rows.map_reduce(functions.lloyd, plan, tile_rows, name="kmeans")
         check_finite(rows, stats["inertia"], stats["sums"])
         if tol_abs is None:
             n_rows = stats["n_rows"]
@@ -175,24 +172,44 @@ def lloyd(
                 )
             break
         previous, centers = centers, new_centers
-    if shift > 0.0 and not measure_last:
-        result.centers = new_centers
-    elif shift > 0.0:
+    if shift > 0.0:
         # scikit-learn's final relabelling: evaluate the last update
-        plan = make_lloyd_plan(new_centers, data.dtype)
-        stats = rows.map_reduce(inertia_kernel, plan, tile_rows)
+        plan = functions.plan(new_centers, data.dtype)
+        stats = rows.map_reduce(functions.inertia, plan, tile_rows)
         check_finite(rows, stats["inertia"])
         result.centers, result.inertia = new_centers, float(stats["inertia"])
-        result.n_distinct = int(np.count_nonzero(stats["members"]))
-    else:
-        # converged with no shift: the last pass labelled under these centres
-        result.n_distinct = int(np.count_nonzero(stats["members"]))
+    # else converged with no shift: the last pass labelled under these centres
+    result.n_distinct = int(np.count_nonzero(stats["members"]))
     return result
 
 
-def kmeans_tile_rows(n_clusters: int, n_features: int) -> int:
-    """Rows per tile of the k-means kernels (a (tile, K + D) temporary)."""
-    return default_tile_rows(n_clusters + n_features)
+def warn_few_clusters(n_distinct: int, n_clusters: int, stacklevel: int) -> None:
+    """scikit-learn's ConvergenceWarning when fewer clusters own rows than K.
+
+    Parameters
+    ----------
+    n_distinct : int
+        Clusters that own at least one row (:attr:`LloydResult.n_distinct`).
+    n_clusters : int
+    stacklevel : int
+        As for :func:`warnings.warn`, counted from the caller of this function.
+    """
+    if n_distinct < n_clusters:
+        warnings.warn(
+            f"Number of distinct clusters ({n_distinct}) found smaller than "
+            f"n_clusters ({n_clusters}). Possibly due to duplicate points in X.",
+            ConvergenceWarning,
+            stacklevel=stacklevel + 1,
+        )
+
+
+def kmeans_tile_rows(n_clusters: int, n_features: int, sparse: bool = False) -> int:
+    """Rows per tile of the k-means kernels.
+
+    A dense tile's widest temporary is (tile, K + D); a sparse tile's is its
+    (tile, K) scores (its rows are never densified).
+    """
+    return default_tile_rows(n_clusters + (0 if sparse else n_features))
 
 
 def seed_centers(
@@ -248,13 +265,11 @@ def fit_kmeans(
     n_clusters: int,
     random_state: np.random.RandomState,
     *,
-    init: str = "k-means||",
-    init_centers: np.ndarray | None = None,
+    init: str | np.ndarray | Callable = "k-means||",
     n_init: int = 1,
     max_iter: int = 300,
     tol: float = 1e-4,
     verbose: int = 0,
-    measure_last: bool = True,
     oversampling_factor: float = 2.0,
     n_rounds: int | None = None,
     sample_weight=None,
@@ -265,16 +280,17 @@ def fit_kmeans(
     Parameters
     ----------
     data : RowBlocks
+        ``X`` only, dense or sparse (CSR).
     n_clusters : int
     random_state : RandomState
         Drawn from by every seeding, in order.
-    init : {'k-means||', 'k-means++', 'random'}, default='k-means||'
-    init_centers : ndarray of shape (n_clusters, n_features), optional
-        Explicit starting centres (one run, no seeding).
+    init : {'k-means||', 'k-means++', 'random'}, ndarray or callable, \
+            default='k-means||'
+        A seeding method; or starting centres (n_clusters, n_features);
+        or ``init(random_state) -> centers``, called once per run.
+        Neither an array nor a callable sees ``sample_weight``.
     n_init, max_iter, tol, verbose
         As for :class:`daskmix.KMeans`.
-    measure_last : bool, default=True
-        See :func:`lloyd`.
     oversampling_factor, n_rounds
         See :func:`seed_centers`.
     sample_weight : ndarray or dask array of shape (n_samples,), optional
@@ -287,22 +303,28 @@ def fit_kmeans(
     Returns
     -------
     LloydResult
-        The run with the lowest inertia.
+        The run with the lowest inertia. A run replaces the best so far only
+        when its inertia is lower by more than the fraction
+        ``daskmix.kmeans.restart-rtol``: as scikit-learn keeps the first of
+        runs that find the same clustering, so that rounding (which follows
+        the chunking) does not choose between runs that found the same
+        clusters in another order.
     """
     if data.n_samples < n_clusters:
         raise ValueError(
             f"n_samples={data.n_samples} should be >= n_clusters={n_clusters}."
         )
-    tile_rows = kmeans_tile_rows(n_clusters, data.n_features)
+    tile_rows = kmeans_tile_rows(
+        n_clusters, data.n_features, functions_for(data.X).sparse
+    )
     progress = fit_progress(progress_name, "inertia") if progress_name else None
+    rtol = config.get("kmeans.restart-rtol")
     best = None
     try:
         for run in range(n_init):
             if progress is not None:
                 progress.begin(run)
-            if init_centers is not None:
-                centers = np.array(init_centers, dtype=np.float64)
-            else:
+            if isinstance(init, str):
                 centers = seed_centers(
                     data,
                     n_clusters,
@@ -312,6 +334,10 @@ def fit_kmeans(
                     n_rounds=n_rounds,
                     sample_weight=sample_weight,
                 )
+            elif callable(init):
+                centers = init(random_state)
+            else:
+                centers = np.array(init, dtype=np.float64)
             if verbose:
                 print("Initialization complete")
             result = lloyd(
@@ -321,13 +347,12 @@ def fit_kmeans(
                 tol=tol,
                 tile_rows=tile_rows,
                 verbose=verbose,
-                measure_last=measure_last,
                 sample_weight=sample_weight,
                 progress=progress,
             )
             if progress is not None:
                 progress.end(result.inertia, result.converged)
-            if best is None or result.inertia < best.inertia:
+            if best is None or result.inertia < best.inertia * (1.0 - rtol):
                 best = result
     finally:
         if progress is not None:

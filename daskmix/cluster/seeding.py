@@ -3,30 +3,35 @@
 Every seeding function takes a :class:`~daskmix._engine.rows.RowBlocks` and a
 ``RandomState`` and returns centres as a (K, D) float64 array. The work is
 done by pure-numpy block kernels (:mod:`daskmix.cluster.kernels`) mapped over
-the row blocks by the engine, so dask input is never loaded whole and the
-same ``random_state`` and chunking give the same centres on threads and on a
-cluster: every random draw inside a pass comes from a counter-based
-generator indexed by the global row number.
+the row blocks by the engine, so dask input is never loaded whole. Every
+random choice of a row is an exponential race keyed by the row's global
+number (a counter-based generator, :func:`~daskmix.cluster.kernels.row_uniforms`):
+the same ``random_state`` draws the same rows, in the same order, for numpy
+and dask input, whatever the chunking and the scheduler, and row weights
+that are all equal draw the rows that no weights draw. Only the client's
+reduction of k-means|| candidates draws from ``random_state`` itself.
 
 Cost of each method, in passes over the data (a *pass* reads every block
-once; "reads K rows" touches at most K blocks):
+once; a *draw* is a pass that reads no feature: for dask input it reads the
+row weights, if any, else nothing; "reads K rows" touches at most K blocks):
 
 ======================  ===================================================
 method                  cost
 ======================  ===================================================
-``k-means||``           reads 1 row, then ``init_max_iter`` oversampling
-                        rounds (default 2) of one pass each, then one pass
-                        to weight the ~``2 K`` candidates per round by the
-                        rows they attract; the weighted candidates are
-                        reduced on the client (weighted k-means++, then
-                        weighted Lloyd), which reads no data.
-``k-means++``           numpy: scikit-learn's ``kmeans_plusplus`` on X.
-                        dask: greedy k-means++ on the engine, K passes (each
-                        pass scores the trials of one centre and draws the
-                        ``2 + log K`` trials of the next, exactly by D^2
-                        sampling).
-``random_from_data``    reads K random rows (scikit-learn's
-                        ``random_from_data``; the KMeans ``'random'`` init).
+``k-means||``           a draw and a read of its row, then
+                        ``init_max_iter`` oversampling rounds (default 2)
+                        of one pass each, then one pass to weight the
+                        ~``2 K`` candidates per round by the rows they
+                        attract; the weighted candidates are reduced on the
+                        client (weighted k-means++, then weighted Lloyd),
+                        which reads no data.
+``k-means++``           greedy k-means++ on the engine: a draw for the
+                        first centre, then K passes (each pass scores the
+                        trials of one centre and draws the ``2 + log K``
+                        trials of the next, exactly by D^2 sampling).
+``random_from_data``    a draw, then reads K rows (scikit-learn's
+                        ``random_from_data``; the KMeans ``'random'``
+                        init).
 ``kmeans``              (mixtures) :class:`daskmix.KMeans` (k-means||) on
                         a uniform sample of ``kmeans_sample_size(K)`` rows
                         (20,000, or 1,000 per component), held in memory:
@@ -49,22 +54,24 @@ method                  cost
 
 from __future__ import annotations
 
+import dask.array as da
 import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
 from .. import config
+from .._engine.namespaces import to_host
 from .._engine.rows import RowBlocks, default_tile_rows
 from .._engine.stats import Stats
 from .kernels import (
     DrawPlan,
+    dense_rows,
     draw_kernel,
-    lloyd_kernel,
-    make_lloyd_plan,
     make_oversample_plan,
     make_trial_plan,
     oversample_kernel,
     trial_kernel,
 )
+from .sparse import functions_for, is_sparse
 
 _SEED_MAX = np.iinfo(np.int32).max
 
@@ -75,6 +82,18 @@ def with_weights(data: RowBlocks, sample_weight) -> RowBlocks:
     if sample_weight is None:
         return data
     return data.with_array("weight", sample_weight)
+
+
+def on_host(data: RowBlocks, sample_weight=None) -> tuple[RowBlocks, object]:
+    """Device data (cupy, torch...) and weights copied to the host for seeding.
+
+    Seedings draw and compare a few rows at a time; their passes run on the
+    host, once, before the Lloyd or EM passes run where the data live. numpy
+    and dask data are returned as they are.
+    """
+    if not data.on_device:
+        return data, sample_weight
+    return data.local(), None if sample_weight is None else to_host(sample_weight)
 
 
 def check_finite(rows: RowBlocks, *values) -> None:
@@ -118,55 +137,83 @@ def sample_rows(
 
 
 def _tile_rows(data: RowBlocks, width: int) -> int:
-    return default_tile_rows(width + data.n_features)
+    """Rows per tile of a seeding pass whose widest temporary is ``width``.
+
+    A dense tile also makes shifted copies of its rows; a sparse one does not.
+    """
+    return default_tile_rows(width + (0 if is_sparse(data.X) else data.n_features))
 
 
-def _random_row(
-    data: RowBlocks, random_state: np.random.RandomState, sample_weight=None
-) -> np.ndarray:
-    """One row drawn uniformly, or in proportion to ``sample_weight``."""
+def _index_rows(data: RowBlocks, sample_weight) -> RowBlocks:
+    """Rows that hold only their numbers and weights, blocked as ``data``.
+
+    A draw keyed by row number needs no feature: for dask input its pass
+    reads the weights, if any, and otherwise nothing at all.
+    """
     if sample_weight is not None:
-        return random_data_centers(data, 1, random_state, sample_weight=sample_weight)
-    row = data.take_rows(np.array([random_state.randint(data.n_samples)]))["X"]
-    return np.asarray(row, dtype=np.float64)
+        arrays = {"X": sample_weight[:, None], "weight": sample_weight}
+    elif data.is_dask:
+        chunks = (data.row_chunks, 1)
+        arrays = {"X": da.zeros((data.n_samples, 1), chunks=chunks)}
+    else:
+        # a read-only view of one zero: no memory per row
+        arrays = {"X": np.broadcast_to(np.zeros((1, 1)), (data.n_samples, 1))}
+    return data.same_blocks(arrays)
 
 
 def weighted_race(
     data: RowBlocks, n_draws: int, random_state: np.random.RandomState, sample_weight
 ) -> Stats:
-    """``n_draws`` distinct rows drawn in proportion to weight, in one pass.
+    """``n_draws`` distinct rows, in proportion to weight, in one pass.
+
+    An exponential race (:func:`~daskmix.cluster.kernels.draw_kernel`) keyed
+    by row number: the same rows, in the same order, for numpy and dask input
+    and any chunking. Without weights the draw is uniform; weights that are
+    all equal draw the same rows as no weights. The pass reads the weights
+    only, never ``X``.
 
     Parameters
     ----------
     data : RowBlocks
-        ``X`` only.
+        The rows drawn from (their number and blocks).
     n_draws : int
     random_state : RandomState
-    sample_weight : ndarray or dask array of shape (n_samples,)
+        Drawn from once (the race's seed).
+    sample_weight : ndarray or dask array of shape (n_samples,), or None
+        Blocked as ``data``'s rows.
 
     Returns
     -------
     Stats
         The draw (:class:`~daskmix.cluster.kernels.DrawStats`): ``draw_key``
-        (n_draws,), infinite where fewer rows than ``n_draws`` have a non-zero
-        weight, ``draw_index`` (n_draws,) the rows' numbers and ``draw_rows``
-        (n_draws, n_features).
+        (n_draws,), smallest first, infinite where fewer rows than
+        ``n_draws`` have a non-zero weight, and ``draw_index`` (n_draws,) the
+        rows' numbers (float64).
     """
-    indexed = with_weights(data, sample_weight)
-    plan = DrawPlan(n_draws, _seed(random_state))
-    stats = indexed.map_reduce(draw_kernel, plan, _tile_rows(data, 1))
-    check_finite(indexed, stats["n_rows"])
-    return stats
+    plan = DrawPlan(int(n_draws), _seed(random_state))
+    indexed = _index_rows(data, sample_weight)
+    return indexed.map_reduce(draw_kernel, plan, default_tile_rows(4), name="draw")
 
 
-def _weighted_draw(
-    data: RowBlocks, n_draws: int, random_state: np.random.RandomState, sample_weight
+def draw_indices(
+    data: RowBlocks,
+    n_draws: int,
+    random_state: np.random.RandomState,
+    sample_weight=None,
 ) -> np.ndarray:
-    """``n_draws`` distinct rows drawn in proportion to weight: one pass."""
+    """Numbers of ``n_draws`` distinct rows, uniform or in proportion to weight.
+
+    In the order drawn (see :func:`weighted_race`). Raises numpy's ValueError
+    when fewer than ``n_draws`` rows have a non-zero weight.
+
+    Returns
+    -------
+    ndarray of shape (n_draws,), intp
+    """
     stats = weighted_race(data, n_draws, random_state, sample_weight)
     if not np.all(np.isfinite(stats["draw_key"])):
         raise ValueError("Fewer non-zero entries in p than size")
-    return stats["draw_rows"]
+    return stats["draw_index"].astype(np.intp)
 
 
 def _seed(random_state: np.random.RandomState) -> int:
@@ -181,36 +228,20 @@ def random_data_centers(
     *,
     sample_weight=None,
 ) -> np.ndarray:
-    """K distinct rows drawn uniformly (scikit-learn's ``random_from_data``).
+    """K distinct rows drawn uniformly, or in proportion to ``sample_weight``.
 
-    With ``sample_weight``, rows are drawn with probabilities proportional
-    to their weights, without replacement (scikit-learn's KMeans
-    ``init='random'``): the same draws as scikit-learn for numpy input; one
-    pass (an exponential race keyed by row number) for dask input.
+    scikit-learn's ``random_from_data`` (and its KMeans ``init='random'``)
+    with other random numbers: an exponential race keyed by row number
+    (:func:`weighted_race`), so that numpy and dask input of the same data
+    give the same rows, in the same order, for the same ``random_state``.
 
     Returns
     -------
     centers : ndarray of shape (n_clusters, n_features), float64
     """
-    if sample_weight is not None and data.from_dask:
-        return _weighted_draw(data, n_clusters, random_state, sample_weight)
-    if sample_weight is not None:
-        weights = np.asarray(sample_weight, dtype=np.float64)
-        indices = random_state.choice(
-            data.n_samples, size=n_clusters, replace=False, p=weights / weights.sum()
-        )
-    elif data.from_dask:
-        # ``choice(replace=False)`` permutes every row index: fine in memory for
-        # numpy input (and then identical to scikit-learn), not for a billion rows
-        indices = np.unique(random_state.randint(0, data.n_samples, 4 * n_clusters))
-        while indices.size < n_clusters:
-            extra = random_state.randint(0, data.n_samples, 4 * n_clusters)
-            indices = np.unique(np.concatenate([indices, extra]))
-        indices = random_state.permutation(indices)[:n_clusters]
-    else:
-        indices = random_state.choice(data.n_samples, size=n_clusters, replace=False)
-    rows = data.take_rows(indices)["X"]
-    return np.asarray(rows, dtype=np.float64)
+    data, sample_weight = on_host(data, sample_weight)
+    indices = draw_indices(data, n_clusters, random_state, sample_weight)
+    return dense_rows(data.take_rows(indices)["X"])
 
 
 def kmeans_plusplus_centers(
@@ -223,13 +254,16 @@ def kmeans_plusplus_centers(
 ) -> np.ndarray:
     """K rows chosen by greedy k-means++ seeding (D^2 sampling).
 
-    numpy input: scikit-learn's ``kmeans_plusplus`` on X. dask input: the
-    same algorithm on the engine, one pass per centre: a pass measures the
-    potential of each trial for the next centre (keeping the best, as
-    scikit-learn's greedy variant does) and, for each trial, draws the trials
-    of the centre after it by an exponential race (``argmin E / d^2`` with
-    ``E ~ Exp(1)`` per row, which picks a row with probability proportional
-    to ``d^2``); the race's minima reduce in the tree like any statistic.
+    scikit-learn's greedy k-means++ on the engine, one pass per centre, for
+    numpy and dask input alike: a pass measures the potential of each trial
+    for the next centre (keeping the best, as scikit-learn's greedy variant
+    does) and, for each trial, draws the trials of the centre after it by an
+    exponential race (``argmin E / d^2`` with ``E ~ Exp(1)`` per row, which
+    picks a row with probability proportional to ``d^2``); the race's minima
+    reduce in the tree like any statistic. ``E`` is keyed by row number, so
+    numpy and dask input of the same data give the same centres, in the same
+    order (scikit-learn's ``kmeans_plusplus`` draws other rows: its random
+    numbers follow the order of a single in-memory array).
 
     Parameters
     ----------
@@ -240,25 +274,18 @@ def kmeans_plusplus_centers(
         Trials per centre; ``2 + int(log(n_clusters))`` by default.
     sample_weight : ndarray or dask array of shape (n_samples,), optional
         Row weights: the first centre is drawn in proportion to them, the
-        others in proportion to ``w d^2`` (scikit-learn's weighted variant;
-        for dask input the first draw costs one more pass).
+        others in proportion to ``w d^2`` (scikit-learn's weighted variant).
 
     Returns
     -------
     centers : ndarray of shape (n_clusters, n_features), float64
     """
-    if not data.from_dask:
-        centers, _ = kmeans_plusplus(
-            data.X,
-            n_clusters,
-            sample_weight=sample_weight,
-            random_state=random_state,
-            n_local_trials=n_local_trials,
-        )
-        return np.asarray(centers, dtype=np.float64)
+    data, sample_weight = on_host(data, sample_weight)
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
-    chosen = [_random_row(data, random_state, sample_weight)[0]]
+    chosen = [
+        random_data_centers(data, 1, random_state, sample_weight=sample_weight)[0]
+    ]
     trials = None
     indexed = with_weights(data, sample_weight)
     tile_rows = _tile_rows(data, n_clusters + n_local_trials**2)
@@ -267,7 +294,12 @@ def kmeans_plusplus_centers(
         will_have = len(chosen) + (trials is not None)
         n_draws = n_local_trials if will_have < n_clusters else 0
         plan = make_trial_plan(
-            np.array(chosen), trials, data.dtype, n_draws, _seed(random_state)
+            np.array(chosen),
+            trials,
+            data.dtype,
+            n_draws,
+            _seed(random_state),
+            shift=not is_sparse(data.X),
         )
         stats = indexed.map_reduce(trial_kernel, plan, tile_rows)
         check_finite(indexed, stats["potential"])
@@ -310,8 +342,8 @@ def kmeans_parallel_centers(
         ``daskmix.seeding.parallel-rounds``). Stops early when every row sits
         on a candidate.
     sample_weight : ndarray or dask array of shape (n_samples,), optional
-        Row weights: the first row is drawn in proportion to them (one more
-        pass for dask input), rows are kept with probability
+        Row weights: the first row is drawn in proportion to them, rows are
+        kept with probability
         ``min(1, l w d^2 / phi)`` with ``phi`` the weighted cost, and each
         candidate weighs the summed weight of the rows nearest to it.
 
@@ -319,14 +351,21 @@ def kmeans_parallel_centers(
     -------
     centers : ndarray of shape (n_clusters, n_features), float64
     """
-    candidates = _random_row(data, random_state, sample_weight)
+    data, sample_weight = on_host(data, sample_weight)
+    candidates = random_data_centers(data, 1, random_state, sample_weight=sample_weight)
     ell = oversampling_factor * n_clusters
     rows = with_weights(data, sample_weight)
     if n_rounds is None:
         n_rounds = config.get("seeding.parallel-rounds")
     for _ in range(n_rounds):
         tile_rows = _tile_rows(data, candidates.shape[0])
-        plan = make_oversample_plan(candidates, data.dtype, ell, _seed(random_state))
+        plan = make_oversample_plan(
+            candidates,
+            data.dtype,
+            ell,
+            _seed(random_state),
+            shift=not is_sparse(data.X),
+        )
         stats = rows.map_reduce(oversample_kernel, plan, tile_rows)
         check_finite(rows, stats["phi"])
         order = np.argsort(stats["cand_index"], kind="stable")
@@ -338,8 +377,9 @@ def kmeans_parallel_centers(
         # fewer candidates than clusters: few distinct rows; pad with random rows
         extra = random_data_centers(data, n_clusters - n_candidates, random_state)
         return np.vstack([candidates, extra]) if extra.size else candidates
-    plan = make_lloyd_plan(candidates, data.dtype)
-    stats = rows.map_reduce(lloyd_kernel, plan, _tile_rows(data, n_candidates))
+    functions = functions_for(data.X)
+    plan = functions.plan(candidates, data.dtype)
+    stats = rows.map_reduce(functions.lloyd, plan, _tile_rows(data, n_candidates))
     check_finite(rows, stats["inertia"])
     return reduce_weighted(candidates, stats["counts"], n_clusters, random_state)
 
@@ -406,7 +446,11 @@ def weighted_lloyd(
     tol_abs = tol * float(np.mean(variance))
     labels = None
     for _ in range(max_iter):
-        squared = ((points[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+        # one centre at a time: an (M, K, D) temporary is too large for the
+        # wide rows of sparse (text) data
+        squared = np.column_stack(
+            [((points - center) ** 2).sum(axis=1) for center in centers]
+        )
         new_labels = squared.argmin(axis=1)
         if labels is not None and np.array_equal(new_labels, labels):
             break

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import config
 from .._engine.rows import RowBlocks
-from .lloyd import fit_kmeans
+from .lloyd import fit_kmeans, warn_few_clusters
 from .seeding import sample_indices, sample_rows, weighted_race
 
 
@@ -90,6 +90,7 @@ def kmeans_start(
     *,
     resample: bool = False,
     n_rows: int | None = None,
+    warn: bool = False,
 ) -> tuple[np.ndarray, RowBlocks]:
     """k-means centres for a mixture's start, and the rows to label with them.
 
@@ -135,6 +136,13 @@ def kmeans_start(
         Rows of the sample (default :func:`kmeans_sample_size`). A small
         ``n_rows`` gives k-means partitions that vary from draw to draw: the
         variety that restarts of a mixture need.
+    warn : bool, default=False
+        Warn as scikit-learn's KMeans does (ConvergenceWarning, "Number of
+        distinct clusters (d) found smaller than n_clusters (K)") when fewer
+        than ``n_clusters`` clusters own rows: a mixture asks for it on its
+        first restart only, so that a fit warns once. Starts shared by the
+        candidates of a model-selection sweep (:meth:`RowBlocks.shared_draw`)
+        warn once.
 
     Returns
     -------
@@ -147,22 +155,43 @@ def kmeans_start(
         n_restarts = config.get("kmeans-start.restarts")
     weighted = data.weight is not None
     return data.shared_draw(
-        ("kmeans_start", n_clusters, n_restarts, resample, n_rows, weighted),
+        ("kmeans_start", n_clusters, n_restarts, resample, n_rows, weighted, warn),
         random_state,
         lambda: _kmeans_start(
-            data, n_clusters, random_state, n_restarts, resample, n_rows, weighted
+            data,
+            n_clusters,
+            random_state,
+            n_restarts,
+            resample,
+            n_rows,
+            weighted,
+            warn,
         ),
     )
 
 
 def _kmeans_start(
-    data, n_clusters, random_state, n_restarts, resample, n_rows, weighted
+    data, n_clusters, random_state, n_restarts, resample, n_rows, weighted, warn
 ):
     n_draw = kmeans_sample_size(n_clusters) if n_rows is None else int(n_rows)
     if weighted:
-        return _weighted_kmeans_start(
+        centers, data, n_distinct = _weighted_kmeans_start(
             data, n_clusters, random_state, n_restarts, resample, n_draw
         )
+    else:
+        centers, data, n_distinct = _unweighted_kmeans_start(
+            data, n_clusters, random_state, n_restarts, resample, n_draw
+        )
+    if warn:
+        # the caller of kmeans_start (a mixture's start), as scikit-learn's
+        # mixtures warn from their call of KMeans.fit
+        warn_few_clusters(n_distinct, n_clusters, stacklevel=5)
+    return centers, data
+
+
+def _unweighted_kmeans_start(
+    data, n_clusters, random_state, n_restarts, resample, n_draw
+):
     if data.n_samples > n_draw:
         data = RowBlocks({"X": sample_rows(data, n_draw, random_state)})
     elif resample:
@@ -172,12 +201,8 @@ def _kmeans_start(
     else:
         # clustered whole: read small dask data once, not once per Lloyd pass
         data = data.local()
-    # the mixture labels the rows under these centres in its own first pass:
-    # the pass measuring the final inertia would be wasted
-    best = fit_kmeans(
-        data, n_clusters, random_state, n_init=n_restarts, measure_last=False
-    )
-    return best.centers, data
+    best = fit_kmeans(data, n_clusters, random_state, n_init=n_restarts)
+    return best.centers, data, best.n_distinct
 
 
 def _weighted_kmeans_start(
@@ -200,11 +225,6 @@ def _weighted_kmeans_start(
         data = data.local()
     rows, weight = split_weight(data)
     best = fit_kmeans(
-        rows,
-        n_clusters,
-        random_state,
-        n_init=n_restarts,
-        measure_last=False,
-        sample_weight=weight,
+        rows, n_clusters, random_state, n_init=n_restarts, sample_weight=weight
     )
-    return best.centers, data
+    return best.centers, data, best.n_distinct

@@ -16,7 +16,10 @@ accumulates the statistics the M-step needs, in one sweep over the tile:
 
 What each covariance type computes lives in its object
 (:mod:`daskmix.gaussian.covariance`); the functions here are the same for all
-four. Tile-sized temporaries go to a per-thread workspace
+four. A plan with ``gaps`` (``missing="marginalize"``) sends every tile that
+has a NaN to the masked kernel of :mod:`daskmix.gaussian.missing`, one
+dispatch at the top of each function; other tiles run the code below.
+Tile-sized temporaries go to a per-thread workspace
 (:mod:`daskmix._engine.workspace`), so a kernel call does not allocate megabytes
 afresh; what a kernel returns is always its own array.
 
@@ -41,6 +44,7 @@ import numpy as np
 from .._engine.stats import Stats
 from .._engine.tiles import Tile
 from .._engine.workspace import FRESH, workspace
+from . import missing
 from .covariance import Covariance, covariance
 from .params import GaussianParams
 
@@ -68,6 +72,9 @@ class GaussianPlan:
         How responsibilities are formed (E-step, hard labels, random draws).
     seed : int
         Key of the counter-based generator for ``resp_mode='random'``.
+    gaps : GapPlan or None
+        What the masked kernel needs (:mod:`daskmix.gaussian.missing`) when
+        NaN entries are missing values; None when they are errors.
     """
 
     covariance_type: str
@@ -77,6 +84,7 @@ class GaussianPlan:
     offsets: np.ndarray
     resp_mode: str = "posterior"
     seed: int = 0
+    gaps: missing.GapPlan | None = None
 
     @property
     def n_components(self) -> int:
@@ -94,8 +102,13 @@ def make_plan(
     center: np.ndarray | None = None,
     resp_mode: str = "posterior",
     seed: int = 0,
+    marginalize: bool = False,
 ) -> GaussianPlan:
-    """Precompute the per-pass constants of ``params`` for blocks of ``dtype``."""
+    """Precompute the per-pass constants of ``params`` for blocks of ``dtype``.
+
+    ``marginalize``: NaN entries are missing values (the plan carries
+    ``gaps``); only for ``resp_mode='posterior'``.
+    """
     cov = covariance(params.covariance_type)
     n_features = params.means.shape[1]
     if center is None:
@@ -112,6 +125,13 @@ def make_plan(
         - 0.5 * n_features * LOG_2PI
     )
     transform, offsets = cov.plan_arrays(prec_chol, rel_means)
+    gaps = None
+    if marginalize:
+        if resp_mode != "posterior":
+            raise ValueError("Missing values are marginalized in the E-step only.")
+        gaps = missing.gap_plan(
+            cov, params.weights, params.means, prec_chol, center.astype(np.float64)
+        )
     return GaussianPlan(
         params.covariance_type,
         center,
@@ -120,6 +140,7 @@ def make_plan(
         np.ascontiguousarray(offsets, dtype=dtype),
         resp_mode,
         seed,
+        gaps,
     )
 
 
@@ -193,8 +214,12 @@ def em_kernel(tile: Tile, plan: GaussianPlan) -> Stats:
     Stats
         ``nk`` (K,), ``s1``, ``s2`` (shapes per covariance type, see
         :mod:`daskmix.gaussian.covariance`), ``loglik`` (summed ``log p(x)``),
-        ``n_rows``.
+        ``n_rows``. On rows with gaps, expected statistics and the marginal
+        likelihood of the observed entries (:mod:`daskmix.gaussian.missing`).
     """
+    tile = missing.masked(tile, plan.gaps)
+    if tile.mask is not None:
+        return missing.em_kernel(tile, plan, em_kernel)
     x, sample_weight = tile.X, tile.weight
     with workspace() as work:
         xs = _shifted(x, plan, work)
@@ -253,11 +278,22 @@ def weighted_shared_scatter(
 
 
 # ------------------------------------------------------------ per-row outputs
+def tile_log_prob(tile: Tile, plan: GaussianPlan, work=FRESH) -> np.ndarray:
+    """``log w_k + log p(x | k)`` of each row, (K, tile).
+
+    On rows with gaps, of the observed entries (the marginal).
+    """
+    tile = missing.masked(tile, plan.gaps)
+    if tile.mask is not None:
+        return missing.log_prob(tile, plan.gaps, lambda rows: tile_log_prob(rows, plan))
+    xs = _shifted(tile.X, plan, work)
+    return component_log_prob(xs, plan, work)[0]
+
+
 def log_resp_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
     """log p(k | x) of each row, (tile, K)."""
     with workspace() as work:
-        xs = _shifted(tile.X, plan, work)
-        weighted_log_prob, _ = component_log_prob(xs, plan, work)
+        weighted_log_prob = tile_log_prob(tile, plan, work)
         _, log_norm = normalize_log_prob(weighted_log_prob, work)
         return (weighted_log_prob - log_norm).T.astype(np.float64)
 
@@ -271,14 +307,27 @@ def proba_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
 def score_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
     """log p(x) of each row, (tile,)."""
     with workspace() as work:
-        xs = _shifted(tile.X, plan, work)
-        weighted_log_prob, _ = component_log_prob(xs, plan, work)
+        weighted_log_prob = tile_log_prob(tile, plan, work)
         return normalize_log_prob(weighted_log_prob, work)[1].astype(np.float64)
 
 
 def label_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
     """Most probable component of each row, (tile,)."""
     with workspace() as work:
-        xs = _shifted(tile.X, plan, work)
-        weighted_log_prob, _ = component_log_prob(xs, plan, work)
-        return weighted_log_prob.argmax(axis=0)
+        return tile_log_prob(tile, plan, work).argmax(axis=0)
+
+
+def impute_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
+    """Each row with its gaps at their conditional expectation, (tile, D) float64.
+
+    ``plan`` must carry ``gaps`` (:func:`make_plan` with ``marginalize``).
+    """
+    return missing.impute_rows(tile, plan.gaps)
+
+
+def draw_rows(tile: Tile, plan: GaussianPlan) -> np.ndarray:
+    """Each row with its gaps drawn given its observed entries, (tile, D) float64.
+
+    ``plan`` must carry ``gaps``; its ``seed`` keys the draws.
+    """
+    return missing.draw_rows(tile, plan.gaps, plan.seed)

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import _fit_context
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted
 
+from .._engine.namespaces import is_device_array, to_host
+from .._engine.rows import RowBlocks
 from .._estimator.all_or_nothing import fit_all_or_nothing
-from .._estimator.base import BaseMixture, float_dtype
+from .._estimator.base import BaseMixture, float_dtype, kernel_dtype
 from .._estimator.docstrings import (
     SAMPLE_WEIGHT_FIT,
     SAMPLE_WEIGHT_PARTIAL_FIT,
     fill_doc,
 )
+from .._estimator.outputs import wrap_like
+from .._estimator.validation import check_X, naming_missing_option
 from .init_checks import check_means, check_precisions, check_weights
+from .kernels import draw_rows, impute_rows, make_plan
 from .model import GaussianModel
 from .outputs import GaussianOutputs
 from .params import (
@@ -137,6 +144,24 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
         Stop a minibatch fit after this many consecutive steps in which the
         smoothed lower bound did not exceed its best value by more than
         ``tol``; None runs ``max_iter`` passes' worth of steps.
+    missing : {'error', 'marginalize'}, default='error'
+        What a NaN in X is. 'error': a ValueError, as in scikit-learn.
+        'marginalize': a missing entry, taken as missing at random (its
+        being missing may depend on the observed entries of its row, not on
+        its own value); infinity stays an error. EM then runs on the
+        observed entries (Ghahramani & Jordan 1994), still one pass per
+        iteration: a row's E-step uses the marginal of its observed
+        features, and the statistics take its missing entries at their
+        conditional expectation, plus their conditional covariance. A row
+        with no observed feature counts for nothing: it is left out of the
+        fit, ``score``, ``bic`` and ``aic``; ``predict_proba`` gives it the
+        mixing weights, ``predict`` the heaviest component, ``score_samples``
+        0 (the log-likelihood of nothing) and :meth:`impute` the mixture
+        mean. ``predict``, ``predict_proba``, ``score_samples`` and ``score``
+        use the marginal likelihood of each row's observed entries. The start
+        runs on rows without gaps (see the user guide's page on missing
+        data); data without a NaN give the fit of ``missing='error'``, bit
+        for bit.
 
     Attributes
     ----------
@@ -232,6 +257,8 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
            [5., 5.]])
     """
 
+    _supports_array_api = True
+
     _parameter_constraints: dict = {
         **BaseMixture._parameter_constraints,
         "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
@@ -239,6 +266,7 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
         "weights_init": ["array-like", None],
         "means_init": ["array-like", None],
         "precisions_init": ["array-like", None],
+        "missing": [StrOptions({"error", "marginalize"})],
     }
 
     def __init__(
@@ -263,6 +291,7 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
         learning_offset: float = 1.0,
         learning_decay: float = 0.75,
         max_no_improvement: int | None = 20,
+        missing: str = "error",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -283,6 +312,7 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
         self.learning_offset = learning_offset
         self.learning_decay = learning_decay
         self.max_no_improvement = max_no_improvement
+        self.missing = missing
 
     # ------------------------------------------------------------------ fit
     @fill_doc(sample_weight_fit=SAMPLE_WEIGHT_FIT)
@@ -312,7 +342,8 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
         self : GaussianMixture
             The fitted estimator.
         """
-        return self._fit(X, y, sample_weight)
+        with naming_missing_option(self):
+            return self._fit(X, y, sample_weight)
 
     @fill_doc(sample_weight_partial_fit=SAMPLE_WEIGHT_PARTIAL_FIT)
     @fit_all_or_nothing
@@ -348,7 +379,8 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
         self : GaussianMixture
             The updated estimator.
         """
-        return self._partial_fit(X, y, sample_weight)
+        with naming_missing_option(self):
+            return self._partial_fit(X, y, sample_weight)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most probable component of each sample.
@@ -383,6 +415,7 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
             init_params=self.init_params,
             tol=self.tol,
             user_init=self._check_user_init(n_features) if fitting else {},
+            missing=self.missing,
         )
 
     def _structure(self, n_features: int) -> dict:
@@ -396,21 +429,24 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
     def _check_user_init(self, n_features: int) -> dict:
         """Validated copies of the ``*_init`` arrays (never written back)."""
         K, cov_type = self.n_components, self.covariance_type
+        # array-API arrays (cupy, torch...) are read on the host: they are tiny
+        weights, means, precisions = (
+            to_host(a) if is_device_array(a) else a
+            for a in (self.weights_init, self.means_init, self.precisions_init)
+        )
         user = {}
-        if self.weights_init is not None:
-            user["weights"] = check_weights(self.weights_init, K)
-        if self.means_init is not None:
-            user["means"] = check_means(self.means_init, K, n_features)
-        if self.precisions_init is not None:
-            user["precisions"] = check_precisions(
-                self.precisions_init, cov_type, K, n_features
-            )
+        if weights is not None:
+            user["weights"] = check_weights(weights, K)
+        if means is not None:
+            user["means"] = check_means(means, K, n_features)
+        if precisions is not None:
+            user["precisions"] = check_precisions(precisions, cov_type, K, n_features)
         return user
 
     # ------------------------------------------------------------ attributes
     def _params(self) -> GaussianParams:
         def f64(a):
-            return np.asarray(a, dtype=np.float64)
+            return to_host(a).astype(np.float64, copy=False)
 
         return GaussianParams(
             self.covariance_type,
@@ -432,3 +468,60 @@ class GaussianMixture(GaussianOutputs, BaseMixture):
 
     def _n_parameters(self) -> int:
         return n_parameters(self.covariance_type, *self.means_.shape)
+
+    # ---------------------------------------------------------- missing data
+    def impute(self, X, *, sample: bool = False, random_state=None):
+        """X with each missing entry (NaN) at its conditional expectation.
+
+        ``sum_k p(k | x_o) E[x_m | x_o, k]`` under the fitted mixture, for
+        the observed entries ``x_o`` and missing entries ``x_m`` of each
+        row; observed entries are kept as they are. A row with no observed
+        feature becomes the mixture mean ``sum_k w_k mu_k``. Whatever
+        ``missing`` the mixture was fitted with; infinity is an error.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data with NaN where entries are missing.
+        sample : bool, default=False
+            Draw the missing entries of each row from their distribution
+            given its observed entries instead: a component from
+            ``p(k | x_o)``, then the conditional Gaussian of that component
+            (a row with no observed feature: a draw from the mixture).
+            Repeated with different ``random_state``, the draws are multiple
+            imputations; their spread is that of the data, which the
+            conditional expectation's is not.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws of ``sample=True``. A row's draws depend on the
+            seed and the row's position only, not on the chunking.
+
+        Returns
+        -------
+        X_imputed : ndarray, dask array or DataArray of shape (n_samples, n_features)
+            In X's float dtype. Lazy for dask input; for a DataArray, a
+            DataArray with X's dimensions and coordinates.
+        """
+        check_is_fitted(self)
+        checked, info = check_X(self, X, reset=False, allow_nan=True)
+        data = RowBlocks({"X": checked})
+        model = self._model(data.n_features)
+        seed = 0
+        if sample:
+            seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+        plan = make_plan(self._params(), data.dtype, marginalize=True, seed=seed)
+        dtype = float_dtype(data.dtype)
+        result = data.map_rows(
+            draw_rows if sample else impute_rows,
+            plan,
+            model.tile_rows(data.n_features),
+            data.n_features,
+            kernel_dtype(dtype),
+            allow_nan=True,
+        )
+        return wrap_like(result.astype(dtype, copy=False), X, info)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing == "marginalize"
+        return tags

@@ -12,13 +12,16 @@ from .. import config
 from .._em.batch import fit_em
 from .._em.model import MixtureModel
 from .._em.scoring import score_stats
+from .._engine.namespaces import register_device_kernel
 from .._engine.rows import RowBlocks, default_tile_rows
 from .._engine.stats import Stats
 from .._engine.tiles import Tile
 from ..cluster.seeding import sample_indices
 from ..cluster.starts import weighted_sample
+from . import missing
 from .covariance import covariance
-from .kernels import GaussianPlan, component_log_prob, em_kernel, make_plan
+from .device_kernels import loglik_kernel_device
+from .kernels import GaussianPlan, em_kernel, make_plan, tile_log_prob
 from .params import GaussianParams, StatsFrame, m_step, reframe_stats
 from .starts import params_from_method, with_user_init
 
@@ -27,10 +30,19 @@ def loglik_kernel(tile: Tile, plan: GaussianPlan) -> Stats:
     """Summed ``log p(x)``, responsibility entropy and rows of one tile.
 
     With row weights, weighted sums: with integer weights, those of the rows
-    repeated. See :func:`daskmix._em.scoring.score_stats`.
+    repeated. See :func:`daskmix._em.scoring.score_stats`. Rows with gaps
+    score the marginal likelihood of their observed entries; rows with no
+    observed feature count for nothing (weight zero).
     """
-    weighted_log_prob, _ = component_log_prob(tile.X - plan.center, plan)
-    return score_stats(weighted_log_prob, tile.weight)
+    tile = missing.masked(tile, plan.gaps)
+    weight = tile.weight
+    if tile.mask is not None:
+        observed = ~tile.mask.all(axis=1)
+        weight = observed if weight is None else weight * observed
+    return score_stats(tile_log_prob(tile, plan), weight)
+
+
+register_device_kernel(loglik_kernel, loglik_kernel_device)
 
 
 def gaussian_tile_rows(n_components: int, n_features: int) -> int:
@@ -56,6 +68,11 @@ class GaussianModel(MixtureModel):
     user_init : dict
         Validated ``weights``, ``means``, ``precisions`` given by the user;
         each replaces what the start method finds.
+    missing : {'error', 'marginalize'}
+        'marginalize': NaN entries are missing values; the kernels use the
+        marginal of the observed entries and expected statistics
+        (:mod:`daskmix.gaussian.missing`), and the start runs on rows
+        without gaps (:func:`~daskmix.gaussian.missing.start_rows`).
 
     Data with row weights (a ``weight`` array) are weighted in every pass
     and in the start.
@@ -67,16 +84,21 @@ class GaussianModel(MixtureModel):
     init_params: str = "kmeans"
     tol: float = 1e-3
     user_init: dict = field(default_factory=dict)
+    missing: str = "error"
 
     name = "gmm"
     kernel = staticmethod(em_kernel)
     score_kernel = staticmethod(loglik_kernel)
 
+    @property
+    def allow_nan(self) -> bool:
+        return self.missing == "marginalize"
+
     def tile_rows(self, n_features: int) -> int:
         return gaussian_tile_rows(self.n_components, n_features)
 
     def plan(self, params: GaussianParams, dtype) -> GaussianPlan:
-        return make_plan(params, dtype)
+        return make_plan(params, dtype, marginalize=self.allow_nan)
 
     def frame(self, params: GaussianParams, dtype) -> StatsFrame:
         whiten = covariance(self.covariance_type).whitening(params.precisions_cholesky)
@@ -103,6 +125,12 @@ class GaussianModel(MixtureModel):
         self, data: RowBlocks, random_state, restart: int = 0
     ) -> GaussianParams:
         found = None
+        if (
+            len(self.user_init) < 3
+            and self.allow_nan
+            and missing.has_gaps(data, self.n_components)
+        ):
+            data = missing.start_rows(data, self.n_components, random_state)
         if len(self.user_init) < 3 and self.init_params == "gmm":
             found = fit_on_sample(
                 data,

@@ -7,6 +7,8 @@ from sklearn.base import DensityMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .._engine.namespaces import like
+from .._estimator.outputs import check_same_namespace
 from .._estimator.validation import check_n_samples
 from .kernels import label_rows, proba_rows, score_rows
 from .params import GaussianParams
@@ -60,6 +62,7 @@ class GaussianOutputs(DensityMixin):
             Component labels. Lazy for dask input; along the sample dimension
             for xarray input.
         """
+        check_same_namespace(self, X, "predict")
         return self._map_rows(self._fitted_rows(X), label_rows, None, "label", np.int64)
 
     def predict_proba(self, X):
@@ -76,6 +79,7 @@ class GaussianOutputs(DensityMixin):
         resp : ndarray, dask array or DataArray of shape (n_samples, n_components)
             ``p(k | x)``. For xarray input, dims (sample dim, ``component``).
         """
+        check_same_namespace(self, X, "predict_proba")
         return self._map_rows(
             self._fitted_rows(X), proba_rows, self.n_components, "probability"
         )
@@ -94,6 +98,7 @@ class GaussianOutputs(DensityMixin):
         log_prob : ndarray, dask array or DataArray of shape (n_samples,)
             Log-density of each sample under the mixture.
         """
+        check_same_namespace(self, X, "score_samples")
         return self._map_rows(self._fitted_rows(X), score_rows, None, "log_likelihood")
 
     def score(self, X, y=None) -> float:
@@ -112,6 +117,7 @@ class GaussianOutputs(DensityMixin):
         log_likelihood : float
             Mean of ``log p(x)`` over the samples.
         """
+        check_same_namespace(self, X, "score")
         loglik, n_samples = self._total_loglik(X)
         return loglik / n_samples
 
@@ -128,7 +134,9 @@ class GaussianOutputs(DensityMixin):
         -------
         X : ndarray of shape (n_samples, n_features)
             The samples, grouped by component; float64 whatever the dtype of
-            the fitted attributes, as in scikit-learn.
+            the fitted attributes, as in scikit-learn. In the namespace and on
+            the device of the fitted attributes (those of the training data for
+            array-API input, such as cupy or torch arrays).
         y : ndarray of shape (n_samples,)
             Component of each sample, sorted.
         """
@@ -138,4 +146,5 @@ class GaussianOutputs(DensityMixin):
             check_n_samples(n_samples),
             check_random_state(self.random_state),
         )
-        return X, labels
+        # fitted on array-API input: the samples where the parameters live
+        return like(X, self.means_), like(labels, self.means_)

@@ -99,7 +99,7 @@ def params_from_method(
                 n_rows=config.get("kmeans-start.restart-rows-per-cluster") * K,
             )
         else:
-            centers, labelled = kmeans_start(data, K, random_state)
+            centers, labelled = kmeans_start(data, K, random_state, warn=True)
         frame_center = centers.mean(axis=0)
         frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)
         plan = make_plan(

@@ -22,6 +22,7 @@ from .._estimator.outputs import (
     complete_rows,
     complete_rows_and_means,
     fill_incomplete,
+    from_rows,
     is_lazy,
     mark_incomplete,
     scatter_complete,
@@ -102,7 +103,11 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         computes the mask of complete samples and their mean first (one
         extra pass over the data); per-sample methods mask lazily and
         compute nothing. False: a NaN is an error, as in the wrapped
-        estimator.
+        estimator. With an estimator that marginalizes missing values
+        (``GaussianMixture(missing="marginalize")``) a NaN is a missing
+        entry either way: samples with some observed features are kept,
+        fitted and classified, and ``skipna=True`` leaves out (and masks)
+        only the samples with no observed feature.
     sample_dims : hashable or tuple of hashable, default=None
         The sample dimensions of the data at ``fit``; every other dimension
         is a feature dimension. With ``feature_dim`` as well, the two must
@@ -216,6 +221,15 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         self.sample_dims = sample_dims
 
     # ------------------------------------------------------------- inputs
+    def _marginalizes(self) -> bool:
+        """Whether the wrapped estimator takes NaN as missing values."""
+        estimator = getattr(self, "estimator_", self.estimator)
+        return getattr(estimator, "missing", None) == "marginalize"
+
+    def _valid(self, rows, *others):
+        """The rows ``skipna`` keeps (lazy for dask): complete, or observed."""
+        return complete_rows(rows, *others, any_observed=self._marginalizes())
+
     def _stack(self, X, y=None, *, fitting: bool = False):
         """X stacked into :class:`Rows`, and y as rows aligned with them (or None).
 
@@ -240,10 +254,15 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         fill = [None, None]
         if self.skipna:
             others = () if y_rows is None else (y_rows,)
-            valid, means = complete_rows_and_means(rows.rows, *others)
+            valid, means = complete_rows_and_means(
+                rows.rows, *others, any_observed=self._marginalizes()
+            )
             if not valid.any():
+                what = (
+                    "no observed feature" if self._marginalizes() else "a NaN feature"
+                )
                 raise ValueError(
-                    "Every sample of X has a NaN feature (or a NaN target): "
+                    f"Every sample of X has {what} (or a NaN target): "
                     "nothing left to fit with skipna=True."
                 )
             X_fit = take_complete(rows.rows, valid)
@@ -334,7 +353,9 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
             X_fit, y_fit = rows.rows, y_rows
             if self.skipna:
                 others = () if y_rows is None else (y_rows,)
-                valid, _ = complete_rows_and_means(rows.rows, *others)
+                valid, _ = complete_rows_and_means(
+                    rows.rows, *others, any_observed=self._marginalizes()
+                )
                 X_fit = take_complete(rows.rows, valid)
                 y_fit = None if y_rows is None else take_complete(y_rows, valid)
             estimator = self.estimator_
@@ -357,7 +378,7 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         fn = getattr(self.estimator_, method)
         valid = None
         if self.skipna:
-            valid = complete_rows(*arrays)
+            valid = self._valid(*arrays)
             numpy_rows = rows.sample_chunks is None and valid.any()
             if numpy_rows:  # compute on the complete rows only
                 arrays = [a[valid] for a in arrays]
@@ -488,6 +509,38 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         """
         return self._per_sample("score_samples", X, y, name="log_likelihood")
 
+    @available_if(_estimator_has("impute"))
+    def impute(self, X, **impute_params):
+        """X with each missing entry at its conditional expectation (GaussianMixture).
+
+        Parameters
+        ----------
+        X : xarray.DataArray or xarray.Dataset
+            Labeled data with NaN where entries are missing: the feature
+            dims of the fit and any sample dims.
+        **impute_params : dict
+            Passed on, e.g. ``sample=True, random_state=0`` for draws.
+
+        Returns
+        -------
+        xarray.DataArray or xarray.Dataset
+            X's values, dimensions (sample dimensions first, then the feature
+            dimensions) and coordinates, or a Dataset of its variables for a
+            Dataset; lazy for dask-backed X.
+            With ``skipna=True``, samples with no observed feature stay NaN.
+        """
+        check_is_fitted(self)
+        rows, _, variables_dim = self._stack(X)
+        result = self.estimator_.impute(rows.rows, **impute_params)
+        if self.skipna:
+            result = mark_incomplete(result, self._valid(rows.rows))
+        stacked = rows.stacked
+        values = from_rows(result, rows.sample_shape, rows.sample_chunks)
+        imputed = stacked.copy(data=values.reshape(stacked.shape))
+        if variables_dim is not None:
+            return imputed.to_dataset(dim=variables_dim)
+        return imputed
+
     @available_if(_estimator_has("transform"))
     def transform(self, X):
         """The wrapped estimator's ``transform`` (KMeans: distance to each centre).
@@ -533,7 +586,7 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         rows, y_rows, _ = self._stack(X, y)
         arrays = [rows.rows] + ([] if y_rows is None else [y_rows])
         if self.skipna:
-            valid = complete_rows(*arrays)
+            valid = self._valid(*arrays)
             if is_lazy(valid):
                 valid = valid.compute()
             arrays = [take_complete(a, np.asarray(valid)) for a in arrays]
@@ -604,5 +657,5 @@ class Labeled(MetaEstimatorMixin, BaseEstimator):
         tags.transformer_tags = inner.transformer_tags
         tags.regressor_tags = inner.regressor_tags
         tags.classifier_tags = inner.classifier_tags
-        tags.input_tags.allow_nan = bool(self.skipna)
+        tags.input_tags.allow_nan = bool(self.skipna) or self._marginalizes()
         return tags

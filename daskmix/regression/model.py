@@ -147,6 +147,7 @@ class RegressionModel(MixtureModel):
                     reg_covar=self.config.reg_covar,
                     tile_rows=self.tile_rows(data.n_features),
                     x_range=x_range,
+                    warn=restart == 0,
                 )
             except ValueError as exc:
                 # centre pickers see the joint (x, y) as their "X": say which

@@ -93,6 +93,7 @@ def initial_params(
     reg_covar: float,
     tile_rows: int,
     x_range: np.ndarray | None = None,
+    warn: bool = False,
 ) -> RegressionParams:
     """Starting parameters: one initialisation pass over (X, y), then an M-step.
 
@@ -115,6 +116,10 @@ def initial_params(
     responsibilities and every component starts with one Newton step from
     the flat line at the mean of y. ``x_range`` (the data's column range,
     :func:`column_range`) is what the Newton steps' safeguard needs.
+
+    With ``warn``, the k-means of 'kmeans', 'kmeans-chain' and 'kmeans-pairs'
+    warns as scikit-learn's KMeans when it finds fewer distinct clusters than
+    it was asked for (:func:`~daskmix.cluster.starts.kmeans_start`).
     """
     K = n_components
     if method == "short-em":
@@ -156,9 +161,9 @@ def initial_params(
         return joint.with_array("weight", weight) if with_weight else joint
 
     if method == "kmeans":
-        centers = kmeans_start(joint_rows(weighted), K, random_state, 1, resample=True)[
-            0
-        ]
+        centers = kmeans_start(
+            joint_rows(weighted), K, random_state, 1, resample=True, warn=warn
+        )[0]
         init_fields.update(mode="nearest", centers=_shift(centers, x_center, y_center))
     elif method in ("k-means++", "random_from_data"):
         pick = {
@@ -192,6 +197,7 @@ def initial_params(
             random_state,
             1,
             resample=True,
+            warn=warn,
         )
         if method == "kmeans-chain":
             segments = chain_segments(centers)

@@ -55,6 +55,13 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         are then computed in one full pass.
     batch_size : int, default=8192
         Rows per mini-batch with ``algorithm='minibatch'``.
+    missing : {'error', 'marginalize'}, default='error'
+        What a NaN in X is, for every candidate (see
+        :class:`daskmix.GaussianMixture`). With 'marginalize' the criteria
+        use the observed-data log-likelihood (the marginal of each row's
+        observed entries) and count the same parameters as without gaps:
+        missing entries are integrated out, not estimated. ``n`` in BIC and
+        ICL counts the rows with an observed feature.
 
     Attributes
     ----------
@@ -102,6 +109,7 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         **_MixtureIC._parameter_constraints,
         "covariance_type": ["array-like", StrOptions(set(COVARIANCE_TYPES))],
         "init_params": [StrOptions(set(INIT_METHODS))],
+        "missing": [StrOptions({"error", "marginalize"})],
     }
     _estimator = GaussianMixture
     _grid_keys = ("n_components", "covariance_type")
@@ -121,6 +129,7 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         verbose: int = 0,
         algorithm: str = "batch",
         batch_size: int = 8192,
+        missing: str = "error",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -134,6 +143,10 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         self.verbose = verbose
         self.algorithm = algorithm
         self.batch_size = batch_size
+        self.missing = missing
+
+    def _shared_params(self) -> dict:
+        return {**super()._shared_params(), "missing": self.missing}
 
     def _grid(self) -> list[dict]:
         types = _as_options(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
@@ -226,6 +239,28 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
         """
         check_is_fitted(self)
         return self.best_estimator_.predict_proba(X)
+
+    def impute(self, X):
+        """X with each missing entry at its conditional expectation, chosen model.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data with NaN where entries are missing.
+
+        Returns
+        -------
+        X_imputed : ndarray, dask array or DataArray of shape (n_samples, n_features)
+            ``best_estimator_.impute(X)``.
+        """
+        check_is_fitted(self)
+        return self.best_estimator_.impute(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing == "marginalize"
+        return tags
 
     def score(self, X, y=None) -> float:
         """Mean log-likelihood of X under the chosen model.

@@ -180,6 +180,41 @@ class Covariance:
         """Float64 statistics ``nk`` (K,), ``s1``, ``s2`` of one tile."""
         raise NotImplementedError
 
+    # ------------------------------------------- statistics from moments
+    #: whether the statistics frame is centred on each component's mean (full),
+    #: rather than on the common shift ``m``
+    centred_per_component = False
+
+    def component_precisions(
+        self, prec_chol: np.ndarray, n_components: int, n_features: int
+    ) -> np.ndarray:
+        """The K precisions, float64: (K, D, D) matrices, or (K, D) diagonals.
+
+        Matrices when :attr:`matrix`, else the diagonals of diagonal
+        precisions. What the masked kernel factors, pattern by pattern
+        (:mod:`daskmix.gaussian.missing`).
+        """
+        raise NotImplementedError
+
+    def stats_from_moments(
+        self,
+        nk: np.ndarray,
+        first: np.ndarray,
+        second: np.ndarray,
+        whiten: np.ndarray | None,
+    ) -> Stats:
+        """The statistics ``nk``, ``s1``, ``s2`` of given moments, in this frame.
+
+        ``first`` (K, D) and ``second`` are sums over rows of ``r_k e`` and
+        ``r_k e e^T`` for (expected) deviations ``e`` from the frame's origin:
+        component k's mean when :attr:`centred_per_component`, the common
+        shift ``m`` otherwise. ``second`` is (K, D, D) when :attr:`matrix`,
+        else its diagonal (K, D). ``whiten`` is the frame's
+        (:meth:`whitening`). The M-step reads the result as it reads
+        :meth:`accumulate`'s.
+        """
+        raise NotImplementedError
+
     # ------------------------------------------------------------- M-step
     def m_step(
         self, stats: Stats, frame: StatsFrame, reg_covar: float

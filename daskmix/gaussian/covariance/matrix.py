@@ -86,6 +86,11 @@ class _Matrix(Covariance):
     def whitening(self, prec_chol):
         return prec_chol
 
+    def component_precisions(self, prec_chol, n_components, n_features):
+        stack = self._stack(self.precisions_from_cholesky(prec_chol))
+        shape = (n_components, n_features, n_features)
+        return np.ascontiguousarray(np.broadcast_to(stack, shape), dtype=np.float64)
+
     def check_precisions(self, precisions):
         for matrix in self._stack(precisions):
             # the symmetry tolerance of the input's dtype (scikit-learn 1.9)
@@ -182,6 +187,13 @@ class Full(_Matrix):
             s2[k] = weighted @ whitened_k.T
         return Stats(nk=nk, s1=s1.astype(f64, copy=False), s2=s2)
 
+    centred_per_component = True
+
+    def stats_from_moments(self, nk, first, second, whiten):
+        # y_k = (x - c_k) U_k
+        s1 = np.einsum("kd,kde->ke", first, whiten)
+        return Stats(nk=nk, s1=s1, s2=np.swapaxes(whiten, 1, 2) @ second @ whiten)
+
     def _estimate(self, stats, nk, frame, reg_covar):
         eye = np.eye(frame.center.shape[0])
         inv_u = inverse_upper(frame.whiten)  # (K, D, D): x - c = y @ inv(U)
@@ -277,6 +289,12 @@ class Tied(_Matrix):
         f64 = np.float64
         nk = resp.sum(axis=1, dtype=f64)
         return _float64_stats(nk, resp @ frame.T, frame @ frame.T)
+
+    def stats_from_moments(self, nk, first, second, whiten):
+        # y = (x - m) U; s2 sums over every row, and sum_k r_k = 1
+        return Stats(
+            nk=nk, s1=first @ whiten, s2=whiten.T @ second.sum(axis=0) @ whiten
+        )
 
     def _estimate(self, stats, nk, frame, reg_covar):
         eye = np.eye(frame.center.shape[0])

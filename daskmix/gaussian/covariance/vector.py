@@ -38,6 +38,13 @@ class _Vector(Covariance):
     def whitening(self, prec_chol):
         return None
 
+    def component_precisions(self, prec_chol, n_components, n_features):
+        precisions = self.precisions_from_cholesky(prec_chol).reshape(n_components, -1)
+        shape = (n_components, n_features)
+        return np.ascontiguousarray(
+            np.broadcast_to(precisions, shape), dtype=np.float64
+        )
+
     def check_precisions(self, precisions):
         if np.any(precisions <= 0.0):
             raise ValueError(f"'{self.name} precision' should be positive")
@@ -136,6 +143,9 @@ class Diag(_Vector):
     def _variances(self, stats, nk, shift):
         return stats["s2"] / nk[:, None] - shift**2
 
+    def stats_from_moments(self, nk, first, second, whiten):
+        return Stats(nk=nk, s1=first, s2=second)
+
     def from_pooled(self, pooled, n_components):
         return np.tile(np.diag(pooled), (n_components, 1))
 
@@ -199,6 +209,9 @@ class Spherical(_Vector):
 
     def as_prior(self, prior):
         return float(prior)
+
+    def stats_from_moments(self, nk, first, second, whiten):
+        return Stats(nk=nk, s1=first, s2=second.sum(axis=1))
 
     def _variances(self, stats, nk, shift):
         n_features = shift.shape[1]

@@ -7,6 +7,7 @@ from numbers import Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..._engine.namespaces import to_host
 from ..._engine.rows import RowBlocks
 from ..._estimator.base import BaseMixture, float_dtype
 from ..covariance import VARIATIONAL_TYPES, covariance
@@ -160,6 +161,8 @@ class BayesianGaussianMixture(GaussianOutputs, BaseMixture):
            [6., 6.]])
     """
 
+    _supports_array_api = True
+
     _parameter_constraints: dict = {
         **BaseMixture._parameter_constraints,
         "covariance_type": [StrOptions(set(VARIATIONAL_TYPES))],
@@ -289,9 +292,9 @@ class BayesianGaussianMixture(GaussianOutputs, BaseMixture):
             self.weight_concentration_prior_type,
             self.weight_concentration_prior_,
             self.mean_precision_prior_,
-            np.asarray(self.mean_prior_, dtype=np.float64),
+            to_host(self.mean_prior_).astype(np.float64),
             self.degrees_of_freedom_prior_,
-            covariance(self.covariance_type).as_prior(self.covariance_prior_),
+            covariance(self.covariance_type).as_prior(to_host(self.covariance_prior_)),
             self.covariance_type,
         )
 
@@ -310,7 +313,10 @@ class BayesianGaussianMixture(GaussianOutputs, BaseMixture):
     # ------------------------------------------------------------ attributes
     def _params(self) -> BayesianParams:
         def f64(a):
-            return np.asarray(a, dtype=np.float64)
+            return to_host(a).astype(np.float64, copy=False)
+
+        def host(a):
+            return tuple(map(host, a)) if isinstance(a, tuple) else to_host(a)
 
         gaussian = GaussianParams(
             self.covariance_type,
@@ -321,9 +327,9 @@ class BayesianGaussianMixture(GaussianOutputs, BaseMixture):
         )
         return BayesianParams(
             gaussian,
-            self.weight_concentration_,
-            self.mean_precision_,
-            self.degrees_of_freedom_,
+            host(self.weight_concentration_),
+            host(self.mean_precision_),
+            host(self.degrees_of_freedom_),
         )
 
     def _gaussian_params(self) -> GaussianParams:

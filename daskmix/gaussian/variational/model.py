@@ -100,6 +100,7 @@ class BayesianModel(MixtureModel):
             reg_covar=self.reg_covar,
             tile_rows=self.tile_rows(data.n_features),
             resp=resp,
+            warn=restart == 0,
         )
         if method in ("kmeans", "random"):
             # counts taken on a sample stand for all the rows

@@ -36,9 +36,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
+from ..._engine.namespaces import register_device_kernel
 from ..._engine.stats import Stats
 from ..._engine.tiles import Tile
 from ..covariance import covariance
+from ..device_kernels import variational_kernel_device
 from ..kernels import (
     GaussianPlan,
     component_log_prob,
@@ -436,6 +438,9 @@ def variational_kernel(tile: Tile, plan: GaussianPlan) -> Stats:
     stats["loglik"] = log_norm.sum(dtype=np.float64)
     stats["n_rows"] = np.float64(x.shape[0])
     return stats
+
+
+register_device_kernel(variational_kernel, variational_kernel_device)
 
 
 # ------------------------------------------------------------- lower bound

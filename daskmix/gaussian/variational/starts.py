@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.utils import check_array
 
 from ..._em.run import check_pass
+from ..._engine.namespaces import device, namespace, register_device_kernel
 from ..._engine.rows import RowBlocks, default_tile_rows
 from ..._engine.stats import Stats
 from ..._engine.tiles import Tile
@@ -50,6 +51,19 @@ def moments_kernel(tile: Tile, plan: tuple[np.ndarray, bool]) -> Stats:
     xs = (tile.X - shift).astype(np.float64, copy=False)
     s2 = xs.T @ xs if full else np.einsum("bd,bd->d", xs, xs)
     return Stats(n_rows=np.float64(tile.n_rows), s1=xs.sum(axis=0), s2=np.asarray(s2))
+
+
+def moments_kernel_device(tile: Tile, plan: tuple[np.ndarray, bool]) -> Stats:
+    """:func:`moments_kernel` on array-API arrays (cupy, torch...)."""
+    shift, full = plan
+    x = tile.X
+    xp = namespace(x)
+    xs = xp.astype(x, xp.float64) - xp.asarray(shift, device=device(x))
+    s2 = xp.permute_dims(xs, (1, 0)) @ xs if full else xp.sum(xs * xs, axis=0)
+    return Stats(n_rows=np.float64(tile.n_rows), s1=xp.sum(xs, axis=0), s2=s2)
+
+
+register_device_kernel(moments_kernel, moments_kernel_device)
 
 
 def data_moments(stats: Stats, shift: np.ndarray, full: bool):
@@ -274,6 +288,7 @@ def start_moments(
     reg_covar: float,
     tile_rows: int,
     resp=None,
+    warn: bool = False,
 ):
     """The statistics of the initial responsibilities, as scikit-learn forms them.
 
@@ -299,6 +314,10 @@ def start_moments(
         Largest tile a kernel sees.
     resp : ndarray or dask array of shape (n_samples, n_components), optional
         Row-aligned with ``data`` (same row chunks for dask input).
+    warn : bool, default=False
+        'kmeans': warn as scikit-learn when k-means finds fewer distinct
+        clusters than components (see
+        :func:`~daskmix.cluster.starts.kmeans_start`).
 
     Returns
     -------
@@ -320,7 +339,7 @@ def start_moments(
         means = pick(data, K, random_state)
         return np.ones(K) + NK_EPS, means, identity * reg_covar, data.n_samples
     if method == "kmeans":
-        centers, rows = kmeans_start(data, K, random_state)
+        centers, rows = kmeans_start(data, K, random_state, warn=warn)
         frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)
         plan = make_plan(
             frame, rows.dtype, center=centers.mean(axis=0), resp_mode="nearest"
