@@ -280,13 +280,13 @@ def test_generalised_em_never_decreases_the_likelihood(kwargs, data):
 
 
 def test_dask_cluster_and_weights(client):
-    X, y = experts_data(1200, seed=2)
+    X, y = experts_data(600, seed=2)
     weight = np.random.default_rng(0).integers(0, 3, len(X)).astype(float)
     common = dict(max_iter=3, tol=0, init_params="random")
     numpy_fit = experts(**common).fit(X, y, sample_weight=weight)
-    Xd = da.from_array(X, chunks=(600, 2))
-    yd = da.from_array(y, chunks=600)
-    wd = da.from_array(weight, chunks=600)
+    Xd = da.from_array(X, chunks=(300, 2))
+    yd = da.from_array(y, chunks=300)
+    wd = da.from_array(weight, chunks=300)
     dask_fit = experts(**common).fit(Xd, yd, sample_weight=wd)
     for name in ("coef_", "intercept_", "gate_coef_", "gate_intercept_", "weights_"):
         assert_allclose(getattr(dask_fit, name), getattr(numpy_fit, name), rtol=1e-9)
