@@ -336,6 +336,14 @@ SETTINGS: dict[str, Setting] = {
         0.0,
         "Relative cut-off of the minimum-norm solve of the normal equations.",
     ),
+    "regression.information-rcond": Setting(
+        1e-10,
+        "float",
+        0.0,
+        "RegressionMixture.summary gives no standard errors (NaN, with a "
+        "warning) when the observed information's smallest eigenvalue is below "
+        "this fraction of its largest.",
+    ),
     "regression.degenerate.min-rows-over-coefficients": Setting(
         1,
         "float",

@@ -138,7 +138,7 @@ def test_reframe_leaves_the_m_step_unchanged(
     other_center = center + 0.37 if move_center else center
     old = _params(X, y, gating, covariance_type, 0.4, 1.5, center)
     other = _params(X, y, gating, covariance_type, -1.0, 0.3, other_center)
-    plan = make_plan(old, fit_intercept, np.float64)
+    plan = make_plan(old, config, np.float64)
     stats = em_kernel(Tile({"X": X, "y": y}), plan)
     expected = m_step(stats, old, config)
     moved = reframe_stats(stats, old, other, config)

@@ -21,12 +21,22 @@ from ..gaussian import compiled as gaussian_compiled
 
 
 def supports(tile: Tile, plan) -> bool:
-    """Whether the compiled kernel serves this tile under ``plan``."""
+    """Whether the compiled kernel serves this tile under ``plan``.
+
+    It covers Gaussian components under no gate or a Gaussian gate, every
+    column of X in both; other families, the logistic gate, column
+    selections and offsets run the numpy kernel.
+    """
     return (
         plan.backend == "compiled"
         and type(tile.X) is np.ndarray  # not a device array
         and tile.mask is None
         and plan.mode == "posterior"
+        and plan.family.name == "gaussian"
+        and plan.gating.name in ("none", "gaussian")
+        and plan.expert_columns is None
+        and plan.gate_columns is None
+        and plan.offset_column is None
     )
 
 

@@ -28,16 +28,16 @@ statistics are returned in float64.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .. import config
 from .._em.scoring import score_stats
 from .._engine.jit import kernel_backend
 from .._engine.stats import Stats
 from .._engine.tiles import Tile
-from ..gaussian.covariance import covariance
 from ..gaussian.kernels import (
     LOG_2PI,
     GaussianPlan,
@@ -45,16 +45,23 @@ from ..gaussian.kernels import (
     normalize_log_prob,
     random_resp,
     weigh_resp,
-    weighted_shared_scatter,
 )
-from ..gaussian.kernels import make_plan as make_gate_plan
-from ..gaussian.params import GaussianParams
 from . import compiled
+from .design import (
+    SharedGrams,
+    packed_grams,
+    select,
+    triangle,
+    uses_pairwise_products,
+    with_intercept,
+)
+from .families import Family, family
+from .gates import Gate, gate
 from .params import (
+    RegressionConfig,
     RegressionParams,
     frame_weights,
     n_coefficients,
-    triangle,
 )
 
 #: how an initialisation pass forms its responsibilities
@@ -68,23 +75,35 @@ class RegressionPlan:
     Attributes
     ----------
     center : ndarray of shape (D,), data dtype
-        The frame shift ``c``.
+        The frame shift ``c`` of every column of X.
     fit_intercept : bool
-    gate : GaussianPlan or None
-        Plan of the gate (shift ``center``); None for ``gating='none'``.
+    gate : GaussianPlan, LogisticPlan or None
+        The gate's plan (:meth:`daskmix.regression.gates.Gate.plan`).
     log_weights : ndarray of shape (K,)
-        ``log pi_k`` (used when ``gate`` is None).
+        ``log pi_k`` (used by ``gating='none'``).
     weights_t : ndarray of shape (P, K), data dtype
-        Transposed frame weights: ``phi @ weights_t`` are the K predictions.
+        Transposed frame weights: ``phi @ weights_t`` are the K linear
+        predictors.
     noise_log_const : ndarray of shape (K,)
-        ``-0.5 log(2 pi sigma_k^2)``.
+        ``-0.5 log(2 pi sigma_k^2)`` (Gaussian family).
     noise_precision : ndarray of shape (K,)
-        ``1 / sigma_k^2``.
+        ``1 / sigma_k^2`` (Gaussian family).
     rows, cols : ndarray of shape (P(P+1)/2,)
         Upper-triangle indices of the design's pairwise products.
     pairwise : bool
         Whether the normal matrices are built from the pairwise products
-        (:func:`uses_pairwise_products`), decided on the client.
+        (:func:`~daskmix.regression.design.uses_pairwise_products`), decided
+        on the client.
+    family : Family
+        The components' response family.
+    gating : Gate
+        The gate object.
+    expert_columns, gate_columns : tuple of int or None
+        Columns of X the experts and the gate see (None: all).
+    offset_column : int or None
+        Column of X added to every linear predictor (its log if
+        ``offset_log``).
+    offset_log : bool
     mode : str
         'posterior' for EM; an entry of :data:`INIT_MODES` for an
         initialisation pass.
@@ -101,7 +120,7 @@ class RegressionPlan:
 
     center: np.ndarray
     fit_intercept: bool
-    gate: GaussianPlan | None
+    gate: Any
     log_weights: np.ndarray
     weights_t: np.ndarray
     noise_log_const: np.ndarray
@@ -109,6 +128,12 @@ class RegressionPlan:
     rows: np.ndarray
     cols: np.ndarray
     pairwise: bool = True
+    family: Family = family("gaussian")
+    gating: Gate = gate("none")
+    expert_columns: tuple | None = None
+    gate_columns: tuple | None = None
+    offset_column: int | None = None
+    offset_log: bool = False
     mode: str = "posterior"
     centers: np.ndarray | None = None
     y_center: float = 0.0
@@ -120,9 +145,32 @@ class RegressionPlan:
     def n_components(self) -> int:
         return self.log_weights.shape[0]
 
+    def grams(self, phi: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Upper triangles of ``Phi^T diag(w_k) Phi`` for every k, (K, P(P+1)/2)."""
+        return packed_grams(phi, weights, self.pairwise, self.rows, self.cols)
+
+    @property
+    def gate_shares_design(self) -> bool:
+        """Whether a logistic gate's design rows are the experts' (``z = phi``)."""
+        return (
+            self.gating.name == "logistic"
+            and self.fit_intercept
+            and self.gate_columns == self.expert_columns
+        )
+
+    def offset_of(self, x: np.ndarray) -> np.ndarray | None:
+        """The rows' offsets of the linear predictors (tile,), float64, or None."""
+        if self.offset_column is None:
+            return None
+        offset = x[:, self.offset_column].astype(np.float64)
+        if self.offset_log:
+            with np.errstate(divide="ignore"):
+                offset = np.log(offset)
+        return offset
+
 
 def make_plan(
-    params: RegressionParams, fit_intercept: bool, dtype, **init_fields
+    params: RegressionParams, config: RegressionConfig, dtype, **init_fields
 ) -> RegressionPlan:
     """Precompute the per-pass constants of ``params`` for tiles of ``dtype``.
 
@@ -130,10 +178,9 @@ def make_plan(
     shift applied to the data is the one the M-step assumes.
     """
     dtype = np.dtype(dtype)
+    fit_intercept = config.fit_intercept
+    gating = gate(config.gating)
     center = np.asarray(params.x_center, dtype=dtype)
-    gate = None
-    if params.gate is not None:
-        gate = make_gate_plan(params.gate, dtype, center=params.x_center)
     with np.errstate(divide="ignore"):
         log_weights = np.log(params.weights)
     variance = params.noise_variance
@@ -142,7 +189,7 @@ def make_plan(
     return RegressionPlan(
         center=center,
         fit_intercept=fit_intercept,
-        gate=gate,
+        gate=gating.plan(params, dtype),
         log_weights=log_weights,
         weights_t=np.ascontiguousarray(
             frame_weights(params, fit_intercept).T, dtype=dtype
@@ -152,158 +199,67 @@ def make_plan(
         rows=rows,
         cols=cols,
         pairwise=uses_pairwise_products(n_coef),
+        family=family(config.family),
+        gating=gating,
+        expert_columns=config.expert_columns,
+        gate_columns=config.gate_columns,
+        offset_column=config.offset_column,
+        offset_log=config.offset_log,
         backend=kernel_backend(),
         **init_fields,
     )
 
 
-def identity_gate(
-    covariance_type: str, n_components: int, center: np.ndarray
-) -> GaussianParams:
-    """A gate with every mean at ``center`` and identity whitening.
-
-    Its only use is as the frame of an initialisation pass: with it, the gate
-    statistics are plain shifted moments (as in GaussianMixture's initialiser).
-    """
-    prec_chol = covariance(covariance_type).identity_precisions_cholesky(
-        n_components, center.shape[0]
-    )
-    return GaussianParams(
-        covariance_type,
-        np.full(n_components, 1.0 / n_components),
-        np.tile(center, (n_components, 1)),
-        None,
-        prec_chol,
-    )
-
-
 # ------------------------------------------------------------------ pieces
 def _design(x: np.ndarray, xs: np.ndarray, plan: RegressionPlan) -> np.ndarray:
-    """Design rows ``[x - c, 1]`` (or ``x`` without intercept), (tile, P)."""
+    """Experts' design rows ``[x_e - c, 1]`` (or ``x_e`` without one), (tile, P)."""
     if not plan.fit_intercept:
-        return x
-    phi = np.empty((xs.shape[0], xs.shape[1] + 1), dtype=xs.dtype)
-    phi[:, :-1] = xs
-    phi[:, -1] = 1.0
-    return phi
-
-
-def _gate_log_prob(xs: np.ndarray, plan: RegressionPlan):
-    """``log pi_k + log N(x | gate_k)`` (K, tile) or ``log pi_k`` (K, 1); frame."""
-    if plan.gate is None:
-        return plan.log_weights[:, None], None
-    return component_log_prob(xs, plan.gate)
-
-
-def _residuals(phi: np.ndarray, y: np.ndarray, plan: RegressionPlan) -> np.ndarray:
-    """``e = y - phi W`` as (K, tile), float64 and C-ordered.
-
-    C order matters: every later reduction over components (softmax, sums)
-    runs along axis 0, which on a transposed (F-ordered) array was 5x slower.
-    """
-    predictions = plan.weights_t.T @ phi.T
-    return y.astype(np.float64, copy=False)[None, :] - predictions
-
-
-def _line_log_prob(residuals: np.ndarray, plan: RegressionPlan) -> np.ndarray:
-    """``log N(e_k | 0, sigma_k^2)`` (K, tile)."""
-    return (
-        plan.noise_log_const[:, None]
-        - 0.5 * plan.noise_precision[:, None] * residuals**2
-    )
-
-
-def _upper_products(phi: np.ndarray) -> np.ndarray:
-    """``phi_i * phi_j`` for ``i <= j`` (``np.triu_indices`` order), (P(P+1)/2, tile).
-
-    Built row by row from the transposed design, so every product is a
-    contiguous vector operation: 4x faster than gathering the column pairs
-    with fancy indexing (measured 56 vs 241 ms per million rows, P = 11).
-    """
-    design_t = np.ascontiguousarray(phi.T)
-    n_coef = design_t.shape[0]
-    products = np.empty((n_coef * (n_coef + 1) // 2, phi.shape[0]), dtype=phi.dtype)
-    start = 0
-    for i in range(n_coef):
-        stop = start + n_coef - i
-        np.multiply(design_t[i], design_t[i:], out=products[start:stop])
-        start = stop
-    return products
-
-
-def uses_pairwise_products(n_coef: int) -> bool:
-    """Whether :func:`_packed_grams` builds ``A`` from pairwise products.
-
-    The products' temporary holds ``P(P+1)/2`` values per row; beyond
-    ``daskmix.regression.pairwise-max-width`` (by default, tiles of at least
-    256 rows within the default tile budget) it would force small tiles (one
-    row for ``P = 1001``), so wide designs take one GEMM per component.
-    """
-    return n_coef * (n_coef + 1) // 2 <= config.get("regression.pairwise-max-width")
-
-
-def _packed_grams(phi: np.ndarray, resp: np.ndarray, plan: RegressionPlan):
-    """Upper triangles of ``Phi^T diag(r_k) Phi`` for every k, (K, P(P+1)/2).
-
-    Narrow designs: one GEMM of the responsibilities against the pairwise
-    products of the columns. Wide designs: one ``(P, tile) @ (tile, P)`` GEMM
-    per component, whose temporaries grow with ``P`` per row, not ``P^2``.
-    """
-    if plan.pairwise:
-        return resp @ _upper_products(phi).T
-    packed = np.empty((resp.shape[0], plan.rows.size), dtype=phi.dtype)
-    for k, resp_k in enumerate(resp):
-        gram = (phi.T * resp_k) @ phi
-        packed[k] = gram[plan.rows, plan.cols]
-    return packed
+        return select(x, plan.expert_columns)
+    return with_intercept(select(xs, plan.expert_columns))
 
 
 def _statistics(
     xs: np.ndarray,
     frame,
     phi: np.ndarray,
-    residuals: np.ndarray,
+    terms,
     resp: np.ndarray,
+    sample_weight,
     plan: RegressionPlan,
 ) -> Stats:
-    """Gate and residual-shifted regression statistics of one tile, float64."""
-    f64 = np.float64
-    dtype = phi.dtype
-    resp_d = resp.astype(dtype, copy=False)
-    if plan.gate is not None:
-        stats = plan.gate.covariance.accumulate(xs, frame, resp_d)
-    else:
-        stats = Stats(nk=resp.sum(axis=1, dtype=f64))
-    weighted = resp * residuals
-    stats["A"] = _packed_grams(phi, resp_d, plan).astype(f64, copy=False)
-    stats["b"] = (weighted.astype(dtype, copy=False) @ phi).astype(f64, copy=False)
-    stats["q"] = np.einsum("kn,kn->k", weighted, residuals)
+    """Gate and line statistics of one tile, float64 (``resp`` weighted)."""
+    resp_d = resp.astype(phi.dtype, copy=False)
+    shared = None
+    if plan.gate_shares_design and plan.pairwise:
+        # the gate's Hessian and the lines' normal matrices: Grams of phi alike
+        shared = SharedGrams(phi, plan.rows, plan.cols)
+    stats = plan.gating.statistics(xs, frame, resp, resp_d, sample_weight, plan, shared)
+    line_stats = plan.family.statistics(phi, terms, resp, resp_d, plan, shared)
+    if shared is not None:
+        shared.fill()
+    stats.update(line_stats)
     return stats
 
 
-def _weighted_statistics(xs, frame, phi, residuals, resp, sample_weight, plan):
+def _weighted_statistics(xs, frame, phi, terms, resp, sample_weight, plan):
     """:func:`_statistics` with each row's responsibilities times its weight.
 
     ``sample_weight`` None: the unweighted statistics.
     """
-    if sample_weight is None:
-        return _statistics(xs, frame, phi, residuals, resp, plan)
-    stats = _statistics(
-        xs, frame, phi, residuals, weigh_resp(resp, sample_weight), plan
-    )
-    if plan.gate is not None and plan.gate.covariance.shared:
-        weighted_shared_scatter(stats, frame, sample_weight)
-    return stats
+    if sample_weight is not None:
+        resp = weigh_resp(resp, sample_weight)
+    return _statistics(xs, frame, phi, terms, resp, sample_weight, plan)
 
 
-def _posterior(x: np.ndarray, y: np.ndarray, plan: RegressionPlan):
-    """Shared front of the E-step: frame, design, residuals, joint log-probs."""
+def _posterior(tile: Tile, plan: RegressionPlan):
+    """Shared front of the E-step: frame, design, line terms, joint log-probs."""
+    x = tile.X
     xs = x - plan.center
-    gate_log_prob, frame = _gate_log_prob(xs, plan)
     phi = _design(x, xs, plan)
-    residuals = _residuals(phi, y, plan)
-    weighted_log_prob = gate_log_prob + _line_log_prob(residuals, plan)
-    return xs, frame, phi, residuals, weighted_log_prob
+    gate_log_prob, frame = plan.gating.log_prob(xs, plan, phi)
+    terms = plan.family.terms(phi, tile, plan)
+    weighted_log_prob = gate_log_prob + plan.family.log_prob(terms, plan)
+    return xs, frame, phi, terms, weighted_log_prob
 
 
 # ----------------------------------------------------------------- kernels
@@ -313,25 +269,27 @@ def em_kernel(tile: Tile, plan: RegressionPlan) -> Stats:
     Parameters
     ----------
     tile : Tile
-        ``tile.X`` (tile, D), ``tile.y`` (tile,), and row weights
-        ``tile.weight`` (tile,) or None: each row's contribution to every
-        statistic, to ``loglik`` and to ``n_rows`` is multiplied by its
-        weight (``n_rows`` is then the summed weight).
+        ``tile.X`` (tile, D), ``tile.y`` (tile,), the binomial family's
+        ``trials`` when given, and row weights ``tile.weight`` (tile,) or
+        None: each row's contribution to every statistic, to ``loglik`` and
+        to ``n_rows`` is multiplied by its weight (``n_rows`` is then the
+        summed weight).
     plan : RegressionPlan
 
     Returns
     -------
     Stats
-        ``nk`` (K,), ``A`` (K, P(P+1)/2), ``b`` (K, P), ``q`` (K,), the gate's
-        ``s1``/``s2`` for ``gating='gaussian'``, ``loglik`` (summed
-        ``log p(x, y)``, or ``log p(y | x)`` for ``gating='none'``), ``n_rows``.
+        ``nk`` (K,), ``A`` (K, P(P+1)/2), ``b`` (K, P), ``q`` (K,) (Gaussian
+        family), the gate's fields (:mod:`daskmix.regression.gates`),
+        ``loglik`` (summed ``log p(x, y)`` for ``gating='gaussian'``, else
+        ``log p(y | x)``) and ``n_rows``.
     """
     if compiled.supports(tile, plan):
         return compiled.em_kernel(tile, plan)
-    x, y, sample_weight = tile.X, tile.y.reshape(-1), tile.weight
-    xs, frame, phi, residuals, weighted_log_prob = _posterior(x, y, plan)
+    sample_weight = tile.weight
+    xs, frame, phi, terms, weighted_log_prob = _posterior(tile, plan)
     resp, log_norm = normalize_log_prob(weighted_log_prob)
-    stats = _weighted_statistics(xs, frame, phi, residuals, resp, sample_weight, plan)
+    stats = _weighted_statistics(xs, frame, phi, terms, resp, sample_weight, plan)
     if sample_weight is None:
         stats["loglik"] = log_norm.sum(dtype=np.float64)
     else:
@@ -371,13 +329,13 @@ def init_kernel(tile: Tile, plan: RegressionPlan) -> Stats:
     """
     x, y, sample_weight = tile.X, tile.y.reshape(-1), tile.weight
     xs = x - plan.center
-    _, frame = _gate_log_prob(xs, plan)
     phi = _design(x, xs, plan)
-    residuals = _residuals(phi, y, plan)
+    _, frame = plan.gating.log_prob(xs, plan, phi)
+    terms = plan.family.terms(phi, tile, plan)
     resp = _init_resp(x, xs, y, tile.rows(), plan)
-    stats = _weighted_statistics(xs, frame, phi, residuals, resp, sample_weight, plan)
+    stats = _weighted_statistics(xs, frame, phi, terms, resp, sample_weight, plan)
     # zero, unless NaN/inf in the tile: then NaN, for ``check_pass`` to report
-    stats["loglik"] = 0.0 * (stats["q"].sum() + stats["A"].sum())
+    stats["loglik"] = 0.0 * (stats["b"].sum() + stats["A"].sum())
     stats["n_rows"] = tile.total_weight()
     return stats
 
@@ -388,7 +346,7 @@ def loglik_kernel(tile: Tile, plan: RegressionPlan) -> Stats:
     With row weights, weighted sums: with integer weights, those of the rows
     repeated. See :func:`daskmix._em.scoring.score_stats`.
     """
-    *_, weighted_log_prob = _posterior(tile.X, tile.y.reshape(-1), plan)
+    *_, weighted_log_prob = _posterior(tile, plan)
     return score_stats(weighted_log_prob, tile.weight)
 
 
@@ -396,26 +354,27 @@ def conditional_loglik_kernel(tile: Tile, plan: RegressionPlan) -> Stats:
     """:func:`loglik_kernel` with ``loglik`` the conditional ``log p(y | x)``.
 
     For ``gating='gaussian'`` the joint log-likelihood less the gate's
-    ``log p(x)``; the same as :func:`loglik_kernel` for ``gating='none'``.
+    ``log p(x)``; the same as :func:`loglik_kernel` for the other gates.
     """
     stats = loglik_kernel(tile, plan)
-    if plan.gate is not None:
-        gate = _gate_score(tile.X, plan)
+    if plan.gating.models_x:
+        gate_score = _gate_score(tile.X, plan)
         if tile.weight is None:
-            stats["loglik"] = stats["loglik"] - gate.sum()
+            stats["loglik"] = stats["loglik"] - gate_score.sum()
         else:
             weights = tile.weight.reshape(-1).astype(np.float64, copy=False)
             positive = weights > 0
-            stats["loglik"] = stats["loglik"] - gate[positive] @ weights[positive]
+            stats["loglik"] = stats["loglik"] - gate_score[positive] @ weights[positive]
     return stats
 
 
 def r2_kernel(tile: Tile, plan: RegressionPlan) -> Stats:
     """Sums for R^2: total weight, SSE, and moments of ``y - y_center``.
 
-    Rows weigh their ``tile.weight`` (one each without weights).
+    ``y`` on the response scale (the success proportion for the binomial
+    family). Rows weigh their ``tile.weight`` (one each without weights).
     """
-    y = tile.y.reshape(-1).astype(np.float64, copy=False)
+    y = plan.family.response(tile)
     if tile.weight is None:
         w = np.ones(tile.n_rows)
     else:
@@ -431,81 +390,141 @@ def r2_kernel(tile: Tile, plan: RegressionPlan) -> Stats:
 
 
 # ---------------------------------------------------------- per-row outputs
+OVERFLOW_MESSAGE = (
+    "{what} overflowed float64 for some rows: their values of X (or y) are "
+    "too large in magnitude for the fitted model's arithmetic. Scale the "
+    "data, e.g. with sklearn.preprocessing.StandardScaler, before fitting."
+)
+
+
+def finite_rows(what: str):
+    """Run a per-row function without floating-point warnings, then check it.
+
+    Finite rows of extreme magnitude can overflow inside the arithmetic
+    (squared residuals, exponentials): the result is returned when every
+    value is finite, and a ValueError naming the output is raised otherwise,
+    never NaN or infinity.
+    """
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def checked(tile: Tile, plan) -> np.ndarray:
+            with np.errstate(all="ignore"):
+                values = fn(tile, plan)
+            if not np.isfinite(values).all():
+                raise ValueError(OVERFLOW_MESSAGE.format(what=what))
+            return values
+
+        return checked
+
+    return decorate
+
+
 def _log_gate(xs: np.ndarray, plan: RegressionPlan) -> np.ndarray:
     """``log g_k(x)`` (K, tile): the gate's posterior, or the log-weights."""
-    if plan.gate is None:
-        return np.broadcast_to(
-            plan.log_weights[:, None], (plan.n_components, xs.shape[0])
-        )
-    weighted_log_prob, _ = component_log_prob(xs, plan.gate)
-    _, log_norm = normalize_log_prob(weighted_log_prob)
-    return weighted_log_prob - log_norm
+    return plan.gating.log_gate(xs, plan)
 
 
 def _component_means(x, xs, plan: RegressionPlan) -> np.ndarray:
-    """Each line's prediction (K, tile), float64."""
-    return (_design(x, xs, plan) @ plan.weights_t).T.astype(np.float64, copy=False)
+    """Each component's mean of y on the response scale (K, tile), float64."""
+    eta = (_design(x, xs, plan) @ plan.weights_t).T.astype(np.float64, copy=False)
+    offset = plan.offset_of(x)
+    if offset is not None:
+        eta = eta + offset[None, :]
+    return plan.family.component_means(eta)
+
+
+def _gated_mean(gate: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """``sum_k g_k m_k`` (tile,), without ``0 * inf``: a zero gate drops its line."""
+    mean = np.einsum("kn,kn->n", gate, means)
+    lost = np.isnan(mean)
+    if lost.any():
+        gate, means = gate[:, lost], means[:, lost]
+        mean[lost] = np.where(gate == 0.0, 0.0, gate * means).sum(axis=0)
+    return mean
 
 
 def _predict(x: np.ndarray, plan: RegressionPlan) -> np.ndarray:
     """Gated conditional mean ``sum_k g_k(x) m_k(x)`` of rows ``x``, (tile,)."""
     xs = x - plan.center
     with np.errstate(under="ignore"):
-        gate = np.exp(_log_gate(xs, plan))
-    return np.einsum("kn,kn->n", gate, _component_means(x, xs, plan))
+        gate_proba = np.exp(_log_gate(xs, plan))
+    return _gated_mean(gate_proba, _component_means(x, xs, plan))
 
 
+@finite_rows("The prediction")
 def predict_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     """Gated conditional mean ``sum_k g_k(x) m_k(x)``, (tile,)."""
     return _predict(tile.X, plan)
 
 
+@finite_rows("The prediction or its standard deviation")
 def predict_std_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     """Mean and moment-matched standard deviation of ``p(y | x)``, (tile, 2).
 
-    ``var = sum_k g_k (sigma_k^2 + m_k^2) - mean^2``, computed as
-    ``sum_k g_k (sigma_k^2 + (m_k - mean)^2)`` (no cancellation).
+    ``var = sum_k g_k (v_k + m_k^2) - mean^2``, computed as
+    ``sum_k g_k (v_k + (m_k - mean)^2)`` (no cancellation), with ``v_k`` the
+    component's variance (``sigma_k^2``; the mean for Poisson; ``p (1 - p)``
+    per trial for the binomial).
     """
     x = tile.X
     xs = x - plan.center
     with np.errstate(under="ignore"):
-        gate = np.exp(_log_gate(xs, plan))
+        gate_proba = np.exp(_log_gate(xs, plan))
     means = _component_means(x, xs, plan)
-    mean = np.einsum("kn,kn->n", gate, means)
-    spread = (means - mean) ** 2 + (1.0 / plan.noise_precision)[:, None]
-    return np.column_stack([mean, np.sqrt(np.einsum("kn,kn->n", gate, spread))])
+    mean = _gated_mean(gate_proba, means)
+    spread = (means - mean) ** 2 + plan.family.component_variances(means, plan)
+    return np.column_stack([mean, np.sqrt(_gated_mean(gate_proba, spread))])
 
 
+@finite_rows("The gate's probabilities")
 def gate_proba_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     """``p(k | x)``: the gate, (tile, K)."""
     with np.errstate(under="ignore"):
         return np.exp(_log_gate(tile.X - plan.center, plan)).T.astype(np.float64)
 
 
+@finite_rows("The posterior")
 def posterior_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     """``p(k | x, y)``, (tile, K)."""
-    *_, weighted_log_prob = _posterior(tile.X, tile.y.reshape(-1), plan)
+    *_, weighted_log_prob = _posterior(tile, plan)
     resp, _ = normalize_log_prob(weighted_log_prob)
     return np.ascontiguousarray(resp.T)
 
 
+@finite_rows("The log-likelihood")
 def conditional_score_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     """``log p(y | x)``, (tile,)."""
-    x, y = tile.X, tile.y.reshape(-1)
+    x = tile.X
     xs = x - plan.center
-    residuals = _residuals(_design(x, xs, plan), y, plan)
+    terms = plan.family.terms(_design(x, xs, plan), tile, plan)
     _, log_norm = normalize_log_prob(
-        _log_gate(xs, plan) + _line_log_prob(residuals, plan)
+        _log_gate(xs, plan) + plan.family.log_prob(terms, plan)
     )
     return log_norm
 
 
+@finite_rows("The log-density of x")
 def gate_score_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
     """``log p(x)`` under the gate, (tile,)."""
     return _gate_score(tile.X, plan)
 
 
 def _gate_score(x: np.ndarray, plan: RegressionPlan) -> np.ndarray:
-    """``log p(x)`` under the gate of rows ``x``, (tile,)."""
-    weighted_log_prob, _ = component_log_prob(x - plan.center, plan.gate)
+    """``log p(x)`` under the (Gaussian) gate of rows ``x``, (tile,)."""
+    weighted_log_prob, _ = component_log_prob(
+        select(x - plan.center, plan.gate_columns), plan.gate
+    )
     return normalize_log_prob(weighted_log_prob)[1].astype(np.float64)
+
+
+def label_rows(tile: Tile, plan: RegressionPlan) -> np.ndarray:
+    """The most probable component: of ``p(k | x, y)`` with y, else of the gate.
+
+    Overflowing rows raise the ValueError of :func:`finite_rows`.
+    """
+    if tile.y is None:
+        proba = gate_proba_rows(tile, plan)
+    else:
+        proba = posterior_rows(tile, plan)
+    return proba.argmax(axis=1)

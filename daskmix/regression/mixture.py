@@ -14,7 +14,7 @@ per EM iteration, tree-reduced statistics, residual-shifted accumulation.
 from __future__ import annotations
 
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
@@ -43,10 +43,14 @@ from .._estimator.validation import (
 from ..gaussian.covariance import SKLEARN_TYPES
 from ..gaussian.params import GaussianParams, precisions_from_cholesky
 from ..gaussian.sampling import sample_mixture
+from .families import FAMILIES, family
+from .gates import GATINGS, LogisticGateParams, gate
+from .inference import information_summary
 from .kernels import (
     conditional_score_rows,
     gate_proba_rows,
     gate_score_rows,
+    label_rows,
     posterior_rows,
     predict_rows,
     predict_std_rows,
@@ -54,7 +58,6 @@ from .kernels import (
 )
 from .model import RegressionModel
 from .params import (
-    GATINGS,
     NOISE_MODELS,
     RegressionConfig,
     RegressionParams,
@@ -74,21 +77,76 @@ INIT_METHODS = (
 
 
 def _has_input_model(estimator) -> bool:
-    if estimator.gating != "gaussian":
+    if estimator.gating != "gaussian" or estimator.family != "gaussian":
         raise AttributeError(
             "sample() needs a model of x: it is available with gating='gaussian' "
-            f"only, not gating={estimator.gating!r}."
+            f"and family='gaussian' only, not gating={estimator.gating!r}, "
+            f"family={estimator.family!r}."
         )
     return True
 
 
+ONE_TRIAL_WARNING = (
+    "family='binomial' with one trial per row (0/1 responses) and "
+    "n_components > 1: a mixture of logistic regressions is not identifiable "
+    "from such data (only the mixed probability of success at each x is), so "
+    "the components and their standard errors mean nothing. Fit data with "
+    "several trials per row (y as two columns: successes, failures), or one "
+    "component."
+)
+
+
+def _as_columns(value, name: str, n_features: int, names) -> tuple[int, ...]:
+    """Column indices from indices or feature names, checked."""
+    items = [value] if isinstance(value, (str, int, np.integer)) else list(value)
+    if not items:
+        raise ValueError(f"{name} is empty: name at least one column of X.")
+    columns = []
+    for item in items:
+        if isinstance(item, str):
+            if names is None:
+                raise ValueError(
+                    f"{name} names the column {item!r} but X has no feature names "
+                    "(pass a DataFrame, or column indices)."
+                )
+            found = np.flatnonzero(np.asarray(names) == item)
+            if found.size != 1:
+                raise ValueError(f"{name}: X has no column named {item!r}.")
+            columns.append(int(found[0]))
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            if not -n_features <= item < n_features:
+                raise ValueError(
+                    f"{name}: column {item} is out of range for X with "
+                    f"{n_features} features."
+                )
+            columns.append(int(item) % n_features)
+        else:
+            raise ValueError(f"{name} must hold column indices or names; got {item!r}.")
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"{name} names a column twice: {items}.")
+    return tuple(columns)
+
+
+def _column(y, j: int):
+    """Column ``j`` of a two-column target (numpy, pandas, dask or xarray)."""
+    if hasattr(y, "iloc"):
+        return y.iloc[:, j]
+    if not hasattr(y, "shape"):
+        y = np.asarray(y)
+    return y[:, j]
+
+
 class RegressionMixture(RegressorMixin, BaseMixture):
-    """Mixture of linear regressions, optionally gated by Gaussians on x (CWM).
+    """Mixtures of regressions and of experts; cluster-weighted models.
 
     .. math::
 
         p(y \\mid x) = \\sum_{k=1}^K g_k(x)\\,
-        \\mathcal{N}(y \\mid w_k^\\top x + b_k,\\ \\sigma_k^2).
+        \\mathcal{N}(y \\mid w_k^\\top x + b_k,\\ \\sigma_k^2)
+
+    for the Gaussian family; ``family='poisson'`` and ``'binomial'`` put
+    Poisson counts (log link) or binomial successes (logit link) in place of
+    the normal lines, as R's flexmix ``FLXMRglm``.
 
     With ``gating='gaussian'`` (a cluster-weighted model)
     :math:`g_k(x) \\propto \\pi_k \\mathcal{N}(x \\mid \\mu_k, \\Sigma_k)`: the joint
@@ -97,6 +155,10 @@ class RegressionMixture(RegressorMixin, BaseMixture):
     its region. With ``gating='none'`` the weights are constant,
     :math:`g_k = \\pi_k` (the mixture of linear regressions of R's flexmix and
     mixtools), and ``predict`` is :math:`\\sum_k \\pi_k (w_k^\\top x + b_k)`.
+    With ``gating='logistic'`` the weights are a multinomial logit of x,
+    :math:`g_k(x) = \\mathrm{softmax}(z^\\top \\gamma)_k` (a mixture of experts;
+    flexmix's concomitant ``FLXPmultinom``), fitted by a safeguarded Newton
+    step per EM pass. :meth:`summary` gives standard errors, z and p values.
 
     Each EM iteration is one pass over the data, whatever its type (numpy on
     all cores, dask on the active scheduler, lazily read data streamed block by
@@ -106,10 +168,31 @@ class RegressionMixture(RegressorMixin, BaseMixture):
     ----------
     n_components : int, default=2
         Number of lines K.
-    gating : {'gaussian', 'none'}, default='gaussian'
-        Gaussian gate on x (cluster-weighted model) or constant weights.
+    gating : {'gaussian', 'none', 'logistic'}, default='gaussian'
+        Gaussian gate on x (cluster-weighted model), constant weights, or a
+        multinomial-logit gate ``softmax(z gamma)`` on ``z = [x_g, 1]`` (a
+        mixture of experts; flexmix's concomitant ``FLXPmultinom``) with
+        component 0 the reference.
+    family : {'gaussian', 'poisson', 'binomial'}, default='gaussian'
+        The components' response distribution, with its canonical link:
+        normal lines, Poisson counts with a log link, or binomial successes
+        with a logit link (y of 0/1, or two columns: successes, failures).
+    expert_features : int, str or sequence of them, default=None
+        Columns of X (indices, or names for a DataFrame) the components
+        regress on. None: every column (but an offset or exposure column).
+    gate_features : int, str or sequence of them, default=None
+        Columns of X the gate sees (``gating='gaussian'`` or
+        ``'logistic'``). None: every column (but an offset or exposure
+        column).
+    offset_feature : int or str, default=None
+        A column of X added to every component's linear predictor (a known
+        offset; for counts, the log of an exposure). Not a feature.
+    exposure_feature : int or str, default=None
+        A column of X holding a positive exposure ``t``: ``log t`` is the
+        offset (a Poisson mean ``t exp(phi . W_k)``). Not a feature; not
+        with ``offset_feature``.
     noise : {'component', 'shared'}, default='component'
-        One noise variance per line, or one for all.
+        One noise variance per line, or one for all (Gaussian family).
     fit_intercept : bool, default=True
         Whether each line has an intercept.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
@@ -195,12 +278,21 @@ class RegressionMixture(RegressorMixin, BaseMixture):
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_components, n_features)
+    coef_ : ndarray of shape (n_components, n_expert_features)
+        Slopes on the linear-predictor scale (log for Poisson, logit for
+        binomial), one column per expert feature.
     intercept_ : ndarray of shape (n_components,)
     noise_variance_ : ndarray of shape (n_components,)
-        All equal with ``noise='shared'``.
+        All equal with ``noise='shared'``. Gaussian family only.
     weights_ : ndarray of shape (n_components,)
-    means_ : ndarray of shape (n_components, n_features)
+        Mixing weights; with ``gating='logistic'``, the share of the data
+        each component explains.
+    gate_coef_ : ndarray of shape (n_components, n_gate_features)
+        Logit slopes of the gate (``gating='logistic'`` only; row 0, the
+        reference, is zero).
+    gate_intercept_ : ndarray of shape (n_components,)
+        Logit intercepts (``gating='logistic'`` only).
+    means_ : ndarray of shape (n_components, n_gate_features)
         Gate means (``gating='gaussian'`` only; likewise the next three).
     covariances_ : ndarray
         Gate covariances, shaped as in :class:`~daskmix.GaussianMixture`.
@@ -289,6 +381,11 @@ class RegressionMixture(RegressorMixin, BaseMixture):
     _parameter_constraints: dict = {
         **BaseMixture._parameter_constraints,
         "gating": [StrOptions(set(GATINGS))],
+        "family": [StrOptions(set(FAMILIES))],
+        "expert_features": ["array-like", Integral, str, None],
+        "gate_features": ["array-like", Integral, str, None],
+        "offset_feature": [Integral, str, None],
+        "exposure_feature": [Integral, str, None],
         "noise": [StrOptions(set(NOISE_MODELS))],
         "fit_intercept": ["boolean"],
         "covariance_type": [StrOptions(set(SKLEARN_TYPES))],
@@ -301,6 +398,11 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         n_components: int = 2,
         *,
         gating: str = "gaussian",
+        family: str = "gaussian",
+        expert_features=None,
+        gate_features=None,
+        offset_feature=None,
+        exposure_feature=None,
         noise: str = "component",
         fit_intercept: bool = True,
         covariance_type: str = "full",
@@ -322,6 +424,11 @@ class RegressionMixture(RegressorMixin, BaseMixture):
     ):
         self.n_components = n_components
         self.gating = gating
+        self.family = family
+        self.expert_features = expert_features
+        self.gate_features = gate_features
+        self.offset_feature = offset_feature
+        self.exposure_feature = exposure_feature
         self.noise = noise
         self.fit_intercept = fit_intercept
         self.covariance_type = covariance_type
@@ -359,8 +466,9 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         X : array-like, dask array, DataFrame or DataArray of shape \
                 (n_samples, n_features)
             Inputs.
-        y : array-like or dask array of shape (n_samples,)
-            Targets.
+        y : array-like or dask array of shape (n_samples,) or (n_samples, 2)
+            Targets: real values (Gaussian family), counts (Poisson), 0/1
+            responses or two columns of successes and failures (binomial).
         sample_weight : array-like or dask array of shape (n_samples,), \
                 default=None
             {sample_weight_fit}
@@ -395,7 +503,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
                 (n_batch, n_features)
             One mini-batch. A dask array is reduced on dask's scheduler (one
             pass over its blocks).
-        y : array-like or dask array of shape (n_batch,)
+        y : array-like or dask array of shape (n_batch,) or (n_batch, 2)
             Its targets.
         sample_weight : array-like or dask array of shape (n_batch,), \
                 default=None
@@ -414,24 +522,80 @@ class RegressionMixture(RegressorMixin, BaseMixture):
     def _model(self, n_features: int, *, fitting: bool = False) -> RegressionModel:
         return RegressionModel(
             n_components=self.n_components,
-            config=RegressionConfig(
-                gating=self.gating,
-                noise=self.noise,
-                fit_intercept=bool(self.fit_intercept),
-                covariance_type=self.covariance_type,
-                reg_covar=float(self.reg_covar),
-                reg_weights=float(self.reg_weights),
-            ),
+            config=self._config(n_features),
             init_params=self.init_params,
         )
 
+    def _config(self, n_features: int) -> RegressionConfig:
+        experts, gate_columns, offset, offset_log = self._columns(n_features)
+        return RegressionConfig(
+            gating=self.gating,
+            noise=self.noise,
+            fit_intercept=bool(self.fit_intercept),
+            covariance_type=self.covariance_type,
+            reg_covar=float(self.reg_covar),
+            reg_weights=float(self.reg_weights),
+            family=self.family,
+            expert_columns=experts,
+            gate_columns=gate_columns,
+            offset_column=offset,
+            offset_log=offset_log,
+        )
+
+    def _columns(self, n_features: int):
+        """Experts' and gate's columns, the offset column, whether it is an exposure.
+
+        None for "every column" when no offset is set, so that the kernels
+        take X as it is.
+        """
+        names = getattr(self, "feature_names_in_", None)
+        if self.offset_feature is not None and self.exposure_feature is not None:
+            raise ValueError(
+                "Give offset_feature or exposure_feature, not both: an exposure "
+                "t is the offset log t."
+            )
+        special = self.offset_feature
+        if special is None:
+            special = self.exposure_feature
+        offset = None
+        if special is not None:
+            which = (
+                "offset_feature"
+                if self.offset_feature is not None
+                else ("exposure_feature")
+            )
+            (offset,) = _as_columns(special, which, n_features, names)
+        rest = tuple(c for c in range(n_features) if c != offset)
+        if not rest:
+            raise ValueError("X has no feature besides the offset column.")
+        chosen = []
+        for name, value in (
+            ("expert_features", self.expert_features),
+            ("gate_features", self.gate_features),
+        ):
+            if value is None:
+                chosen.append(None if offset is None else rest)
+                continue
+            columns = _as_columns(value, name, n_features, names)
+            if offset is not None and offset in columns:
+                raise ValueError(
+                    f"{name} lists the offset column {special!r}; it is not a feature."
+                )
+            chosen.append(None if columns == tuple(range(n_features)) else columns)
+        return chosen[0], chosen[1], offset, self.exposure_feature is not None
+
     def _structure(self, n_features: int) -> dict:
+        experts, gate_columns, offset, offset_log = self._columns(n_features)
         return {
             "n_features": n_features,
             "n_components": self.n_components,
             "gating": self.gating,
+            "family": self.family,
             "covariance_type": self.covariance_type,
             "fit_intercept": bool(self.fit_intercept),
+            "expert_features": experts,
+            "gate_features": gate_columns,
+            "offset": (offset, offset_log),
         }
 
     def _validate(
@@ -447,38 +611,80 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         X, info = check_X(self, X, reset=reset, ensure_min_samples=ensure_min_samples)
         if y is None:
             return RowBlocks({"X": X}), info
-        if reset and getattr(y, "ndim", 1) == 2 and y.shape[1] == 1:
-            warnings.warn(
-                "A column-vector y was passed when a 1d array was expected. Please "
-                "change the shape of y to (n_samples,), for example using ravel().",
-                DataConversionWarning,
-                stacklevel=3,
+        fam = family(self.family)
+        targets = {}
+        if (
+            self.family == "binomial"
+            and getattr(y, "ndim", 1) == 2
+            and getattr(y, "shape", (0, 0))[1] == 2
+        ):
+            successes, failures = (_column(y, j) for j in (0, 1))
+            targets["y"] = check_y(successes, X, info)
+            targets["trials"] = targets["y"] + check_y(failures, X, info)
+        else:
+            if reset and getattr(y, "ndim", 1) == 2 and y.shape[1] == 1:
+                warnings.warn(
+                    "A column-vector y was passed when a 1d array was expected. "
+                    "Please change the shape of y to (n_samples,), for example "
+                    "using ravel().",
+                    DataConversionWarning,
+                    stacklevel=3,
+                )
+            targets["y"] = check_y(y, X, info)
+        if isinstance(targets["y"], np.ndarray):
+            fam.check_y(targets["y"], targets.get("trials"))
+            if self.exposure_feature is not None:
+                self._check_exposure(X)
+        if reset and self.family == "binomial" and self.n_components > 1:
+            trials = targets.get("trials")
+            if trials is None or (
+                isinstance(trials, np.ndarray) and np.all(trials <= 1)
+            ):
+                warnings.warn(ONE_TRIAL_WARNING, UserWarning, stacklevel=3)
+        return RowBlocks({"X": X, **targets, **weight_arrays(sample_weight, X)}), info
+
+    def _check_exposure(self, X) -> None:
+        """Raise unless the exposure column of numpy X is positive."""
+        offset = self._columns(X.shape[1])[2]
+        if np.any(np.asarray(X[:, offset]) <= 0):
+            raise ValueError(
+                "exposure_feature must be positive: its log is the offset; some "
+                "values are <= 0."
             )
-        y = check_y(y, X, info)
-        return RowBlocks({"X": X, "y": y, **weight_arrays(sample_weight, X)}), info
 
     # ------------------------------------------------------------ attributes
     def _params(self) -> RegressionParams:
         def f64(a):
             return np.asarray(a, dtype=np.float64)
 
-        gate = None
+        gate_params = None
         if self.gating == "gaussian" and hasattr(self, "means_"):
-            gate = GaussianParams(
+            gate_params = GaussianParams(
                 self.covariance_type,
                 f64(self.weights_),
                 f64(self.means_),
                 f64(self.covariances_),
                 f64(self.precisions_cholesky_),
             )
+        elif self.gating == "logistic" and hasattr(self, "gate_coef_"):
+            gate_params = LogisticGateParams(
+                f64(self.gate_coef_), f64(self.gate_intercept_)
+            )
+        noise = getattr(self, "noise_variance_", None)
+        experts, gate_columns, _, _ = self._columns(self.n_features_in_)
         return RegressionParams(
             weights=f64(self.weights_),
             coef=f64(self.coef_),
             intercept=f64(self.intercept_),
-            noise_variance=f64(self.noise_variance_),
-            gate=gate,
+            noise_variance=(
+                np.ones(self.coef_.shape[0]) if noise is None else f64(noise)
+            ),
+            gate=gate_params,
             x_center=self._x_center,
             noise_floor=self._noise_floor,
+            expert_columns=experts,
+            gate_columns=gate_columns,
+            x_range=getattr(self, "_x_range", None),
         )
 
     def _set_params(self, params: RegressionParams, dtype) -> None:
@@ -486,13 +692,26 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         self.weights_ = params.weights.astype(dtype)
         self.coef_ = params.coef.astype(dtype)
         self.intercept_ = params.intercept.astype(dtype)
-        self.noise_variance_ = params.noise_variance.astype(dtype)
         self._x_center = params.x_center
         self._noise_floor = params.noise_floor
-        for name in ("means_", "covariances_", "precisions_cholesky_", "precisions_"):
+        self._x_range = params.x_range
+        for name in (
+            "noise_variance_",
+            "means_",
+            "covariances_",
+            "precisions_cholesky_",
+            "precisions_",
+            "gate_coef_",
+            "gate_intercept_",
+        ):
             if hasattr(self, name):
                 delattr(self, name)
-        if params.gate is not None:
+        if family(self.family).has_noise:
+            self.noise_variance_ = params.noise_variance.astype(dtype)
+        if isinstance(params.gate, LogisticGateParams):
+            self.gate_coef_ = params.gate.coef.astype(dtype)
+            self.gate_intercept_ = params.gate.intercept.astype(dtype)
+        elif params.gate is not None:
             self.means_ = params.gate.means.astype(dtype)
             self.covariances_ = params.gate.covariances.astype(dtype)
             self.precisions_cholesky_ = params.gate.precisions_cholesky.astype(dtype)
@@ -552,7 +771,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         X : array-like, dask array, DataFrame or DataArray of shape \
                 (n_samples, n_features)
             Data.
-        y : array-like of shape (n_samples,), optional
+        y : array-like of shape (n_samples,) or (n_samples, 2), optional
             With targets, the posterior of each line given the point.
 
         Returns
@@ -573,7 +792,7 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         X : array-like, dask array, DataFrame or DataArray of shape \
                 (n_samples, n_features)
             Data.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or (n_samples, 2)
             Targets. Without them (``gating='gaussian'`` only) the result is
             the log-density of x under the gate, ``log p(x)``, as
             :meth:`daskmix.GaussianMixture.score_samples` would give.
@@ -583,11 +802,11 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         log_prob : ndarray, dask array or DataArray of shape (n_samples,)
             ``log p(y | x)`` (or ``log p(x)`` without y) of each sample.
         """
-        if y is None and self.gating == "none":
+        if y is None and not gate(self.gating).models_x:
             check_is_fitted(self)
             raise ValueError(
-                "score_samples needs y with gating='none': the model is a "
-                "conditional density p(y | x) and does not model x."
+                f"score_samples needs y with gating={self.gating!r}: the model is "
+                "a conditional density p(y | x) and does not model x."
             )
         rows = self._fitted_rows(X, y)
         if y is None:
@@ -630,14 +849,18 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         if sample_weight is not None:
             weight = check_sample_weight(sample_weight, data.X)
             data = data.with_array("weight", weight)
-        plan.y_center = float(
-            self.weights_ @ (self.intercept_ + self.coef_ @ self._x_center)
-        )
+        plan.y_center = self._y_center()
         stats = check_pass(data.map_reduce(r2_kernel, plan, tile_rows), data)
         total = stats["s2"] - stats["s1"] ** 2 / stats["weight"]
         if total == 0.0:
             return 1.0 if stats["sse"] == 0.0 else 0.0
         return float(1.0 - stats["sse"] / total)
+
+    def _y_center(self) -> float:
+        """A typical response, about which R^2's sums are taken (any will do)."""
+        params = self._params()
+        eta = self.intercept_ + self.coef_ @ params.expert_center
+        return float(self.weights_ @ family(self.family).component_means(eta))
 
     def _score_pass(self, X, y=None):
         if y is None:
@@ -646,14 +869,119 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         return super()._score_pass(X, y)
 
     def _n_parameters(self) -> int:
-        return n_parameters(
-            self.gating,
-            self.noise,
-            self.covariance_type,
-            self.n_components,
-            self.n_features_in_,
-            bool(self.fit_intercept),
+        config = self._config(self.n_features_in_)
+        n_gate = (
+            self.n_features_in_
+            if config.gate_columns is None
+            else len(config.gate_columns)
         )
+        return n_parameters(config, self.n_components, self.coef_.shape[1], n_gate)
+
+    def predict_component(self, X, y=None):
+        """The most probable component of each row: hard labels.
+
+        From the posterior ``p(k | x, y)`` when y is given, from the gate
+        ``p(k | x)`` otherwise (with ``gating='none'`` that is the largest
+        weight for every row).
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            Data.
+        y : array-like of shape (n_samples,) or (n_samples, 2), optional
+            Targets (two columns, successes and failures, for a binomial
+            family with several trials).
+
+        Returns
+        -------
+        labels : ndarray, dask array or DataArray of shape (n_samples,)
+            Component indices, int64; lazy for dask input.
+        """
+        return self._map_rows(
+            self._fitted_rows(X, y), label_rows, None, "component", dtype=np.int64
+        )
+
+    def summary(self, X, y, sample_weight=None, eps: float = 1e-4):
+        """Estimates, standard errors, z and p values: flexmix's ``summary(refit())``.
+
+        One pass over (X, y) computes the observed information of the
+        mixture log-likelihood at the fitted parameters, exactly (Louis'
+        identity: the expected complete-data information less the
+        information missing from not knowing the components, per row; see
+        :mod:`daskmix.regression.inference`); standard errors are the square
+        roots of the diagonal of its inverse, mapped to the reported
+        parameters by the delta method. They are asymptotic, conditional on
+        the number of components, and unreliable near label switching (two
+        components whose roles the data cannot tell apart) or at a fit that
+        is not a maximum.
+
+        Parameters
+        ----------
+        X : array-like, dask array, DataFrame or DataArray of shape \
+                (n_samples, n_features)
+            The training data (or other data from the same population).
+        y : array-like of shape (n_samples,) or (n_samples, 2)
+            Its targets.
+        sample_weight : array-like or dask array of shape (n_samples,), \
+                default=None
+            Frequency weights, as in ``fit``.
+        eps : float, default=1e-4
+            A row counts in a component's ``post>0`` when its posterior
+            exceeds this (flexmix's ``summary``).
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            One row per parameter: ``component``, ``parameter``,
+            ``estimate``, ``std_error``, ``z`` and ``p_value`` (two-sided,
+            normal). Per component: ``intercept`` and the expert features'
+            slopes (on the linear-predictor scale), ``noise_variance``
+            (Gaussian family); then the gate: ``weight`` of every component
+            (``gating='none'``) or ``gate:intercept`` and ``gate:<feature>``
+            of every component but the reference 0 (``gating='logistic'``).
+            ``z`` and ``p_value`` test a coefficient against zero; they are
+            NaN for variances and weights. ``table.attrs`` holds
+            ``components`` (a DataFrame per component: ``prior``, ``size``
+            (rows it is most probable for), ``post>0`` and ``ratio`` =
+            size / post>0, as flexmix's ``summary``), ``log_likelihood``,
+            ``n_samples`` and ``max_abs_score`` (the largest gradient
+            component of the log-likelihood: near zero at a maximum).
+
+        Raises
+        ------
+        NotImplementedError
+            For ``gating='gaussian'``: the cluster-weighted model's gate
+            covariances have no parametrisation here.
+        """
+        check_is_fitted(self)
+        if self.gating == "gaussian":
+            raise NotImplementedError(
+                "summary() covers gating='none' and 'logistic' (flexmix's "
+                "models); the cluster-weighted model's standard errors would "
+                "need its gate covariances' parametrisation. Use a bootstrap."
+            )
+        rows = self._rows_with_y(X, y)
+        data = rows.data
+        if sample_weight is not None:
+            data = data.with_array("weight", check_sample_weight(sample_weight, data.X))
+        feature_names = self._feature_labels()
+        config = rows.model.config
+        return information_summary(
+            data,
+            self._params(),
+            config,
+            tile_budget=rows.tile_rows,
+            expert_names=[feature_names[c] for c in _all(config.expert_columns, data)],
+            gate_names=[feature_names[c] for c in _all(config.gate_columns, data)],
+            eps=eps,
+        )
+
+    def _feature_labels(self) -> list[str]:
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            return [str(name) for name in names]
+        return [f"x{j}" for j in range(self.n_features_in_)]
 
     @available_if(_has_input_model)
     def sample(self, n_samples: int = 1):
@@ -679,3 +1007,8 @@ class RegressionMixture(RegressorMixin, BaseMixture):
         noise = np.sqrt(self.noise_variance_[labels]) * rng.standard_normal(n_samples)
         y = np.einsum("nd,nd->n", X, self.coef_[labels]) + self.intercept_[labels]
         return X, y + noise
+
+
+def _all(columns, data) -> list[int]:
+    """The columns ``columns`` stands for (None: every column of ``data``)."""
+    return list(range(data.n_features)) if columns is None else list(columns)

@@ -10,13 +10,15 @@ from .._em.model import MixtureModel
 from .._engine.rows import RowBlocks, default_tile_rows, one_blas_thread
 from .._engine.stats import Stats
 from .degenerate import degenerate_components, degenerate_message
+from .design import uses_pairwise_products
+from .families import family
+from .gates import gate
 from .kernels import (
     RegressionPlan,
     conditional_loglik_kernel,
     em_kernel,
     loglik_kernel,
     make_plan,
-    uses_pairwise_products,
 )
 from .params import (
     RegressionConfig,
@@ -26,17 +28,35 @@ from .params import (
     reframe_stats,
     replace,
 )
-from .starts import initial_params
+from .starts import column_range, initial_params
 
 
-def regression_tile_rows(n_components: int, n_features: int, fit_intercept: bool):
-    """Rows per tile of the regression kernels (gate and design temporaries)."""
+def regression_tile_rows(
+    n_components: int,
+    n_features: int,
+    fit_intercept: bool,
+    gate_features: int | None = None,
+):
+    """Rows per tile of the regression kernels (gate and design temporaries).
+
+    ``gate_features``: the logistic gate's columns, whose Hessian blocks need
+    ``(K-1) K / 2`` weights and the gate design's products per row (None:
+    no logistic gate).
+    """
     n_coef = n_coefficients(n_features, fit_intercept)
     if uses_pairwise_products(n_coef):
         design = n_coef * (n_coef + 1) // 2 + 2 * n_components
     else:
         design = 2 * n_coef + 2 * n_components  # scaled design, per component
-    return default_tile_rows(max(n_components * max(n_features, 2), design))
+    width = max(n_components * max(n_features, 2), design)
+    if gate_features is not None:
+        gate_coef = gate_features + 1
+        pairs = (n_components - 1) * n_components // 2
+        products = gate_coef * (gate_coef + 1) // 2
+        if not uses_pairwise_products(gate_coef):
+            products = 2 * gate_coef
+        width = max(width, pairs + products)
+    return default_tile_rows(width)
 
 
 @dataclass
@@ -66,8 +86,15 @@ class RegressionModel(MixtureModel):
     conditional_score_kernel = staticmethod(conditional_loglik_kernel)
 
     def tile_rows(self, n_features: int) -> int:
+        config = self.config
+        gate_features = None
+        if config.gating == "logistic":
+            gate_features = _count(config.gate_columns, n_features)
         return regression_tile_rows(
-            self.n_components, n_features, self.config.fit_intercept
+            self.n_components,
+            _count(config.expert_columns, n_features),
+            config.fit_intercept,
+            gate_features,
         )
 
     def frame(self, params: RegressionParams, dtype) -> RegressionParams:
@@ -78,7 +105,7 @@ class RegressionModel(MixtureModel):
         return replace(params, x_center=center)
 
     def plan(self, params: RegressionParams, dtype) -> RegressionPlan:
-        return make_plan(self.frame(params, dtype), self.config.fit_intercept, dtype)
+        return make_plan(self.frame(params, dtype), self.config, dtype)
 
     def m_step(
         self, stats: Stats, params: RegressionParams, frame: RegressionParams
@@ -98,11 +125,19 @@ class RegressionModel(MixtureModel):
     def degenerate_message(self, components: list[int]) -> str:
         return degenerate_message(components)
 
+    def needs_range(self) -> bool:
+        """Whether the M-step takes safeguarded Newton steps (needs ``x_range``)."""
+        return (
+            family(self.config.family).growth != "none"
+            or gate(self.config.gating).needs_range
+        )
+
     def initialize(
         self, data: RowBlocks, random_state, restart: int = 0
     ) -> RegressionParams:
         with one_blas_thread():
             try:
+                x_range = column_range(data) if self.needs_range() else None
                 return initial_params(
                     data,
                     random_state,
@@ -111,6 +146,7 @@ class RegressionModel(MixtureModel):
                     config=self.config,
                     reg_covar=self.config.reg_covar,
                     tile_rows=self.tile_rows(data.n_features),
+                    x_range=x_range,
                     warn=restart == 0,
                 )
             except ValueError as exc:
@@ -118,3 +154,8 @@ class RegressionModel(MixtureModel):
                 if "NaN" in str(exc) or "infinity" in str(exc):
                     data.raise_if_not_finite()
                 raise
+
+
+def _count(columns, n_features: int) -> int:
+    """How many columns ``columns`` names (None: all ``n_features``)."""
+    return n_features if columns is None else len(columns)

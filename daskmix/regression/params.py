@@ -1,8 +1,8 @@
 """Regression-mixture parameters and the M-step, on the client (tiny arrays only).
 
-Shapes, with ``K = n_components``, ``D = n_features`` and ``P`` the number of
-regression coefficients per component (``D + 1`` with an intercept, else
-``D``):
+Shapes, with ``K = n_components``, ``D`` the number of features the experts
+regress on (``expert_features``) and ``P`` the number of regression
+coefficients per component (``D + 1`` with an intercept, else ``D``):
 
 =================  ==========  ===============================================
 name               shape       meaning
@@ -10,14 +10,21 @@ name               shape       meaning
 weights            (K,)        mixing weights ``pi_k``
 coef               (K, D)      slopes ``w_k``
 intercept          (K,)        intercepts ``b_k`` (zeros without intercept)
-noise_variance     (K,)        ``sigma_k^2`` (all equal for ``noise='shared'``)
+noise_variance     (K,)        ``sigma_k^2`` (all equal for ``noise='shared'``;
+                               ones, unused, for the Poisson and binomial
+                               families)
 gate               --          a :class:`GaussianParams` (``gating='gaussian'``)
+                               or :class:`~.gates.LogisticGateParams`
+                               (``gating='logistic'``)
 =================  ==========  ===============================================
 
-The kernels work in a *frame*: the design row is ``phi = [x - c, 1]`` with a
-fixed shift ``c`` (``x_center``) when there is an intercept, and ``phi = x``
-without one (a line through the origin cannot be shifted). The frame weights
-``W`` (K, P) are ``[w_k, b_k + w_k . c]`` or ``w_k``.
+The kernels work in a *frame*: the design row is ``phi = [x_e - c, 1]`` with a
+fixed shift ``c`` (``x_center`` of the experts' columns ``x_e``) when there
+is an intercept, and ``phi = x_e`` without one (a line through the origin
+cannot be shifted). The frame weights ``W`` (K, P) are ``[w_k, b_k + w_k . c]``
+or ``w_k``. The M-step of the Gaussian family solves the residual-shifted
+least squares exactly; that of the Poisson and binomial families takes one
+safeguarded Newton step (:mod:`daskmix.regression.newton`).
 
 Floors (what happens to degenerate components)
 ----------------------------------------------
@@ -41,22 +48,35 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg
 
 from .. import config as settings
 from .._engine.stats import Stats
-from ..gaussian.covariance import covariance
-from ..gaussian.params import NK_EPS, GaussianParams, StatsFrame
-from ..gaussian.params import m_step as gaussian_m_step
-from ..gaussian.params import reframe_stats as reframe_gate_stats
+from ..gaussian.params import NK_EPS, GaussianParams
+from .design import select, shift_transform, triangle, unpack
+from .families import family
+from .gates import gate
+from .newton import design_box, growth_exponent, solve_psd, step_length
 
-GATINGS = ("gaussian", "none")
 NOISE_MODELS = ("component", "shared")
 
 
 @dataclass(frozen=True)
 class RegressionConfig:
-    """The settings the M-step needs (from the estimator's parameters)."""
+    """The settings the M-step needs (from the estimator's parameters).
+
+    Attributes
+    ----------
+    gating, noise, fit_intercept, covariance_type, reg_covar, reg_weights
+        As the estimator's parameters.
+    family : str
+        A name of :data:`~daskmix.regression.families.FAMILIES`.
+    expert_columns, gate_columns : tuple of int or None
+        The columns of X the experts and the gate see (None: all).
+    offset_column : int or None
+        A column of X added to every linear predictor (not a feature).
+    offset_log : bool
+        Whether that column is an exposure, whose log is added.
+    """
 
     gating: str
     noise: str
@@ -64,6 +84,11 @@ class RegressionConfig:
     covariance_type: str
     reg_covar: float
     reg_weights: float
+    family: str = "gaussian"
+    expert_columns: tuple | None = None
+    gate_columns: tuple | None = None
+    offset_column: int | None = None
+    offset_log: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,22 +101,33 @@ class RegressionParams:
     coef : ndarray of shape (K, D)
     intercept : ndarray of shape (K,)
     noise_variance : ndarray of shape (K,)
-    gate : GaussianParams or None
-        The gate ``N(x | mu_k, Sigma_k)`` for ``gating='gaussian'``; its
-        ``weights`` equal ``weights``.
-    x_center : ndarray of shape (D,)
-        The shift ``c`` of the frame; exactly representable in the data dtype.
+    gate : GaussianParams, LogisticGateParams or None
+        The gate ``N(x_g | mu_k, Sigma_k)`` for ``gating='gaussian'`` (its
+        ``weights`` equal ``weights``), the logits' coefficients for
+        ``gating='logistic'``.
+    x_center : ndarray of shape (n_features_in,)
+        The shift ``c`` of the frame, for every column of X; exactly
+        representable in the data dtype.
     noise_floor : float
         Smallest noise variance allowed.
+    expert_columns, gate_columns : tuple of int or None
+        The columns of X the experts and the gate see (None: all).
+    x_range : ndarray of shape (2, n_features_in) or None
+        The smallest and largest value of every column of X over the data:
+        the safeguard of the Newton steps (Poisson and binomial families,
+        logistic gate) needs it; None otherwise.
     """
 
     weights: np.ndarray
     coef: np.ndarray
     intercept: np.ndarray
     noise_variance: np.ndarray
-    gate: GaussianParams | None
+    gate: object
     x_center: np.ndarray
     noise_floor: float
+    expert_columns: tuple | None = None
+    gate_columns: tuple | None = None
+    x_range: np.ndarray | None = None
 
     @property
     def n_components(self) -> int:
@@ -99,7 +135,13 @@ class RegressionParams:
 
     @property
     def n_features(self) -> int:
+        """Features the experts regress on."""
         return self.coef.shape[1]
+
+    @property
+    def expert_center(self) -> np.ndarray:
+        """The frame shift of the experts' columns."""
+        return select(self.x_center[None, :], self.expert_columns)[0]
 
 
 # ---------------------------------------------------------------- the frame
@@ -108,16 +150,11 @@ def n_coefficients(n_features: int, fit_intercept: bool) -> int:
     return n_features + int(fit_intercept)
 
 
-def triangle(n_coef: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column indices of the upper triangle of a (P, P) matrix."""
-    return np.triu_indices(n_coef)
-
-
 def frame_weights(params: RegressionParams, fit_intercept: bool) -> np.ndarray:
     """``W`` (K, P): the lines in the frame ``phi = [x - c, 1]`` (or ``x``)."""
     if not fit_intercept:
         return params.coef.copy()
-    shifted = params.intercept + params.coef @ params.x_center
+    shifted = params.intercept + params.coef @ params.expert_center
     return np.column_stack([params.coef, shifted])
 
 
@@ -145,37 +182,9 @@ def noise_floor_from_sample(y: np.ndarray) -> float:
 
 
 # -------------------------------------------------------------- the M-step
-def _solve_psd(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Minimum-norm solution of ``matrix @ x = rhs`` for a PSD ``matrix``.
-
-    The matrix is scaled to unit diagonal first (Jacobi), so that features of
-    very different scales do not decide which directions count as singular.
-    """
-    diagonal = np.diag(matrix).copy()
-    scale = np.sqrt(np.where(diagonal > 0.0, diagonal, 1.0))
-    scaled = matrix / np.outer(scale, scale)
-    eigenvalues, vectors = linalg.eigh(0.5 * (scaled + scaled.T))
-    top = eigenvalues.max(initial=0.0)
-    keep = (
-        eigenvalues > settings.get("regression.pinv-rcond") * top
-        if top > 0.0
-        else np.zeros_like(eigenvalues, bool)
-    )
-    if not keep.any():
-        return np.zeros_like(rhs)
-    kept = vectors[:, keep]
-    solution = kept @ ((kept.T @ (rhs / scale)) / eigenvalues[keep])
-    return solution / scale
-
-
 def normal_matrices(stats: Stats, n_coef: int) -> np.ndarray:
     """Unpack the summed upper triangles ``A`` into (K, P, P) symmetric matrices."""
-    rows, cols = triangle(n_coef)
-    packed = stats["A"]
-    A = np.zeros((packed.shape[0], n_coef, n_coef))
-    A[:, rows, cols] = packed
-    A[:, cols, rows] = packed
-    return A
+    return unpack(stats["A"], n_coef)
 
 
 def solve_lines(
@@ -205,7 +214,7 @@ def solve_lines(
     rss = np.empty(n_components)
     for k in range(n_components):
         rhs = b[k] - penalty * W_old[k]
-        delta = _solve_psd(A[k] + np.diag(penalty), rhs)
+        delta = solve_psd(A[k] + np.diag(penalty), rhs)
         W[k] = W_old[k] + delta
         rss[k] = q[k] - 2.0 * (b[k] @ delta) + delta @ A[k] @ delta
     return W, np.maximum(rss, 0.0)
@@ -222,6 +231,50 @@ def noise_variances(
     return np.maximum(variance + reg_covar, floor)
 
 
+def newton_lines(
+    stats: Stats, params: RegressionParams, config: RegressionConfig
+) -> np.ndarray:
+    """One safeguarded Newton step of every component's GLM coefficients.
+
+    ``A`` and ``b`` are the negated Hessian and the gradient of each
+    component's weighted log-likelihood at ``W_old`` (the Poisson and
+    binomial families); ``reg_weights`` adds ``lambda/2 |w_k|^2`` to the
+    objective, as for the Gaussian family. The step along the Newton
+    direction is the one the statistics certify not to lower the objective
+    (:mod:`daskmix.regression.newton`).
+
+    Returns
+    -------
+    W : ndarray of shape (K, P)
+    """
+    W_old = frame_weights(params, config.fit_intercept)
+    n_components, n_coef = W_old.shape
+    A = normal_matrices(stats, n_coef)
+    penalty = np.full(n_coef, config.reg_weights)
+    if config.fit_intercept:
+        penalty[-1] = 0.0
+    kind = family(config.family).growth
+    box = design_box(
+        params.x_range,
+        params.expert_columns,
+        params.expert_center,
+        config.fit_intercept,
+        config.fit_intercept,
+    )
+    W = W_old.copy()
+    for k in range(n_components):
+        rhs = stats["b"][k] - penalty * W_old[k]
+        delta = solve_psd(A[k] + np.diag(penalty), rhs)
+        step = step_length(
+            float(rhs @ delta),
+            float(delta @ A[k] @ delta),
+            float(delta @ (penalty * delta)),
+            growth_exponent(kind, delta, box),
+        )
+        W[k] = W_old[k] + step * delta
+    return W
+
+
 def m_step(
     stats: Stats,
     params: RegressionParams,
@@ -233,9 +286,8 @@ def m_step(
     Parameters
     ----------
     stats : Stats
-        ``nk`` (K,), ``A`` (K, P(P+1)/2), ``b`` (K, P), ``q`` (K,), and for
-        ``gating='gaussian'`` the gate's ``s1``, ``s2`` (see
-        :mod:`daskmix.gaussian.kernels`).
+        ``nk`` (K,), ``A`` (K, P(P+1)/2), ``b`` (K, P), ``q`` (K,) (Gaussian
+        family), and the gate's fields (:mod:`daskmix.regression.gates`).
     params : RegressionParams
         The parameters the statistics were accumulated under: they define the
         frame (``x_center``, the previous lines, the gate's whitening).
@@ -250,35 +302,27 @@ def m_step(
     RegressionParams
     """
     nk = stats["nk"]
-    if config.gating == "gaussian":
-        gate = gaussian_m_step(
-            stats,
-            params.gate.means,
-            params.gate.precisions_cholesky,
-            params.x_center,
-            config.covariance_type,
-            config.reg_covar,
-        )
-        weights = gate.weights
-    else:
-        gate = None
-        weights = (nk + NK_EPS) / (nk + NK_EPS).sum()
+    gate_params, weights = gate(config.gating).m_step(stats, params, config)
     W_old = frame_weights(params, config.fit_intercept)
-    if refit_lines:
-        W, rss = solve_lines(stats, W_old, config.reg_weights, config.fit_intercept)
+    if family(config.family).has_noise:
+        if refit_lines:
+            W, rss = solve_lines(stats, W_old, config.reg_weights, config.fit_intercept)
+        else:
+            W, rss = W_old, np.maximum(stats["q"], 0.0)
+        noise_variance = noise_variances(
+            rss, nk, config.noise, config.reg_covar, params.noise_floor
+        )
     else:
-        W, rss = W_old, np.maximum(stats["q"], 0.0)
-    coef, intercept = lines_from_frame(W, params.x_center, config.fit_intercept)
-    return RegressionParams(
+        W = newton_lines(stats, params, config) if refit_lines else W_old
+        noise_variance = np.ones(nk.shape[0])
+    coef, intercept = lines_from_frame(W, params.expert_center, config.fit_intercept)
+    return replace(
+        params,
         weights=weights,
         coef=coef,
         intercept=intercept,
-        noise_variance=noise_variances(
-            rss, nk, config.noise, config.reg_covar, params.noise_floor
-        ),
-        gate=gate,
-        x_center=params.x_center,
-        noise_floor=params.noise_floor,
+        noise_variance=noise_variance,
+        gate=gate_params,
     )
 
 
@@ -296,6 +340,11 @@ def recenter_stats(stats: Stats, A: np.ndarray, W_from: np.ndarray, W_to: np.nda
         From :func:`normal_matrices`.
     W_from, W_to : ndarray of shape (K, P)
 
+    For the Poisson and binomial families (no ``q``) ``A`` and ``b`` are the
+    negated Hessian and the gradient of ``Q`` at ``W_from``: the same change
+    moves the gradient of their quadratic model of ``Q`` to ``W_to``, exact
+    for the model, not for ``Q``.
+
     Returns
     -------
     Stats
@@ -305,11 +354,12 @@ def recenter_stats(stats: Stats, A: np.ndarray, W_from: np.ndarray, W_to: np.nda
     Ad = np.einsum("kpq,kq->kp", A, d)
     out = stats.copy()
     out["b"] = stats["b"] - Ad
-    out["q"] = (
-        stats["q"]
-        - 2.0 * np.einsum("kp,kp->k", stats["b"], d)
-        + np.einsum("kp,kp->k", d, Ad)
-    )
+    if "q" in stats:
+        out["q"] = (
+            stats["q"]
+            - 2.0 * np.einsum("kp,kp->k", stats["b"], d)
+            + np.einsum("kp,kp->k", d, Ad)
+        )
     return out
 
 
@@ -337,8 +387,7 @@ def shift_design_center(
     Stats
         A copy with ``A`` and ``b`` replaced.
     """
-    transform = np.eye(n_coef)
-    transform[-1, :-1] = np.asarray(old_center) - np.asarray(new_center)
+    transform = shift_transform(n_coef, old_center, new_center)
     A = normal_matrices(stats, n_coef)
     moved = transform.T @ A @ transform
     rows, cols = triangle(n_coef)
@@ -346,18 +395,6 @@ def shift_design_center(
     out["A"] = moved[:, rows, cols]
     out["b"] = stats["b"] @ transform
     return out
-
-
-def gate_frame(params: RegressionParams) -> StatsFrame:
-    """The frame the kernels take the gate's statistics in under ``params``.
-
-    The gate plan is shifted by ``x_center`` (see
-    :func:`daskmix.regression.kernels.make_plan`); full and tied covariances
-    are whitened by the gate's precision factors, as in GaussianMixture.
-    """
-    gate = params.gate
-    whiten = covariance(gate.covariance_type).whitening(gate.precisions_cholesky)
-    return StatsFrame(gate.means, whiten, np.asarray(params.x_center, np.float64))
 
 
 def reframe_stats(
@@ -380,7 +417,16 @@ def reframe_stats(
       :func:`recenter_stats` (``b <- b - A dW``,
       ``q <- q - 2 b . dW + dW^T A dW``); ``A`` does not depend on the lines;
     * the gate (``gating='gaussian'``): ``s1``, ``s2`` from the old gate frame
-      to the new one, :func:`daskmix.gaussian.params.reframe_stats`.
+      to the new one, :func:`daskmix.gaussian.params.reframe_stats`; the
+      logistic gate: its gradient moved along its quadratic model
+      (:meth:`daskmix.regression.gates.LogisticGate.reframe`).
+
+    Exact for the Gaussian family and the Gaussian gate, whose expected
+    complete-data log-likelihoods are quadratic in the moved coordinates; for
+    the Poisson and binomial families and the logistic gate the running
+    statistics are a quadratic model of ``Q`` (its gradient and Hessian at
+    the parameters of the batches), which the change moves exactly: stepwise
+    EM then takes Newton steps on averaged curvature, a stochastic IRLS.
 
     The new lines are the M-step's solution of these very statistics, so the
     moved ``b`` is about zero and ``q`` becomes the residual sum of squares
@@ -404,8 +450,10 @@ def reframe_stats(
     n_coef = n_coefficients(old.n_features, config.fit_intercept)
     out = stats.copy()
     W_old = frame_weights(old, config.fit_intercept)
-    if config.fit_intercept and not np.array_equal(old.x_center, new.x_center):
-        out = shift_design_center(out, n_coef, old.x_center, new.x_center)
+    if config.fit_intercept and not np.array_equal(
+        old.expert_center, new.expert_center
+    ):
+        out = shift_design_center(out, n_coef, old.expert_center, new.expert_center)
         W_old = frame_weights(replace(old, x_center=new.x_center), True)
     out = recenter_stats(
         out,
@@ -413,32 +461,30 @@ def reframe_stats(
         W_old,
         frame_weights(new, config.fit_intercept),
     )
-    if config.gating == "gaussian":
-        out = reframe_gate_stats(
-            out, config.covariance_type, gate_frame(old), gate_frame(new)
-        )
-    return out
+    return gate(config.gating).reframe(out, old, new, config)
 
 
 def n_parameters(
-    gating: str,
-    noise: str,
-    covariance_type: str,
+    config: RegressionConfig,
     n_components: int,
     n_features: int,
-    fit_intercept: bool,
+    n_gate_features: int | None = None,
 ) -> int:
     """Free parameters of the fitted model (for BIC/AIC).
 
-    The lines (``K * P``), the noise variances (``K`` or 1), and either the
-    gate (a Gaussian mixture on x, weights included) or ``K - 1`` weights.
+    The lines (``K * P``), the noise variances (``K`` or 1; none for the
+    Poisson and binomial families), and the gate: a Gaussian mixture on
+    ``x_g`` (weights included), ``(K - 1) (D_g + 1)`` logit coefficients, or
+    ``K - 1`` weights. ``n_features`` counts the experts' features,
+    ``n_gate_features`` the gate's (default: the same).
     """
-    lines = n_components * n_coefficients(n_features, fit_intercept)
-    noises = n_components if noise == "component" else 1
-    if gating == "gaussian":
-        mixing = covariance(covariance_type).n_parameters(n_components, n_features)
-    else:
-        mixing = n_components - 1
+    if n_gate_features is None:
+        n_gate_features = n_features
+    lines = n_components * n_coefficients(n_features, config.fit_intercept)
+    noises = 0
+    if family(config.family).has_noise:
+        noises = n_components if config.noise == "component" else 1
+    mixing = gate(config.gating).n_parameters(n_components, n_gate_features, config)
     return int(lines + noises + mixing)
 
 
@@ -472,7 +518,7 @@ def conditional_lines(
     for k in range(K):
         mean, cov = gmm.means[k], gmm.covariances[k]
         moment = cov if fit_intercept else cov + np.outer(mean, mean)
-        coef[k] = _solve_psd(moment[:D, :D], moment[:D, D])
+        coef[k] = solve_psd(moment[:D, :D], moment[:D, D])
         if fit_intercept:
             intercept[k] = mean[D] - coef[k] @ mean[:D]
     return coef, intercept

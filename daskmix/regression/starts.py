@@ -44,6 +44,7 @@ import numpy as np
 from .. import config as settings
 from .._em.run import check_pass
 from .._engine.rows import RowBlocks
+from .._engine.stats import Stats
 from .._engine.tiles import Tile
 from ..cluster.seeding import (
     kmeans_plusplus_centers,
@@ -51,12 +52,14 @@ from ..cluster.seeding import (
     sample_indices,
 )
 from ..cluster.starts import kmeans_start, split_weight, weighted_sample
-from ..gaussian.covariance import covariance
 from ..gaussian.kernels import make_plan as make_gate_plan
 from ..gaussian.model import fit_on_sample
-from ..gaussian.params import GaussianParams, precisions_cholesky_from_covariances
+from ..gaussian.params import GaussianParams
 from .degenerate import degenerate_components
-from .kernels import em_kernel, identity_gate, init_kernel, make_plan
+from .design import select
+from .families import family
+from .gates import gate
+from .kernels import em_kernel, init_kernel, make_plan
 from .pairing import chain_segments, line_through, matched_pairs
 from .params import (
     RegressionConfig,
@@ -89,6 +92,7 @@ def initial_params(
     config: RegressionConfig,
     reg_covar: float,
     tile_rows: int,
+    x_range: np.ndarray | None = None,
     warn: bool = False,
 ) -> RegressionParams:
     """Starting parameters: one initialisation pass over (X, y), then an M-step.
@@ -106,6 +110,13 @@ def initial_params(
     come from the first rows whatever their weights (they only fix
     coordinates and a floor).
 
+    The line-picking methods ('gmm', 'kmeans-chain', 'kmeans-pairs') draw
+    lines in the joint (x, y) space: for the Poisson and binomial families,
+    and when the experts see only some columns, they keep only their
+    responsibilities and every component starts with one Newton step from
+    the flat line at the mean of y. ``x_range`` (the data's column range,
+    :func:`column_range`) is what the Newton steps' safeguard needs.
+
     With ``warn``, the k-means of 'kmeans', 'kmeans-chain' and 'kmeans-pairs'
     warns as scikit-learn's KMeans when it finds fewer distinct clusters than
     it was asked for (:func:`~daskmix.cluster.starts.kmeans_start`).
@@ -119,6 +130,7 @@ def initial_params(
             config=config,
             reg_covar=reg_covar,
             tile_rows=tile_rows,
+            x_range=x_range,
         )
     rows_only, weight = split_weight(data)
     weighted = weight is not None
@@ -128,12 +140,20 @@ def initial_params(
     x_center = np.asarray(head_x, dtype=np.float64).mean(axis=0)
     x_center = x_center.astype(data.dtype).astype(np.float64)
     y_center = float(np.mean(head_y))
-    n_coef_x = data.n_features
+    fam = family(config.family)
+    n_coef_x = len(_columns(config.expert_columns, data.n_features))
     coef = np.zeros((K, n_coef_x))
     # the residuals of the first pass are y - mean(y): shifted statistics
-    intercept = np.full(K, y_center if config.fit_intercept else 0.0)
+    level = y_center if fam.linear_mean else fam.link(_mean_response(head))
+    intercept = np.full(K, level if config.fit_intercept else 0.0)
     init_fields: dict = {"y_center": y_center}
     refit = True
+    # lines drawn in (x, y) only start components with linear means in all x
+    draws_lines = (
+        fam.linear_mean
+        and config.expert_columns is None
+        and config.offset_column is None
+    )
 
     def joint_rows(with_weight: bool) -> RowBlocks:
         # the joint (x, y) rows the centre pickers see, weighted if asked
@@ -158,11 +178,12 @@ def initial_params(
         )
     elif method == "gmm":
         gmm = joint_gmm(data, n_components, random_state, reg_covar)
-        coef, intercept = conditional_lines(gmm, config.fit_intercept)
+        if draws_lines:
+            coef, intercept = conditional_lines(gmm, config.fit_intercept)
+            refit = False
         init_fields.update(
             mode="joint_posterior", joint_gate=make_gate_plan(gmm, np.float64)
         )
-        refit = False
     else:  # kmeans-chain, kmeans-pairs
         n_centers = K + 1 if method == "kmeans-chain" else 2 * K
         if data.n_samples < n_centers:
@@ -188,32 +209,86 @@ def initial_params(
             segments = matched_pairs(
                 centers, np.asarray(scored, np.float64), config.fit_intercept
             )
-        for k, (a, b) in enumerate(segments):
-            coef[k], intercept[k] = line_through(
-                centers[a], centers[b], config.fit_intercept
-            )
+        if draws_lines:
+            for k, (a, b) in enumerate(segments):
+                coef[k], intercept[k] = line_through(
+                    centers[a], centers[b], config.fit_intercept
+                )
+            refit = False
         midpoints = np.array([0.5 * (centers[a] + centers[b]) for a, b in segments])
         init_fields.update(
             mode="nearest", centers=_shift(midpoints, x_center, y_center)
         )
-        refit = False
     frame = RegressionParams(
         weights=np.full(K, 1.0 / K),
         coef=coef,
         intercept=intercept,
         noise_variance=np.ones(K),
-        gate=(
-            identity_gate(config.covariance_type, K, x_center)
-            if config.gating == "gaussian"
-            else None
+        gate=gate(config.gating).identity(
+            config, K, select(x_center[None, :], config.gate_columns)[0]
         ),
         x_center=x_center,
         noise_floor=noise_floor_from_sample(head_y),
+        expert_columns=config.expert_columns,
+        gate_columns=config.gate_columns,
+        x_range=x_range,
     )
-    plan = make_plan(frame, config.fit_intercept, data.dtype, **init_fields)
+    plan = make_plan(frame, config, data.dtype, **init_fields)
     stats = data.map_reduce(init_kernel, plan, tile_rows, name="regression-start")
     check_pass(stats, data)
     return m_step(stats, frame, config, refit_lines=refit)
+
+
+def _columns(columns, n_features: int) -> list[int]:
+    """The column indices ``columns`` stands for (None: all)."""
+    return list(range(n_features)) if columns is None else list(columns)
+
+
+def _mean_response(head: dict) -> float:
+    """Mean of the first rows' response (successes over trials, binomial)."""
+    y = np.asarray(head["y"], dtype=np.float64)
+    if "trials" in head:
+        trials = np.asarray(head["trials"], dtype=np.float64)
+        return float(y.sum() / max(trials.sum(), 1.0))
+    return float(np.mean(y)) if y.size else 0.0
+
+
+class RangeStats(Stats):
+    """The smallest (``low``) and largest (``high``) value of every column."""
+
+    def __add__(self, other):
+        return RangeStats(
+            low=np.minimum(self["low"], other["low"]),
+            high=np.maximum(self["high"], other["high"]),
+        )
+
+
+def range_kernel(tile: Tile, plan) -> RangeStats:
+    """Column-wise minimum and maximum of ``tile.X``, float64."""
+    x = tile.X
+    if x.shape[0] == 0:
+        return RangeStats(
+            low=np.full(x.shape[1], np.inf), high=np.full(x.shape[1], -np.inf)
+        )
+    return RangeStats(
+        low=x.min(axis=0).astype(np.float64), high=x.max(axis=0).astype(np.float64)
+    )
+
+
+def column_range(data: RowBlocks) -> np.ndarray:
+    """``[min, max]`` of every column of X over the rows, (2, D): one pass.
+
+    Rows of weight zero count too (a wider range only makes the Newton
+    steps' safeguard more cautious). Inside the model-selection sweep
+    (:meth:`RowBlocks.sharing_reads`) every candidate reuses the first
+    candidate's pass.
+    """
+
+    def compute() -> np.ndarray:
+        stats = data.map_reduce(range_kernel, None, 1 << 16, name="regression-range")
+        return np.stack([stats["low"], stats["high"]])
+
+    return data.shared_draw(("regression-range",), np.random.RandomState(0), compute)
 
 
 def joint_gmm(
@@ -250,6 +325,7 @@ def short_em_params(
     config: RegressionConfig,
     reg_covar: float,
     tile_rows: int,
+    x_range: np.ndarray | None = None,
 ) -> RegressionParams:
     """``init_params='short-em'``: the best of many short EM runs on a sample.
 
@@ -301,13 +377,16 @@ def short_em_params(
         "X": np.asarray(taken["X"], np.float64),
         "y": np.asarray(taken["y"], np.float64).reshape(-1),
     }
-    if "weight" in taken:
-        arrays["weight"] = np.asarray(taken["weight"], np.float64)
+    for name in ("weight", "trials"):
+        if name in taken:
+            arrays[name] = np.asarray(taken[name], np.float64).reshape(-1)
     sample = RowBlocks(arrays)
     n_rows = sample.n_samples
     # effective rows for the degeneracy rule: the sample's summed weight
     mass = n_rows if sample.weight is None else float(sample.weight.sum())
-    n_coef = n_coefficients(data.n_features, config.fit_intercept)
+    n_coef = n_coefficients(
+        len(_columns(config.expert_columns, data.n_features)), config.fit_intercept
+    )
     # each start runs as soon as it is drawn (the runs draw nothing), and only
     # the best finalists are kept: wide data's parameters are
     # large (a full gate holds K x D x D values)
@@ -334,6 +413,7 @@ def short_em_params(
                 config=config,
                 reg_covar=reg_covar,
                 tile_rows=tile_rows,
+                x_range=x_range,
             )
             frame = params if frame is None else frame
             run_short(position, params)
@@ -379,14 +459,14 @@ def _sample_em(
     loglik = -np.inf
     whole = Tile(sample.named())
     for _ in range(n_steps):
-        plan = make_plan(params, config.fit_intercept, sample.dtype)
+        plan = make_plan(params, config, sample.dtype)
         if sample.n_samples <= tile_rows:
             # one tile: no thread pool round trip for a millisecond of work
             stats = em_kernel(whole, plan)
         else:
             stats = sample.map_reduce(em_kernel, plan, tile_rows)
         previous, loglik = loglik, float(stats["loglik"] / stats["n_rows"])
-        if not np.isfinite(loglik):
+        if not all(np.all(np.isfinite(value)) for value in stats.values()):
             return params, -np.inf
         params = m_step(stats, params, config)
         if abs(loglik - previous) < tol:
@@ -409,11 +489,21 @@ def random_lines(
     than ``n_coef + 1`` rows are nearest), so that a line through rows of a
     true line starts tight even among outliers, and (``gating='gaussian'``)
     the same gate, the Gaussian of all sample rows, so that the first E-step
-    from them assigns rows by their residuals alone. ``frame`` supplies
-    ``x_center`` and the noise floor. A weighted sample (a ``weight`` array)
-    weighs the rows in the lines' weights and the gate.
+    from them assigns rows by their residuals alone (a logistic gate: flat,
+    at the lines' weights). ``frame`` supplies ``x_center``, the noise floor
+    and the column range. A weighted sample (a ``weight`` array) weighs the
+    rows in the lines' weights and the gate. For the Poisson and binomial
+    families the lines pass through the rows' linearised targets (the log
+    of the counts, the logit of the proportions, both kept finite) and the
+    variances are not used.
     """
-    x, y, row_weight = sample.X, sample.y, sample.weight
+    fam = family(config.family)
+    x_all, row_weight = sample.X, sample.weight
+    x = select(x_all, config.expert_columns)
+    y = fam.linearized(sample.y, sample.get("trials"))
+    if config.offset_column is not None:
+        offset = x_all[:, config.offset_column]
+        y = y - (np.log(offset) if config.offset_log else offset)
     n_rows, n_features = x.shape
     n_coef = n_coefficients(n_features, config.fit_intercept)
     design = np.column_stack([x, np.ones(n_rows)]) if config.fit_intercept else x
@@ -444,40 +534,20 @@ def random_lines(
         ]
     )
     variance = np.maximum(variance + config.reg_covar, frame.noise_floor)
+    if not fam.has_noise:
+        variance = np.ones(n_components)
     mass = counts
     if row_weight is not None:
         # weighted shares, scaled to the rows: the same +1 prior per line
         mass = np.bincount(nearest, weights=row_weight, minlength=n_components)
         mass = mass * (n_rows / row_weight.sum())
     weights = (mass + 1.0) / (mass + 1.0).sum()
-    gate = None
-    if config.gating == "gaussian":
-        gate = _flat_gate(x, weights, config, row_weight)
-    return RegressionParams(
+    x_gate = select(x_all, config.gate_columns)
+    return replace(
+        frame,
         weights=weights,
         coef=coef,
         intercept=intercept,
         noise_variance=variance,
-        gate=gate,
-        x_center=frame.x_center,
-        noise_floor=frame.noise_floor,
-    )
-
-
-def _flat_gate(
-    x: np.ndarray, weights: np.ndarray, config: RegressionConfig, row_weight=None
-):
-    """K gates of the same Gaussian, of all rows (mean, covariance; weighted)."""
-    n_components = weights.shape[0]
-    cov_type = config.covariance_type
-    n_features = x.shape[1]
-    pooled = np.atleast_2d(np.cov(x, rowvar=False, aweights=row_weight))
-    pooled = pooled + config.reg_covar * np.eye(n_features)
-    covariances = covariance(cov_type).from_pooled(pooled, n_components)
-    return GaussianParams(
-        cov_type,
-        weights,
-        np.tile(np.average(x, axis=0, weights=row_weight), (n_components, 1)),
-        covariances,
-        precisions_cholesky_from_covariances(covariances, cov_type),
+        gate=gate(config.gating).start(x_gate, weights, config, row_weight),
     )

@@ -193,13 +193,21 @@ class _MixtureIC(BaseEstimator):
                 icl=bic + 2.0 * float(stats["entropy"]),
                 n_iter=result.result.n_iter,
                 converged=result.result.converged,
+                degenerate=bool(result.result.degenerate),
                 error=None,
             )
             rows_out.append(row)
         table = pd.DataFrame(rows_out)
+        # as among restarts: a candidate whose components collapsed (an
+        # unbounded likelihood's spike) never beats one without
         ranked = sorted(
             fitted,
-            key=lambda i: (rows_out[i][self.criterion], rows_out[i]["n_parameters"], i),
+            key=lambda i: (
+                rows_out[i]["degenerate"],
+                rows_out[i][self.criterion],
+                rows_out[i]["n_parameters"],
+                i,
+            ),
         )
         best = ranked[0]
         progress.end(

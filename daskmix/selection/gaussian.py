@@ -74,8 +74,10 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
     criteria_ : pandas.DataFrame
         One row per candidate: ``n_components``, ``covariance_type``,
         ``log_likelihood`` (total, training data, fitted parameters),
-        ``n_parameters``, ``bic``, ``aic``, ``icl``, ``n_iter``, ``converged``
-        and ``error``: why a candidate failed (its own numerics: an
+        ``n_parameters``, ``bic``, ``aic``, ``icl``, ``n_iter``, ``converged``,
+        ``degenerate`` (the model's collapsed-component rule; a degenerate
+        candidate is never chosen over one that is not) and ``error``: why a
+        candidate failed (its own numerics: an
         ill-defined covariance in its start or M-step), else None. A fit with
         failed candidates warns with their number and reasons; an error
         reading or computing the data is raised, never recorded here, and

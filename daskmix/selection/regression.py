@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._estimator.all_or_nothing import fit_all_or_nothing
 from .._estimator.docstrings import fill_doc
+from ..regression.families import FAMILIES, family
+from ..regression.gates import GATINGS
 from ..regression.mixture import INIT_METHODS, RegressionMixture
-from ..regression.params import GATINGS, NOISE_MODELS
+from ..regression.params import NOISE_MODELS
 from ._base import DEFAULT_COMPONENTS, SAMPLE_WEIGHT_SELECTION, _as_options, _MixtureIC
+
+#: the default gatings (a tuple: scikit-learn's checks want plain defaults)
+DEFAULT_GATINGS = ("none", "logistic")
 
 
 class RegressionMixtureIC(RegressorMixin, _MixtureIC):
@@ -18,24 +25,39 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
 
     Fits every candidate with batch EM in one sweep whose passes are shared,
     then keeps the candidate with the lowest criterion on the training data
-    (ties: the one with fewer parameters). With one gating, each candidate's
-    criterion uses the likelihood of the model it fits, as
-    :meth:`daskmix.RegressionMixture.bic` does: ``log p(x, y)`` with
-    ``gating='gaussian'``, ``log p(y | x)`` with ``gating='none'``. Those two
-    are not on one scale, so a grid that mixes gatings compares every
-    candidate on the conditional ``log p(y | x)`` (a gated model's gate
-    parameters still counted), the likelihood of the regression both models
-    answer. With an integer ``random_state`` the chosen model equals a
+    (ties: the one with fewer parameters; a degenerate candidate never beats
+    one that is not). With one gating, each candidate's criterion uses the
+    likelihood of the model it fits, as :meth:`daskmix.RegressionMixture.bic`
+    does: ``log p(x, y)`` with ``gating='gaussian'``, ``log p(y | x)``
+    otherwise. Those are not on one scale, so a grid that mixes the Gaussian
+    gate with others compares every candidate on the conditional
+    ``log p(y | x)`` (a gated model's gate parameters still counted), the
+    likelihood of the regression all of them answer. With an integer
+    ``random_state`` the chosen model equals a
     :class:`daskmix.RegressionMixture` fitted alone.
+
+    The default grid, constant weights and a logistic gate scored by BIC on
+    ``log p(y | x)``, was chosen by measurement
+    (``benchmarks/bench_regression_selection.py``, the table in the user
+    guide): it picks the true number of lines on crossing lines, parallel
+    lines, a line and a parabola, and cluster-weighted data, where the
+    Gaussian gate alone, scored on the joint likelihood, spends components on
+    the shape of x (six for three crossing lines with x uniform).
 
     Parameters
     ----------
     n_components : int or iterable of int, default=(1, 2, ..., 10)
         Numbers of components (lines) to try.
-    gating : str or iterable of str, default='gaussian'
-        Gatings to try, among 'gaussian' and 'none' (see above).
+    gating : str or iterable of str, default=('none', 'logistic')
+        Gatings to try, among 'gaussian', 'none' and 'logistic' (see above).
     noise : str or iterable of str, default=('component', 'shared')
-        Noise models to try.
+        Noise models to try (Gaussian family; the other families have no
+        noise parameter and try the first only).
+    family : {'gaussian', 'poisson', 'binomial'}, default='gaussian'
+        The components' family, for every candidate.
+    expert_features, gate_features, offset_feature, exposure_feature : \
+            default=None
+        As for :class:`daskmix.RegressionMixture`, for every candidate.
     criterion : {'bic', 'aic', 'icl'}, default='bic'
         The information criterion that chooses (lower is better).
     n_init : int, default=1
@@ -72,9 +94,13 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
     criteria_ : pandas.DataFrame
         One row per candidate: ``n_components``, ``gating``, ``noise``,
         ``log_likelihood``, ``n_parameters``, ``bic``, ``aic``, ``icl``,
-        ``n_iter``, ``converged`` and ``error`` (as in
+        ``n_iter``, ``converged``, ``degenerate`` and ``error`` (as in
         :class:`daskmix.GaussianMixtureIC`: a candidate's own numerical
-        failure, warned about; data errors are raised).
+        failure, warned about; data errors are raised). A degenerate
+        candidate (components collapsed onto a few rows,
+        :mod:`daskmix.regression.degenerate`) is never chosen over one that is
+        not: its likelihood is a spike of an unbounded likelihood, and an
+        information criterion would prefer it.
     best_index_ : int
         Row of the chosen candidate in ``criteria_``.
     n_iter_ : int
@@ -107,6 +133,11 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
         **_MixtureIC._parameter_constraints,
         "gating": ["array-like", StrOptions(set(GATINGS))],
         "noise": ["array-like", StrOptions(set(NOISE_MODELS))],
+        "family": [StrOptions(set(FAMILIES))],
+        "expert_features": ["array-like", Integral, str, None],
+        "gate_features": ["array-like", Integral, str, None],
+        "offset_feature": [Integral, str, None],
+        "exposure_feature": [Integral, str, None],
         "init_params": [StrOptions(set(INIT_METHODS))],
     }
     _estimator = RegressionMixture
@@ -116,8 +147,13 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
         self,
         n_components=DEFAULT_COMPONENTS,
         *,
-        gating="gaussian",
+        gating=DEFAULT_GATINGS,
         noise=NOISE_MODELS,
+        family: str = "gaussian",
+        expert_features=None,
+        gate_features=None,
+        offset_feature=None,
+        exposure_feature=None,
         criterion: str = "bic",
         n_init: int = 1,
         init_params: str = "short-em",
@@ -132,6 +168,11 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
         self.n_components = n_components
         self.gating = gating
         self.noise = noise
+        self.family = family
+        self.expert_features = expert_features
+        self.gate_features = gate_features
+        self.offset_feature = offset_feature
+        self.exposure_feature = exposure_feature
         self.criterion = criterion
         self.n_init = n_init
         self.init_params = init_params
@@ -143,9 +184,21 @@ class RegressionMixtureIC(RegressorMixin, _MixtureIC):
         self.algorithm = algorithm
         self.batch_size = batch_size
 
+    def _shared_params(self) -> dict:
+        return {
+            **super()._shared_params(),
+            "family": self.family,
+            "expert_features": self.expert_features,
+            "gate_features": self.gate_features,
+            "offset_feature": self.offset_feature,
+            "exposure_feature": self.exposure_feature,
+        }
+
     def _grid(self) -> list[dict]:
         gatings = _as_options(self.gating, "gating", GATINGS)
         noises = _as_options(self.noise, "noise", NOISE_MODELS)
+        if not family(self.family).has_noise:
+            noises = noises[:1]
         return [
             {"n_components": k, "gating": gating, "noise": noise}
             for gating in gatings

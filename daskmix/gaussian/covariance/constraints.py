@@ -114,6 +114,21 @@ def sorted_eigh(scatter: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(values, 0.0), vectors
 
 
+def positive_part(scatter: np.ndarray) -> np.ndarray:
+    """The scatters (K, d, d) with rounding's negative eigenvalues set to zero.
+
+    A scatter matrix is positive semi-definite; statistics accumulated in
+    float32 can leave a rank-deficient one a hair indefinite, and the
+    constrained estimates divide by its smallest eigenvalues (a volume
+    ``tr(W C^-1)`` then turns hugely negative). Scatters without a negative
+    eigenvalue come back unchanged, the same array.
+    """
+    values, vectors = np.linalg.eigh(scatter)
+    if values.min() >= 0.0:
+        return scatter
+    return from_eigen(np.maximum(values, 0.0), vectors)
+
+
 def from_eigen(values: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """``V diag(values) V^T`` for stacks (K, d) and (K, d, d), or (d,), (d, d)."""
     matrices = (vectors * values[..., None, :]) @ np.swapaxes(vectors, -1, -2)

@@ -21,6 +21,7 @@ from .constraints import (
     common_orientation,
     equal_volume,
     from_eigen,
+    positive_part,
     proportional,
     sorted_eigh,
     varying_volume,
@@ -129,7 +130,8 @@ class _FullModel(Full):
 
     def _estimate(self, stats, nk, frame, reg_covar):
         means, sample = super()._estimate(stats, nk, frame, 0.0)
-        covariances = self._constrain(nk[:, None, None] * sample, nk, frame)
+        scatter = positive_part(nk[:, None, None] * sample)
+        covariances = self._constrain(scatter, nk, frame)
         covariances += reg_covar * np.eye(sample.shape[1])
         return means, covariances
 
