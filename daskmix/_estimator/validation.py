@@ -115,6 +115,21 @@ def _is_xarray(X) -> bool:
     return xr is not None and isinstance(X, (xr.DataArray, xr.Dataset))
 
 
+def _check_counts(X, ensure_min_samples: int) -> None:
+    """scikit-learn's errors for too few samples or no feature, for a 2-D ``X``."""
+    n_samples, n_features = X.shape
+    if n_samples < ensure_min_samples:
+        raise ValueError(
+            f"Found array with {n_samples} sample(s) (shape={X.shape}) while a "
+            f"minimum of {ensure_min_samples} is required."
+        )
+    if n_features < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 "
+            "is required."
+        )
+
+
 def _check_dask_array(X: da.Array, name: str, ensure_min_samples: int) -> da.Array:
     """scikit-learn's ``check_array`` checks for a dask array, without computing it."""
     if sp.issparse(X._meta):
@@ -142,17 +157,7 @@ def _check_dask_array(X: da.Array, name: str, ensure_min_samples: int) -> da.Arr
             f"{name} has dtype {X.dtype}; expected a numeric (integer or float) "
             "dtype: could not convert it to float."
         )
-    n_samples, n_features = X.shape
-    if n_samples < ensure_min_samples:
-        raise ValueError(
-            f"Found array with {n_samples} sample(s) (shape={X.shape}) while a "
-            f"minimum of {ensure_min_samples} is required."
-        )
-    if n_features < 1:
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 "
-            "is required."
-        )
+    _check_counts(X, ensure_min_samples)
     if X.dtype not in FLOAT_DTYPES:
         X = X.astype(np.float64)
     if len(X.chunks[1]) > 1:
@@ -533,17 +538,7 @@ def _check_device_array(estimator, X, *, reset: bool, ensure_min_samples: int):
         if not xp.isdtype(X.dtype, ("integral", "bool")):
             raise ValueError(f"X has dtype {X.dtype}; expected a numeric dtype.")
         X = xp.astype(X, _widest_float(xp, X))
-    n_samples, n_features = X.shape
-    if n_samples < ensure_min_samples:
-        raise ValueError(
-            f"Found array with {n_samples} sample(s) (shape={X.shape}) while a "
-            f"minimum of {ensure_min_samples} is required."
-        )
-    if n_features < 1:
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 "
-            "is required."
-        )
+    _check_counts(X, ensure_min_samples)
     if not bool(xp.all(xp.isfinite(X))):
         if getattr(estimator, "missing", "error") != "error":
             raise ValueError(
