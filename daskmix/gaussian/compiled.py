@@ -137,6 +137,23 @@ def _upper_products(left, right, nb, out):
 
 
 @jit
+def _shift_by_top(log_prob, n_components, n_rows, top, resp):
+    """``top`` the largest of each row's K log-probabilities (first ``n_rows``
+    columns), ``resp`` the log-probabilities less it: the log-sum-exp's
+    exponents, each at most zero."""
+    for b in range(n_rows):
+        top[b] = log_prob[0, b]
+    for k in range(1, n_components):
+        for b in range(n_rows):
+            v = log_prob[k, b]
+            if v > top[b]:
+                top[b] = v
+    for k in range(n_components):
+        for b in range(n_rows):
+            resp[k, b] = log_prob[k, b] - top[b]
+
+
+@jit
 def _sweep(
     x,
     weight,
@@ -236,16 +253,7 @@ def _sweep(
                     rows_out[start + b, k] = log_prob[k, b]
             continue
         # ----------------------------------------------------- log-sum-exp
-        for b in range(nb):
-            top[b] = log_prob[0, b]
-        for k in range(1, n_components):
-            for b in range(nb):
-                v = log_prob[k, b]
-                if v > top[b]:
-                    top[b] = v
-        for k in range(n_components):
-            for b in range(nb):
-                resp[k, b] = log_prob[k, b] - top[b]
+        _shift_by_top(log_prob, n_components, nb, top, resp)
         exp_inplace(resp_flat, bits)
         for b in range(nb):
             inv_total[b] = 0.0
@@ -380,16 +388,7 @@ def _normalize(log_prob, weight, mode, resp, bits, scalars):
     inv_total = np.zeros(n)
     log_norm = np.empty(n)
     row_terms = np.zeros(n)
-    for b in range(n):
-        top[b] = log_prob[0, b]
-    for k in range(1, n_components):
-        for b in range(n):
-            v = log_prob[k, b]
-            if v > top[b]:
-                top[b] = v
-    for k in range(n_components):
-        for b in range(n):
-            resp[k, b] = log_prob[k, b] - top[b]
+    _shift_by_top(log_prob, n_components, n, top, resp)
     exp_inplace(resp.reshape(n_components * n), bits)
     for k in range(n_components):
         for b in range(n):
