@@ -59,6 +59,7 @@ import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
 from .. import config
+from .._engine.batches import read_rows
 from .._engine.namespaces import to_host
 from .._engine.rows import RowBlocks, default_tile_rows
 from .._engine.stats import Stats
@@ -116,23 +117,68 @@ def check_finite(rows: RowBlocks, *values) -> None:
 
 
 def sample_indices(
-    n_samples: int, n_draw: int, random_state: np.random.RandomState
+    n_samples: int,
+    n_draw: int,
+    random_state: np.random.RandomState,
+    n_windows: int | None = None,
 ) -> np.ndarray:
     """Sorted distinct row indices, about ``n_draw`` of them, uniform over rows.
 
-    Drawn with replacement and deduplicated so that the cost does not grow
-    with ``n_samples`` (no permutation of a billion rows).
+    The draw depends on ``n_samples``, ``n_draw`` and ``random_state`` only,
+    never on the chunking nor on the kind of input, so numpy and dask input
+    of the same data give the same sample.
+
+    * ``n_draw >= n_samples``: every row.
+    * ``n_samples < n_windows * n_draw``: ``n_draw`` rows drawn uniformly with
+      replacement, repeats dropped (the cost does not grow with
+      ``n_samples``: no permutation of a billion rows).
+    * larger data: ``m = min(n_windows, n_draw)`` windows of
+      ``w = ceil(n_draw / m)`` consecutive rows, one starting at a uniform
+      row of each of ``m`` equal strata of the rows (circularly: a window
+      that runs past the last row goes on at row 0). Every row is in the
+      sample with the same probability ``m w / n_samples``, as for uniform
+      rows, and the strata spread the sample over all the data (data sorted
+      by class or time give a sample with the right mix); but a chunked
+      store (zarr, HDF5) is read only where the windows lie, at most
+      ``m (w / chunk rows + 2)`` store chunks, where uniform rows would touch
+      nearly every chunk.
+
+    Parameters
+    ----------
+    n_samples : int
+    n_draw : int
+    random_state : RandomState
+    n_windows : int, optional
+        Default: ``daskmix.start-sample.windows``.
+
+    Returns
+    -------
+    ndarray of int
     """
     if n_draw >= n_samples:
         return np.arange(n_samples)
-    return np.unique(random_state.randint(0, n_samples, size=n_draw))
+    if n_windows is None:
+        n_windows = config.get("start-sample.windows")
+    if n_samples < n_windows * n_draw:
+        return np.unique(random_state.randint(0, n_samples, size=n_draw))
+    n_windows = min(n_windows, n_draw)
+    width = -(-n_draw // n_windows)
+    starts = np.floor(
+        (np.arange(n_windows) + random_state.random_sample(n_windows))
+        * (n_samples / n_windows)
+    ).astype(np.int64)
+    starts = np.minimum(starts, n_samples - 1)  # rounding at the end
+    return np.unique((starts[:, None] + np.arange(width)) % n_samples)
 
 
 def sample_rows(
     data: RowBlocks, n_draw: int, random_state: np.random.RandomState
 ) -> np.ndarray:
-    """A uniform random sample of rows of X, (about n_draw, D) float64."""
-    rows = data.take_rows(sample_indices(data.n_samples, n_draw, random_state))["X"]
+    """A uniform random sample of rows of X, (about n_draw, D) float64.
+
+    Read from the store where the sample lies (:func:`read_rows`).
+    """
+    rows = read_rows(data, sample_indices(data.n_samples, n_draw, random_state))["X"]
     return np.asarray(rows, dtype=np.float64)
 
 
@@ -241,7 +287,7 @@ def random_data_centers(
     """
     data, sample_weight = on_host(data, sample_weight)
     indices = draw_indices(data, n_clusters, random_state, sample_weight)
-    return dense_rows(data.take_rows(indices)["X"])
+    return dense_rows(read_rows(data, indices)["X"])
 
 
 def kmeans_plusplus_centers(

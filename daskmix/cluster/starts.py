@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import config
+from .._engine.batches import read_rows
 from .._engine.rows import RowBlocks
 from .lloyd import fit_kmeans, warn_few_clusters
 from .seeding import sample_indices, sample_rows, weighted_race
@@ -57,7 +58,7 @@ def weighted_sample(
         numpy arrays of ``data`` (float64 for ``X``), with their weights.
     """
     indices = sample_indices(data.n_samples, n_draw, random_state)
-    arrays = data.take_rows(indices)
+    arrays = read_rows(data, indices)
     weight = arrays.pop("weight")
     keep = np.asarray(weight) > 0
     if np.count_nonzero(keep) < min(n_clusters, len(indices)) and len(indices) < (
@@ -71,7 +72,7 @@ def weighted_sample(
         )
         drawn = np.isfinite(stats["draw_key"])
         indices = np.sort(stats["draw_index"][drawn].astype(np.intp))
-        arrays = data.take_rows(indices)
+        arrays = read_rows(data, indices)
         weight = arrays.pop("weight")
         if drawn.all():
             weight = np.ones(len(indices))
@@ -196,7 +197,7 @@ def _unweighted_kmeans_start(
         data = RowBlocks({"X": sample_rows(data, n_draw, random_state)})
     elif resample:
         drawn = random_state.randint(0, data.n_samples, data.n_samples)
-        rows = data.take_rows(np.sort(drawn))["X"]
+        rows = read_rows(data, np.sort(drawn))["X"]
         data = RowBlocks({"X": np.asarray(rows, dtype=np.float64)})
     else:
         # clustered whole: read small dask data once, not once per Lloyd pass

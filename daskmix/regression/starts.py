@@ -43,6 +43,7 @@ import numpy as np
 
 from .. import config as settings
 from .._em.run import check_pass
+from .._engine.batches import read_rows
 from .._engine.rows import RowBlocks
 from .._engine.stats import Stats
 from .._engine.tiles import Tile
@@ -135,7 +136,7 @@ def initial_params(
     rows_only, weight = split_weight(data)
     weighted = weight is not None
     n_head = min(data.n_samples, settings.get("regression.head-rows"))
-    head = data.take_rows(np.arange(n_head))
+    head = read_rows(data, np.arange(n_head))
     head_x, head_y = head["X"], head["y"]
     x_center = np.asarray(head_x, dtype=np.float64).mean(axis=0)
     x_center = x_center.astype(data.dtype).astype(np.float64)
@@ -364,7 +365,7 @@ def short_em_params(
         )
     }
     n_head = min(data.n_samples, settings.get("regression.head-rows"))
-    head = data.take_rows(np.arange(n_head))
+    head = read_rows(data, np.arange(n_head))
     head_y = head["y"]
     x_center = np.asarray(head["X"], dtype=np.float64).mean(axis=0)
     x_center = x_center.astype(data.dtype).astype(np.float64)
@@ -372,7 +373,7 @@ def short_em_params(
         taken = weighted_sample(data, short_em["sample-rows"], random_state, K).named()
     else:
         picked = sample_indices(data.n_samples, short_em["sample-rows"], random_state)
-        taken = data.take_rows(picked)
+        taken = read_rows(data, picked)
     arrays = {
         "X": np.asarray(taken["X"], np.float64),
         "y": np.asarray(taken["y"], np.float64).reshape(-1),
