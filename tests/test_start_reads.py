@@ -23,6 +23,7 @@ from daskmix import GaussianMixture, RegressionMixture
 from daskmix._engine.batches import read_rows
 from daskmix._engine.rows import RowBlocks
 from daskmix.cluster.seeding import random_data_centers, sample_indices
+from daskmix.cluster.starts import kmeans_start
 
 zarr = pytest.importorskip("zarr")
 
@@ -33,6 +34,8 @@ BLOCK_ROWS = 10_000
 CHUNK_BYTES = CHUNK_ROWS * N_FEATURES * 8
 #: windows of a start's sample (``daskmix.start-sample.windows``)
 WINDOWS = 32
+#: samples are windows from this many rows on (a million by default)
+WINDOWED = {"daskmix.start-sample.min-rows": 100_000}
 
 
 def counting_store(path):
@@ -94,16 +97,20 @@ def open_counted(folder, name):
 
 
 def test_the_sample_is_windows_of_the_rows():
+    # below daskmix.start-sample.min-rows: single random rows
     rs = np.random.RandomState(0)
-    rows = sample_indices(N_SAMPLES, 2000, rs)
+    expected = np.unique(np.random.RandomState(0).randint(0, N_SAMPLES, size=2000))
+    assert_array_equal(sample_indices(N_SAMPLES, 2000, rs), expected)
+    with dask.config.set(WINDOWED):
+        rows = sample_indices(N_SAMPLES, 2000, np.random.RandomState(0))
     assert_array_equal(rows, np.unique(rows))
     # 32 windows of 63 rows, one per stratum of 6250 rows
     assert 1900 <= rows.size <= 32 * 63
     assert np.count_nonzero(np.diff(rows) > 1) < WINDOWS
     assert np.unique(rows // (N_SAMPLES // WINDOWS)).size >= WINDOWS - 1
-    # data fewer than 32 times the sample: uniform rows, as drawn before
-    rs = np.random.RandomState(0)
-    small = sample_indices(50_000, 2000, rs)
+    # data fewer than 32 times the sample: single random rows
+    with dask.config.set(WINDOWED):
+        small = sample_indices(50_000, 2000, np.random.RandomState(0))
     expected = np.unique(np.random.RandomState(0).randint(0, 50_000, size=2000))
     assert_array_equal(small, expected)
 
@@ -125,6 +132,7 @@ def test_gaussian_kmeans_start_reads_its_windows(stores):
     settings = {
         "daskmix.kmeans-start.sample-rows": 2000,
         "daskmix.kmeans-start.rows-per-cluster": 100,
+        **WINDOWED,
     }
     with dask.config.set(settings):
         model = estimator._model(N_FEATURES, fitting=True)
@@ -154,10 +162,13 @@ def test_regression_short_em_start_reads_its_windows(stores):
     # short-em's sample of 4000 rows: 32 windows of 125 rows (the store
     # holds more than 32 times 4000 rows); the first 1000 rows fix the frame
     model = estimator._model(N_FEATURES, fitting=True)
-    start = model.initialize(
-        RowBlocks({"X": lazy_x, "y": lazy_y}), np.random.RandomState(0)
-    )
-    expected = model.initialize(RowBlocks({"X": X, "y": y}), np.random.RandomState(0))
+    with dask.config.set(WINDOWED):
+        start = model.initialize(
+            RowBlocks({"X": lazy_x, "y": lazy_y}), np.random.RandomState(0)
+        )
+        expected = model.initialize(
+            RowBlocks({"X": X, "y": y}), np.random.RandomState(0)
+        )
     n_chunks = 2 * WINDOWS + 1000 // CHUNK_ROWS
     assert 0 < x_store.bytes_read <= n_chunks * CHUNK_BYTES
     assert 0 < y_store.bytes_read <= n_chunks * CHUNK_ROWS * 8
@@ -174,3 +185,31 @@ def test_random_rows_seeding_reads_a_chunk_per_row(stores):
     assert_array_equal(centers, expected)
     # the draw reads no feature; the 5 rows at most 5 chunks
     assert 0 < store.bytes_read <= 5 * CHUNK_BYTES
+
+
+def test_joint_kmeans_start_reads_x_and_y_where_the_sample_lies(stores):
+    """A regression's k-means start reads its sample from X and y, not from
+    their joined dask array (which is no store's, and was read block by block)."""
+    folder, X, y = stores
+    x_store, lazy_x = open_counted(folder, "X")
+    y_store, lazy_y = open_counted(folder, "y")
+    settings = {"daskmix.kmeans-start.sample-rows": 2000, **WINDOWED}
+    with dask.config.set(settings):
+        centers, rows = kmeans_start(
+            RowBlocks({"X": lazy_x, "y": lazy_y}),
+            3,
+            np.random.RandomState(0),
+            1,
+            resample=True,
+        )
+        expected, expected_rows = kmeans_start(
+            RowBlocks({"X": X, "y": y}).joined(),
+            3,
+            np.random.RandomState(0),
+            1,
+            resample=True,
+        )
+    assert_array_equal(centers, expected)
+    assert_array_equal(rows.X, expected_rows.X)
+    assert 0 < x_store.bytes_read <= 2 * WINDOWS * CHUNK_BYTES
+    assert 0 < y_store.bytes_read <= 2 * WINDOWS * CHUNK_ROWS * 8

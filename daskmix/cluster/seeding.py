@@ -13,7 +13,9 @@ reduction of k-means|| candidates draws from ``random_state`` itself.
 
 Cost of each method, in passes over the data (a *pass* reads every block
 once; a *draw* is a pass that reads no feature: for dask input it reads the
-row weights, if any, else nothing; "reads K rows" touches at most K blocks):
+row weights, if any, else nothing; "reads K rows" touches at most K store
+chunks of an array read straight from a store, K blocks of another dask array:
+:func:`~daskmix._engine.batches.read_rows`):
 
 ======================  ===================================================
 method                  cost
@@ -129,7 +131,8 @@ def sample_indices(
     of the same data give the same sample.
 
     * ``n_draw >= n_samples``: every row.
-    * ``n_samples < n_windows * n_draw``: ``n_draw`` rows drawn uniformly with
+    * ``n_samples < n_windows * n_draw`` or fewer rows than
+      ``daskmix.start-sample.min-rows``: ``n_draw`` rows drawn uniformly with
       replacement, repeats dropped (the cost does not grow with
       ``n_samples``: no permutation of a billion rows).
     * larger data: ``m = min(n_windows, n_draw)`` windows of
@@ -141,7 +144,9 @@ def sample_indices(
       by class or time give a sample with the right mix); but a chunked
       store (zarr, HDF5) is read only where the windows lie, at most
       ``m (w / chunk rows + 2)`` store chunks, where uniform rows would touch
-      nearly every chunk.
+      nearly every chunk. Small data keep single rows: they are read fast
+      whole, and samples of an in-memory sample (the restarts of the 'gmm'
+      start's fit) gain nothing from windows.
 
     Parameters
     ----------
@@ -159,7 +164,7 @@ def sample_indices(
         return np.arange(n_samples)
     if n_windows is None:
         n_windows = config.get("start-sample.windows")
-    if n_samples < n_windows * n_draw:
+    if n_samples < max(n_windows * n_draw, config.get("start-sample.min-rows")):
         return np.unique(random_state.randint(0, n_samples, size=n_draw))
     n_windows = min(n_windows, n_draw)
     width = -(-n_draw // n_windows)
@@ -171,15 +176,30 @@ def sample_indices(
     return np.unique((starts[:, None] + np.arange(width)) % n_samples)
 
 
+def points(taken: dict) -> np.ndarray:
+    """The points that rows read by :func:`read_rows` stand for, float64.
+
+    Their ``X``; for a regression's rows (which have a ``y``), ``X`` and
+    ``y`` side by side, as :meth:`RowBlocks.joined` would give them. Reading
+    the two arrays and joining the rows read, rather than reading rows of the
+    joined dask array, reads a store only where the rows lie: the joined
+    array is no longer a store's.
+    """
+    if "y" not in taken:
+        return dense_rows(taken["X"])
+    x, y = np.asarray(taken["X"]), np.asarray(taken["y"])
+    return np.column_stack([x, y.reshape(len(y), -1)]).astype(np.float64)
+
+
 def sample_rows(
     data: RowBlocks, n_draw: int, random_state: np.random.RandomState
 ) -> np.ndarray:
-    """A uniform random sample of rows of X, (about n_draw, D) float64.
+    """A uniform random sample of rows, (about n_draw, D) float64.
 
-    Read from the store where the sample lies (:func:`read_rows`).
+    Read from the store where the sample lies (:func:`read_rows`); the joint
+    (x, y) rows for a regression's rows (:func:`points`).
     """
-    rows = read_rows(data, sample_indices(data.n_samples, n_draw, random_state))["X"]
-    return np.asarray(rows, dtype=np.float64)
+    return points(read_rows(data, sample_indices(data.n_samples, n_draw, random_state)))
 
 
 def _tile_rows(data: RowBlocks, width: int) -> int:
@@ -281,13 +301,16 @@ def random_data_centers(
     (:func:`weighted_race`), so that numpy and dask input of the same data
     give the same rows, in the same order, for the same ``random_state``.
 
+    ``data`` with a ``y`` (a regression's rows): the centres are joint
+    (x, y) rows (:func:`points`), read from the separate arrays.
+
     Returns
     -------
     centers : ndarray of shape (n_clusters, n_features), float64
     """
     data, sample_weight = on_host(data, sample_weight)
     indices = draw_indices(data, n_clusters, random_state, sample_weight)
-    return dense_rows(read_rows(data, indices)["X"])
+    return points(read_rows(data, indices))
 
 
 def kmeans_plusplus_centers(
