@@ -224,6 +224,21 @@ SETTINGS: dict[str, Setting] = {
         "Rows per cluster of the smaller sample that restarts after the first "
         "cluster, so that n_init tries genuinely different starts.",
     ),
+    "start-sample.windows": Setting(
+        32,
+        "int",
+        1,
+        "Windows of consecutive rows that make up a start's sample of rows "
+        "(k-means, gmm, short-em starts) once the data hold at least this "
+        "many times the sample's rows ...",
+    ),
+    "start-sample.min-rows": Setting(
+        1_000_000,
+        "int",
+        1,
+        "... and at least this many rows; smaller data draw single random rows "
+        "(a store is read where the windows lie; small data are read fast).",
+    ),
     "gmm-start.sample-rows": Setting(
         20_000, "int", 1, "Rows of the sample that the 'gmm' start fits."
     ),

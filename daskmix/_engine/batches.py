@@ -231,6 +231,19 @@ def read_batches(data: RowBlocks, draw: BatchDraw) -> list[dict[str, np.ndarray]
             for rows in draw.rows
         ]
     needed = np.unique(np.concatenate(draw.rows))
+    buffers = _read_needed(data, needed)
+    return [
+        {
+            name: buffer[np.searchsorted(needed, rows)]
+            for name, buffer in zip(data.names, buffers)
+        }
+        for rows in draw.rows
+    ]
+
+
+def _read_needed(data: RowBlocks, needed: np.ndarray) -> list[np.ndarray]:
+    """The rows ``needed`` (sorted, unique, not empty) of every array of dask
+    ``data``, in one ``compute``: store row ranges, or the blocks' rows."""
     block_starts = np.concatenate([[0], np.cumsum(data.row_chunks)])
     block_of = np.searchsorted(block_starts, needed, side="right") - 1
     token = uuid.uuid4().hex
@@ -272,13 +285,47 @@ def read_batches(data: RowBlocks, draw: BatchDraw) -> list[dict[str, np.ndarray]
         for piece in pieces:
             _check_dense({name: piece})
         buffers.append(np.concatenate([np.asarray(piece) for piece in pieces]))
-    return [
-        {
-            name: buffer[np.searchsorted(needed, rows)]
-            for name, buffer in zip(data.names, buffers)
-        }
-        for rows in draw.rows
-    ]
+    return buffers
+
+
+def read_rows(data: RowBlocks, indices) -> dict[str, np.ndarray]:
+    """The rows ``indices`` of every array of ``data``, read where they lie.
+
+    What a start reads: its sample, a few drawn rows, the first rows. For
+    numpy and device input this is :meth:`RowBlocks.take_rows`. For dask
+    input it reads as :func:`read_batches` does: an array read straight from
+    a chunked store (:func:`storage_of`) is read as row ranges of the store,
+    so only the store chunks holding the rows are read, and any other array
+    only in the blocks holding the rows (indexing the dask array instead
+    would read every such block whole from its store). Within
+    :meth:`RowBlocks.sharing_reads`, the same rows asked again come from
+    memory.
+
+    Parameters
+    ----------
+    data : RowBlocks
+    indices : array-like of int
+        Global row numbers, in any order, repeats allowed.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Every array's rows, in the order of ``indices``.
+    """
+    indices = np.asarray(indices, dtype=np.intp)
+    if data.on_device or not data.is_dask or indices.size == 0:
+        return data.take_rows(indices)
+
+    def read() -> dict[str, np.ndarray]:
+        needed, where = np.unique(indices, return_inverse=True)
+        buffers = _read_needed(data, needed)
+        return {name: b[where] for name, b in zip(data.names, buffers)}
+
+    # a fixed generator: the reuse is keyed on the rows alone
+    taken = data.shared_draw(
+        ("read_rows", indices.tobytes()), np.random.RandomState(0), read
+    )
+    return dict(taken)
 
 
 def next_batches(

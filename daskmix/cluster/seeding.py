@@ -13,7 +13,9 @@ reduction of k-means|| candidates draws from ``random_state`` itself.
 
 Cost of each method, in passes over the data (a *pass* reads every block
 once; a *draw* is a pass that reads no feature: for dask input it reads the
-row weights, if any, else nothing; "reads K rows" touches at most K blocks):
+row weights, if any, else nothing; "reads K rows" touches at most K store
+chunks of an array read straight from a store, K blocks of another dask array:
+:func:`~daskmix._engine.batches.read_rows`):
 
 ======================  ===================================================
 method                  cost
@@ -59,6 +61,7 @@ import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
 from .. import config
+from .._engine.batches import read_rows
 from .._engine.namespaces import to_host
 from .._engine.rows import RowBlocks, default_tile_rows
 from .._engine.stats import Stats
@@ -116,24 +119,87 @@ def check_finite(rows: RowBlocks, *values) -> None:
 
 
 def sample_indices(
-    n_samples: int, n_draw: int, random_state: np.random.RandomState
+    n_samples: int,
+    n_draw: int,
+    random_state: np.random.RandomState,
+    n_windows: int | None = None,
 ) -> np.ndarray:
     """Sorted distinct row indices, about ``n_draw`` of them, uniform over rows.
 
-    Drawn with replacement and deduplicated so that the cost does not grow
-    with ``n_samples`` (no permutation of a billion rows).
+    The draw depends on ``n_samples``, ``n_draw`` and ``random_state`` only,
+    never on the chunking nor on the kind of input, so numpy and dask input
+    of the same data give the same sample.
+
+    * ``n_draw >= n_samples``: every row.
+    * ``n_samples < n_windows * n_draw`` or fewer rows than
+      ``daskmix.start-sample.min-rows``: ``n_draw`` rows drawn uniformly with
+      replacement, repeats dropped (the cost does not grow with
+      ``n_samples``: no permutation of a billion rows).
+    * larger data: ``m = min(n_windows, n_draw)`` windows of
+      ``w = ceil(n_draw / m)`` consecutive rows, one starting at a uniform
+      row of each of ``m`` equal strata of the rows (circularly: a window
+      that runs past the last row goes on at row 0). Every row is in the
+      sample with the same probability ``m w / n_samples``, as for uniform
+      rows, and the strata spread the sample over all the data (data sorted
+      by class or time give a sample with the right mix); but a chunked
+      store (zarr, HDF5) is read only where the windows lie, at most
+      ``m (w / chunk rows + 2)`` store chunks, where uniform rows would touch
+      nearly every chunk. Small data keep single rows: they are read fast
+      whole, and samples of an in-memory sample (the restarts of the 'gmm'
+      start's fit) gain nothing from windows.
+
+    Parameters
+    ----------
+    n_samples : int
+    n_draw : int
+    random_state : RandomState
+    n_windows : int, optional
+        Default: ``daskmix.start-sample.windows``.
+
+    Returns
+    -------
+    ndarray of int
     """
     if n_draw >= n_samples:
         return np.arange(n_samples)
-    return np.unique(random_state.randint(0, n_samples, size=n_draw))
+    if n_windows is None:
+        n_windows = config.get("start-sample.windows")
+    if n_samples < max(n_windows * n_draw, config.get("start-sample.min-rows")):
+        return np.unique(random_state.randint(0, n_samples, size=n_draw))
+    n_windows = min(n_windows, n_draw)
+    width = -(-n_draw // n_windows)
+    starts = np.floor(
+        (np.arange(n_windows) + random_state.random_sample(n_windows))
+        * (n_samples / n_windows)
+    ).astype(np.int64)
+    starts = np.minimum(starts, n_samples - 1)  # rounding at the end
+    return np.unique((starts[:, None] + np.arange(width)) % n_samples)
+
+
+def points(taken: dict) -> np.ndarray:
+    """The points that rows read by :func:`read_rows` stand for, float64.
+
+    Their ``X``; for a regression's rows (which have a ``y``), ``X`` and
+    ``y`` side by side, as :meth:`RowBlocks.joined` would give them. Reading
+    the two arrays and joining the rows read, rather than reading rows of the
+    joined dask array, reads a store only where the rows lie: the joined
+    array is no longer a store's.
+    """
+    if "y" not in taken:
+        return dense_rows(taken["X"])
+    x, y = np.asarray(taken["X"]), np.asarray(taken["y"])
+    return np.column_stack([x, y.reshape(len(y), -1)]).astype(np.float64)
 
 
 def sample_rows(
     data: RowBlocks, n_draw: int, random_state: np.random.RandomState
 ) -> np.ndarray:
-    """A uniform random sample of rows of X, (about n_draw, D) float64."""
-    rows = data.take_rows(sample_indices(data.n_samples, n_draw, random_state))["X"]
-    return np.asarray(rows, dtype=np.float64)
+    """A uniform random sample of rows, (about n_draw, D) float64.
+
+    Read from the store where the sample lies (:func:`read_rows`); the joint
+    (x, y) rows for a regression's rows (:func:`points`).
+    """
+    return points(read_rows(data, sample_indices(data.n_samples, n_draw, random_state)))
 
 
 def _tile_rows(data: RowBlocks, width: int) -> int:
@@ -235,13 +301,16 @@ def random_data_centers(
     (:func:`weighted_race`), so that numpy and dask input of the same data
     give the same rows, in the same order, for the same ``random_state``.
 
+    ``data`` with a ``y`` (a regression's rows): the centres are joint
+    (x, y) rows (:func:`points`), read from the separate arrays.
+
     Returns
     -------
     centers : ndarray of shape (n_clusters, n_features), float64
     """
     data, sample_weight = on_host(data, sample_weight)
     indices = draw_indices(data, n_clusters, random_state, sample_weight)
-    return dense_rows(data.take_rows(indices)["X"])
+    return points(read_rows(data, indices))
 
 
 def kmeans_plusplus_centers(

@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import config
+from .._engine.batches import read_rows
 from .._engine.rows import RowBlocks
 from .lloyd import fit_kmeans, warn_few_clusters
-from .seeding import sample_indices, sample_rows, weighted_race
+from .seeding import points, sample_indices, sample_rows, weighted_race
 
 
 def kmeans_sample_size(n_clusters: int) -> int:
@@ -57,7 +58,7 @@ def weighted_sample(
         numpy arrays of ``data`` (float64 for ``X``), with their weights.
     """
     indices = sample_indices(data.n_samples, n_draw, random_state)
-    arrays = data.take_rows(indices)
+    arrays = read_rows(data, indices)
     weight = arrays.pop("weight")
     keep = np.asarray(weight) > 0
     if np.count_nonzero(keep) < min(n_clusters, len(indices)) and len(indices) < (
@@ -71,7 +72,7 @@ def weighted_sample(
         )
         drawn = np.isfinite(stats["draw_key"])
         indices = np.sort(stats["draw_index"][drawn].astype(np.intp))
-        arrays = data.take_rows(indices)
+        arrays = read_rows(data, indices)
         weight = arrays.pop("weight")
         if drawn.all():
             weight = np.ones(len(indices))
@@ -116,6 +117,11 @@ def kmeans_start(
     replacement, duplicates kept as weights would be): each ``random_state``
     then gives a genuinely different start, one read of the drawn rows for
     dask input.
+
+    ``data`` with a ``y`` (a regression's rows) is clustered in the joint
+    (x, y) space (:meth:`RowBlocks.joined`), its sample read from the
+    separate arrays (:func:`~daskmix.cluster.seeding.points`) so that a store
+    is read only where the sample lies.
 
     When ``data`` carries row weights (its ``weight`` array, from
     ``sample_weight``), k-means is weighted: weighted seeding and Lloyd
@@ -196,13 +202,17 @@ def _unweighted_kmeans_start(
         data = RowBlocks({"X": sample_rows(data, n_draw, random_state)})
     elif resample:
         drawn = random_state.randint(0, data.n_samples, data.n_samples)
-        rows = data.take_rows(np.sort(drawn))["X"]
-        data = RowBlocks({"X": np.asarray(rows, dtype=np.float64)})
+        data = RowBlocks({"X": points(read_rows(data, np.sort(drawn)))})
     else:
         # clustered whole: read small dask data once, not once per Lloyd pass
-        data = data.local()
+        data = _joint(data.local())
     best = fit_kmeans(data, n_clusters, random_state, n_init=n_restarts)
     return best.centers, data, best.n_distinct
+
+
+def _joint(rows: RowBlocks) -> RowBlocks:
+    """In-memory rows as k-means sees them: a regression's X and y joined."""
+    return rows if rows.y is None else rows.joined()
 
 
 def _weighted_kmeans_start(
@@ -210,19 +220,17 @@ def _weighted_kmeans_start(
 ):
     """:func:`_kmeans_start` for data with row weights (a ``weight`` array)."""
     if data.n_samples > n_draw:
-        data = weighted_sample(data, n_draw, random_state, n_clusters)
+        data = _joint(weighted_sample(data, n_draw, random_state, n_clusters))
     elif resample:
         local = data.local()
         weight = np.asarray(local.weight, dtype=np.float64)
         drawn = random_state.choice(
             data.n_samples, data.n_samples, p=weight / weight.sum()
         )
-        rows = local.take_rows(np.sort(drawn))["X"]
-        data = RowBlocks(
-            {"X": np.asarray(rows, dtype=np.float64), "weight": np.ones(len(drawn))}
-        )
+        rows = points(local.take_rows(np.sort(drawn)))
+        data = RowBlocks({"X": rows, "weight": np.ones(len(drawn))})
     else:
-        data = data.local()
+        data = _joint(data.local())
     rows, weight = split_weight(data)
     best = fit_kmeans(
         rows, n_clusters, random_state, n_init=n_restarts, sample_weight=weight

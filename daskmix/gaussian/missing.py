@@ -65,6 +65,7 @@ from weakref import WeakKeyDictionary
 import numpy as np
 
 from .. import config
+from .._engine.batches import read_rows
 from .._engine.rows import RowBlocks
 from .._engine.stats import Stats
 from .._engine.tiles import Tile
@@ -824,7 +825,7 @@ def start_rows(
     if data.weight is not None:
         sample = weighted_sample(data, n_draw, random_state, n_components).named()
     else:
-        sample = data.take_rows(sample_indices(data.n_samples, n_draw, random_state))
+        sample = read_rows(data, sample_indices(data.n_samples, n_draw, random_state))
     x = np.asarray(sample["X"], dtype=np.float64)
     weight = sample.get("weight")
     missing = np.isnan(x)

@@ -12,6 +12,7 @@ from .. import config
 from .._em.batch import fit_em
 from .._em.model import MixtureModel
 from .._em.scoring import score_stats
+from .._engine.batches import read_rows
 from .._engine.namespaces import register_device_kernel
 from .._engine.rows import RowBlocks, default_tile_rows
 from .._engine.stats import Stats
@@ -207,7 +208,7 @@ def fit_on_sample(
     if data.weight is not None:
         taken = weighted_sample(data, n_rows, random_state, n_components).named()
     else:
-        taken = data.take_rows(sample_indices(data.n_samples, n_rows, random_state))
+        taken = read_rows(data, sample_indices(data.n_samples, n_rows, random_state))
     weight = taken.pop("weight", None)
     arrays = [taken["X"], taken["y"]] if joint else [taken["X"]]
     n_taken = len(arrays[0])

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import config
 from .._em.run import check_pass
+from .._engine.batches import read_rows
 from .._engine.rows import RowBlocks
 from ..cluster.seeding import (
     kmeans_plusplus_centers,
@@ -107,7 +108,7 @@ def params_from_method(
         )
         stats = labelled.map_reduce(em_kernel, plan, tile_rows, name="gmm-start")
     else:  # random responsibilities, indexed by global row number
-        first_rows = data.take_rows(np.arange(min(data.n_samples, 1000)))["X"]
+        first_rows = read_rows(data, np.arange(min(data.n_samples, 1000)))["X"]
         frame_center = np.asarray(first_rows, dtype=np.float64).mean(axis=0)
         centers = np.tile(frame_center, (K, 1))
         frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)

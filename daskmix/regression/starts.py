@@ -43,6 +43,7 @@ import numpy as np
 
 from .. import config as settings
 from .._em.run import check_pass
+from .._engine.batches import read_rows
 from .._engine.rows import RowBlocks
 from .._engine.stats import Stats
 from .._engine.tiles import Tile
@@ -133,9 +134,8 @@ def initial_params(
             x_range=x_range,
         )
     rows_only, weight = split_weight(data)
-    weighted = weight is not None
     n_head = min(data.n_samples, settings.get("regression.head-rows"))
-    head = data.take_rows(np.arange(n_head))
+    head = read_rows(data, np.arange(n_head))
     head_x, head_y = head["X"], head["y"]
     x_center = np.asarray(head_x, dtype=np.float64).mean(axis=0)
     x_center = x_center.astype(data.dtype).astype(np.float64)
@@ -155,22 +155,21 @@ def initial_params(
         and config.offset_column is None
     )
 
-    def joint_rows(with_weight: bool) -> RowBlocks:
-        # the joint (x, y) rows the centre pickers see, weighted if asked
-        joint = rows_only.joined()
-        return joint.with_array("weight", weight) if with_weight else joint
-
+    # the k-means start and the random rows are read from X and y and joined
+    # in memory (a store is read where the rows lie); k-means++ passes over
+    # the joint rows
     if method == "kmeans":
-        centers = kmeans_start(
-            joint_rows(weighted), K, random_state, 1, resample=True, warn=warn
-        )[0]
+        centers = kmeans_start(data, K, random_state, 1, resample=True, warn=warn)[0]
         init_fields.update(mode="nearest", centers=_shift(centers, x_center, y_center))
     elif method in ("k-means++", "random_from_data"):
-        pick = {
-            "k-means++": kmeans_plusplus_centers,
-            "random_from_data": random_data_centers,
-        }[method]
-        centers = pick(joint_rows(False), K, random_state, sample_weight=weight)
+        if method == "k-means++":
+            centers = kmeans_plusplus_centers(
+                rows_only.joined(), K, random_state, sample_weight=weight
+            )
+        else:
+            centers = random_data_centers(
+                rows_only, K, random_state, sample_weight=weight
+            )
         init_fields.update(mode="nearest", centers=_shift(centers, x_center, y_center))
     elif method == "random":
         init_fields.update(
@@ -192,7 +191,7 @@ def initial_params(
                 f"there are only {data.n_samples} samples."
             )
         centers, rows = kmeans_start(
-            joint_rows(weighted),
+            data,
             n_centers,
             random_state,
             1,
@@ -364,7 +363,7 @@ def short_em_params(
         )
     }
     n_head = min(data.n_samples, settings.get("regression.head-rows"))
-    head = data.take_rows(np.arange(n_head))
+    head = read_rows(data, np.arange(n_head))
     head_y = head["y"]
     x_center = np.asarray(head["X"], dtype=np.float64).mean(axis=0)
     x_center = x_center.astype(data.dtype).astype(np.float64)
@@ -372,7 +371,7 @@ def short_em_params(
         taken = weighted_sample(data, short_em["sample-rows"], random_state, K).named()
     else:
         picked = sample_indices(data.n_samples, short_em["sample-rows"], random_state)
-        taken = data.take_rows(picked)
+        taken = read_rows(data, picked)
     arrays = {
         "X": np.asarray(taken["X"], np.float64),
         "y": np.asarray(taken["y"], np.float64).reshape(-1),

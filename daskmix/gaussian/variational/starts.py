@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.utils import check_array
 
 from ..._em.run import check_pass
+from ..._engine.batches import read_rows
 from ..._engine.namespaces import device, namespace, register_device_kernel
 from ..._engine.rows import RowBlocks, default_tile_rows
 from ..._engine.stats import Stats
@@ -113,7 +114,7 @@ def sample_moments(data: RowBlocks, full: bool):
     covariance : ndarray of shape (n_features, n_features) or (n_features,)
         The unbiased covariance, or variances.
     """
-    shift = np.asarray(data.take_rows(np.arange(1))["X"][0], dtype=np.float64)
+    shift = np.asarray(read_rows(data, np.arange(1))["X"][0], dtype=np.float64)
     stats = data.map_reduce(
         moments_kernel, (shift, full), default_tile_rows(data.n_features)
     )
@@ -347,7 +348,7 @@ def start_moments(
         stats = rows.map_reduce(em_kernel, plan, tile_rows)
     else:
         rows = data
-        first_rows = data.take_rows(np.arange(min(data.n_samples, 1000)))["X"]
+        first_rows = read_rows(data, np.arange(min(data.n_samples, 1000)))["X"]
         center = np.asarray(first_rows, dtype=np.float64).mean(axis=0)
         centers = np.tile(center, (K, 1))
         frame = GaussianParams(cov_type, np.full(K, 1.0 / K), centers, None, identity)
