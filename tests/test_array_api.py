@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pytest
 import sklearn
+from conftest import array_api_dispatch_unavailable
 from numpy.testing import assert_allclose
 from sklearn.exceptions import ConvergenceWarning
 
@@ -42,6 +43,9 @@ TYPES = ("full", "tied", "diag", "spherical")
 
 
 def _dispatch():
+    reason = array_api_dispatch_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
     return sklearn.config_context(array_api_dispatch=True)
 
 

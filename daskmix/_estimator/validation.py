@@ -604,6 +604,10 @@ def check_sample_weight(sample_weight, X, *, read_dask: bool = True):
         weights = _check_sample_weight(
             sample_weight, shape_only, dtype=X.dtype, ensure_non_negative=True
         )
+        if not weights.any():  # scikit-learn checks it itself from 1.9 only
+            raise ValueError(
+                "Sample weights must contain at least one non-zero number."
+            )
         if isinstance(X, da.Array):
             return da.from_array(weights, chunks=(X.chunks[0],))
         return weights
