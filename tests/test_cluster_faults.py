@@ -27,6 +27,7 @@ import dask.array as da
 import numpy as np
 import pytest
 from conftest import make_blobs
+from packaging.version import Version
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
@@ -148,6 +149,12 @@ def test_worker_killed_mid_fit_gives_the_undisturbed_result(fault_cluster, tmp_p
     _assert_same_fit(model, reference)
 
 
+@pytest.mark.skipif(
+    Version(distributed.__version__) < Version("2026.8.0"),
+    reason="before distributed 2026.8.0 a nanny whose worker is slow to die on a busy "
+    "machine shuts down instead of restarting it (dask/distributed#7312): the test "
+    "then sees one worker of two, whatever daskmix does",
+)
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_worker_restarted_mid_fit_gives_the_undisturbed_result(fault_cluster, tmp_path):
     data = _seeded_random()
