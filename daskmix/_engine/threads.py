@@ -148,10 +148,11 @@ def _after_fork_in_child() -> None:
     """A forked child has only the forking thread: drop state tied to others.
 
     The cached thread pool and the BLAS control thread believe their threads
-    exist (a fit in the child would wait for them forever), and the BLAS hold's lock may have been
-    held by a thread that is gone. GNU OpenMP (scikit-learn's k-means, which
-    the k-means|| seeding runs) hangs in a forked child at its first parallel
-    region if the parent ran one, so the child runs OpenMP code on one thread.
+    exist (a fit in the child would wait for them forever), and the BLAS
+    hold's lock may have been held by a thread that is gone. GNU OpenMP
+    (scikit-learn's k-means, which the k-means|| seeding runs) hangs in a
+    forked child at its first parallel region if the parent ran one, so the
+    child runs OpenMP code on one thread.
     """
     global _blas_hold
     _thread_pool.cache_clear()
