@@ -28,6 +28,7 @@ import dask.array as da
 import numpy as np
 
 from .. import config
+from . import cluster_events
 from .namespaces import device, namespace
 from .rows import RowBlocks, _blas_guard
 from .tiles import _check_dense
@@ -266,7 +267,7 @@ def read_batches(data: RowBlocks, draw: BatchDraw) -> list[dict[str, np.ndarray]
             ]
         )
     with _blas_guard():
-        (taken,) = dask.compute(tasks)
+        (taken,) = cluster_events.compute(tasks)
     buffers = []
     for name, pieces in zip(data.names, taken):
         for piece in pieces:
