@@ -23,6 +23,7 @@ from concurrent.futures import CancelledError
 
 import dask
 import dask.base
+from dask.delayed import Delayed
 
 from .. import config
 
@@ -92,7 +93,7 @@ def compute(*collections) -> tuple:
 
     Parameters
     ----------
-    *collections : dask collections
+    *collections : dask collections, or lists of them
         Dask arrays or delayed objects, computed together.
 
     Returns
@@ -105,10 +106,14 @@ def compute(*collections) -> tuple:
     ClusterEventError
         As :func:`gather`.
     """
-    client = client_of(dask.base.get_scheduler(collections=collections))
+    client = client_of(dask.base.get_scheduler(cls=Delayed))
     if client is None:
         return dask.compute(*collections)
-    return tuple(_values(client, client.compute(list(collections))))
+    # a list of delayed objects, as dask.compute takes it, as one delayed
+    collections = [
+        c if dask.is_dask_collection(c) else dask.delayed(c) for c in collections
+    ]
+    return tuple(_values(client, client.compute(collections)))
 
 
 def _values(client, futures: list) -> list:
