@@ -175,21 +175,26 @@ def test_restart_during_every_fit_ends_each_within_the_bound(events_cluster, tmp
         hung = [thread.name for thread in threads if thread.is_alive()]
         assert not hung, f"fits still running {BOUND_SECONDS:g} s after the restart"
         client.wait_for_workers(2, timeout=120)
-    interrupted = 0
+    interrupted, problems = 0, []
     for name, outcome in outcomes.items():
-        assert outcome["end"] - restarted_at < BOUND_SECONDS, name
+        if outcome["end"] - restarted_at >= BOUND_SECONDS:
+            problems.append(f"{name} ended {outcome['end'] - restarted_at:.0f} s late")
         if "error" in outcome:
-            error = outcome["error"]
-            assert _is_restart_error(error), (name, repr(error))
             interrupted += 1
+            if not _is_restart_error(outcome["error"]):
+                problems.append(f"{name} raised {outcome['error']!r}")
             continue
         with dask.config.set(scheduler="threads"):
             reference = _fit(name, X, y)
         expected = _fitted_values(reference)
         got = _fitted_values(outcome["model"])
-        assert got.keys() == expected.keys(), name
-        for key, value in expected.items():
-            np.testing.assert_allclose(got[key], value, rtol=1e-9, atol=1e-12)
+        if got.keys() != expected.keys() or not all(
+            np.allclose(got[key], value, rtol=1e-9, atol=1e-12)
+            for key, value in expected.items()
+        ):
+            problems.append(f"{name} returned another model than undisturbed")
+    if problems:
+        pytest.fail("; ".join(problems))
     print(f"{interrupted} of {len(outcomes)} fits interrupted by the restart")
 
 

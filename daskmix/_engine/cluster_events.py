@@ -113,7 +113,13 @@ def compute(*collections) -> tuple:
     collections = [
         c if dask.is_dask_collection(c) else dask.delayed(c) for c in collections
     ]
-    return tuple(_values(client, client.compute(collections)))
+    # unoptimised: optimising the whole graph fuses a data array's chunk tasks
+    # into another form under the same keys than the passes submit, and the
+    # scheduler, given two forms of one key, kept a task forever and then
+    # failed client.restart() with an AssertionError (measured on from_zarr
+    # input: 4 such keys in a KMeans fit, none unoptimised)
+    futures = client.compute(collections, optimize_graph=False)
+    return tuple(_values(client, futures))
 
 
 def _values(client, futures: list) -> list:
