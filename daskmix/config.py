@@ -88,6 +88,15 @@ SETTINGS: dict[str, Setting] = {
         "client's threads (bit-identical to streaming); 0 streams every dask "
         "array.",
     ),
+    "cluster-wait-seconds": Setting(
+        120.0,
+        "float",
+        1.0,
+        "Longest a pass on a distributed cluster waits while the cluster cannot "
+        "run it (no workers, no connection to the scheduler, no task running); "
+        "then the fit raises a ClusterEventError naming the event. Raise it for "
+        "clusters whose workers take longer to arrive (a batch queue).",
+    ),
     "tile-budget-bytes": Setting(
         "5 MiB",
         "bytes",

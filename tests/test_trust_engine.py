@@ -270,8 +270,8 @@ print(json.dumps({"before": before, "seen": seen, "after": blas()}))
 def test_concurrent_blas_holds_restore_the_callers_settings(scenario):
     """Run in a fresh interpreter whose main thread never set BLAS threads.
 
-    (OpenBLAS 0.3.30+ ignores other threads' settings once the main thread
-    has made one, which the rest of the test session has done.)
+    (The hold from any thread, after the main thread's:
+    tests/test_concurrent_fits.py.)
     """
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.abspath(daskmix.__file__)))

@@ -28,6 +28,7 @@ import dask.array as da
 import numpy as np
 
 from .. import config
+from . import cluster_events
 from .namespaces import device, namespace
 from .rows import RowBlocks, _blas_guard
 from .tiles import _check_dense
@@ -279,7 +280,7 @@ def _read_needed(data: RowBlocks, needed: np.ndarray) -> list[np.ndarray]:
             ]
         )
     with _blas_guard():
-        (taken,) = dask.compute(tasks)
+        (taken,) = cluster_events.compute(tasks)
     buffers = []
     for name, pieces in zip(data.names, taken):
         for piece in pieces:

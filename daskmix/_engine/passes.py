@@ -32,6 +32,7 @@ except ImportError:  # pragma: no cover - older dask
     LLGExpr = None
 
 from .. import config
+from . import cluster_events
 from .stats import Stats, add_all, tree_sum
 from .threads import restore_malloc_thresholds
 from .tiles import Tile, block_stats
@@ -563,6 +564,6 @@ def compute_pass(schedule, work: _Pass) -> Stats:
             graph = _PassExpr(graph, annotations, _determ_token=uuid.uuid4().hex)
         except TypeError:  # pragma: no cover - an Expr without named tokens
             pass
-    values = schedule(graph, work.keys)
+    values = cluster_events.gather(schedule, graph, work.keys)
     func, args = work.finish
     return func(*args, *values)

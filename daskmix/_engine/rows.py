@@ -43,6 +43,7 @@ import scipy.sparse as sp
 from dask.array.utils import meta_from_array
 
 from .. import config
+from . import cluster_events
 from .namespaces import device, is_device_array, namespace, numpy_dtype, to_host
 from .passes import (
     _PassTemplate,
@@ -290,7 +291,7 @@ class RowBlocks:
         if cache is not None and "local" in cache:
             return cache["local"]
         with _blas_guard():
-            computed = dask.compute(*self.arrays)
+            computed = cluster_events.compute(*self.arrays)
         _check_dense(dict(zip(self.names, computed)))
         in_memory = RowBlocks(
             {name: np.asarray(array) for name, array in zip(self.names, computed)}
@@ -563,7 +564,9 @@ class RowBlocks:
         order = np.argsort(indices, kind="stable")
         sorted_rows = indices[order]
         with _blas_guard():
-            taken = dask.compute(*(array[sorted_rows] for array in self.arrays))
+            taken = cluster_events.compute(
+                *(array[sorted_rows] for array in self.arrays)
+            )
         _check_dense(dict(zip(self.names, taken)))
         inverse = np.empty_like(order)
         inverse[order] = np.arange(order.size)
@@ -648,4 +651,4 @@ class RowBlocks:
         else:
             checks = [da.isfinite(a).all() for a in self.arrays]
         with _blas_guard():
-            return all(bool(c) for c in dask.compute(*checks))
+            return all(bool(c) for c in cluster_events.compute(*checks))

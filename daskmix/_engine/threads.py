@@ -12,9 +12,10 @@ import ctypes
 import ctypes.util
 import os
 import threading
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import lru_cache
 
 from threadpoolctl import ThreadpoolController
@@ -41,47 +42,75 @@ def _blas_controller() -> ThreadpoolController:
 
 
 class _BlasHold:
-    """Process-wide state of :func:`one_blas_thread`: holders, owner, saved limits."""
+    """Process-wide state of :func:`one_blas_thread`: holders and the saved limits."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.users = 0
-        self.owner: int | None = None
-        self.limiter = None
+        self.limits: ExitStack | None = None
         self.depth = threading.local()
 
 
 _blas_hold = _BlasHold()
 
 
+@lru_cache(maxsize=1)
+def _blas_control() -> ThreadPoolExecutor:
+    """The one thread that sets and restores BLAS thread counts."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="daskmix-blas")
+
+
+def _limit_blas() -> ExitStack:
+    """Set BLAS to one thread (on the control thread); the stack restores it."""
+    limits = ExitStack()
+    # entered as a context, so that closing the stack hands threadpoolctl's
+    # control of OpenBLAS back (threadpoolctl >= 3.8)
+    limits.enter_context(_blas_controller().limit(limits=1, user_api="blas"))
+    return limits
+
+
+def _held_threads() -> list[int]:
+    """The BLAS libraries' thread counts now."""
+    controller = _blas_controller().select(user_api="blas")
+    return [lib["num_threads"] for lib in controller.info()]
+
+
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
     """Context manager holding BLAS to one thread, process-wide.
 
-    BLAS thread counts are process-wide settings, so the hold is too: when no
-    hold is active, the entering thread becomes the owner, saves the current
-    settings and sets one thread; threads entering while a hold is active
-    only count themselves in, and nested entries in one thread count once.
-    The owner restores the saved settings exactly when it leaves, and only
-    the owner does: the OpenBLAS builds shipped with numpy and scipy (0.3.30
-    and 0.3.31 measured) ignore a thread's setting once the main thread has
-    made one, so a restore left to another thread could be lost. Holders
-    still inside then run with the caller's settings until they leave (a new
-    entrant takes the hold again). Two fits in concurrent threads therefore
-    leave BLAS as they found it.
+    BLAS thread counts are process-wide settings, so the hold is too, and it
+    is counted: the first thread to enter sets one BLAS thread, the last to
+    leave restores the settings it found, whichever threads these are; nested
+    entries in one thread count once. Two fits in concurrent threads
+    therefore run every BLAS call under the hold with one thread, and leave
+    BLAS as they found it.
+
+    The settings are always made by one long-lived thread of daskmix's own.
+    threadpoolctl (3.8 and later) lets only one thread at a time set the
+    thread count of an OpenBLAS with its own thread pool, the first to try,
+    until that thread's ``with`` block ends, and silently ignores the others:
+    a hold set by one fit's thread and restored by another's, or taken from a
+    worker thread after the main thread had set a limit outside a ``with``
+    block, did nothing, and concurrent fits then ran tiny LAPACK calls on a
+    multi-threaded OpenBLAS over busy cores (ten times slower, measured in
+    ``benchmarks/bench_concurrent_fits.py``).
 
     Uses one cached ``ThreadpoolController``: ``threadpool_limits()`` rescans
     the process's loaded libraries on every call (2 ms measured here), which
     was 40% of a mini-batch fit made of many small steps.
+
+    Warns (once) when BLAS stays multi-threaded under the hold: another
+    thread keeps control of OpenBLAS's thread count (a ``threadpool_limits``
+    call not made as a ``with`` block).
     """
     hold = _blas_hold
-    me = threading.get_ident()
     depth = getattr(hold.depth, "value", 0)
     if depth == 0:
         with hold.lock:
-            if hold.limiter is None:
-                hold.limiter = _blas_controller().limit(limits=1, user_api="blas")
-                hold.owner = me
+            if hold.users == 0:
+                hold.limits = _blas_control().submit(_limit_blas).result()
+                _warn_if_not_held()
             hold.users += 1
     hold.depth.value = depth + 1
     try:
@@ -91,22 +120,43 @@ def one_blas_thread() -> Iterator[None]:
         if depth == 0:
             with hold.lock:
                 hold.users -= 1
-                if hold.owner == me and hold.limiter is not None:
-                    limiter, hold.limiter, hold.owner = hold.limiter, None, None
-                    limiter.restore_original_limits()
+                if hold.users == 0 and hold.limits is not None:
+                    limits, hold.limits = hold.limits, None
+                    _blas_control().submit(limits.close).result()
+
+
+_warned_not_held = False
+
+
+def _warn_if_not_held() -> None:
+    global _warned_not_held
+    if _warned_not_held or all(n == 1 for n in _held_threads()):
+        return
+    _warned_not_held = True
+    warnings.warn(
+        "daskmix could not hold BLAS to one thread while it runs kernels on "
+        "its own threads: another thread controls OpenBLAS's thread count "
+        "through threadpoolctl (a threadpool_limits call not made as a 'with' "
+        "block). Kernels then run a multi-threaded BLAS in each of daskmix's "
+        "threads, which oversubscribes the cores.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def _after_fork_in_child() -> None:
     """A forked child has only the forking thread: drop state tied to others.
 
-    The cached thread pool believes its worker threads exist (a fit in the
-    child would wait for them forever), and the BLAS hold's lock may have been
-    held by a thread that is gone. GNU OpenMP (scikit-learn's k-means, which
-    the k-means|| seeding runs) hangs in a forked child at its first parallel
-    region if the parent ran one, so the child runs OpenMP code on one thread.
+    The cached thread pool and the BLAS control thread believe their threads
+    exist (a fit in the child would wait for them forever), and the BLAS
+    hold's lock may have been held by a thread that is gone. GNU OpenMP
+    (scikit-learn's k-means, which the k-means|| seeding runs) hangs in a
+    forked child at its first parallel region if the parent ran one, so the
+    child runs OpenMP code on one thread.
     """
     global _blas_hold
     _thread_pool.cache_clear()
+    _blas_control.cache_clear()
     _blas_controller.cache_clear()
     _blas_hold = _BlasHold()
     _blas_controller().limit(limits=1, user_api="openmp")

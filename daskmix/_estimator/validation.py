@@ -36,6 +36,7 @@ try:  # xarray is a dependency, but keep the import cheap and explicit
 except ImportError:  # pragma: no cover
     xr = None
 
+from .._engine import cluster_events
 from .._engine.namespaces import (
     device,
     is_device_array,
@@ -635,7 +636,7 @@ def check_sample_weight(sample_weight, X, *, read_dask: bool = True):
     weights = sample_weight.astype(X.dtype).rechunk((X.chunks[0],))
     if not read_dask:
         return weights
-    finite, smallest, any_nonzero = da.compute(
+    finite, smallest, any_nonzero = cluster_events.compute(
         da.isfinite(weights).all(), weights.min(), (weights != 0).any()
     )
     if not finite:
