@@ -118,6 +118,15 @@ SETTINGS: dict[str, Setting] = {
         "A dask pass over materialised blocks groups several blocks per task "
         "but keeps at least this many tasks per scheduler thread.",
     ),
+    "coalesce-bytes": Setting(
+        "64 KiB",
+        "bytes",
+        0,
+        "A pass runs its kernel once per group of consecutive row blocks "
+        "smaller than this, grouped until a group holds at least this many "
+        "bytes (tiny blocks cost more in tasks and calls than in arithmetic); "
+        "0 keeps every block alone.",
+    ),
     "reduce-budget-bytes": Setting(
         "32 MiB",
         "bytes",

@@ -34,6 +34,16 @@ distributed = pytest.importorskip("distributed")
 SPLIT_EVERY = config.get("split-every")
 
 
+@pytest.fixture(autouse=True)
+def one_block_per_chunk():
+    """These tests place single chunks: no coalescing of tiny chunks here.
+
+    Groups of tiny chunks are checked in ``tests/test_tiny_blocks.py``.
+    """
+    with dask.config.set({"daskmix.coalesce-bytes": 0}):
+        yield
+
+
 def moments_kernel(tile, center):
     x = tile.X
     shifted = x - center

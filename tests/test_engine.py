@@ -174,7 +174,8 @@ def test_reused_graph_matches_the_rebuilt_one_across_passes(X, persist):
     y = np.random.default_rng(1).standard_normal(X.shape[0])
     Xd = da.from_array(X, chunks=(37, 4))  # 136 blocks: several per task
     yd = da.from_array(y, chunks=37)
-    with dask.config.set(scheduler="threads"):
+    # the legacy pass adds chunk by chunk: no groups of tiny chunks
+    with dask.config.set({"scheduler": "threads", "daskmix.coalesce-bytes": 0}):
         if persist:
             Xd, yd = dask.persist(Xd, yd)
         data = RowBlocks({"X": Xd, "y": yd})
@@ -196,15 +197,20 @@ def test_reused_graph_matches_the_rebuilt_one_across_passes(X, persist):
         assert any(len(blocks) > 1 for _, blocks, _ in template.runs)
 
 
-def test_a_stream_gets_one_task_per_block(X):
+@pytest.mark.parametrize("coalesce", [0, 4096])
+def test_a_stream_gets_one_task_per_block(X, coalesce):
     Xd = da.from_array(X, chunks=(50, 4)).map_blocks(np.negative, dtype=X.dtype)
-    data = RowBlocks({"X": Xd})
-    with dask.config.set(scheduler="threads"):
+    with dask.config.set({"scheduler": "threads", "daskmix.coalesce-bytes": coalesce}):
+        data = RowBlocks({"X": Xd})
         total = data.map_reduce(moments_kernel, np.zeros(4), 64)
-        assert all(len(blocks) == 1 for _, blocks, _ in data._template[1].runs)
-    expected = RowBlocks({"X": -X}, block_rows=50).map_reduce(
-        moments_kernel, np.zeros(4), 64
-    )
+        runs = data._template[1].runs
+        assert all(len(blocks) == 1 for _, blocks, _ in runs)
+        # 1,600-byte chunks: one task per chunk, or per group of three
+        assert len(runs) == (data.n_blocks if coalesce == 0 else len(data.groups))
+        assert len(data.groups) == (data.n_blocks if coalesce == 0 else 34)
+        expected = RowBlocks({"X": -X}, block_rows=50).map_reduce(
+            moments_kernel, np.zeros(4), 64
+        )
     assert_same_stats(total, expected)
 
 
@@ -215,7 +221,7 @@ def test_task_names_say_what_runs(X):
     ran = []
     Xd = da.from_array(X, chunks=(100, 4)).map_blocks(np.negative, dtype=X.dtype)
     with Callback(pretask=lambda key, dsk, state: ran.append(key_split(key))):
-        with dask.config.set(scheduler="threads"):
+        with dask.config.set({"scheduler": "threads", "daskmix.coalesce-bytes": 0}):
             RowBlocks({"X": Xd}).map_reduce(moments_kernel, np.zeros(4), 64, name="gmm")
     names = set(ran)
     assert names >= {"daskmix-gmm-estep", "daskmix-reduce"}

@@ -23,6 +23,7 @@ from concurrent.futures import CancelledError
 
 import dask
 import dask.base
+import distributed
 from dask.delayed import Delayed
 
 from .. import config
@@ -113,11 +114,10 @@ def compute(*collections) -> tuple:
     collections = [
         c if dask.is_dask_collection(c) else dask.delayed(c) for c in collections
     ]
-    # unoptimised: optimising the whole graph fuses a data array's chunk tasks
-    # into another form under the same keys than the passes submit, and the
-    # scheduler, given two forms of one key, kept a task forever and then
-    # failed client.restart() with an AssertionError (measured on from_zarr
-    # input: 4 such keys in a KMeans fit, none unoptimised)
+    # unoptimised: the data arrays come over their optimised graphs already
+    # (passes.settled), the form the passes submit; optimising again here
+    # would fuse their chunks into another form under the same keys, which a
+    # scheduler given both kept forever and then failed client.restart()
     futures = client.compute(collections, optimize_graph=False)
     return tuple(_values(client, futures))
 
@@ -142,12 +142,42 @@ def _values(client, futures: list) -> list:
             future.release()
 
 
-def _result(client, future, limit: float):
-    """The value of ``future``; raises when the cluster cannot produce it."""
+def settle(client, futures: list) -> None:
+    """Wait until ``futures`` are done, bounded as a pass's wait is.
+
+    For results that stay on the cluster (nothing is fetched, nothing
+    released): a task's error or a cancellation surfaces when a pass uses them.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The client the futures belong to.
+    futures : list of distributed.Future
+        What to wait for.
+
+    Raises
+    ------
+    ClusterEventError
+        The cluster could not make progress for ``daskmix.cluster-wait-seconds``.
+    """
+    limit = config.get("cluster-wait-seconds")
+    for future in futures:
+        _result(client, future, limit, fetch=False)
+
+
+def _result(client, future, limit: float, fetch: bool = True):
+    """The value of ``future``; raises when the cluster cannot produce it.
+
+    With ``fetch=False``, returns None once the future is done, without
+    bringing its value to the client.
+    """
     stuck_since = None
     while True:
         try:
-            return future.result(timeout=POLL_SECONDS)
+            if fetch:
+                return future.result(timeout=POLL_SECONDS)
+            distributed.wait([future], timeout=POLL_SECONDS)
+            return None
         except TimeoutError:
             pass
         problem = _problem(client)

@@ -57,6 +57,7 @@ def shared_pass(
     """One pass over ``data`` for several ``(kernel, plan, tile_rows)`` at once."""
     plan = SweepPlan(tuple(kernels_and_plans))
     # each kernel tiles the block itself: the engine hands over whole blocks
-    block_rows = max(max(data.row_chunks, default=1), 1)
+    # (groups of tiny blocks, joined)
+    block_rows = max(max(data.group_rows, default=1), 1)
     stats = data.map_reduce(sweep_kernel, plan, block_rows, name="sweep")
     return split_stats(stats, len(plan.entries))

@@ -44,14 +44,18 @@ from dask.array.utils import meta_from_array
 
 from .. import config
 from . import cluster_events
+from .coalesce import Group, coalesced_groups
 from .namespaces import device, is_device_array, namespace, numpy_dtype, to_host
 from .passes import (
     _PassTemplate,
     _schedule,
     build_template,
     compute_pass,
+    grouped_rows,
     params_nbytes,
     pass_graph,
+    rows_graph,
+    settled,
     unit_size,
 )
 from .stats import Stats, StreamingTreeSum, tree_sum
@@ -232,9 +236,24 @@ class RowBlocks:
                 s.stop - s.start for s in _slices(self.n_samples, block_rows)
             )
         self.names = tuple(named)
-        self.arrays = tuple(named.values())
+        self._given = tuple(named.values())
+        self._settled = None
 
     # ------------------------------------------------------------ the arrays
+    @property
+    def arrays(self) -> tuple:
+        """The arrays, in the order of ``names``.
+
+        Dask arrays come over their optimised graphs, built on first use
+        (:func:`~daskmix._engine.passes.settled`): every read of the fit then
+        submits one form of each chunk.
+        """
+        if not self.is_dask:
+            return self._given
+        if self._settled is None:
+            self._settled = tuple(settled(array) for array in self._given)
+        return self._settled
+
     def get(self, name: str):
         """The array ``name``, or None when the data have none."""
         try:
@@ -269,6 +288,46 @@ class RowBlocks:
     def block_starts(self) -> tuple[int, ...]:
         """Row number, in these rows, of each block's first row."""
         return tuple(int(s) for s in np.cumsum((0, *self.row_chunks[:-1])))
+
+    @property
+    def row_bytes(self) -> int:
+        """Bytes of one row, all the arrays together."""
+        return int(
+            sum(
+                np.dtype(numpy_dtype(a.dtype)).itemsize * math.prod(a.shape[1:])
+                for a in self.arrays
+            )
+        )
+
+    @property
+    def groups(self) -> tuple[Group, ...]:
+        """The blocks a pass runs its kernel on: groups of consecutive blocks.
+
+        Blocks smaller than ``daskmix.coalesce-bytes`` are grouped until a
+        group holds that many bytes
+        (:func:`~daskmix._engine.coalesce.coalesced_groups`); the groups
+        depend on the chunking, the row width and that setting alone, so
+        numpy, threads and a cluster add the same statistics in the same tree.
+        """
+        key = (self.row_chunks, self.row_bytes, config.get("coalesce-bytes"))
+        cached = getattr(self, "_groups", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        groups = coalesced_groups(*key)
+        self._groups = (key, groups)
+        return groups
+
+    @property
+    def group_starts(self) -> tuple[int, ...]:
+        """Row number of each group's first row (:attr:`groups`)."""
+        starts = self.block_starts
+        return tuple(starts[first] for first, _ in self.groups)
+
+    @property
+    def group_rows(self) -> tuple[int, ...]:
+        """Rows of each group (:attr:`groups`)."""
+        bounds = np.concatenate([[0], np.cumsum(self.row_chunks)])
+        return tuple(int(bounds[stop] - bounds[first]) for first, stop in self.groups)
 
     @property
     def nbytes(self) -> int:
@@ -329,8 +388,11 @@ class RowBlocks:
         limit = config.get("small-data-bytes")
         return self if self.nbytes > limit else self.local()
 
-    def _numpy_blocks(self) -> list[Tile]:
+    def _numpy_blocks(self, grouped: bool = False) -> list[Tile]:
+        """Tiles of the blocks, or of the groups of blocks a pass runs on."""
         bounds = np.concatenate([[0], np.cumsum(self.row_chunks)])
+        if grouped:
+            bounds = bounds[[first for first, _ in self.groups] + [len(bounds) - 1]]
         return [
             Tile(
                 {
@@ -381,7 +443,7 @@ class RowBlocks:
         if not self.is_dask:
             with one_blas_thread():
                 return _sum_numpy_blocks(
-                    self._numpy_blocks(), kernel, params, tile_rows
+                    self._numpy_blocks(grouped=True), kernel, params, tile_rows
                 )
 
         schedule = _schedule()
@@ -398,12 +460,15 @@ class RowBlocks:
         unit that the size of the parameters calls for changes.
         """
         split_every = config.get("split-every")
-        unit = unit_size(split_every, params_bytes, self.n_blocks)
+        groups = self.groups
+        unit = unit_size(split_every, params_bytes, len(groups))
         cached = getattr(self, "_template", None)
-        if cached is not None and cached[0] == (schedule, split_every, unit):
+        if cached is not None and cached[0] == (schedule, split_every, unit, groups):
             return cached[1]
-        template = build_template(self.arrays, schedule, split_every, params_bytes)
-        self._template = (template.key, template)
+        template = build_template(
+            self.arrays, schedule, split_every, params_bytes, groups
+        )
+        self._template = ((*template.key, groups), template)
         return template
 
     def _pass_graph(self, schedule, kernel, params, tile_rows: int, name: str):
@@ -416,7 +481,7 @@ class RowBlocks:
             params,
             tile_rows,
             self.names,
-            self.block_starts,
+            self.group_starts,
             name,
             config.get("split-every"),
             params_bytes,
@@ -467,6 +532,24 @@ class RowBlocks:
                 )
             return np.concatenate(pieces, axis=0)
 
+        if self._rows_in_groups():
+            # on a cluster, persisted groups are joined there (see passes)
+            template = build_template(
+                self.arrays, _schedule(), config.get("split-every"), 0, self.groups
+            )
+            return grouped_rows(
+                template,
+                self.names,
+                tuple(a.ndim == 1 for a in self.arrays),
+                self.group_starts,
+                self.group_rows,
+                fn,
+                params,
+                tile_rows,
+                n_columns,
+                dtype,
+                allow_nan,
+            )
         names = tuple(self._row_arrays)
         X = self._row_arrays["X"]
         others = [self._row_arrays[name] for name in names[1:]]
@@ -496,6 +579,26 @@ class RowBlocks:
             meta=np.empty((0,) * len(chunks), dtype=dtype),
             token="daskmix-predict",
             **kwargs,
+        )
+
+    def _rows_in_groups(self) -> bool:
+        """Whether per-row outputs of dask input come in groups of blocks.
+
+        Output blocks line up with the input's, except for very tiny blocks
+        (on average under 1/16 of ``daskmix.coalesce-bytes``, 4 KiB by
+        default), where a lazy output with one chunk per block would cost
+        more in tasks than in arithmetic: its chunks are then the groups of
+        :attr:`groups`, one task each. Inputs with empty blocks, or with
+        arrays chunked unlike X, keep their chunks.
+        """
+        rows = self.X.chunks[0]
+        tiny = config.get("coalesce-bytes") / 16
+        return (
+            len(self.groups) < self.n_blocks
+            and self.row_bytes * self.n_samples < tiny * self.n_blocks
+            and len(rows) == len(self._row_arrays["X"].chunks[0])
+            and all(a.chunks[0] == rows for a in self.arrays)
+            and all(len(c) == 1 for a in self.arrays for c in a.chunks[1:])
         )
 
     # ------------------------------------------------------------------ rows
@@ -561,15 +664,34 @@ class RowBlocks:
         return result
 
     def _read_rows(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        if not indices.size:
+            return {
+                name: np.empty((0, *a.shape[1:]), dtype=a.dtype)
+                for name, a in zip(self.names, self.arrays)
+            }
         order = np.argsort(indices, kind="stable")
         sorted_rows = indices[order]
-        with _blas_guard():
-            taken = cluster_events.compute(
-                *(array[sorted_rows] for array in self.arrays)
-            )
-        _check_dense(dict(zip(self.names, taken)))
         inverse = np.empty_like(order)
         inverse[order] = np.arange(order.size)
+        if len(self.groups) == self.n_blocks:
+            with _blas_guard():
+                taken = cluster_events.compute(
+                    *(array[sorted_rows] for array in self.arrays)
+                )
+            _check_dense(dict(zip(self.names, taken)))
+            return {name: np.asarray(t)[inverse] for name, t in zip(self.names, taken)}
+        # tiny chunks: one task per group read from, as passes read them
+        # (indexing the dask array would make tasks for every tiny chunk)
+        schedule = _schedule()
+        cached = getattr(self, "_template", None)
+        template = cached[1] if cached is not None else None
+        if template is None or cached[0][0] != schedule or cached[0][-1] != self.groups:
+            template = self._pass_template(schedule, 0)
+        bounds = np.concatenate([self.group_starts, [self.n_samples]])
+        work = rows_graph(template, len(self.arrays), bounds, sorted_rows)
+        with _blas_guard():
+            taken = compute_pass(schedule, work)
+        _check_dense(dict(zip(self.names, taken)))
         return {name: np.asarray(t)[inverse] for name, t in zip(self.names, taken)}
 
     def with_array(self, name: str, array) -> RowBlocks:

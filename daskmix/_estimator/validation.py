@@ -21,6 +21,7 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from dask.array.utils import meta_from_array
 from sklearn import get_config
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, InvalidParameterError
@@ -45,6 +46,7 @@ from .._engine.namespaces import (
     numpy_dtype,
     to_host,
 )
+from .._engine.passes import settled
 from .._engine.tiles import is_finite_block
 
 FLOAT_DTYPES = (np.float64, np.float32)
@@ -133,10 +135,11 @@ def _check_counts(X, ensure_min_samples: int) -> None:
 
 def _check_dask_array(X: da.Array, name: str, ensure_min_samples: int) -> da.Array:
     """scikit-learn's ``check_array`` checks for a dask array, without computing it."""
-    if sp.issparse(X._meta):
+    meta = meta_from_array(X)
+    if sp.issparse(meta):
         raise TypeError(
             f"Sparse input is not supported: {name} is a dask array of sparse "
-            f"blocks ({type(X._meta).__name__}). Convert it to dense blocks first, "
+            f"blocks ({type(meta).__name__}). Convert it to dense blocks first, "
             f"e.g. {name}.map_blocks(lambda b: b.toarray())."
         )
     if X.ndim != 2:
@@ -412,10 +415,10 @@ def check_y(y, X, info: InputInfo | None = None):
         y = y.data
     if isinstance(y, (pd.Series, pd.DataFrame)):
         y = y.to_numpy()
-    if isinstance(y, da.Array) and sp.issparse(y._meta):
+    if isinstance(y, da.Array) and sp.issparse(meta_from_array(y)):
         raise TypeError(
             "Sparse input is not supported: y is a dask array of sparse blocks "
-            f"({type(y._meta).__name__}); pass dense targets."
+            f"({type(meta_from_array(y)).__name__}); pass dense targets."
         )
     if not isinstance(y, da.Array):
         y = np.asarray(y)
@@ -633,7 +636,8 @@ def check_sample_weight(sample_weight, X, *, read_dask: bool = True):
         raise ValueError(
             f"sample_weight has dtype {sample_weight.dtype}; expected numeric values."
         )
-    weights = sample_weight.astype(X.dtype).rechunk((X.chunks[0],))
+    # settled now: the checks and the fit's passes then read one form of it
+    weights = settled(sample_weight.astype(X.dtype).rechunk((X.chunks[0],)))
     if not read_dask:
         return weights
     finite, smallest, any_nonzero = cluster_events.compute(
