@@ -8,6 +8,8 @@
   after ``daskmix.cluster-wait-seconds`` (was: waited forever).
 * The client closed during a fit: the fit ends, with an error naming the
   closed client or with the fit's result.
+* Every read of a fit submits one form of each chunk of the data (two forms
+  of one key made the restart fail with an AssertionError and the fits hang).
 
 Worker kills and ``restart_workers`` are in tests/test_cluster_faults.py;
 larger variants (every estimator alone, restarts at several moments) in
@@ -234,3 +236,34 @@ def test_client_closed_during_a_fit_ends_it(events_cluster, tmp_path):
     if "error" in outcome:
         text = str(outcome["error"]).lower()
         assert "closed" in text or "cancelled" in text, repr(outcome["error"])
+
+
+def test_every_read_of_a_fit_submits_one_form_of_each_chunk(tmp_path):
+    """Passes, start rows and checks give a chunk's key the same task: two
+    forms of one key (fused with its read, and not) made the scheduler keep a
+    task forever and fail ``client.restart()`` with an AssertionError."""
+    from dask.base import tokenize
+
+    from daskmix._engine.passes import _optimised_graph
+    from daskmix._engine.rows import RowBlocks
+
+    X, _ = _store(tmp_path)
+    data = RowBlocks({"X": X.map_blocks(_counted_read, tmp_path, dtype=X.dtype)})
+    settled = data.X
+    chunk_keys = {key[0] for key in settled.__dask_keys__()}
+    submitted = {
+        "pass": _optimised_graph(settled),
+        "rows": dict(settled[np.array([3, 7_000])].__dask_graph__()),
+        "check": dict(da.isfinite(settled).all().__dask_graph__()),
+        "batches": {
+            k: v
+            for block in settled.to_delayed().ravel()
+            for k, v in block.dask.items()
+        },
+    }
+    forms = {
+        key: {tokenize(graph[key]) for graph in submitted.values() if key in graph}
+        for key in chunk_keys
+    }
+    assert all(len(seen) == 1 for seen in forms.values())
+    assert all(key in submitted["pass"] for key in chunk_keys)
