@@ -30,6 +30,10 @@ def moments_kernel(tile, center):
     )
 
 
+def weighted_sum_kernel(tile, params):
+    return Stats(s1=tile.arrays["weight"] @ tile.X)
+
+
 def assert_same_stats(a, b):
     assert a.keys() == b.keys()
     for name in a:
@@ -88,6 +92,24 @@ def test_a_pass_over_20000_blocks_matches_numpy_in_the_same_chunks(X, kind):
         rows = np.array([3, 99_999, 17, 50_000, 4])
         taken = data.take_rows(rows)["X"]
     np.testing.assert_array_equal(taken, expected_X[rows])
+
+
+def test_a_lone_block_sharing_a_source_chunk_with_a_group_keeps_it():
+    """Weights rechunked to X's rows: the last block (alone) and the group
+    before it split one source chunk, which must stay outside the group."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((2500, 3))
+    weight = rng.random(2500)
+    row_chunks = (600, 600, 600, 600, 100)
+    arrays = {
+        "X": da.from_array(X, chunks=(row_chunks, 3)),
+        "weight": da.from_array(weight, chunks=350).rechunk((row_chunks,)),
+    }
+    with dask.config.set(scheduler="threads"):
+        data = RowBlocks(arrays)
+        assert 1 < len(data.groups) < data.n_blocks
+        total = data.map_reduce(weighted_sum_kernel, None, 64)
+    np.testing.assert_allclose(total["s1"], weight @ X, rtol=1e-12)
 
 
 def test_a_lazy_group_runs_its_chunks_inside_one_task(X):

@@ -108,7 +108,7 @@ def read_group(
 
 
 def split_lazy_groups(
-    graph: dict, groups_keys: list[tuple[tuple, ...]]
+    graph: dict, groups_keys: list[tuple[tuple, ...]], kept_keys: list = ()
 ) -> tuple[list[dict], list[tuple], set]:
     """The inner graph and shared keys of each group read by one task.
 
@@ -118,6 +118,9 @@ def split_lazy_groups(
         The arrays' graph.
     groups_keys : list of tuple of tuple
         For each group, the chunk keys of each array.
+    kept_keys : list, optional
+        Chunk keys that stay in the scheduler's graph (blocks read alone):
+        what they need stays there too, even when one group needs it.
 
     Returns
     -------
@@ -131,6 +134,11 @@ def split_lazy_groups(
     """
     needs = []
     count: dict = {}
+    if kept_keys:
+        # a rechunked array's last, lone block can share a source chunk with
+        # the group before it
+        for key in cull(graph, list(kept_keys))[0]:
+            count[key] = 1
     for keys in groups_keys:
         flat = [key for per_array in keys for key in per_array]
         culled, _ = cull(graph, flat)

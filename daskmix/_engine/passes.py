@@ -440,7 +440,8 @@ def build_template(
         per_group = [
             tuple(tuple(keys[slice(*groups[g])]) for keys in chunk_keys) for g in lazy
         ]
-        inners, shared, moved = split_lazy_groups(graph, per_group)
+        kept = [key for keys in block_keys if keys is not None for key in keys]
+        inners, shared, moved = split_lazy_groups(graph, per_group, kept)
         graph = {k: v for k, v in graph.items() if k not in moved}
         read_name = f"daskmix-read-{uuid.uuid4().hex}"
         for g, out_keys, inner, needs in zip(lazy, per_group, inners, shared):
