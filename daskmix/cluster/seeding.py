@@ -56,7 +56,6 @@ method                  cost
 
 from __future__ import annotations
 
-import dask.array as da
 import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
@@ -218,11 +217,10 @@ def _index_rows(data: RowBlocks, sample_weight) -> RowBlocks:
     """
     if sample_weight is not None:
         arrays = {"X": sample_weight[:, None], "weight": sample_weight}
-    elif data.is_dask:
-        chunks = (data.row_chunks, 1)
-        arrays = {"X": da.zeros((data.n_samples, 1), chunks=chunks)}
     else:
-        # a read-only view of one zero: no memory per row
+        # a read-only view of one zero, in data's blocks, for numpy and dask
+        # input alike: no memory per row, and no dask graph of one task per
+        # chunk (2.7x the draw's time on 20,000 blocks of 10 rows)
         arrays = {"X": np.broadcast_to(np.zeros((1, 1)), (data.n_samples, 1))}
     return data.same_blocks(arrays)
 
