@@ -267,3 +267,15 @@ def test_bad_priors():
         BayesianGaussianMixture(covariance_prior=-np.eye(2)).fit(X)
     with pytest.raises(ValueError, match="'means' should have the shape"):
         BayesianGaussianMixture(mean_prior=np.zeros(3)).fit(X)
+
+
+@pytest.mark.parametrize("name", ["VEV", "EEE", "VII"])
+def test_mclust_models_are_refused_with_the_allowed_names(name):
+    """The variational M-step has a prior for scikit-learn's four forms only:
+    an mclust name is refused up front, naming the four, and never fitted."""
+    X = make_blobs(200, 2, 2, seed=0)[0]
+    model = BayesianGaussianMixture(n_components=2, covariance_type=name)
+    with pytest.raises(ValueError, match="covariance_type") as raised:
+        model.fit(X)
+    assert all(allowed in str(raised.value) for allowed in COVARIANCE_TYPES)
+    assert not hasattr(model, "means_")
