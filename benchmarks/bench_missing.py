@@ -1,6 +1,6 @@
 """GaussianMixture(missing="marginalize"): correctness, invariance, value, speed.
 
-Five studies, each printed as a table:
+Four studies, each printed as a table:
 
 ``correctness``
     K = 1: the fit (``reg_covar=0``, 300 iterations) against the maximum-
