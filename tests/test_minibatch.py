@@ -109,8 +109,8 @@ def test_read_batches_returns_the_chosen_rows_numpy_and_dask(tmp_path):
             "y": da.from_zarr(str(tmp_path / "y.zarr"), chunks=700),
         }
     )
-    assert all(storage_of(a) is not None for a in stored.arrays)
-    assert not any(storage_of(a) is not None for a in lazy.arrays)
+    assert all(storage_of(a) is not None for a in stored.given_arrays)
+    assert not any(storage_of(a) is not None for a in lazy.given_arrays)
     draw = draw_batches(lazy, 3, 300, np.random.RandomState(1))
     for data in (lazy, stored, RowBlocks({"X": X, "y": y})):
         for rows, batch in zip(draw.rows, read_batches(data, draw)):

@@ -254,8 +254,10 @@ def _read_needed(data: RowBlocks, needed: np.ndarray) -> list[np.ndarray]:
         for chunk in np.split(np.arange(needed.size), cuts)
     ]
     tasks = []
-    for position, (name, array) in enumerate(zip(data.names, data.arrays)):
-        store = storage_of(array)
+    arrays = zip(data.names, data.arrays, data.given_arrays)
+    for position, (name, array, given) in enumerate(arrays):
+        # the store shows in the graph as given; the settled graph is one layer
+        store = storage_of(given)
         if store is None:
             blocks = array.to_delayed().ravel()
             tasks.append(

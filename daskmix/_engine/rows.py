@@ -254,6 +254,13 @@ class RowBlocks:
             self._settled = tuple(settled(array) for array in self._given)
         return self._settled
 
+    @property
+    def given_arrays(self) -> tuple:
+        """The arrays as given, in the order of ``names``: their graphs show
+        where chunks come from (a store read by row ranges), which the
+        optimised graphs of :attr:`arrays` no longer do."""
+        return self._given
+
     def get(self, name: str):
         """The array ``name``, or None when the data have none."""
         try:
