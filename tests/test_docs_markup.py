@@ -191,6 +191,15 @@ def test_every_example_text_renders(example):
     assert not problems(_example_text(example), example.name)
 
 
+@pytest.mark.parametrize(
+    "example", sorted((ROOT / "examples").glob("plot_*.py")), ids=lambda p: p.name
+)
+def test_every_example_saves_its_figure_named_after_it(example):
+    # examples/README.txt: run as a script, each writes <name>.png
+    figure = example.stem.removeprefix("plot_") + ".png"
+    assert f'savefig("{figure}"' in example.read_text()
+
+
 def test_the_check_finds_a_nested_literal():
     broken = "Steps: ``ceil(n_steps_ * batch_size / n_samples)`` passes."
     assert problems(broken, "ok") == []
