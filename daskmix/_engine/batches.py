@@ -262,10 +262,13 @@ def _read_needed(data: RowBlocks, needed: np.ndarray) -> list[np.ndarray]:
             blocks = array.to_delayed().ravel()
             tasks.append(
                 [
-                    dask.delayed(_take_rows, pure=False)(
-                        blocks[block], rows - block_starts[block], name
+                    dask.delayed(_take_rows)(
+                        blocks[block],
+                        rows - block_starts[block],
+                        name,
+                        dask_key_name=(f"daskmix-read-rows-{position}-{token}", i),
                     )
-                    for block, rows in per_block
+                    for i, (block, rows) in enumerate(per_block)
                 ]
             )
             continue
@@ -275,10 +278,13 @@ def _read_needed(data: RowBlocks, needed: np.ndarray) -> list[np.ndarray]:
         chunk_rows = int(store.chunks[0])
         tasks.append(
             [
-                dask.delayed(_read_store_rows, pure=False)(
-                    source, _ranges(rows, chunk_rows), rows
+                dask.delayed(_read_store_rows)(
+                    source,
+                    _ranges(rows, chunk_rows),
+                    rows,
+                    dask_key_name=(f"daskmix-read-rows-{position}-{token}", i),
                 )
-                for _, rows in per_block
+                for i, (_, rows) in enumerate(per_block)
             ]
         )
     with _blas_guard():
