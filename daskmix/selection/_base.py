@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._em.progress import sweep_progress
 from .._em.sweep import fit_sweep, score_candidates
 from .._estimator.base import BaseMixture
+from .._estimator.outputs import check_same_namespace
 from .._estimator.validation import reject_booleans
 
 CRITERIA = ("bic", "aic", "icl")
@@ -270,6 +271,7 @@ class _MixtureIC(BaseEstimator):
             ``best_estimator_.score_samples``.
         """
         check_is_fitted(self)
+        check_same_namespace(self, X, "score_samples", fitted=self.best_estimator_)
         if y is None:
             return self.best_estimator_.score_samples(X)
         return self.best_estimator_.score_samples(X, y)

@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._estimator.all_or_nothing import fit_all_or_nothing
 from .._estimator.docstrings import fill_doc
+from .._estimator.outputs import check_same_namespace
 from ..gaussian.covariance import COVARIANCE_TYPES, DEFAULT_GRID
 from ..gaussian.mixture import INIT_METHODS, GaussianMixture
 from ._base import DEFAULT_COMPONENTS, SAMPLE_WEIGHT_SELECTION, _as_options, _MixtureIC
@@ -221,6 +222,7 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
             Component labels.
         """
         check_is_fitted(self)
+        check_same_namespace(self, X, "predict", fitted=self.best_estimator_)
         return self.best_estimator_.predict(X)
 
     def predict_proba(self, X):
@@ -238,6 +240,7 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
             ``p(k | x)``.
         """
         check_is_fitted(self)
+        check_same_namespace(self, X, "predict_proba", fitted=self.best_estimator_)
         return self.best_estimator_.predict_proba(X)
 
     def impute(self, X):
@@ -255,11 +258,14 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
             ``best_estimator_.impute(X)``.
         """
         check_is_fitted(self)
+        check_same_namespace(self, X, "impute", fitted=self.best_estimator_)
         return self.best_estimator_.impute(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = self.missing == "marginalize"
+        # every candidate is a GaussianMixture, which fits where the data live
+        tags.array_api_support = True
         return tags
 
     def score(self, X, y=None) -> float:
@@ -279,4 +285,5 @@ class GaussianMixtureIC(DensityMixin, _MixtureIC):
             Mean of ``log p(x)``.
         """
         check_is_fitted(self)
+        check_same_namespace(self, X, "score", fitted=self.best_estimator_)
         return self.best_estimator_.score(X)
