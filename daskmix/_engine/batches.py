@@ -245,6 +245,13 @@ def read_batches(data: RowBlocks, draw: BatchDraw) -> list[dict[str, np.ndarray]
 def _read_needed(data: RowBlocks, needed: np.ndarray) -> list[np.ndarray]:
     """The rows ``needed`` (sorted, unique, not empty) of every array of dask
     ``data``, in one ``compute``: store row ranges, or the blocks' rows."""
+    # the store shows in the graph as given; the settled graph is one layer
+    stores = [storage_of(given) for given in data.given_arrays]
+    if all(store is None for store in stores) and len(data.groups) < data.n_blocks:
+        # tiny blocks: one task per group read from, as passes read them,
+        # instead of a task per block (to_delayed of 100,000 chunks: 6 s)
+        taken = data.take_rows(needed)
+        return [np.asarray(taken[name]) for name in data.names]
     block_starts = np.concatenate([[0], np.cumsum(data.row_chunks)])
     block_of = np.searchsorted(block_starts, needed, side="right") - 1
     token = uuid.uuid4().hex
@@ -254,10 +261,9 @@ def _read_needed(data: RowBlocks, needed: np.ndarray) -> list[np.ndarray]:
         for chunk in np.split(np.arange(needed.size), cuts)
     ]
     tasks = []
-    arrays = zip(data.names, data.arrays, data.given_arrays)
-    for position, (name, array, given) in enumerate(arrays):
-        # the store shows in the graph as given; the settled graph is one layer
-        store = storage_of(given)
+    for position, (name, array, store) in enumerate(
+        zip(data.names, data.arrays, stores)
+    ):
         if store is None:
             blocks = array.to_delayed().ravel()
             tasks.append(
