@@ -17,6 +17,7 @@ of a start, the finiteness check, mini-batches).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError
@@ -30,6 +31,9 @@ from .. import config
 
 #: seconds between checks of the cluster while a pass waits for its results
 POLL_SECONDS = 1.0
+
+#: what a bounded wait raises (asyncio's is another class before Python 3.11)
+_TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
 
 #: what distributed's cancellation reasons mean, for the error message
 _REASONS = {
@@ -161,38 +165,44 @@ def settle(client, futures: list) -> None:
         The cluster could not make progress for ``daskmix.cluster-wait-seconds``.
     """
     limit = config.get("cluster-wait-seconds")
-    for future in futures:
-        _result(client, future, limit, fetch=False)
-
-
-def _result(client, future, limit: float, fetch: bool = True):
-    """The value of ``future``; raises when the cluster cannot produce it.
-
-    With ``fetch=False``, returns None once the future is done, without
-    bringing its value to the client.
-    """
     stuck_since = None
     while True:
         try:
-            if fetch:
-                return future.result(timeout=POLL_SECONDS)
-            distributed.wait([future], timeout=POLL_SECONDS)
-            return None
-        except TimeoutError:
+            # all at once: one round trip to the scheduler, not one per future
+            distributed.wait(futures, timeout=POLL_SECONDS)
+            return
+        except _TIMEOUTS:
             pass
-        problem = _problem(client)
-        if problem is None:
-            stuck_since = None
-            continue
-        now = time.monotonic()
-        if stuck_since is None:
-            stuck_since = now
-        elif now - stuck_since >= limit:
-            raise ClusterEventError(
-                f"A pass of the fit could not finish: {problem} for {limit:g} s "
-                "(daskmix.cluster-wait-seconds). The fit is abandoned; fit again "
-                "once the cluster is back."
-            )
+        stuck_since = _still_stuck(client, stuck_since, limit)
+
+
+def _result(client, future, limit: float):
+    """The value of ``future``; raises when the cluster cannot produce it."""
+    stuck_since = None
+    while True:
+        try:
+            return future.result(timeout=POLL_SECONDS)
+        except _TIMEOUTS:
+            pass
+        stuck_since = _still_stuck(client, stuck_since, limit)
+
+
+def _still_stuck(client, stuck_since: float | None, limit: float) -> float | None:
+    """Since when the cluster has been unable to run a pass (None: it can);
+    raises once that has lasted ``limit`` seconds."""
+    problem = _problem(client)
+    if problem is None:
+        return None
+    now = time.monotonic()
+    if stuck_since is None:
+        return now
+    if now - stuck_since >= limit:
+        raise ClusterEventError(
+            f"A pass of the fit could not finish: {problem} for {limit:g} s "
+            "(daskmix.cluster-wait-seconds). The fit is abandoned; fit again "
+            "once the cluster is back."
+        )
+    return stuck_since
 
 
 def _problem(client) -> str | None:
