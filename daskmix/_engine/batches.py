@@ -25,7 +25,9 @@ from dataclasses import dataclass
 
 import dask
 import dask.array as da
+import dask.core
 import numpy as np
+from dask.delayed import Delayed
 
 from .. import config
 from . import cluster_events
@@ -247,11 +249,6 @@ def _read_needed(data: RowBlocks, needed: np.ndarray) -> list[np.ndarray]:
     ``data``, in one ``compute``: store row ranges, or the blocks' rows."""
     # the store shows in the graph as given; the settled graph is one layer
     stores = [storage_of(given) for given in data.given_arrays]
-    if all(store is None for store in stores) and len(data.groups) < data.n_blocks:
-        # tiny blocks: one task per group read from, as passes read them,
-        # instead of a task per block (to_delayed of 100,000 chunks: 6 s)
-        taken = data.take_rows(needed)
-        return [np.asarray(taken[name]) for name in data.names]
     block_starts = np.concatenate([[0], np.cumsum(data.row_chunks)])
     block_of = np.searchsorted(block_starts, needed, side="right") - 1
     token = uuid.uuid4().hex
@@ -265,18 +262,23 @@ def _read_needed(data: RowBlocks, needed: np.ndarray) -> list[np.ndarray]:
         zip(data.names, data.arrays, stores)
     ):
         if store is None:
-            blocks = array.to_delayed().ravel()
-            tasks.append(
-                [
-                    dask.delayed(_take_rows)(
-                        blocks[block],
-                        rows - block_starts[block],
-                        name,
-                        dask_key_name=(f"daskmix-read-rows-{position}-{token}", i),
-                    )
-                    for i, (block, rows) in enumerate(per_block)
-                ]
-            )
+            # one graph: the array's as it is, and a task per block read
+            # (to_delayed would optimise it again and make a delayed object
+            # per chunk, each carrying the graph: 6 s at 100,000 chunks)
+            graph = dict(array.__dask_graph__())
+            keys = list(dask.core.flatten(array.__dask_keys__()))
+            name_of_read = f"daskmix-read-rows-{position}-{token}"
+            reads = []
+            for i, (block, rows) in enumerate(per_block):
+                graph[(name_of_read, i)] = (
+                    _take_rows,
+                    keys[block],
+                    rows - block_starts[block],
+                    name,
+                )
+                reads.append((name_of_read, i))
+            graph[(name_of_read, "all")] = (list, reads)
+            tasks.append(Delayed((name_of_read, "all"), graph))
             continue
         source = dask.delayed(
             store, name=f"daskmix-store-{position}-{token}", traverse=False
