@@ -261,20 +261,42 @@ def _rss() -> int:
 def test_store_larger_than_the_cluster_memory_is_streamed(tmp_path):
     """A store 3x what the workers may still use under memory_limit is fitted.
 
-    The workers' start-up footprint (Python, numpy, dask, scikit-learn:
-    about 230 MiB each) leaves little of a small ``memory_limit``, and glibc
-    keeps up to its trim threshold of freed heap (64 MiB once
-    ``restore_malloc_thresholds`` has run): 400 MiB leaves room for both,
-    300 MiB did not (workers were restarted). The store
-    is sized at 3 times the room left under the limits of both workers, so
-    the data cannot sit in worker memory, and the nanny would restart a
-    worker above 95% of its limit. Spilling and pausing are off: the limit
-    is the only guard. ``benchmarks/bench_out_of_core.py`` runs the same
-    with a store 3x the workers' whole memory_limit.
+    The workers' footprint after a small fit (Python, numpy, dask,
+    scikit-learn, numba's kernels: 230-350 MiB each, depending on the
+    environment and on whether numba compiles or loads its cache) is
+    measured first, on a cluster without a tight limit; the limit is that
+    plus 170 MiB, room for glibc's trim threshold of freed heap (64 MiB once
+    ``restore_malloc_thresholds`` has run) and a few blocks. The store is
+    sized at 3 times the room left under the limits of both workers, so the
+    data cannot sit in worker memory, and the nanny would restart a worker
+    above 95% of its limit. Spilling and pausing are off: the limit is the
+    only guard. ``benchmarks/bench_out_of_core.py`` runs the same with a
+    store 3x the workers' whole memory_limit.
     """
     zarr = pytest.importorskip("zarr", minversion="3")  # zarr.create_array
     pytest.importorskip("psutil")
-    limit = 400 * 2**20
+    small = da.from_array(
+        np.random.default_rng(1).standard_normal((4096, 8)).astype(np.float32),
+        chunks=(1024, 8),
+    )
+
+    def warm_up_fit():
+        # the same fit on a few rows: kernels compiled (or loaded) and their
+        # modules imported in every worker before the footprint is taken
+        with dask.config.set({"daskmix.small-data-bytes": 0}):
+            GaussianMixture(2, covariance_type="diag", max_iter=1, random_state=0).fit(
+                small
+            )
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, dashboard_address=":0"
+        ) as roomy,
+        distributed.Client(roomy) as client,
+    ):
+        warm_up_fit()
+        footprint = max(client.run(_rss).values())
+    limit = footprint + 170 * 2**20
     config = {
         "distributed.worker.memory.target": False,
         "distributed.worker.memory.spill": False,
@@ -291,8 +313,7 @@ def test_store_larger_than_the_cluster_memory_is_streamed(tmp_path):
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        # start-up footprint with the kernels' modules loaded
-        client.run(lambda: __import__("daskmix.gaussian.kernels"))
+        warm_up_fit()
         baseline = client.run(_rss)
         room = sum(limit - rss for rss in baseline.values())
         assert room > 0
