@@ -69,6 +69,26 @@ def blobs():
     return make_blobs()
 
 
+def moments_kernel(tile, center):
+    """Toy block kernel: count, sum and scatter of the rows around ``center``."""
+    from daskmix._engine.stats import Stats
+
+    x = tile.X
+    shifted = x - center
+    return Stats(
+        n_rows=np.float64(x.shape[0]),
+        s1=shifted.sum(axis=0),
+        s2=shifted.T @ shifted,
+    )
+
+
+def assert_same_stats(a, b):
+    """Two statistics, bit for bit."""
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name])
+
+
 def array_api_dispatch_unavailable() -> str | None:
     """Why scikit-learn's ``array_api_dispatch`` cannot be turned on here, or None.
 

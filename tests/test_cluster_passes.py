@@ -15,6 +15,7 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
+from conftest import assert_same_stats, moments_kernel
 
 from daskmix import config
 from daskmix._engine import passes as dask_pass
@@ -26,7 +27,7 @@ from daskmix._engine.passes import (
     unit_size,
 )
 from daskmix._engine.rows import RowBlocks
-from daskmix._engine.stats import Stats, tree_sum
+from daskmix._engine.stats import tree_sum
 from daskmix._engine.tiles import Tile, block_stats
 
 distributed = pytest.importorskip("distributed")
@@ -42,22 +43,6 @@ def one_block_per_chunk():
     """
     with dask.config.set({"daskmix.coalesce-bytes": 0}):
         yield
-
-
-def moments_kernel(tile, center):
-    x = tile.X
-    shifted = x - center
-    return Stats(
-        n_rows=np.float64(x.shape[0]),
-        s1=shifted.sum(axis=0),
-        s2=shifted.T @ shifted,
-    )
-
-
-def assert_same_stats(a, b):
-    assert a.keys() == b.keys()
-    for name in a:
-        np.testing.assert_array_equal(a[name], b[name])
 
 
 # ------------------------------------------------------------ pure helpers

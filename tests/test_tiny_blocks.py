@@ -11,6 +11,7 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
+from conftest import assert_same_stats, moments_kernel
 
 from daskmix import GaussianMixture, KMeans
 from daskmix._engine.coalesce import coalesced_groups
@@ -20,24 +21,8 @@ from daskmix._engine.stats import Stats
 N_BLOCKS = 20_000
 
 
-def moments_kernel(tile, center):
-    x = tile.X
-    shifted = x - center
-    return Stats(
-        n_rows=np.float64(x.shape[0]),
-        s1=shifted.sum(axis=0),
-        s2=shifted.T @ shifted,
-    )
-
-
 def weighted_sum_kernel(tile, params):
     return Stats(s1=tile.arrays["weight"] @ tile.X)
-
-
-def assert_same_stats(a, b):
-    assert a.keys() == b.keys()
-    for name in a:
-        np.testing.assert_array_equal(a[name], b[name])
 
 
 @pytest.fixture(scope="module")
