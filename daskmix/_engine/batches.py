@@ -28,6 +28,7 @@ import dask.array as da
 import dask.core
 import numpy as np
 from dask.delayed import Delayed
+from dask.optimization import cull
 
 from .. import config
 from . import cluster_events
@@ -261,24 +262,26 @@ def _read_needed(data: RowBlocks, needed: np.ndarray) -> list[np.ndarray]:
     for position, (name, array, store) in enumerate(
         zip(data.names, data.arrays, stores)
     ):
+        read_name = f"daskmix-read-rows-{position}-{token}"
         if store is None:
-            # one graph: the array's as it is, and a task per block read
-            # (to_delayed would optimise it again and make a delayed object
-            # per chunk, each carrying the graph: 6 s at 100,000 chunks)
-            graph = dict(array.__dask_graph__())
+            # one graph: the array's tasks for the blocks read, and a task
+            # per block read (to_delayed would optimise the whole graph again
+            # and make a delayed object per chunk, each carrying the graph:
+            # 6 s at 100,000 chunks)
             keys = list(dask.core.flatten(array.__dask_keys__()))
-            name_of_read = f"daskmix-read-rows-{position}-{token}"
-            reads = []
+            graph, reads = {}, []
             for i, (block, rows) in enumerate(per_block):
-                graph[(name_of_read, i)] = (
+                graph[(read_name, i)] = (
                     _take_rows,
                     keys[block],
                     rows - block_starts[block],
                     name,
                 )
-                reads.append((name_of_read, i))
-            graph[(name_of_read, "all")] = (list, reads)
-            tasks.append(Delayed((name_of_read, "all"), graph))
+                reads.append((read_name, i))
+            graph[(read_name, "all")] = (list, reads)
+            read_blocks = [keys[block] for block, _ in per_block]
+            graph.update(cull(dict(array.__dask_graph__()), read_blocks)[0])
+            tasks.append(Delayed((read_name, "all"), graph))
             continue
         source = dask.delayed(
             store, name=f"daskmix-store-{position}-{token}", traverse=False
@@ -290,7 +293,7 @@ def _read_needed(data: RowBlocks, needed: np.ndarray) -> list[np.ndarray]:
                     source,
                     _ranges(rows, chunk_rows),
                     rows,
-                    dask_key_name=(f"daskmix-read-rows-{position}-{token}", i),
+                    dask_key_name=(read_name, i),
                 )
                 for i, (_, rows) in enumerate(per_block)
             ]
